@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+/** CLI entry point (placeholder until its issue lands). */
+console.log('usage: see README');

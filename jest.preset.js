@@ -1,0 +1,31 @@
+// Shared Jest setup for every project: ESM TypeScript compiled by @swc/jest
+// (no type-checking in tests; `npm run typecheck` does that), run under
+// `node --experimental-vm-modules`. Workspace packages resolve to their
+// sources, so tests never need a prior build.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+
+/** @param {string} projectDir @param {string} displayName */
+export function projectConfig(projectDir, displayName) {
+  return {
+    displayName,
+    rootDir: projectDir,
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+    extensionsToTreatAsEsm: ['.ts'],
+    transform: {
+      '^.+\\.ts$': ['@swc/jest', {
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+        module: { type: 'es6' },
+        sourceMaps: 'inline',
+      }],
+    },
+    moduleNameMapper: {
+      '^@tumorcast/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/index.ts'),
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+    testTimeout: 120000,
+  };
+}

@@ -1,0 +1,59 @@
+// One-off scaffolding helper: creates a library or app folder with the
+// workspace's conventions (package.json, tsconfigs, jest config, README).
+// Usage: node tools/scaffold.mjs lib <name> "<description>" [dep,dep] [tfjs]
+//        node tools/scaffold.mjs app <name> "<description>" <bin> [dep,dep]
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [kind, name, description, a4 = '', a5 = ''] = process.argv.slice(2);
+const isApp = kind === 'app';
+const dir = path.join(isApp ? 'apps' : 'libs', name);
+const bin = isApp ? a4 : undefined;
+const deps = (isApp ? a5 : a4).split(',').filter(Boolean);
+const usesTf = isApp || a5 === 'tfjs';
+if (fs.existsSync(path.join(dir, 'package.json'))) throw new Error(`${dir} exists`);
+fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
+const w = (f, s) => fs.writeFileSync(path.join(dir, f), s.endsWith('\n') ? s : s + '\n');
+
+const pkg = {
+  name: `@tumorcast/${name}`,
+  version: '0.1.0',
+  description,
+  license: 'Apache-2.0',
+  type: 'module',
+  ...(isApp ? { bin: { [bin]: './dist/main.js' } } : {}),
+  main: './dist/index.js',
+  types: './dist/index.d.ts',
+  exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' }, './package.json': './package.json' },
+  files: ['dist', '!dist/**/*.test.*', '!dist/**/*.tsbuildinfo', 'README.md'],
+  sideEffects: false,
+  scripts: {
+    build: 'tsc -b tsconfig.lib.json',
+    typecheck: 'tsc -p tsconfig.json --noEmit',
+    lint: 'eslint src',
+    test: 'node --experimental-vm-modules ../../node_modules/jest/bin/jest.js -c jest.config.js',
+  },
+  dependencies: Object.fromEntries(deps.map((d) => [`@tumorcast/${d}`, '0.1.0'])),
+  ...(usesTf && !isApp ? { peerDependencies: { '@tensorflow/tfjs': '^4.22.0' } } : {}),
+  ...(isApp ? { dependencies: { ...Object.fromEntries(deps.map((d) => [`@tumorcast/${d}`, '0.1.0'])), '@tensorflow/tfjs': '^4.22.0' } } : {}),
+  engines: { node: '>=20' },
+};
+w('package.json', JSON.stringify(pkg, null, 2));
+w('tsconfig.lib.json', JSON.stringify({
+  extends: '../../tsconfig.base.json',
+  compilerOptions: { rootDir: 'src', outDir: 'dist', tsBuildInfoFile: 'dist/tsconfig.lib.tsbuildinfo' },
+  include: ['src/**/*.ts'],
+  exclude: ['src/**/*.test.ts', 'src/**/test-utils/**'],
+  references: deps.map((d) => ({ path: `../../libs/${d}/tsconfig.lib.json` })),
+}, null, 2));
+w('tsconfig.json', JSON.stringify({
+  extends: '../../tsconfig.base.json',
+  compilerOptions: { composite: false, noEmit: true, declaration: false, declarationMap: false },
+  include: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+}, null, 2));
+w('jest.config.js', `import { fileURLToPath } from 'node:url';
+import { projectConfig } from '../../jest.preset.js';
+
+export default projectConfig(fileURLToPath(new URL('.', import.meta.url)), '${name}');
+`);
+console.log('scaffolded', dir);
