@@ -1,0 +1,2 @@
+// Network building blocks (issue 6) are exported from here.
+export {};
