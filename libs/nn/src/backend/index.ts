@@ -1,1 +1,13 @@
-export {};
+export { initBackend, currentBackend, BackendError } from './init.js';
+export type { BackendName, BackendRequest, InitBackendOptions } from './init.js';
+export {
+  registerWasmKernelFills,
+  unregisterWasmKernelFills,
+  conv2dBackpropFilterWasm,
+  conv2dBackpropInputWasm,
+  unsortedSegmentSumWasm,
+  WASM_KERNEL_FILLS,
+} from './wasm-kernels.js';
+export type { WasmKernelFillOptions } from './wasm-kernels.js';
+export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES } from './memory.js';
+export type { MemoryBudgetOptions } from './memory.js';

@@ -1,0 +1,139 @@
+/**
+ * Choosing and initialising the TensorFlow.js compute backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmKernelFills } from './wasm-kernels.js';
+
+/** A backend request: `auto` picks the fastest one available. */
+export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** The backend actually in use after {@link initBackend}. */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /**
+   * Which backend to use. `auto`: `@tensorflow/tfjs-node-gpu` or
+   * `@tensorflow/tfjs-node` when installed, else wasm with SIMD. `cpu` (the
+   * pure-JS backend, ~100x slower) is used only when asked for by name. The
+   * environment variable `TUMORCAST_BACKEND` overrides this option.
+   * @defaultValue 'auto'
+   */
+  backend?: BackendRequest;
+  /**
+   * Where the one-line "backend chosen" message goes; `false` silences it.
+   * @defaultValue console.error (stderr, so that stdout stays machine-readable)
+   */
+  log?: ((message: string) => void) | false;
+}
+
+/** The node bindings, in order of preference. */
+const NODE_BINDINGS = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+let current: { request: BackendRequest; name: BackendName; detail: string } | undefined;
+
+/** Error thrown when a requested backend cannot be set up; says what to install or change. */
+export class BackendError extends Error {
+  /** @param message - what failed and what to do about it. */
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+function parseRequest(value: string | undefined, source: string): BackendRequest | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === 'auto' || v === 'tensorflow' || v === 'wasm' || v === 'cpu') return v;
+  if (v === 'node' || v === 'tfjs-node' || v === 'gpu') return 'tensorflow';
+  throw new BackendError(`${source} must be one of auto, tensorflow, wasm, cpu; got '${value}'`);
+}
+
+async function tryNodeBinding(): Promise<string | undefined> {
+  for (const name of NODE_BINDINGS) {
+    try {
+      // A variable specifier keeps bundlers and tsc from requiring the optional package.
+      const specifier: string = name;
+      await import(specifier);
+      if (tf.findBackend('tensorflow')) return name;
+    } catch {
+      // Not installed (or its native library failed to load): try the next one.
+    }
+  }
+  return undefined;
+}
+
+async function setUp(name: BackendName): Promise<boolean> {
+  const ok = await tf.setBackend(name);
+  if (ok) await tf.ready();
+  return ok && tf.getBackend() === name;
+}
+
+/**
+ * Selects and initialises the compute backend, and returns the one chosen.
+ * Safe to call many times: later calls with the same request return at once.
+ *
+ * On wasm it also registers tumorcast's kernel fills (the weight gradient of
+ * conv2d and gather's gradient, which the wasm backend lacks, and a faster
+ * conv2d input gradient); see {@link registerWasmKernelFills}.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from '@tumorcast/nn';
+ * const backend = await initBackend(); // 'wasm' unless tfjs-node(-gpu) is installed
+ * ```
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
+  const env = typeof process !== 'undefined' ? process.env['TUMORCAST_BACKEND'] : undefined;
+  const request = parseRequest(env, 'TUMORCAST_BACKEND') ?? parseRequest(options.backend, "'backend' passed to 'initBackend'") ?? 'auto';
+  const log = options.log === false ? () => undefined : (options.log ?? ((m: string) => console.error(m)));
+
+  if (current && current.request === request && tf.getBackend() === current.name) return current.name;
+
+  let name: BackendName;
+  let detail = '';
+  if (request === 'auto' || request === 'tensorflow') {
+    const binding = await tryNodeBinding();
+    if (binding && (await setUp('tensorflow'))) {
+      name = 'tensorflow';
+      detail = binding;
+    } else if (request === 'tensorflow') {
+      throw new BackendError(
+        "backend 'tensorflow' requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node could be loaded; " +
+          "install one of them (npm install @tensorflow/tfjs-node) or use backend 'wasm'",
+      );
+    } else {
+      name = await initWasm();
+      detail = `SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'}`;
+    }
+  } else if (request === 'wasm') {
+    name = await initWasm();
+    detail = `SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}`;
+  } else {
+    if (!(await setUp('cpu'))) throw new BackendError("could not initialise tfjs's 'cpu' backend");
+    name = 'cpu';
+    detail = 'pure JavaScript';
+    log("tumorcast: warning: the 'cpu' backend is about 100x slower than wasm; use it only for debugging");
+  }
+  if (!current || current.name !== name || current.request !== request) log(`tumorcast: compute backend '${name}' (${detail})`);
+  current = { request, name, detail };
+  return name;
+}
+
+async function initWasm(): Promise<BackendName> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+  } catch (e) {
+    throw new BackendError(`could not load @tensorflow/tfjs-backend-wasm (${(e as Error).message}); run npm install`);
+  }
+  if (!(await setUp('wasm'))) {
+    // Never fall back to the slow pure-JS backend silently.
+    throw new BackendError("the wasm backend failed to initialise; pass { backend: 'cpu' } explicitly to run (slowly) without it");
+  }
+  registerWasmKernelFills();
+  return 'wasm';
+}
+
+/** The backend chosen by the last {@link initBackend} call, or undefined before it. */
+export function currentBackend(): BackendName | undefined {
+  return current?.name;
+}

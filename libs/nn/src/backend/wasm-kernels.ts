@@ -1,0 +1,258 @@
+/**
+ * Kernels that fill the gaps of `@tensorflow/tfjs-backend-wasm` for training
+ * and guidance, built by composing the wasm backend's own registered kernels
+ * (so the arithmetic runs in XNNPACK/SIMD, never in JavaScript loops).
+ *
+ * Each fill is a plain `KernelConfig`, registered by
+ * {@link registerWasmKernelFills} and removable again, so that faster native
+ * kernels can be swapped in later without touching callers.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type TensorInfo = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
+
+/** Runs another registered wasm kernel on tensor infos. */
+function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`tumorcast: the wasm backend has no '${name}' kernel, needed by a kernel fill`);
+  const out = k.kernelFunc({ inputs, backend, attrs } as unknown as Parameters<tf.KernelFunc>[0]);
+  return Array.isArray(out) ? (out[0] as TensorInfo) : (out as TensorInfo);
+}
+
+/** Frees intermediate tensor infos created inside a kernel. */
+function free(backend: Backend, ...infos: TensorInfo[]): void {
+  for (const i of infos) backend.disposeData(i.dataId);
+}
+
+function reshape(backend: Backend, x: TensorInfo, shape: number[]): TensorInfo {
+  return run('Reshape', backend, { x }, { shape });
+}
+
+function transpose(backend: Backend, x: TensorInfo, perm: number[]): TensorInfo {
+  return run('Transpose', backend, { x }, { perm });
+}
+
+function slice(backend: Backend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  return run('Slice', backend, { x }, { begin, size });
+}
+
+function convInfoOf(xShape: number[], filterShape: number[], attrs: Attrs): tf.backend_util.Conv2DInfo {
+  const dataFormat = (attrs['dataFormat'] as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC') throw new Error(`tumorcast wasm kernel fills support NHWC only, got dataFormat '${dataFormat}'`);
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs['strides'] as [number, number] | number,
+    1,
+    attrs['pad'] as 'valid' | 'same' | number | tf.backend_util.ExplicitPadding,
+    attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+}
+
+/**
+ * `Conv2DBackpropFilter` (the weight gradient of conv2d) for wasm, as one
+ * convolution of transposed tensors: the batch axis becomes the channel axis,
+ * `dy` becomes the filter, and the forward stride becomes a dilation. A 1x1,
+ * stride-1, unpadded convolution is a single matrix product instead.
+ */
+export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs['x'] as TensorInfo;
+  const dy = inputs['dy'] as TensorInfo;
+  const filterShape = attrs['filterShape'] as number[];
+  const info = convInfoOf(x.shape, filterShape, attrs);
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const [kh, kw, , co] = filterShape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  const sH = info.strideHeight;
+  const sW = info.strideWidth;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+
+  if (kh === 1 && kw === 1 && sH === 1 && sW === 1 && pt === 0 && pl === 0 && oh === h && ow === w) {
+    const x3 = reshape(backend, x, [1, n * h * w, ci]);
+    const dy3 = reshape(backend, dy, [1, n * h * w, co]);
+    const prod = run('BatchMatMul', backend, { a: x3, b: dy3 }, { transposeA: true, transposeB: false });
+    const out = reshape(backend, prod, [1, 1, ci, co]);
+    free(backend, x3, dy3, prod);
+    return out;
+  }
+
+  // Rows of the (padded) input that the dilated dy-filter covers: kh + (oh-1)*sH.
+  let pb = kh + (oh - 1) * sH - h - pt;
+  let pr = kw + (ow - 1) * sW - w - pl;
+  let xt = transpose(backend, x, [3, 1, 2, 0]); // [ci, H, W, n]
+  if (pb < 0 || pr < 0) {
+    const hh = h + Math.min(pb, 0);
+    const ww = w + Math.min(pr, 0);
+    const cropped = slice(backend, xt, [0, 0, 0, 0], [ci, hh, ww, n]);
+    free(backend, xt);
+    xt = cropped;
+    pb = Math.max(pb, 0);
+    pr = Math.max(pr, 0);
+  }
+  const dyt = transpose(backend, dy, [1, 2, 0, 3]); // [oh, ow, n, co]
+  const conv = run('Conv2D', backend, { x: xt, filter: dyt }, {
+    strides: [1, 1],
+    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [sH, sW],
+  }); // [ci, kh, kw, co]
+  const out = transpose(backend, conv, [1, 2, 0, 3]);
+  free(backend, xt, dyt, conv);
+  return out;
+}
+
+/**
+ * `Conv2DBackpropInput` (the input gradient of conv2d) for wasm as a
+ * convolution: `dy` with zeros inserted between pixels (for strides > 1) and
+ * padded, convolved with the spatially flipped filter whose in/out channels
+ * are swapped. The wasm backend's own kernel is a naive loop; this one runs
+ * in XNNPACK and halves a U-Net training step.
+ */
+export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const dy = inputs['dy'] as TensorInfo;
+  const filter = inputs['filter'] as TensorInfo;
+  const inputShape = attrs['inputShape'] as number[];
+  const info = convInfoOf(inputShape, filter.shape, attrs);
+  const [n, h, w, ci] = inputShape as [number, number, number, number];
+  const [kh, kw, , co] = filter.shape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  const sH = info.strideHeight;
+  const sW = info.strideWidth;
+
+  // Zero-insertion: [n, oh, 1, ow, 1, co] padded to [n, oh, sH, ow, sW, co].
+  let dyd: TensorInfo;
+  const hd = (oh - 1) * sH + 1;
+  const wd = (ow - 1) * sW + 1;
+  if (sH === 1 && sW === 1) {
+    dyd = reshape(backend, dy, [n, oh, ow, co]);
+  } else {
+    const d6 = reshape(backend, dy, [n, oh, 1, ow, 1, co]);
+    const padded = run('PadV2', backend, { x: d6 }, {
+      paddings: [[0, 0], [0, 0], [0, sH - 1], [0, 0], [0, sW - 1], [0, 0]],
+      constantValue: 0,
+    });
+    const flat = reshape(backend, padded, [n, oh * sH, ow * sW, co]);
+    dyd = slice(backend, flat, [0, 0, 0, 0], [n, hd, wd, co]);
+    free(backend, d6, padded, flat);
+  }
+  const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
+  const ft = transpose(backend, flipped, [0, 1, 3, 2]); // [kh, kw, co, ci]
+  free(backend, flipped);
+
+  const pt = kh - 1 - info.padInfo.top;
+  const pl = kw - 1 - info.padInfo.left;
+  let pb = h + kh - 1 - hd - pt;
+  let pr = w + kw - 1 - wd - pl;
+  let src = dyd;
+  if (pb < 0 || pr < 0 || pt < 0 || pl < 0) {
+    // Unusual paddings (pad larger than the kernel): fall back to the native kernel.
+    free(backend, dyd, ft);
+    const native = originalKernels.get('Conv2DBackpropInput');
+    if (!native) throw new Error('tumorcast: no native Conv2DBackpropInput kernel to fall back to');
+    return native.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  }
+  pb = Math.max(pb, 0);
+  pr = Math.max(pr, 0);
+  const out = run('Conv2D', backend, { x: src, filter: ft }, {
+    strides: [1, 1],
+    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+  });
+  free(backend, src, ft);
+  src = out;
+  if (out.shape[3] !== ci) throw new Error('tumorcast: internal error in Conv2DBackpropInput fill');
+  return out;
+}
+
+/**
+ * `UnsortedSegmentSum` (the gradient of gather) for wasm: a one-hot matrix of
+ * the segment ids times the data. Ids outside [0, numSegments) are dropped,
+ * as in TensorFlow.
+ */
+export function unsortedSegmentSumWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs['x'] as TensorInfo;
+  const ids = inputs['segmentIds'] as TensorInfo;
+  const numSegments = attrs['numSegments'] as number;
+  const nIds = ids.shape.reduce((a, b) => a * b, 1);
+  const rest = x.shape.slice(ids.shape.length);
+  const d = rest.reduce((a, b) => a * b, 1);
+  const idsFlat = reshape(backend, ids, [nIds]);
+  const idsInt = ids.dtype === 'int32' ? idsFlat : run('Cast', backend, { x: idsFlat }, { dtype: 'int32' });
+  // The wasm OneHot kernel always writes int32, whatever its dtype attribute says.
+  const oneHotInt = run('OneHot', backend, { indices: idsInt }, { depth: numSegments, onValue: 1, offValue: 0, dtype: 'int32' });
+  const oneHot = run('Cast', backend, { x: oneHotInt }, { dtype: 'float32' });
+  const oh3 = reshape(backend, oneHot, [1, nIds, numSegments]);
+  const xf = x.dtype === 'float32' ? x : run('Cast', backend, { x }, { dtype: 'float32' });
+  const x3 = reshape(backend, xf, [1, nIds, d]);
+  const prod = run('BatchMatMul', backend, { a: oh3, b: x3 }, { transposeA: true, transposeB: false });
+  const out = reshape(backend, prod, [numSegments, ...rest]);
+  free(backend, idsFlat, oneHotInt, oneHot, oh3, x3, prod);
+  if (idsInt !== idsFlat) free(backend, idsInt);
+  if (xf !== x) free(backend, xf);
+  return out;
+}
+
+const originalKernels = new Map<string, tf.KernelConfig>();
+
+/** Options of {@link registerWasmKernelFills}. */
+export interface WasmKernelFillOptions {
+  /**
+   * Replace the wasm backend's own `Conv2DBackpropInput` (a naive loop) with
+   * the convolution-based fill.
+   * @defaultValue true
+   */
+  fastConv2dBackpropInput?: boolean;
+}
+
+/** The kernels {@link registerWasmKernelFills} registers, by name. */
+export const WASM_KERNEL_FILLS = {
+  Conv2DBackpropFilter: conv2dBackpropFilterWasm,
+  UnsortedSegmentSum: unsortedSegmentSumWasm,
+  Conv2DBackpropInput: conv2dBackpropInputWasm,
+} as const;
+
+/**
+ * Registers tumorcast's kernel fills on the `wasm` backend (idempotent):
+ * `Conv2DBackpropFilter` and `UnsortedSegmentSum`, which the wasm backend
+ * lacks, and (by default) a faster `Conv2DBackpropInput`. Returns the names
+ * registered. Requires `@tensorflow/tfjs-backend-wasm` to have been imported.
+ */
+export function registerWasmKernelFills(options: WasmKernelFillOptions = {}): string[] {
+  const fast = options.fastConv2dBackpropInput ?? true;
+  const names: string[] = [];
+  for (const [name, fn] of Object.entries(WASM_KERNEL_FILLS)) {
+    if (name === 'Conv2DBackpropInput' && !fast) continue;
+    const existing = tf.getKernel(name, 'wasm');
+    if (existing && existing.kernelFunc === (fn as unknown)) continue;
+    if (existing) {
+      if (!originalKernels.has(name)) originalKernels.set(name, existing);
+      tf.unregisterKernel(name, 'wasm');
+    }
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+    names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Removes the fills registered by {@link registerWasmKernelFills} and
+ * restores the wasm backend's own kernels where it had one.
+ */
+export function unregisterWasmKernelFills(): void {
+  for (const [name, fn] of Object.entries(WASM_KERNEL_FILLS)) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (!existing || existing.kernelFunc !== (fn as unknown)) continue;
+    tf.unregisterKernel(name, 'wasm');
+    const orig = originalKernels.get(name);
+    if (orig) tf.registerKernel(orig);
+  }
+}
