@@ -8,6 +8,6 @@ export {
   unsortedSegmentSumWasm,
   WASM_KERNEL_FILLS,
 } from './wasm-kernels.js';
-export type { WasmKernelFillOptions } from './wasm-kernels.js';
+export type { WasmKernelFillOptions, KernelFillArgs } from './wasm-kernels.js';
 export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES } from './memory.js';
 export type { MemoryBudgetOptions } from './memory.js';

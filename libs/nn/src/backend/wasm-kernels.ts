@@ -13,6 +13,16 @@ type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 
+/** The arguments tfjs passes to a kernel function (as `KernelFunc` receives them). */
+export interface KernelFillArgs {
+  /** Input tensor infos by the kernel's input names (e.g. `x`, `dy`). */
+  inputs: Record<string, tf.TensorInfo>;
+  /** The wasm backend instance. */
+  backend: tf.KernelBackend;
+  /** The kernel's attributes (strides, pad, ...). */
+  attrs: Record<string, unknown>;
+}
+
 /** Runs another registered wasm kernel on tensor infos. */
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
   const k = tf.getKernel(name, 'wasm');
@@ -59,8 +69,9 @@ function convInfoOf(xShape: number[], filterShape: number[], attrs: Attrs): tf.b
  * `dy` becomes the filter, and the forward stride becomes a dilation. A 1x1,
  * stride-1, unpadded convolution is a single matrix product instead.
  */
-export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
-  const { inputs, backend, attrs } = args;
+export function conv2dBackpropFilterWasm(args: KernelFillArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  const backend = args.backend as Backend;
   const x = inputs['x'] as TensorInfo;
   const dy = inputs['dy'] as TensorInfo;
   const filterShape = attrs['filterShape'] as number[];
@@ -114,8 +125,9 @@ export function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorIn
  * are swapped. The wasm backend's own kernel is a naive loop; this one runs
  * in XNNPACK and halves a U-Net training step.
  */
-export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
-  const { inputs, backend, attrs } = args;
+export function conv2dBackpropInputWasm(args: KernelFillArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  const backend = args.backend as Backend;
   const dy = inputs['dy'] as TensorInfo;
   const filter = inputs['filter'] as TensorInfo;
   const inputShape = attrs['inputShape'] as number[];
@@ -177,8 +189,9 @@ export function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInf
  * the segment ids times the data. Ids outside [0, numSegments) are dropped,
  * as in TensorFlow.
  */
-export function unsortedSegmentSumWasm(args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs: Attrs }): TensorInfo {
-  const { inputs, backend, attrs } = args;
+export function unsortedSegmentSumWasm(args: KernelFillArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  const backend = args.backend as Backend;
   const x = inputs['x'] as TensorInfo;
   const ids = inputs['segmentIds'] as TensorInfo;
   const numSegments = attrs['numSegments'] as number;
