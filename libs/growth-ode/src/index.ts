@@ -1,7 +1,21 @@
 /**
  * @packageDocumentation
- * @tumorcast/growth-ode — see the package README.
+ * @tumorcast/growth-ode — mechanistic tumour growth ODEs with radiotherapy:
+ * a Dormand-Prince solver, the paper's two-phase model and classic LQ models,
+ * bounded least-squares fitting, bootstrap uncertainty, CSV/JSON I/O and SVG plots.
  */
-
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/growth-ode';
+export { solveIvp, OdeError } from './ode.js';
+export type { OdeRhs, StateJump, SolveIvpOptions, OdeSolution, OdeErrorKind } from './ode.js';
+export { simulate, standardSchedule, resolveRtStart, RT_MAX_DAYS_AFTER_LAST } from './model.js';
+export type { GrowthModel, GrowthContext, ParamRecord, RtFraction, ParameterDefaults, SimulateOptions, SimulateForm } from './model.js';
+export { twoPhaseRtModel, TWO_PHASE_PAPER_BOUNDS, TWO_PHASE_UPPER_WIDENING } from './two-phase.js';
+export type { TwoPhaseParams } from './two-phase.js';
+export {
+  createExponentialLqModel,
+  createLogisticLqModel,
+  createGompertzLqModel,
+  exponentialLqModel,
+  logisticLqModel,
+  gompertzLqModel,
+} from './lq-models.js';
+export type { ExponentialLqParams, SaturatingLqParams, LqModelOptions } from './lq-models.js';
