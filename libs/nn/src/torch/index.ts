@@ -1,2 +1,7 @@
-// PyTorch .pt/.pth state_dict reading (issue 6) is exported from here.
-export {};
+// PyTorch .pt/.pth state_dict reading (issue 6).
+export { TorchFileError } from './errors.js';
+export type { TorchDtype, TorchTensorData } from './dtypes.js';
+export { TorchTensor, readTorchFile, readTorchStateDict } from './read.js';
+export type { TorchKey, TorchReadOptions, TorchStateDict, TorchStateDictOptions, TorchValue } from './read.js';
+export { loadTorchFile, loadTorchStateDict } from './load.js';
+export { PickleOpaque } from './pickle.js';
