@@ -114,6 +114,13 @@ def save(obj, name, **kw):
     return path
 
 
+def fixed_info(name):
+    """A zip entry with a fixed timestamp, so that fixtures are reproducible."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def rezip(src, dst, transform=None, compression=zipfile.ZIP_STORED):
     """Copy a zip, optionally transforming entries (name, bytes) -> list of (name, bytes)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, 'w', compression=compression) as zout:
@@ -121,7 +128,7 @@ def rezip(src, dst, transform=None, compression=zipfile.ZIP_STORED):
             data = zin.read(info.filename)
             items = transform(info.filename, data) if transform else [(info.filename, data)]
             for n, b in items:
-                zout.writestr(n, b, compress_type=compression)
+                zout.writestr(fixed_info(n), b, compress_type=compression)
 
 
 def main():
@@ -254,7 +261,7 @@ def main():
         full = f.read()
     with open(os.path.join(OUT, 'truncated.pt'), 'wb') as f:
         f.write(full[: len(full) // 2])
-    save(sd, 'legacy.pt', _use_new_zipfile_serialization=False)
+    save(sd, 'legacy.pt', _use_new_zipfile_serialization=False)  # (storage keys are addresses: not reproducible)
     save(model, 'whole_module.pt')  # pickles __main__.Tiny: must not be executed
     save({'z': torch.tensor([1 + 2j], dtype=torch.complex64)}, 'complex.pt')
 
@@ -264,11 +271,11 @@ def main():
     rezip(os.path.join(OUT, 'tiny.pt'), os.path.join(OUT, 'missing_storage.pt'), transform=drop_storage)
 
     # A crafted pickle: the reduce target os.system must never run.
-    evil = b'\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueR.'
+    evil = b'\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.'
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, 'w') as z:
-        z.writestr('evil/data.pkl', evil)
-        z.writestr('evil/version', '3\n')
+        z.writestr(fixed_info('evil/data.pkl'), evil)
+        z.writestr(fixed_info('evil/version'), '3\n')
     with open(os.path.join(OUT, 'evil.pt'), 'wb') as f:
         f.write(buf.getvalue())
 

@@ -404,10 +404,16 @@ function latinAt(b: Uint8Array, at: number, len: number): string {
   return String.fromCharCode(...b.subarray(at, at + len));
 }
 
-function isTensorDict(v: unknown): v is Map<TorchKey, TorchValue> {
-  if (!(v instanceof Map) || v.size === 0) return false;
-  for (const x of v.values()) if (x instanceof TorchTensor) return true;
-  return false;
+/** Key paths (string keys only, at most `depth` deep) of nested dicts that are state dicts. */
+function findStateDicts(v: Map<unknown, unknown>, path: string[], depth: number): string[][] {
+  const found: string[][] = [];
+  if (depth === 0) return found;
+  for (const [k, x] of v) {
+    if (typeof k !== 'string' || !(x instanceof Map) || x.size === 0) continue;
+    if ([...x].every(([kk, t]) => typeof kk === 'string' && t instanceof TorchTensor)) found.push([...path, k]);
+    else found.push(...findStateDicts(x, [...path, k], depth - 1));
+  }
+  return found;
 }
 
 /**
@@ -456,7 +462,7 @@ export function readTorchStateDict(bytes: Uint8Array | ArrayBuffer, options: Tor
     else out.set(k, v);
   }
   if (bad.length > 0) {
-    const candidates = [...value].filter(([, v]) => isTensorDict(v)).map(([k]) => `'${String(k)}'`);
+    const candidates = findStateDicts(value, [], 3).map((p) => (p.length === 1 ? `'${p[0]}'` : `[${p.map((k) => `'${k}'`).join(', ')}]`));
     const hint = candidates.length > 0
       ? `; it looks like a checkpoint: pass the option key: ${candidates.join(' or ')}`
       : '';
