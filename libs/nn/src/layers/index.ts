@@ -1,2 +1,57 @@
-// Network building blocks (issue 6) are exported from here.
-export {};
+// Network building blocks (issue 6): guided-diffusion's layers on tfjs variables, NHWC,
+// parameters under PyTorch state_dict names.
+export {
+  ParamStore,
+  WeightsMismatchError,
+  tfShapeOf,
+  torchToTf,
+  tfToTorch,
+} from './params.js';
+export type {
+  ParamLayout,
+  ParamInit,
+  ParamEntry,
+  StateTensor,
+  StateDict,
+  LoadStateDictOptions,
+  SaveWeightsOptions,
+  ParamStoreOptions,
+} from './params.js';
+export {
+  groupNorm,
+  silu,
+  conv2d,
+  linear,
+  timestepEmbedding,
+  upsampleNearest2x,
+  avgPool2x,
+  qkvAttention,
+  dropout,
+} from './ops.js';
+export type {
+  FlopCounter,
+  ForwardContext,
+  GroupNormOptions,
+  Conv2dOptions,
+  TimestepEmbeddingOptions,
+  QkvAttentionOptions,
+} from './ops.js';
+export {
+  GroupNorm,
+  Conv2d,
+  Linear,
+  Downsample,
+  Upsample,
+  ResBlock,
+  AttentionBlock,
+  AttentionPool2d,
+  TimeEmbed,
+  Embedding,
+  EmbedSequential,
+} from './blocks.js';
+export type {
+  EmbedLayer,
+  Conv2dLayerOptions,
+  ResBlockOptions,
+  AttentionBlockOptions,
+} from './blocks.js';
