@@ -1,0 +1,445 @@
+/**
+ * Image similarity: MSE, MAE, PSNR and SSIM, with an optional mask and a
+ * per-channel option.
+ */
+import { type Grid, argError, checkFinite, checkGrid, checkSameShape, checkThreshold, toMask } from './grid.js';
+
+/** Options shared by the image-similarity metrics. */
+export interface ImageMetricOptions {
+  /**
+   * Restricts the metric to the voxels where the mask's value is greater
+   * than `maskThreshold`. Same shape as the images, or, with `channelAxis`,
+   * either the full shape or the shape without the channel axis (shared by
+   * all channels).
+   * @defaultValue no mask (every voxel)
+   */
+  mask?: Grid;
+  /**
+   * Mask voxels with a value greater than this are used.
+   * @defaultValue 0
+   */
+  maskThreshold?: number;
+  /**
+   * Treat this axis as channels: the metric is computed per channel and the
+   * channel values are averaged (like skimage's `channel_axis`). Negative
+   * values count from the end. Use {@link perChannel} for the values.
+   * @defaultValue no channel axis
+   */
+  channelAxis?: number;
+}
+
+/** Options of {@link psnr}. */
+export interface PsnrOptions extends ImageMetricOptions {
+  /** The data range `R` (max possible value minus min possible value); required. */
+  dataRange: number;
+}
+
+/** Options of {@link ssim}. */
+export interface SsimOptions extends ImageMetricOptions {
+  /** The data range `R` (max possible value minus min possible value); required. */
+  dataRange: number;
+  /**
+   * Standard deviation of the Gaussian window; the window radius is
+   * `floor(3.5 sigma + 0.5)` (5 for 1.5, an 11-tap window).
+   * @defaultValue 1.5
+   */
+  sigma?: number;
+  /**
+   * The constant `K1` of `C1 = (K1 R)^2`.
+   * @defaultValue 0.01
+   */
+  k1?: number;
+  /**
+   * The constant `K2` of `C2 = (K2 R)^2`.
+   * @defaultValue 0.03
+   */
+  k2?: number;
+}
+
+/** A metric of two images, such as {@link mse} or {@link ssim}. */
+export type ImageMetric<O extends ImageMetricOptions> = (image: Grid, reference: Grid, options: O) => number;
+
+function normaliseAxis(axis: number, rank: number, fn: string): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw argError('options.channelAxis', fn, `must be an integer in [${-rank}, ${rank - 1}], got ${String(axis)}`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+function splitChannels(grid: Grid, axis: number): Grid[] {
+  const shape = grid.shape;
+  const channels = shape[axis];
+  let outer = 1;
+  for (let a = 0; a < axis; a++) outer *= shape[a];
+  let inner = 1;
+  for (let a = axis + 1; a < shape.length; a++) inner *= shape[a];
+  const spatial = Array.from(shape).filter((_, a) => a !== axis);
+  const src = grid.data;
+  const out: Grid[] = [];
+  for (let c = 0; c < channels; c++) {
+    const data = new Float64Array(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      const s = (o * channels + c) * inner;
+      const d = o * inner;
+      for (let i = 0; i < inner; i++) data[d + i] = src[s + i];
+    }
+    out.push({ data, shape: spatial });
+  }
+  return out;
+}
+
+function perChannelImpl<O extends ImageMetricOptions>(
+  metric: ImageMetric<O>,
+  image: Grid,
+  reference: Grid,
+  options: O,
+  fn: string,
+): number[] {
+  if (options.channelAxis === undefined) {
+    throw argError('options.channelAxis', fn, 'is required');
+  }
+  checkGrid(image, 'image', fn, 3, 4);
+  checkGrid(reference, 'reference', fn, 3, 4);
+  checkSameShape(image, reference, 'image', 'reference', fn);
+  const axis = normaliseAxis(options.channelAxis, image.shape.length, fn);
+  const xs = splitChannels(image, axis);
+  const ys = splitChannels(reference, axis);
+  let masks: Grid[] | undefined;
+  const mask = options.mask;
+  if (mask !== undefined) {
+    checkGrid(mask, 'options.mask', fn, 2, 4);
+    if (mask.shape.length === image.shape.length) {
+      checkSameShape(image, mask, 'image', 'options.mask', fn);
+      masks = splitChannels(mask, axis);
+    }
+  }
+  return xs.map((x, c) => metric(x, ys[c], { ...options, channelAxis: undefined, mask: masks ? masks[c] : mask }));
+}
+
+/**
+ * Computes an image metric separately for each channel along
+ * `options.channelAxis` and returns the per-channel values (the metrics
+ * themselves return their mean when given `channelAxis`).
+ *
+ * @example
+ * ```ts
+ * const perModality = perChannel(ssim, generated, real, { channelAxis: 0, dataRange: 1 });
+ * ```
+ * @param metric - {@link mse}, {@link mae}, {@link psnr} or {@link ssim}.
+ * @param image - a grid with a channel axis (3-D or 4-D in all).
+ * @param reference - same shape.
+ * @param options - the metric's options; `channelAxis` is required.
+ * @returns one value per channel.
+ */
+export function perChannel<O extends ImageMetricOptions>(
+  metric: ImageMetric<O>,
+  image: Grid,
+  reference: Grid,
+  options: O & { channelAxis: number },
+): number[] {
+  if (typeof metric !== 'function') throw argError('metric', 'perChannel', 'must be a metric function such as ssim');
+  return perChannelImpl(metric, image, reference, options, 'perChannel');
+}
+
+function mean(values: number[]): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** Validates two images and the optional mask; returns the mask (or undefined). */
+function prepare(image: Grid, reference: Grid, options: ImageMetricOptions, fn: string): Uint8Array | undefined {
+  checkGrid(image, 'image', fn);
+  checkGrid(reference, 'reference', fn);
+  checkSameShape(image, reference, 'image', 'reference', fn);
+  checkFinite(image.data, 'image', fn);
+  checkFinite(reference.data, 'reference', fn);
+  if (options.mask === undefined) return undefined;
+  checkGrid(options.mask, 'options.mask', fn);
+  checkSameShape(image, options.mask, 'image', 'options.mask', fn);
+  const t = options.maskThreshold ?? 0;
+  checkThreshold(t, 'options.maskThreshold', fn);
+  return toMask(options.mask.data, t, 'options.mask', fn);
+}
+
+function squaredOrAbsError(image: Grid, reference: Grid, options: ImageMetricOptions, fn: string, squared: boolean): number {
+  const mask = prepare(image, reference, options, fn);
+  const x = image.data;
+  const y = reference.data;
+  const n = x.length;
+  let sum = 0;
+  let count = 0;
+  if (mask === undefined) {
+    if (squared) {
+      for (let i = 0; i < n; i++) {
+        const d = x[i] - y[i];
+        sum += d * d;
+      }
+    } else {
+      for (let i = 0; i < n; i++) sum += Math.abs(x[i] - y[i]);
+    }
+    count = n;
+  } else {
+    for (let i = 0; i < n; i++) {
+      if (mask[i] === 0) continue;
+      const d = x[i] - y[i];
+      sum += squared ? d * d : Math.abs(d);
+      count++;
+    }
+    if (count === 0) throw argError('options.mask', fn, 'selects no voxels');
+  }
+  return sum / count;
+}
+
+function checkOptions(options: unknown, fn: string): void {
+  if (options === null || typeof options !== 'object') throw argError('options', fn, 'must be an object');
+}
+
+/**
+ * Mean squared error `mean((image - reference)^2)` over all voxels or the
+ * mask's voxels (like `skimage.metrics.mean_squared_error`).
+ *
+ * @param image - a 2-D or 3-D grid (one more axis with `channelAxis`).
+ * @param reference - same shape.
+ * @param options - see {@link ImageMetricOptions}.
+ * @returns the MSE (mean over channels with `channelAxis`).
+ */
+export function mse(image: Grid, reference: Grid, options: ImageMetricOptions = {}): number {
+  checkOptions(options, 'mse');
+  if (options.channelAxis !== undefined) return mean(perChannelImpl(mse, image, reference, options, 'mse'));
+  return squaredOrAbsError(image, reference, options, 'mse', true);
+}
+
+/**
+ * Mean absolute error `mean(|image - reference|)` over all voxels or the
+ * mask's voxels.
+ *
+ * @param image - a 2-D or 3-D grid (one more axis with `channelAxis`).
+ * @param reference - same shape.
+ * @param options - see {@link ImageMetricOptions}.
+ * @returns the MAE (mean over channels with `channelAxis`).
+ */
+export function mae(image: Grid, reference: Grid, options: ImageMetricOptions = {}): number {
+  checkOptions(options, 'mae');
+  if (options.channelAxis !== undefined) return mean(perChannelImpl(mae, image, reference, options, 'mae'));
+  return squaredOrAbsError(image, reference, options, 'mae', false);
+}
+
+function checkDataRange(r: unknown, fn: string): number {
+  if (typeof r !== 'number' || !Number.isFinite(r) || r <= 0) {
+    throw argError('options.dataRange', fn, `must be a finite positive number (the images' max minus min possible value), got ${String(r)}`);
+  }
+  return r;
+}
+
+/**
+ * Peak signal-to-noise ratio `10 log10(dataRange^2 / MSE)` in dB, over all
+ * voxels or the mask's voxels (like
+ * `skimage.metrics.peak_signal_noise_ratio(data_range=dataRange)`);
+ * `Infinity` for identical images. With `channelAxis`, the mean of the
+ * per-channel PSNRs.
+ *
+ * @param image - a 2-D or 3-D grid (one more axis with `channelAxis`).
+ * @param reference - same shape.
+ * @param options - see {@link PsnrOptions}; `dataRange` is required.
+ * @returns the PSNR in dB.
+ */
+export function psnr(image: Grid, reference: Grid, options: PsnrOptions): number {
+  const fn = 'psnr';
+  checkOptions(options, fn);
+  const r = checkDataRange(options.dataRange, fn);
+  if (options.channelAxis !== undefined) return mean(perChannelImpl(psnr, image, reference, options, fn));
+  const e = squaredOrAbsError(image, reference, options, fn, true);
+  return 10 * Math.log10((r * r) / e);
+}
+
+/** The normalised 1-D Gaussian kernel of scipy.ndimage (radius `floor(3.5 sigma + 0.5)`). */
+function gaussianKernel(sigma: number): Float64Array {
+  const r = Math.floor(3.5 * sigma + 0.5);
+  const w = new Float64Array(2 * r + 1);
+  let s = 0;
+  for (let i = -r; i <= r; i++) {
+    const v = Math.exp((-0.5 / (sigma * sigma)) * i * i);
+    w[i + r] = v;
+    s += v;
+  }
+  for (let i = 0; i < w.length; i++) w[i] /= s;
+  return w;
+}
+
+/** `dst[dOff + j] = Σ_k w[k] src[sOff + (j + k) * stride]` for `j < n`, using the kernel's symmetry. */
+function convolve(
+  src: Float64Array,
+  sOff: number,
+  stride: number,
+  dst: Float64Array,
+  dOff: number,
+  n: number,
+  w: Float64Array,
+  r: number,
+): void {
+  const wr = w[r];
+  const span = 2 * r * stride;
+  for (let j = 0; j < n; j++) {
+    const base = sOff + j * stride;
+    let s = wr * src[base + r * stride];
+    for (let k = 0, a = base, b = base + span; k < r; k++, a += stride, b -= stride) s += w[k] * (src[a] + src[b]);
+    dst[dOff + j] = s;
+  }
+}
+
+/**
+ * Sum and count of the SSIM map over the voxels at least `r` from every edge
+ * (and in the mask). Only those voxels are computed: their Gaussian windows
+ * lie inside the image, so no boundary mode is involved.
+ */
+function ssimCore(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  shape: readonly number[],
+  mask: Uint8Array | undefined,
+  dataRange: number,
+  sigma: number,
+  k1: number,
+  k2: number,
+  fn: string,
+): number {
+  const rank = shape.length;
+  const D = rank === 3 ? shape[0] : 1;
+  const H = shape[rank - 2];
+  const W = shape[rank - 1];
+  const w = gaussianKernel(sigma);
+  const r = (w.length - 1) / 2;
+  const win = 2 * r + 1;
+  for (let a = 0; a < rank; a++) {
+    if (shape[a] < win) {
+      throw argError('image', fn, `must be at least ${win} voxels along every axis (the Gaussian window for sigma ${sigma}), got shape [${shape.join(', ')}]`);
+    }
+  }
+  const Ho = H - 2 * r;
+  const Wo = W - 2 * r;
+  const plane = Ho * Wo;
+  const ringN = rank === 3 ? win : 1;
+  const ring: Float64Array[] = [];
+  for (let q = 0; q < 5; q++) ring.push(new Float64Array(ringN * plane));
+  const rows: Float64Array[] = [];
+  for (let q = 0; q < 5; q++) rows.push(new Float64Array(W));
+  const tmp: Float64Array[] = [];
+  for (let q = 0; q < 5; q++) tmp.push(new Float64Array(H * Wo));
+  const acc: Float64Array[] = [];
+  if (rank === 3) for (let q = 0; q < 5; q++) acc.push(new Float64Array(plane));
+  const [rx, ry, rxx, ryy, rxy] = rows;
+  const c1 = (k1 * dataRange) ** 2;
+  const c2 = (k2 * dataRange) ** 2;
+  let sum = 0;
+  let count = 0;
+
+  const accumulate = (q: Float64Array[], qOff: number, d: number): void => {
+    const [ux, uy, uxx, uyy, uxy] = q;
+    for (let h = 0; h < Ho; h++) {
+      const mrow = (d * H + h + r) * W + r;
+      const o = qOff + h * Wo;
+      for (let j = 0; j < Wo; j++) {
+        if (mask !== undefined && mask[mrow + j] === 0) continue;
+        const mx = ux[o + j];
+        const my = uy[o + j];
+        const vx = uxx[o + j] - mx * mx;
+        const vy = uyy[o + j] - my * my;
+        const vxy = uxy[o + j] - mx * my;
+        sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+        count++;
+      }
+    }
+  };
+
+  for (let d = 0; d < D; d++) {
+    const slot = rank === 3 ? d % win : 0;
+    // Along the last axis, row by row.
+    for (let h = 0; h < H; h++) {
+      const base = (d * H + h) * W;
+      for (let c = 0; c < W; c++) {
+        const xv = x[base + c];
+        const yv = y[base + c];
+        rx[c] = xv;
+        ry[c] = yv;
+        rxx[c] = xv * xv;
+        ryy[c] = yv * yv;
+        rxy[c] = xv * yv;
+      }
+      for (let q = 0; q < 5; q++) convolve(rows[q], 0, 1, tmp[q], h * Wo, Wo, w, r);
+    }
+    // Along the middle axis, column by column.
+    for (let q = 0; q < 5; q++) {
+      const t = tmp[q];
+      const dst = ring[q];
+      const off = slot * plane;
+      for (let h = 0; h < Ho; h++) {
+        for (let j = 0; j < Wo; j++) {
+          const base = h * Wo + j;
+          let s = w[r] * t[base + r * Wo];
+          for (let k = 0, a = base, b = base + 2 * r * Wo; k < r; k++, a += Wo, b -= Wo) s += w[k] * (t[a] + t[b]);
+          dst[off + base] = s;
+        }
+      }
+    }
+    if (rank === 2) {
+      accumulate(ring, 0, 0);
+    } else if (d >= 2 * r) {
+      // Along the first axis over the last `win` slices (a ring buffer).
+      const dOut = d - 2 * r;
+      for (let q = 0; q < 5; q++) {
+        const src = ring[q];
+        const dst = acc[q];
+        const centre = ((dOut + r) % win) * plane;
+        const wr = w[r];
+        for (let p = 0; p < plane; p++) dst[p] = wr * src[centre + p];
+        for (let k = 0; k < r; k++) {
+          const a = ((dOut + k) % win) * plane;
+          const b = ((dOut + 2 * r - k) % win) * plane;
+          const wk = w[k];
+          for (let p = 0; p < plane; p++) dst[p] += wk * (src[a + p] + src[b + p]);
+        }
+      }
+      accumulate(acc, 0, dOut + r);
+    }
+  }
+  if (count === 0) {
+    throw argError('options.mask', fn, `selects no voxel at least ${r} voxels away from the image's edges (where SSIM is defined)`);
+  }
+  return sum / count;
+}
+
+/**
+ * The mean structural similarity index (SSIM), like
+ * `skimage.metrics.structural_similarity(image, reference,
+ * gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+ * data_range=dataRange)` in 2-D and 3-D: local statistics under a Gaussian
+ * window (sigma 1.5, 11 taps), `C1 = (0.01 R)^2`, `C2 = (0.03 R)^2`, and the
+ * SSIM map averaged over the voxels at least 5 voxels away from every edge
+ * (skimage's crop). With a mask, the average is over those voxels that are
+ * also in the mask (the windows still see unmasked neighbours). With
+ * `channelAxis`, the mean of the per-channel values (skimage's
+ * `channel_axis`).
+ *
+ * @param image - a 2-D or 3-D grid, at least 11 voxels along every axis.
+ * @param reference - same shape.
+ * @param options - see {@link SsimOptions}; `dataRange` is required.
+ * @returns the mean SSIM, at most 1.
+ */
+export function ssim(image: Grid, reference: Grid, options: SsimOptions): number {
+  const fn = 'ssim';
+  checkOptions(options, fn);
+  const r = checkDataRange(options.dataRange, fn);
+  const sigma = options.sigma ?? 1.5;
+  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0) {
+    throw argError('options.sigma', fn, `must be a finite positive number, got ${String(sigma)}`);
+  }
+  const k1 = options.k1 ?? 0.01;
+  const k2 = options.k2 ?? 0.03;
+  for (const [name, k] of [['options.k1', k1], ['options.k2', k2]] as const) {
+    if (typeof k !== 'number' || !Number.isFinite(k) || k <= 0) throw argError(name, fn, `must be a finite positive number, got ${String(k)}`);
+  }
+  if (options.channelAxis !== undefined) return mean(perChannelImpl(ssim, image, reference, options, fn));
+  const mask = prepare(image, reference, options, fn);
+  return ssimCore(image.data, reference.data, image.shape, mask, r, sigma, k1, k2, fn);
+}
