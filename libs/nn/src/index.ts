@@ -6,5 +6,6 @@ export { Rng, createRng } from '@tumorcast/random';
 export type { Seed } from '@tumorcast/random';
 export * from './backend/index.js';
 export * from './safetensors.js';
+export * from './optim/index.js';
 export * from './layers/index.js';
 export * from './torch/index.js';
