@@ -131,6 +131,34 @@ def rezip(src, dst, transform=None, compression=zipfile.ZIP_STORED):
                 zout.writestr(fixed_info(n), b, compress_type=compression)
 
 
+def write_zip64(src, dst):
+    """Rewrites a zip (stored entries) with ZIP64 central directory and end records."""
+    with zipfile.ZipFile(src) as zin:
+        entries = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    out = bytearray()
+    central = bytearray()
+    for name, data in entries:
+        nm = name.encode()
+        crc = zipfile.crc32(data) & 0xFFFFFFFF
+        offset = len(out)
+        # Local header: ZIP64 extra with both sizes, 0xFFFFFFFF in the fixed fields.
+        local_extra = struct.pack('<HHQQ', 1, 16, len(data), len(data))
+        out += struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                           len(nm), len(local_extra)) + nm + local_extra + data
+        # Central header: sizes and local header offset in the ZIP64 extra, in that order.
+        extra = struct.pack('<HHQQQ', 1, 24, len(data), len(data), offset)
+        central += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF,
+                               0xFFFFFFFF, len(nm), len(extra), 0, 0, 0, 0o644 << 16, 0xFFFFFFFF) + nm + extra
+    cd_offset = len(out)
+    out += central
+    z64_offset = len(out)
+    out += struct.pack('<IQHHIIQQQQ', 0x06064b50, 44, 45, 45, 0, 0, len(entries), len(entries), len(central), cd_offset)
+    out += struct.pack('<IIQI', 0x07064b50, 0, z64_offset, 1)
+    out += struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(dst, 'wb') as f:
+        f.write(out)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -255,6 +283,15 @@ def main():
 
     rezip(os.path.join(OUT, 'dtypes.pt'), os.path.join(OUT, 'bigendian.pt'), transform=to_big)
     expected['bigendian.pt'] = expected['dtypes.pt']
+
+    # 9b. The same archive with ZIP64 records (as torch writes for files over 4 GiB):
+    # saturated sizes, offsets and counts, the real values in ZIP64 extra fields.
+    write_zip64(os.path.join(OUT, 'tiny.pt'), os.path.join(OUT, 'zip64.pt'))
+    with zipfile.ZipFile(os.path.join(OUT, 'zip64.pt')) as z64, zipfile.ZipFile(os.path.join(OUT, 'tiny.pt')) as z:
+        assert z64.namelist() == z.namelist() and all(z64.read(n) == z.read(n) for n in z.namelist())
+    loaded = torch.load(os.path.join(OUT, 'zip64.pt'))
+    assert all(torch.equal(loaded[k], sd[k]) for k in sd)
+    expected['zip64.pt'] = expected['tiny.pt']
 
     # 10. Files that must be refused with a clear error.
     with open(os.path.join(OUT, 'tiny.pt'), 'rb') as f:

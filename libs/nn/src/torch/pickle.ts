@@ -136,12 +136,16 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`a length of ${v} bytes is too large`);
     return Number(v);
   };
-  const line = (): string => {
+  const rawLine = (): Uint8Array => {
     let end = pos;
     while (end < n && data[end] !== 0x0a) end++;
     if (end >= n) fail('the pickle is truncated (unterminated text line)');
-    const s = decoder.decode(data.subarray(pos, end));
+    const b = data.subarray(pos, end);
     pos = end + 1;
+    return b;
+  };
+  const line = (): string => {
+    const s = decoder.decode(rawLine());
     return s.endsWith('\r') ? s.slice(0, -1) : s;
   };
   const pop = (): unknown => {
@@ -276,6 +280,13 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
       }
       case 0x58: // BINUNICODE
         stack.push(decoder.decode(take(u32())));
+        break;
+      case 0x56: // UNICODE (protocol 0: raw-unicode-escape text)
+        stack.push(
+          latin1(rawLine()).replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u: string | undefined, w: string | undefined) =>
+            String.fromCodePoint(parseInt(u ?? w ?? '0', 16)),
+          ),
+        );
         break;
       case 0x8c: // SHORT_BINUNICODE
         stack.push(decoder.decode(take(u8())));
