@@ -19,3 +19,18 @@ export {
   gompertzLqModel,
 } from './lq-models.js';
 export type { ExponentialLqParams, SaturatingLqParams, LqModelOptions } from './lq-models.js';
+export { leastSquaresBounded } from './lm.js';
+export type { LeastSquaresOptions, LeastSquaresResult, LeastSquaresStatus } from './lm.js';
+export { fitGrowth, bootstrapGrowth, relativeChange, percentile } from './fit.js';
+export type {
+  GrowthSeries,
+  FitGrowthOptions,
+  FitMetrics,
+  HeldOutResult,
+  FitConvergence,
+  FitResult,
+  BootstrapGrowthOptions,
+  ParamSummary,
+  BootstrapResult,
+  GrowthPrediction,
+} from './fit.js';

@@ -2,7 +2,7 @@
  * Classic growth laws (exponential, logistic, Gompertz) with linear-quadratic
  * radiotherapy applied per fraction.
  */
-import type { GrowthContext, GrowthModel, ParameterDefaults, RtFraction } from './model.js';
+import type { GrowthContext, GrowthModel, ParamRecord, ParameterDefaults, RtFraction } from './model.js';
 import { RT_MAX_DAYS_AFTER_LAST, resolveRtStart, standardSchedule } from './model.js';
 
 /** Parameters of {@link exponentialLqModel}. */
@@ -64,7 +64,7 @@ function resolveSchedule(context: GrowthContext | undefined, span: { t0: number;
   return { ...context, rtStart, schedule: standardSchedule(rtStart) };
 }
 
-function makeLqModel<P extends ExponentialLqParams | SaturatingLqParams>(
+function makeLqModel<P extends ParamRecord<P> & { lambda: number; alpha: number; v0: number }>(
   name: string,
   paramNames: readonly (keyof P & string)[],
   rate: (v: number, lambda: number, capacity: number) => number,
@@ -74,7 +74,7 @@ function makeLqModel<P extends ExponentialLqParams | SaturatingLqParams>(
 ): GrowthModel<P, GrowthContext> {
   const ab = options.alphaBetaRatio ?? 10;
   if (!(ab > 0) || !Number.isFinite(ab)) throw new RangeError(`'options.alphaBetaRatio' passed to the '${name}' model factory must be a finite number > 0, got ${ab}`);
-  const capOf = (p: P): number => ('capacity' in p ? p.capacity : Infinity);
+  const capOf = (p: P): number => (p as { capacity?: number }).capacity ?? Infinity;
   const survival = (alpha: number, dose: number): number => Math.exp(-alpha * dose - (alpha / ab) * dose * dose);
   return {
     name,

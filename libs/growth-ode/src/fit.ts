@@ -1,0 +1,721 @@
+/**
+ * Fitting growth models to a size series: bounded least squares with several
+ * starts, hold-out validation, bootstrap uncertainty and the relative change.
+ */
+import { Rng, type Seed } from '@tumorcast/random';
+import { leastSquaresBounded, type LeastSquaresStatus } from './lm.js';
+import {
+  checkTimes,
+  evaluateModel,
+  resolveModelContext,
+  type GrowthContext,
+  type GrowthModel,
+  type ParamRecord,
+  type SimulateForm,
+} from './model.js';
+
+/** A tumour size series of one patient (or slice). */
+export interface GrowthSeries {
+  /** Identifier, e.g. `'patient-7'` or `'patient-7/slice-80'`. */
+  readonly id?: string;
+  /** Days, strictly increasing. */
+  readonly times: readonly number[];
+  /** Sizes (area or volume), finite and `>= 0`, the first `> 0`. */
+  readonly sizes: readonly number[];
+  /** Radiotherapy dates etc.; merged under `options.context`. */
+  readonly context?: GrowthContext;
+}
+
+/** Options of {@link fitGrowth}. */
+export interface FitGrowthOptions<P> {
+  /**
+   * Context (RT dates, time origin), merged over `series.context`. `t0`
+   * defaults to the first time of the series.
+   * @defaultValue series.context
+   */
+  context?: GrowthContext;
+  /**
+   * Starting values overriding the model's defaults (fitting units: divided by
+   * the first size when `normalize`).
+   * @defaultValue the model's `parameterDefaults` (the paper's for the two-phase model)
+   */
+  initial?: Partial<ParamRecord<P>>;
+  /**
+   * Lower bounds overriding the model's defaults (fitting units).
+   * @defaultValue the model's defaults
+   */
+  lower?: Partial<ParamRecord<P>>;
+  /**
+   * Upper bounds overriding the model's defaults (fitting units).
+   * @defaultValue the model's defaults
+   */
+  upper?: Partial<ParamRecord<P>>;
+  /**
+   * Parameters held at the given values (not fitted).
+   * @defaultValue {}
+   */
+  fixed?: Partial<ParamRecord<P>>;
+  /**
+   * Number of starts: the initial point, then points drawn in the bounds
+   * (log-uniform where the bounds span more than two decades). The lowest cost wins.
+   * @defaultValue 5
+   */
+  starts?: number;
+  /**
+   * Seed of the random starts.
+   * @defaultValue 0
+   */
+  seed?: Seed;
+  /**
+   * Fit the sizes divided by the first measurement (parameters then are in
+   * those units; predictions are scaled back).
+   * @defaultValue false
+   */
+  normalize?: boolean;
+  /**
+   * Hold out the last `holdOut` points: fit the others, predict these.
+   * @defaultValue 0
+   */
+  holdOut?: number;
+  /**
+   * Closed form or ODE (see {@link simulate}).
+   * @defaultValue 'auto'
+   */
+  form?: SimulateForm;
+  /**
+   * Relative tolerance of the ODE form while fitting.
+   * @defaultValue 1e-8
+   */
+  odeRtol?: number;
+  /**
+   * Iteration limit per start.
+   * @defaultValue 300
+   */
+  maxIterations?: number;
+  /**
+   * Least-squares stopping tolerances (see `leastSquaresBounded`).
+   * @defaultValue 1e-10
+   */
+  tol?: number;
+}
+
+/** Goodness of fit. */
+export interface FitMetrics {
+  /** Coefficient of determination `1 - SS_res / SS_tot` (NaN when the data are constant). */
+  readonly r2: number;
+  /** Root mean squared error (size units). */
+  readonly rmse: number;
+  /** RMSE divided by the mean of the data. */
+  readonly nrmse: number;
+}
+
+/** Prediction of held-out points. */
+export interface HeldOutResult extends FitMetrics {
+  /** Held-out days. */
+  readonly times: number[];
+  /** Observed sizes. */
+  readonly observed: number[];
+  /** Predicted sizes (median trajectory for a bootstrap). */
+  readonly predicted: number[];
+  /** `observed - predicted`. */
+  readonly residuals: number[];
+}
+
+/** Convergence information of {@link fitGrowth}. */
+export interface FitConvergence {
+  /** The best start met a convergence test. */
+  readonly converged: boolean;
+  /** Why the best start stopped. */
+  readonly status: LeastSquaresStatus;
+  /** Description of `status`. */
+  readonly message: string;
+  /** Iterations of the best start. */
+  readonly iterations: number;
+  /** Model evaluations over all starts. */
+  readonly nfev: number;
+  /** Number of starts run. */
+  readonly starts: number;
+  /** Index of the best start (0 = the initial point). */
+  readonly bestStart: number;
+  /** `0.5 * sum(r^2)` in fitting units. */
+  readonly cost: number;
+}
+
+/** The result of {@link fitGrowth}; `ok: false` with a `reason` when no start gave a usable fit. */
+export interface FitResult<P extends ParamRecord<P> = Record<string, number>> extends FitMetrics {
+  /** Whether the fit produced usable parameters. */
+  readonly ok: boolean;
+  /** Why the fit failed (when `ok` is false). */
+  readonly reason?: string;
+  /** The model. */
+  readonly model: GrowthModel<P, GrowthContext>;
+  /** The series id. */
+  readonly seriesId?: string;
+  /** The resolved context (with `t0`, `rtStart`). */
+  readonly context: GrowthContext;
+  /** Fitted parameters (fitting units; NaN when the fit failed). */
+  readonly params: P;
+  /** Names of the fitted (not fixed) parameters. */
+  readonly freeParams: string[];
+  /** Starting point and bounds used (fitting units). */
+  readonly bounds: { readonly initial: P; readonly lower: P; readonly upper: P };
+  /** Divisor of the sizes during fitting (the first size when normalised, else 1). */
+  readonly scale: number;
+  /** Days of the whole series. */
+  readonly times: number[];
+  /** Sizes of the whole series. */
+  readonly sizes: number[];
+  /** Number of fitted (leading) points; the rest are held out. */
+  readonly nFit: number;
+  /** Model sizes at every series time. */
+  readonly fitted: number[];
+  /** `data - model` at the fitted points (size units). */
+  readonly residuals: number[];
+  /** Prediction of the held-out points (when `holdOut > 0`). */
+  readonly heldOut?: HeldOutResult;
+  /** Optimiser information. */
+  readonly convergence: FitConvergence;
+  /** The model sizes (original units) at non-decreasing `times >= t0`. */
+  predict(times: readonly number[]): number[];
+}
+
+/** Options of {@link bootstrapGrowth}. */
+export interface BootstrapGrowthOptions<P> extends FitGrowthOptions<P> {
+  /**
+   * Number of bootstrap fits.
+   * @defaultValue 30
+   */
+  replicates?: number;
+  /**
+   * Standard deviation of the multiplicative N(1, noiseStd) noise on the fitted sizes.
+   * @defaultValue 0.1
+   */
+  noiseStd?: number;
+  /**
+   * Lower and upper percentiles of the band.
+   * @defaultValue [5, 95]
+   */
+  percentiles?: readonly [number, number];
+  /**
+   * Days of the trajectories; by default `gridPoints` days from `t0` to `until`.
+   * @defaultValue undefined
+   */
+  times?: readonly number[];
+  /**
+   * Number of grid days when `times` is not given.
+   * @defaultValue 121
+   */
+  gridPoints?: number;
+  /**
+   * Last grid day when `times` is not given (e.g. the follow-up date).
+   * @defaultValue the last day of the series
+   */
+  until?: number;
+}
+
+/** A parameter's bootstrap distribution summary. */
+export interface ParamSummary {
+  /** Median over the successful fits. */
+  readonly median: number;
+  /** Lower percentile. */
+  readonly lower: number;
+  /** Upper percentile. */
+  readonly upper: number;
+}
+
+/** The result of {@link bootstrapGrowth}. */
+export interface BootstrapResult<P extends ParamRecord<P> = Record<string, number>> {
+  /** At least one replicate fit succeeded. */
+  readonly ok: boolean;
+  /** Why the bootstrap failed (when `ok` is false). */
+  readonly reason?: string;
+  /** The model. */
+  readonly model: GrowthModel<P, GrowthContext>;
+  /** The series id. */
+  readonly seriesId?: string;
+  /** The resolved context. */
+  readonly context: GrowthContext;
+  /** The fit to the unperturbed data. */
+  readonly base: FitResult<P>;
+  /** The successful replicate fits. */
+  readonly fits: FitResult<P>[];
+  /** Replicates attempted. */
+  readonly replicates: number;
+  /** Replicates whose fit failed (excluded). */
+  readonly nFailed: number;
+  /** The percentiles of the band. */
+  readonly percentiles: readonly [number, number];
+  /** Days of the trajectories. */
+  readonly times: number[];
+  /** Pointwise median trajectory (the prediction). */
+  readonly median: number[];
+  /** Pointwise lower percentile. */
+  readonly lower: number[];
+  /** Pointwise upper percentile. */
+  readonly upper: number[];
+  /** Each parameter's values over the successful fits. */
+  readonly params: Record<string, number[]>;
+  /** Each parameter's median and percentiles. */
+  readonly paramSummary: Record<string, ParamSummary>;
+  /** Days of the whole series. */
+  readonly seriesTimes: number[];
+  /** Sizes of the whole series. */
+  readonly seriesSizes: number[];
+  /** Number of fitted (leading) points. */
+  readonly nFit: number;
+  /** Median-trajectory prediction of the held-out points. */
+  readonly heldOut?: HeldOutResult & { readonly lower: number[]; readonly upper: number[] };
+  /** The pointwise median of the replicate trajectories at non-decreasing `times >= t0`. */
+  predict(times: readonly number[]): number[];
+}
+
+/**
+ * Checks a size series and returns plain copies.
+ * @internal
+ */
+export function checkSeries(series: GrowthSeries, caller: string): { times: number[]; sizes: number[] } {
+  if (series === null || typeof series !== 'object') throw new TypeError(`'series' passed to '${caller}' must be an object { times, sizes }`);
+  const { times, sizes } = series;
+  if (!Array.isArray(times) || !Array.isArray(sizes)) throw new RangeError(`'series' passed to '${caller}' must have arrays 'times' and 'sizes'`);
+  if (times.length !== sizes.length) {
+    throw new RangeError(`'series' passed to '${caller}' must have as many sizes as times, got ${sizes.length} sizes for ${times.length} times`);
+  }
+  checkTimes(times, 'series.times', caller, true);
+  sizes.forEach((s, i) => {
+    if (typeof s !== 'number' || Number.isNaN(s) || !Number.isFinite(s)) {
+      throw new RangeError(`'series.sizes' passed to '${caller}' must hold finite numbers, got ${s} at index ${i} (day ${times[i]})`);
+    }
+    if (s < 0) throw new RangeError(`'series.sizes' passed to '${caller}' must be >= 0, got ${s} at index ${i} (day ${times[i]})`);
+  });
+  if (!(sizes[0] > 0)) throw new RangeError(`'series.sizes' passed to '${caller}' must start with a size > 0, got ${sizes[0]}`);
+  return { times: [...times], sizes: [...sizes] };
+}
+
+function checkPositiveInt(v: number, name: string, caller: string, min = 1): void {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`'${name}' passed to '${caller}' must be an integer >= ${min}, got ${v}`);
+}
+
+/** Pointwise metrics. */
+function metrics(observed: readonly number[], predicted: readonly number[]): FitMetrics {
+  const n = observed.length;
+  const mean = observed.reduce((a, b) => a + b, 0) / n;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < n; i++) {
+    ssRes += (observed[i] - predicted[i]) ** 2;
+    ssTot += (observed[i] - mean) ** 2;
+  }
+  const rmse = Math.sqrt(ssRes / n);
+  return { r2: ssTot > 0 ? 1 - ssRes / ssTot : NaN, rmse, nrmse: rmse / mean };
+}
+
+/** numpy-style linear-interpolated percentile of an unsorted array. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (q / 100) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+interface Prepared<P> {
+  times: number[];
+  sizes: number[];
+  nFit: number;
+  holdOut: number;
+  ctx: GrowthContext;
+  names: (keyof P & string)[];
+  freeIdx: number[];
+  fixed: Partial<ParamRecord<P>>;
+  initial: P;
+  lower: P;
+  upper: P;
+  scale: number;
+  form: SimulateForm;
+  odeRtol: number;
+}
+
+function prepareFit<P extends ParamRecord<P>>(
+  model: GrowthModel<P, GrowthContext>,
+  series: GrowthSeries,
+  options: FitGrowthOptions<P>,
+  caller: string,
+  checkedSeries?: { times: number[]; sizes: number[] },
+): Prepared<P> {
+  if (model === null || typeof model !== 'object' || !Array.isArray(model.paramNames)) {
+    throw new TypeError(`'model' passed to '${caller}' must be a GrowthModel`);
+  }
+  const { times, sizes } = checkedSeries ?? checkSeries(series, caller);
+  const n = times.length;
+  const holdOut = options.holdOut ?? 0;
+  if (!Number.isInteger(holdOut) || holdOut < 0 || holdOut >= n) {
+    throw new RangeError(`'options.holdOut' passed to '${caller}' must be an integer in [0, ${n - 1}], got ${holdOut}`);
+  }
+  const nFit = n - holdOut;
+  const fixed = { ...(options.fixed ?? {}) } as Partial<ParamRecord<P>>;
+  const names = [...model.paramNames];
+  for (const key of Object.keys(fixed)) {
+    if (!names.includes(key as keyof P & string)) throw new RangeError(`'options.fixed.${key}' passed to '${caller}' is not a parameter of model '${model.name}' (${names.join(', ')})`);
+    const v = (fixed as Record<string, number>)[key];
+    if (!Number.isFinite(v)) throw new RangeError(`'options.fixed.${key}' passed to '${caller}' must be finite, got ${v}`);
+  }
+  const freeIdx = names.map((_, i) => i).filter((i) => !(names[i] in fixed));
+  if (nFit < freeIdx.length) {
+    throw new RangeError(
+      `'series' passed to '${caller}' has ${nFit} fitted points${holdOut ? ` (${n} minus ${holdOut} held out)` : ''} but model '${model.name}' has ${freeIdx.length} free parameters: need at least as many points as free parameters`,
+    );
+  }
+  const form = options.form ?? 'auto';
+  if (form !== 'auto' && form !== 'closed' && form !== 'ode') throw new RangeError(`'options.form' passed to '${caller}' must be 'auto', 'closed' or 'ode', got ${String(form)}`);
+  if (form === 'closed' && !model.closedForm) throw new RangeError(`'options.form' passed to '${caller}' is 'closed' but model '${model.name}' has no closed form`);
+  const normalize = options.normalize ?? false;
+  const scale = normalize ? sizes[0] : 1;
+  const ctxIn: GrowthContext = { ...(series.context ?? {}), ...(options.context ?? {}) };
+  const t0 = ctxIn.t0 ?? times[0];
+  if (!Number.isFinite(t0) || t0 > times[0]) throw new RangeError(`'context.t0' passed to '${caller}' must be finite and <= the first day ${times[0]}, got ${t0}`);
+  const ctx = resolveModelContext(model, ctxIn, t0, times[n - 1], caller);
+  const fitSizes = sizes.slice(0, nFit).map((s) => s / scale);
+  const defaults = model.parameterDefaults?.(times.slice(0, nFit), fitSizes, ctx);
+  const pick = (which: 'initial' | 'lower' | 'upper', fallback: number): P => {
+    const out = {} as Record<string, number>;
+    const user = (options[which] ?? {}) as Record<string, number | undefined>;
+    for (const k of Object.keys(user)) {
+      if (!names.includes(k as keyof P & string)) throw new RangeError(`'options.${which}.${k}' passed to '${caller}' is not a parameter of model '${model.name}'`);
+    }
+    for (const k of names) {
+      const v = user[k] ?? (defaults ? (defaults[which] as Record<string, number>)[k] : fallback);
+      out[k] = (fixed as Record<string, number>)[k] ?? v;
+    }
+    return out as P;
+  };
+  const lower = pick('lower', -Infinity);
+  const upper = pick('upper', Infinity);
+  const initial = pick('initial', NaN);
+  const rec = (o: P): Record<string, number> => o as unknown as Record<string, number>;
+  for (const k of names as string[]) {
+    const lo = rec(lower)[k];
+    const hi = rec(upper)[k];
+    if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) throw new RangeError(`bounds of '${k}' passed to '${caller}' must satisfy lower <= upper, got [${lo}, ${hi}]`);
+    const init = rec(initial)[k];
+    if (!Number.isFinite(init)) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must be given (model '${model.name}' has no default), got ${init}`);
+    if (init < lo || init > hi) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must lie within its bounds [${lo}, ${hi}], got ${init}`);
+  }
+  const starts = options.starts ?? 5;
+  checkPositiveInt(starts, 'options.starts', caller);
+  const odeRtol = options.odeRtol ?? 1e-8;
+  if (!(odeRtol > 0)) throw new RangeError(`'options.odeRtol' passed to '${caller}' must be > 0, got ${odeRtol}`);
+  return { times, sizes, nFit, holdOut, ctx, names, freeIdx, fixed, initial, lower, upper, scale, form, odeRtol };
+}
+
+function makePredict<P extends ParamRecord<P>>(
+  model: GrowthModel<P, GrowthContext>,
+  params: P,
+  ctx: GrowthContext,
+  scale: number,
+  form: SimulateForm,
+  caller: string,
+): (times: readonly number[]) => number[] {
+  return (ts: readonly number[]): number[] => {
+    checkTimes(ts, 'times', caller, false);
+    const t0 = ctx.t0 ?? 0;
+    if (ts[0] < t0) throw new RangeError(`'times' passed to '${caller}' must be >= t0 (${t0}), got ${ts[0]}`);
+    return evaluateModel(model, params, ts, ctx, form, 1e-10, 1e-12 / scale, caller).map((v) => v * scale);
+  };
+}
+
+function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, prep: Prepared<P>, options: FitGrowthOptions<P>, seriesId: string | undefined): FitResult<P> {
+  const { names, freeIdx, fixed, initial, lower, upper, ctx, scale, form, nFit, times, sizes } = prep;
+  const fitTimes = times.slice(0, nFit);
+  const fitY = sizes.slice(0, nFit).map((s) => s / scale);
+  const yMax = fitY.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const atol = 1e-12 * Math.max(yMax, 1e-300);
+  const useOde = form === 'ode' || !model.closedForm;
+  const toParams = (x: readonly number[]): P => {
+    const p = { ...initial, ...fixed } as Record<string, number>;
+    freeIdx.forEach((i, j) => (p[names[i]] = x[j]));
+    return p as P;
+  };
+  const residual = (x: readonly number[]): number[] => {
+    const m = evaluateModel(model, toParams(x), fitTimes, ctx, form, prep.odeRtol, atol, 'fitGrowth');
+    return fitY.map((y, i) => y - m[i]);
+  };
+  const lo = freeIdx.map((i) => lower[names[i]]);
+  const hi = freeIdx.map((i) => upper[names[i]]);
+  const x0 = freeIdx.map((i) => initial[names[i]]);
+  const starts = options.starts ?? 5;
+  const rng = new Rng(options.seed ?? 0, 'fitGrowth-starts');
+  const tol = options.tol ?? 1e-10;
+  const lmOptions = {
+    maxIterations: options.maxIterations ?? 300,
+    ftol: tol,
+    xtol: tol,
+    gtol: tol,
+    diffStep: useOde ? Math.max(Math.sqrt(Number.EPSILON), Math.sqrt(prep.odeRtol) * 0.1) : undefined,
+  };
+  let best: ReturnType<typeof leastSquaresBounded> | null = null;
+  let bestStart = -1;
+  let nfev = 0;
+  for (let s = 0; s < starts; s++) {
+    const xs = s === 0 ? x0 : lo.map((l, j) => sampleIn(rng, l, hi[j], x0[j]));
+    const res = leastSquaresBounded(residual, xs, lo, hi, lmOptions);
+    nfev += res.nfev;
+    if (res.status === 'failed') continue;
+    if (best === null || res.cost < best.cost) {
+      best = res;
+      bestStart = s;
+    }
+  }
+  const nanParams = Object.fromEntries(names.map((k) => [k, NaN])) as P;
+  const base = {
+    model,
+    ...(seriesId !== undefined ? { seriesId } : {}),
+    context: ctx,
+    freeParams: freeIdx.map((i) => names[i]),
+    bounds: { initial, lower, upper },
+    scale,
+    times: [...times],
+    sizes: [...sizes],
+    nFit,
+  };
+  if (best === null) {
+    const reason = `the model could not be evaluated (non-finite output or ODE failure) at any of the ${starts} starting points`;
+    return {
+      ...base,
+      ok: false,
+      reason,
+      params: nanParams,
+      fitted: times.map(() => NaN),
+      residuals: fitTimes.map(() => NaN),
+      r2: NaN,
+      rmse: NaN,
+      nrmse: NaN,
+      convergence: { converged: false, status: 'failed', message: reason, iterations: 0, nfev, starts, bestStart: -1, cost: NaN },
+      predict: () => {
+        throw new Error(`'predict' of a failed fit of model '${model.name}': ${reason}`);
+      },
+    };
+  }
+  const params = toParams(best.x);
+  const predict = makePredict(model, params, ctx, scale, form, 'predict');
+  let fitted: number[];
+  try {
+    fitted = evaluateModel(model, params, times, ctx, form, 1e-10, atol, 'fitGrowth').map((v) => v * scale);
+  } catch {
+    fitted = times.map(() => NaN);
+  }
+  const residuals = sizes.slice(0, nFit).map((y, i) => y - fitted[i]);
+  const m = metrics(sizes.slice(0, nFit), fitted.slice(0, nFit));
+  let heldOut: HeldOutResult | undefined;
+  if (prep.holdOut > 0) {
+    const obs = sizes.slice(nFit);
+    const pred = fitted.slice(nFit);
+    heldOut = { times: times.slice(nFit), observed: obs, predicted: pred, residuals: obs.map((o, i) => o - pred[i]), ...metrics(obs, pred) };
+  }
+  return {
+    ...base,
+    ok: true,
+    params,
+    fitted,
+    residuals,
+    ...m,
+    ...(heldOut ? { heldOut } : {}),
+    convergence: {
+      converged: best.converged,
+      status: best.status,
+      message: best.message,
+      iterations: best.iterations,
+      nfev,
+      starts,
+      bestStart,
+      cost: best.cost,
+    },
+    predict,
+  };
+}
+
+function sampleIn(rng: Rng, lo: number, hi: number, around: number): number {
+  if (Number.isFinite(lo) && Number.isFinite(hi)) {
+    if (lo > 0 && hi / lo > 100) return Math.exp(rng.uniformRange(Math.log(lo), Math.log(hi)));
+    return rng.uniformRange(lo, hi);
+  }
+  const span = Math.max(Math.abs(around), 1);
+  const v = around + rng.normal(0, span);
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/**
+ * Fits a growth model to a size series by bounded nonlinear least squares on
+ * the residuals `data - model` (ordinary least squares; the reference code
+ * squares the residuals first, i.e. minimises their fourth powers — not done
+ * here). Several starts (the model's defaults, then random points in the bounds);
+ * optional normalisation to the first measurement; optional hold-out of the last
+ * points for validation.
+ *
+ * @param model - the growth model, e.g. {@link twoPhaseRtModel}
+ * @param series - days and sizes (strictly increasing days, sizes >= 0), with RT context
+ * @param options - bounds, starts, normalisation, hold-out, ODE or closed form
+ * @returns the fit; `ok: false` with a `reason` when no start gave finite model output
+ * @throws RangeError on bad input: fewer fitted points than free parameters,
+ *   unsorted or duplicate days, NaN or negative sizes, RT dates out of range, bad options
+ */
+export function fitGrowth<P extends ParamRecord<P>>(
+  model: GrowthModel<P, GrowthContext>,
+  series: GrowthSeries,
+  options: FitGrowthOptions<P> = {},
+): FitResult<P> {
+  const prep = prepareFit(model, series, options, 'fitGrowth');
+  return runFit(model, prep, options, series.id);
+}
+
+/**
+ * Bootstrap uncertainty: `replicates` fits to the fitted sizes multiplied by
+ * seeded N(1, noiseStd) noise (factors clamped at 0), then the pointwise
+ * median trajectory (the prediction) and a percentile band, and each
+ * parameter's distribution. Held-out points (options.holdOut) are not perturbed
+ * and are predicted by the median trajectory.
+ *
+ * @param model - the growth model
+ * @param series - days, sizes and RT context
+ * @param options - {@link fitGrowth}'s options plus replicates, noise, band and grid
+ * @returns the median trajectory, band, parameter distributions and all fits
+ * @throws RangeError on bad input (as {@link fitGrowth}) or bad bootstrap options
+ */
+export function bootstrapGrowth<P extends ParamRecord<P>>(
+  model: GrowthModel<P, GrowthContext>,
+  series: GrowthSeries,
+  options: BootstrapGrowthOptions<P> = {},
+): BootstrapResult<P> {
+  const caller = 'bootstrapGrowth';
+  const prep = prepareFit(model, series, options, caller);
+  const replicates = options.replicates ?? 30;
+  checkPositiveInt(replicates, 'options.replicates', caller);
+  const noiseStd = options.noiseStd ?? 0.1;
+  if (!(noiseStd >= 0) || !Number.isFinite(noiseStd)) throw new RangeError(`'options.noiseStd' passed to '${caller}' must be a finite number >= 0, got ${noiseStd}`);
+  const pct = options.percentiles ?? [5, 95];
+  if (!Array.isArray(pct) || pct.length !== 2 || !(pct[0] >= 0 && pct[0] < pct[1] && pct[1] <= 100)) {
+    throw new RangeError(`'options.percentiles' passed to '${caller}' must be [low, high] with 0 <= low < high <= 100, got ${JSON.stringify(pct)}`);
+  }
+  const t0 = prep.ctx.t0 ?? prep.times[0];
+  let grid: number[];
+  if (options.times !== undefined) {
+    checkTimes(options.times, 'options.times', caller, false);
+    if (options.times[0] < t0) throw new RangeError(`'options.times' passed to '${caller}' must be >= t0 (${t0}), got ${options.times[0]}`);
+    grid = [...options.times];
+  } else {
+    const gridPoints = options.gridPoints ?? 121;
+    checkPositiveInt(gridPoints, 'options.gridPoints', caller, 2);
+    const until = options.until ?? prep.times[prep.times.length - 1];
+    if (!Number.isFinite(until) || until <= t0) throw new RangeError(`'options.until' passed to '${caller}' must be a finite day after t0 (${t0}), got ${until}`);
+    grid = Array.from({ length: gridPoints }, (_, i) => t0 + ((until - t0) * i) / (gridPoints - 1));
+  }
+  const base = runFit(model, prep, options, series.id);
+  const rng = new Rng(options.seed ?? 0, 'bootstrapGrowth-noise');
+  const fits: FitResult<P>[] = [];
+  let nFailed = 0;
+  for (let b = 0; b < replicates; b++) {
+    const noisy = prep.sizes.map((s, i) => (i < prep.nFit ? s * Math.max(0, rng.normal(1, noiseStd)) : s));
+    const seed = rng.seedInt();
+    if (!(noisy[0] > 0)) {
+      nFailed++;
+      continue;
+    }
+    const repPrep = prepareFit(model, { ...series, sizes: noisy }, { ...options, seed }, caller, { times: prep.times, sizes: noisy });
+    const fit = runFit(model, repPrep, { ...options, seed }, series.id);
+    if (fit.ok) fits.push(fit);
+    else nFailed++;
+  }
+  const names = [...model.paramNames] as string[];
+  const params: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, fits.map((f) => (f.params as Record<string, number>)[k])]));
+  const paramSummary: Record<string, ParamSummary> = Object.fromEntries(
+    names.map((k) => [k, { median: percentile(params[k], 50), lower: percentile(params[k], pct[0]), upper: percentile(params[k], pct[1]) }]),
+  );
+  const band = (ts: readonly number[]): { median: number[]; lower: number[]; upper: number[] } => {
+    const traj = fits.map((f) => f.predict(ts));
+    const col = (i: number): number[] => traj.map((tr) => tr[i]);
+    return {
+      median: ts.map((_, i) => percentile(col(i), 50)),
+      lower: ts.map((_, i) => percentile(col(i), pct[0])),
+      upper: ts.map((_, i) => percentile(col(i), pct[1])),
+    };
+  };
+  const ok = fits.length > 0;
+  const g = band(grid);
+  let heldOut: BootstrapResult<P>['heldOut'];
+  if (prep.holdOut > 0 && ok) {
+    const ht = prep.times.slice(prep.nFit);
+    const obs = prep.sizes.slice(prep.nFit);
+    const hb = band(ht);
+    heldOut = { times: ht, observed: obs, predicted: hb.median, lower: hb.lower, upper: hb.upper, residuals: obs.map((o, i) => o - hb.median[i]), ...metrics(obs, hb.median) };
+  }
+  return {
+    ok,
+    ...(ok ? {} : { reason: `all ${replicates} bootstrap fits failed` }),
+    model,
+    ...(series.id !== undefined ? { seriesId: series.id } : {}),
+    context: prep.ctx,
+    base,
+    fits,
+    replicates,
+    nFailed,
+    percentiles: [pct[0], pct[1]],
+    times: grid,
+    ...g,
+    params,
+    paramSummary,
+    seriesTimes: [...prep.times],
+    seriesSizes: [...prep.sizes],
+    nFit: prep.nFit,
+    ...(heldOut ? { heldOut } : {}),
+    predict: (ts: readonly number[]): number[] => {
+      if (!ok) throw new Error(`'predict' of a failed bootstrap of model '${model.name}': all ${replicates} bootstrap fits failed`);
+      checkTimes(ts, 'times', 'predict', false);
+      if (ts[0] < t0) throw new RangeError(`'times' passed to 'predict' must be >= t0 (${t0}), got ${ts[0]}`);
+      return band(ts).median;
+    },
+  };
+}
+
+/** What {@link relativeChange} needs: a {@link FitResult} or a {@link BootstrapResult}. */
+export interface GrowthPrediction {
+  /** Whether the fit succeeded. */
+  readonly ok: boolean;
+  /** Why it failed. */
+  readonly reason?: string;
+  /** The resolved context (its `t0`). */
+  readonly context: GrowthContext;
+  /** Sizes at non-decreasing days. */
+  predict(times: readonly number[]): number[];
+}
+
+/**
+ * The relative change of the predicted size, `y(tFollowup) / y(tBaseline) - 1`:
+ * the number the guided sampler needs. For a bootstrap, `y` is the pointwise
+ * median trajectory.
+ *
+ * @param fit - a successful {@link fitGrowth} or {@link bootstrapGrowth} result
+ * @param tBaseline - baseline day (`>= t0`)
+ * @param tFollowup - follow-up day (`>= t0`)
+ * @returns the relative change (e.g. -0.25 for a 25 % shrinkage)
+ * @throws Error if the fit failed; RangeError on bad days or a zero baseline size
+ */
+export function relativeChange(fit: GrowthPrediction, tBaseline: number, tFollowup: number): number {
+  const caller = 'relativeChange';
+  if (fit === null || typeof fit !== 'object' || typeof (fit as { predict?: unknown }).predict !== 'function') {
+    throw new TypeError(`'fit' passed to '${caller}' must be a result of fitGrowth or bootstrapGrowth`);
+  }
+  if (!fit.ok) throw new Error(`'fit' passed to '${caller}' is a failed fit: ${fit.reason}`);
+  const t0 = fit.context.t0 ?? 0;
+  for (const [name, t] of [
+    ['tBaseline', tBaseline],
+    ['tFollowup', tFollowup],
+  ] as const) {
+    if (!Number.isFinite(t)) throw new RangeError(`'${name}' passed to '${caller}' must be a finite day, got ${t}`);
+    if (t < t0) throw new RangeError(`'${name}' passed to '${caller}' must be >= t0 (${t0}), got ${t}`);
+  }
+  const [a, b] = tBaseline <= tFollowup ? [tBaseline, tFollowup] : [tFollowup, tBaseline];
+  const [ya, yb] = fit.predict([a, b]);
+  const [yBase, yFollow] = tBaseline <= tFollowup ? [ya, yb] : [yb, ya];
+  if (!(yBase > 0)) throw new RangeError(`the predicted size at 'tBaseline' passed to '${caller}' is ${yBase}: the relative change is undefined`);
+  return yFollow / yBase - 1;
+}
