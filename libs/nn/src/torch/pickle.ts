@@ -59,8 +59,6 @@ export interface UnpickleOptions {
   unknownGlobals?: 'error' | 'placeholder';
 }
 
-const MARK = Symbol('mark');
-
 const decoder = new TextDecoder('utf-8');
 
 function latin1(bytes: Uint8Array): string {
