@@ -1,7 +1,17 @@
 /**
  * @packageDocumentation
- * @tumorcast/nifti — see the package README.
+ * `@tumorcast/nifti`: NIfTI-1/NIfTI-2 reading and writing as nibabel does
+ * it (on nifti-reader-js), and the BraTS slice data set of the seed's
+ * layout (method.md section 1). See the package README.
  */
-
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/nifti';
+export { NiftiError, DatasetError } from './errors.js';
+export { NIFTI_DATATYPES } from './datatypes.js';
+export type { NiftiDatatype } from './datatypes.js';
+export type { Affine } from './affine.js';
+export type { NiftiHeader, NiftiExtension } from './header.js';
+export type { NiftiImage, NiftiImageInput, NiftiData } from './image.js';
+export { readNifti } from './read.js';
+export type { ReadNiftiOptions } from './read.js';
+export { writeNifti } from './write.js';
+export type { WriteNiftiOptions } from './write.js';
+export { loadNifti, saveNifti } from './load.js';
