@@ -1,0 +1,205 @@
+/**
+ * Typed configuration for the CLIs: a schema of keys (type, default,
+ * description, range), values from a YAML file (like the seed's config files),
+ * then from command-line flags (`--lr 2e-4`, `--data-dir a,b`), validated in
+ * one place with errors that list the valid keys.
+ */
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { CliError } from './errors.js';
+
+/** The value types a config key may have. */
+export type ConfigFieldType = 'number' | 'integer' | 'string' | 'boolean' | 'string[]' | 'number[]' | 'integer[]';
+
+/** One key of a {@link ConfigSchema}. */
+export interface ConfigField {
+  /** The value type; lists accept YAML lists or comma-separated strings. */
+  type: ConfigFieldType;
+  /** One line for `--help`. */
+  description: string;
+  /** The default; keys without one are required unless `optional`. */
+  default?: unknown;
+  /** The key may stay unset. @defaultValue false */
+  optional?: boolean;
+  /** Inclusive lower bound for numbers (each element of number lists). */
+  min?: number;
+  /** Inclusive upper bound for numbers. */
+  max?: number;
+  /** Allowed values for strings. */
+  choices?: readonly string[];
+}
+
+/** A config schema: key name (snake_case, as in the seed's YAML files) to field. */
+export type ConfigSchema = Record<string, ConfigField>;
+
+/** Flags and positionals parsed from a command line. */
+export interface ParsedArgs {
+  /** Arguments that are not flags, in order. */
+  positionals: string[];
+  /** Flag values by key (dashes normalised to underscores); a bare flag is `true`. */
+  flags: Map<string, string | true>;
+}
+
+/** Normalises `--data-dir` and `--data_dir` to `data_dir`. */
+export function flagKey(flag: string): string {
+  return flag.replace(/^-+/, '').replace(/-/g, '_');
+}
+
+/**
+ * Splits a command line into positionals and flags. `--k v`, `--k=v`, a bare
+ * `--k` (true) and `--no-k` (false) are understood; `booleanKeys` never take
+ * the next token as their value unless it is true/false.
+ */
+export function parseArgs(argv: readonly string[], booleanKeys: ReadonlySet<string> = new Set()): ParsedArgs {
+  const positionals: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--') || a === '--') {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) {
+      flags.set(flagKey(a.slice(0, eq)), a.slice(eq + 1));
+      continue;
+    }
+    const key = flagKey(a);
+    if (key.startsWith('no_') && booleanKeys.has(key.slice(3))) {
+      flags.set(key.slice(3), 'false');
+      continue;
+    }
+    const next = argv[i + 1];
+    const isBool = booleanKeys.has(key);
+    if (next !== undefined && !next.startsWith('--') && (!isBool || /^(true|false|yes|no|1|0)$/i.test(next))) {
+      flags.set(key, next);
+      i++;
+    } else {
+      flags.set(key, true);
+    }
+  }
+  return { positionals, flags };
+}
+
+function validKeys(schema: ConfigSchema): string {
+  return Object.keys(schema).sort().join(', ');
+}
+
+function coerce(key: string, field: ConfigField, raw: unknown, source: string): unknown {
+  const bad = (what: string): never => {
+    throw new CliError(`${source}: '${key}' must be ${what}, got ${JSON.stringify(raw)}`);
+  };
+  const num = (v: unknown, integer: boolean): number => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+    if (!Number.isFinite(n)) bad(integer ? 'an integer' : 'a number');
+    if (integer && !Number.isInteger(n)) bad('an integer');
+    if (field.min !== undefined && n < field.min) bad(`>= ${field.min}`);
+    if (field.max !== undefined && n > field.max) bad(`<= ${field.max}`);
+    return n;
+  };
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : typeof v === 'string' ? (v.trim() === '' ? [] : v.split(',').map((s) => s.trim())) : typeof v === 'number' ? [v] : bad('a list (YAML list or comma-separated)'));
+  switch (field.type) {
+    case 'number': return num(raw, false);
+    case 'integer': return num(raw, true);
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === true) return true;
+      const s = String(raw).toLowerCase();
+      if (['true', 'yes', '1'].includes(s)) return true;
+      if (['false', 'no', '0'].includes(s)) return false;
+      return bad('true or false');
+    }
+    case 'string': {
+      if (typeof raw !== 'string' && typeof raw !== 'number') bad('a string');
+      const s = String(raw);
+      if (field.choices && !field.choices.includes(s)) bad(`one of ${field.choices.join(', ')}`);
+      return s;
+    }
+    case 'string[]': return list(raw).map(String);
+    case 'number[]': return list(raw).map((v) => num(v, false));
+    case 'integer[]': return list(raw).map((v) => num(v, true));
+  }
+}
+
+/** Sources of a {@link resolveConfig} call, applied in order: defaults, preset, file, flags. */
+export interface ConfigSources {
+  /** Values of a named preset (e.g. the shipped `small` config). */
+  preset?: Record<string, unknown>;
+  /** A YAML file path. */
+  file?: string;
+  /** Flag values (strings from the command line). */
+  flags?: ReadonlyMap<string, string | true>;
+  /** Flags that are not config keys (e.g. `config`, `backend`) and must be ignored here. */
+  ignoreFlags?: readonly string[];
+}
+
+/** Reads a YAML config file into a plain object, with errors naming the file. */
+export function readYamlConfig(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`config file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    throw new CliError(`config file ${file}: invalid YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config file ${file}: must be a YAML mapping of key: value`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Resolves a config: schema defaults, then the preset, then the YAML file,
+ * then flags. Unknown keys and wrong types are {@link CliError}s listing the
+ * valid keys; required keys without a value are errors too.
+ */
+export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigSchema, sources: ConfigSources = {}): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(schema)) if (f.default !== undefined) out[k] = f.default;
+  const apply = (values: Record<string, unknown>, source: string) => {
+    for (const [rawKey, v] of Object.entries(values)) {
+      const k = flagKey(rawKey);
+      const field = schema[k];
+      if (!field) throw new CliError(`${source}: unknown key '${rawKey}'; valid keys: ${validKeys(schema)}`);
+      if (v === null || v === undefined) {
+        if (field.optional) delete out[k];
+        continue;
+      }
+      out[k] = coerce(k, field, v, source);
+    }
+  };
+  if (sources.preset) apply(sources.preset, 'preset');
+  if (sources.file) apply(readYamlConfig(sources.file), `config file ${sources.file}`);
+  if (sources.flags) {
+    const ignore = new Set(sources.ignoreFlags ?? []);
+    const fromFlags: Record<string, unknown> = {};
+    for (const [k, v] of sources.flags) {
+      if (ignore.has(k)) continue;
+      if (!schema[k]) throw new CliError(`unknown option '--${k.replace(/_/g, '-')}'; valid config keys: ${validKeys(schema)}`);
+      fromFlags[k] = v;
+    }
+    apply(fromFlags, 'command line');
+  }
+  const missing = Object.entries(schema).filter(([k, f]) => out[k] === undefined && !f.optional).map(([k]) => k);
+  if (missing.length) throw new CliError(`missing required config key(s): ${missing.join(', ')} (set them in the YAML file or as --${missing[0]!.replace(/_/g, '-')} ...)`);
+  return out as T;
+}
+
+/** Formats a schema as `--help` text lines. */
+export function describeSchema(schema: ConfigSchema): string {
+  return Object.entries(schema)
+    .map(([k, f]) => {
+      const def = f.default === undefined ? (f.optional ? '' : ' (required)') : ` (default ${JSON.stringify(f.default)})`;
+      const choices = f.choices ? ` [${f.choices.join('|')}]` : '';
+      return `  --${k.replace(/_/g, '-').padEnd(28)} ${f.type}${choices}  ${f.description}${def}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,127 @@
+/**
+ * Progress reporting for long work: a one-line bar with step, rate and ETA
+ * on a terminal, plain log lines otherwise (CI logs, files, pipes).
+ */
+
+/** Options of {@link Progress}. */
+export interface ProgressOptions {
+  /**
+   * Label shown before the bar.
+   * @defaultValue ''
+   */
+  label?: string;
+  /**
+   * Where to write.
+   * @defaultValue process.stderr
+   */
+  stream?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; columns?: number };
+  /**
+   * Redraw the bar at most this often (ms) on a TTY.
+   * @defaultValue 100
+   */
+  intervalMs?: number;
+  /**
+   * In non-TTY mode, print a line every this many steps (and at the end).
+   * @defaultValue max(1, round(total / 10))
+   */
+  logEvery?: number;
+  /**
+   * Force TTY (bar) or plain mode.
+   * @defaultValue the stream's isTTY
+   */
+  tty?: boolean;
+  /** Clock in ms, for tests. @defaultValue performance.now */
+  now?: () => number;
+}
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s)) return '--:--';
+  s = Math.max(0, Math.round(s));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
+}
+
+/** Formats metric values compactly for a progress line. */
+function fmtMetrics(m: Record<string, number | string>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4)) : v}`)
+    .join('  ');
+}
+
+/**
+ * A progress bar / logger for `total` steps.
+ *
+ * @example
+ * ```ts
+ * const p = new Progress(1000, { label: 'train' });
+ * for (let i = 0; i < 1000; i++) p.tick({ loss: 0.1 });
+ * p.done();
+ * ```
+ */
+export class Progress {
+  private readonly start: number;
+  private lastDraw = -Infinity;
+  private current = 0;
+  private readonly opts: Required<Omit<ProgressOptions, 'stream' | 'tty' | 'now'>> & { tty: boolean; now: () => number };
+  private readonly stream: NonNullable<ProgressOptions['stream']>;
+
+  /**
+   * @param total - number of steps (positive integer).
+   * @param options - see {@link ProgressOptions}.
+   * @param initial - steps already done (e.g. when resuming).
+   * @defaultValue initial 0
+   */
+  constructor(readonly total: number, options: ProgressOptions = {}, initial = 0) {
+    if (!Number.isInteger(total) || total < 0) throw new RangeError(`'total' passed to 'Progress' must be a non-negative integer, got ${total}`);
+    this.stream = options.stream ?? process.stderr;
+    this.opts = {
+      label: options.label ?? '',
+      intervalMs: options.intervalMs ?? 100,
+      logEvery: options.logEvery ?? Math.max(1, Math.round(total / 10)),
+      tty: options.tty ?? !!(this.stream as { isTTY?: boolean }).isTTY,
+      now: options.now ?? (() => performance.now()),
+    };
+    this.start = this.opts.now();
+    this.current = initial;
+    this.startStep = initial;
+  }
+
+  private readonly startStep: number;
+
+  /** Advances by `n` steps, with metrics to show (e.g. `{ loss }`). */
+  tick(metrics: Record<string, number | string> = {}, n = 1): void {
+    this.current = Math.min(this.total, this.current + n);
+    const now = this.opts.now();
+    const final = this.current >= this.total;
+    if (this.opts.tty) {
+      if (final || now - this.lastDraw >= this.opts.intervalMs) {
+        this.lastDraw = now;
+        this.stream.write(`\r${this.line(metrics, now, true)}\x1b[K`);
+      }
+    } else if (final || this.current % this.opts.logEvery === 0) {
+      this.stream.write(`${this.line(metrics, now, false)}\n`);
+    }
+  }
+
+  /** The text of a progress line. */
+  line(metrics: Record<string, number | string>, now = this.opts.now(), withBar = false): string {
+    const elapsed = (now - this.start) / 1000;
+    const doneHere = this.current - this.startStep;
+    const rate = elapsed > 0 ? doneHere / elapsed : 0;
+    const eta = rate > 0 ? (this.total - this.current) / rate : Infinity;
+    const pct = this.total > 0 ? this.current / this.total : 1;
+    const width = 24;
+    const bar = withBar ? `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '.')}] ` : '';
+    const label = this.opts.label ? `${this.opts.label} ` : '';
+    const m = fmtMetrics(metrics);
+    const rateStr = rate >= 1 || rate === 0 ? `${rate.toFixed(2)} it/s` : `${(1 / rate).toFixed(2)} s/it`;
+    return `${label}${bar}${this.current}/${this.total} ${(pct * 100).toFixed(0)}%  ${rateStr}  elapsed ${fmtDuration(elapsed)}  ETA ${fmtDuration(eta)}${m ? `  ${m}` : ''}`;
+  }
+
+  /** Finishes the bar (newline on a TTY). */
+  done(): void {
+    if (this.opts.tty) this.stream.write('\n');
+  }
+}
