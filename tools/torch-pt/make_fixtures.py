@@ -293,12 +293,15 @@ def main():
     assert all(torch.equal(loaded[k], sd[k]) for k in sd)
     expected['zip64.pt'] = expected['tiny.pt']
 
+    # 9c. The legacy (PyTorch < 1.6) non-zip format (its storage keys are memory addresses: not reproducible).
+    save(sd, 'legacy.pt', _use_new_zipfile_serialization=False)
+    expected['legacy.pt'] = expected['tiny.pt']
+
     # 10. Files that must be refused with a clear error.
     with open(os.path.join(OUT, 'tiny.pt'), 'rb') as f:
         full = f.read()
     with open(os.path.join(OUT, 'truncated.pt'), 'wb') as f:
         f.write(full[: len(full) // 2])
-    save(sd, 'legacy.pt', _use_new_zipfile_serialization=False)  # (storage keys are addresses: not reproducible)
     save(model, 'whole_module.pt')  # pickles __main__.Tiny: must not be executed
     save({'z': torch.tensor([1 + 2j], dtype=torch.complex64)}, 'complex.pt')
 

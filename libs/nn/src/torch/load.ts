@@ -25,7 +25,7 @@ async function readBytes(path: string, fn: string): Promise<Uint8Array> {
  * const sd = await loadTorchStateDict('checkpoint.pt', { key: 'model', toFloat32: true });
  * ```
  *
- * @param path - path of a `.pt`/`.pth` file written by `torch.save` (PyTorch >= 1.6)
+ * @param path - path of a `.pt`/`.pth` file written by `torch.save`
  * @param options - see {@link TorchStateDictOptions}; `fileName` defaults to `path`
  * @returns parameter and buffer names to tensors, in file order
  * @throws {@link TorchFileError} when the file cannot be read or is not a state dict
@@ -36,7 +36,7 @@ export async function loadTorchStateDict(path: string, options: TorchStateDictOp
 }
 
 /**
- * Reads any file written by `torch.save` (PyTorch >= 1.6) from disk, e.g. a
+ * Reads any file written by `torch.save` from disk, e.g. a
  * whole training checkpoint (Node only; in a browser use {@link readTorchFile}).
  *
  * @param path - path of the file

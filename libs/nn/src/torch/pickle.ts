@@ -101,13 +101,27 @@ function opName(op: number): string {
  *   (with its byte value and offset) or a global that is not allowed
  */
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
+  return unpickleAt(data, 0, options).value;
+}
+
+/**
+ * Unpickles one pickle that starts at `offset` of `data` (several pickles can
+ * follow each other, as in the legacy torch.save format), like {@link unpickle}.
+ *
+ * @param data - bytes holding the pickle
+ * @param offset - where the pickle starts
+ * @param options - global resolution, persistent ids, file name for errors
+ * @returns the value and the offset just after the pickle's STOP opcode
+ * @throws {@link TorchFileError} as {@link unpickle}
+ */
+export function unpickleAt(data: Uint8Array, offset: number, options: UnpickleOptions): { value: unknown; end: number } {
   const { file, resolveGlobal, persistentLoad } = options;
   const unknownGlobals = options.unknownGlobals ?? 'error';
   const entryName = options.entry === undefined ? 'the pickle' : `'${options.entry}'`;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const n = data.length;
-  let pos = 0;
-  let opPos = 0;
+  let pos = offset;
+  let opPos = offset;
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
@@ -204,7 +218,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
         u64();
         break;
       case 0x2e: // STOP
-        return pop();
+        return { value: pop(), end: pos };
       case 0x28: // MARK
         metastack.push(stack);
         stack = [];

@@ -51,7 +51,7 @@ function expectStateDict(sd: Map<string, TorchTensor>, exp: Record<string, Expec
 }
 
 describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
-  it.each(['tiny.pt', 'dtypes.pt', 'views.pt', 'params.pt', 'protocol4.pt', 'deflated.pt', 'bigendian.pt', 'zip64.pt'])(
+  it.each(['tiny.pt', 'dtypes.pt', 'views.pt', 'params.pt', 'protocol4.pt', 'deflated.pt', 'bigendian.pt', 'zip64.pt', 'legacy.pt'])(
     'reads %s exactly',
     (file) => {
       const sd = readTorchStateDict(fixture(file), { fileName: file });
@@ -209,8 +209,18 @@ describe('errors', () => {
     fails('complex.pt', fixture('complex.pt'), /unsupported tensor storage type 'torch\.ComplexFloatStorage'/);
   });
 
-  it('explains how to convert the legacy format', () => {
-    fails('legacy.pt', fixture('legacy.pt'), /legacy \(pre-1\.6, non-zip\).*_use_new_zipfile_serialization=True/);
+  it('refuses a truncated legacy-format file', () => {
+    const full = fixture('legacy.pt');
+    fails('legacy.pt', full.subarray(0, full.length - 3), /truncated \(storage '\d+' needs \d+ bytes at offset \d+, the file has \d+\)/);
+    fails('legacy.pt', full.subarray(0, 100), /truncated/);
+  });
+
+  it('refuses a pickle that is not a torch.save file, and the pre-0.4 tar format', () => {
+    // pickle.dumps({'a': 1}, protocol=2)
+    fails('x.pkl', Uint8Array.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x58, 0x01, 0, 0, 0, 0x61, 0x71, 0x01, 0x4b, 0x01, 0x73, 0x2e]), /not a torch\.save file: it is a pickle/);
+    const tar = new Uint8Array(1024);
+    tar.set(new TextEncoder().encode('ustar'), 257);
+    fails('old.tar', tar, /tar-based torch\.save format of PyTorch < 0\.4/);
   });
 
   it('refuses bytes that are not a zip archive', () => {

@@ -3,10 +3,9 @@
 import { DTYPE_SIZE, STORAGE_DTYPES, bfloat16ToFloat32, float16ToFloat32, typedView } from './dtypes.js';
 import type { TorchDtype, TorchTensorData } from './dtypes.js';
 import { TorchFileError } from './errors.js';
-import { PickleOpaque, unpickle } from './pickle.js';
-import type { PickleGlobal } from './pickle.js';
+import { PickleOpaque, unpickle, unpickleAt } from './pickle.js';
+import type { PickleGlobal, UnpickleOptions } from './pickle.js';
 import { isZip, readZip } from './zip.js';
-import type { ZipArchive } from './zip.js';
 
 /** A tensor read from a PyTorch file: its elements copied out in row-major (C) order. */
 export class TorchTensor {
@@ -114,13 +113,21 @@ function isIntArray(v: unknown): v is number[] {
 
 interface Context {
   file: string;
-  zip: ZipArchive;
-  prefix: string;
   bigEndian: boolean;
-  verify: boolean;
   toFloat32: boolean;
+  /**
+   * The bytes of storage `key` (checked to hold `numel` elements), or
+   * `undefined` in a dry run (the legacy format's first pass, before the
+   * storages' positions are known: tensors are then not materialised).
+   */
+  storageBytes: (key: string, type: StorageType, numel: number) => Uint8Array | undefined;
+  /** Storages read so far, by key. */
   storages: Map<string, StorageRef>;
+  /** Storage types by key, as seen in persistent ids. */
+  storageTypes: Map<string, StorageType>;
 }
+
+const DRY = new Uint8Array(0);
 
 function rebuildTensor(ctx: Context, fn: string, args: unknown[]): TorchTensor {
   const fail = (problem: string): never => {
@@ -133,6 +140,7 @@ function rebuildTensor(ctx: Context, fn: string, args: unknown[]): TorchTensor {
   if (!isIntArray(size) || size.some((d) => d < 0)) return fail(`invalid size ${JSON.stringify(size)}`);
   if (!isIntArray(stride) || stride.length !== size.length) return fail(`invalid stride ${JSON.stringify(stride)}`);
   const numel = size.reduce((a, b) => a * b, 1);
+  if (st.bytes === DRY) return new TorchTensor(st.dtype, [...size], typedView(st.dtype, new ArrayBuffer(0)));
   const b = DTYPE_SIZE[st.dtype];
   const out = new Uint8Array(numel * b);
   if (numel > 0) {
@@ -295,26 +303,36 @@ function persistentLoader(ctx: Context): (pid: unknown) => StorageRef {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
       throw new TorchFileError(ctx.file, `unsupported persistent id ${describeShort(pid)} (expected a ('storage', ...) tuple)`);
     }
-    const [, type, key, , numel] = pid as unknown[];
+    // ('storage', type, key, location, numel[, view_metadata]): the legacy
+    // format's view_metadata (view_key, offset, view_numel) selects a slice.
+    const [, type, key, , numel, view] = pid as unknown[];
     if (!(type instanceof StorageType)) {
       throw new TorchFileError(ctx.file, `persistent id with storage type ${describeShort(type)} that is not a torch storage class`);
     }
     if (typeof key !== 'string' || typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) {
       throw new TorchFileError(ctx.file, `invalid storage persistent id ${describeShort(pid)}`);
     }
-    const cached = ctx.storages.get(key);
-    if (cached) return cached;
-    const entry = `${ctx.prefix}data/${key}`;
-    if (!ctx.zip.entries.has(entry)) {
-      throw new TorchFileError(ctx.file, `storage '${key}' (${type.fullName}) has no entry '${entry}' in the zip archive`);
+    if (view !== undefined && view !== null && !(Array.isArray(view) && view.length === 3 && typeof view[0] === 'string' && isIntArray(view.slice(1)))) {
+      throw new TorchFileError(ctx.file, `invalid storage view in persistent id ${describeShort(pid)}`);
     }
-    const bytes = ctx.zip.read(entry, ctx.verify);
-    const need = numel * DTYPE_SIZE[type.dtype];
-    if (bytes.length < need) {
-      throw new TorchFileError(ctx.file, `storage entry '${entry}' has ${bytes.length} bytes, ${numel} ${type.dtype} elements need ${need}`);
+    let root = ctx.storages.get(key);
+    if (!root) {
+      ctx.storageTypes.set(key, type);
+      const bytes = ctx.storageBytes(key, type, numel);
+      root = new StorageRef(type.dtype, key, numel, bytes ?? DRY);
+      ctx.storages.set(key, root);
     }
-    const ref = new StorageRef(type.dtype, key, numel, bytes);
-    ctx.storages.set(key, ref);
+    if (!Array.isArray(view)) return root;
+    const [viewKey, offset, viewNumel] = view as [string, number, number];
+    let ref = ctx.storages.get(viewKey);
+    if (!ref) {
+      if (offset < 0 || viewNumel < 0 || offset + viewNumel > root.numel) {
+        throw new TorchFileError(ctx.file, `storage view '${viewKey}' (${offset}+${viewNumel}) exceeds storage '${key}' of ${root.numel} elements`);
+      }
+      const b = DTYPE_SIZE[type.dtype];
+      ref = new StorageRef(type.dtype, viewKey, viewNumel, root.bytes === DRY ? DRY : root.bytes.subarray(offset * b, (offset + viewNumel) * b));
+      ctx.storages.set(viewKey, ref);
+    }
     return ref;
   };
 }
@@ -338,7 +356,8 @@ function describeValue(v: unknown): string {
 }
 
 /**
- * Reads a file written by `torch.save` (PyTorch >= 1.6 zip format) into
+ * Reads a file written by `torch.save` (the zip format of PyTorch >= 1.6, or
+ * the legacy format before it) into
  * plain values: tensors become {@link TorchTensor}s with their elements
  * copied out in row-major order (any strides, offsets and shared storages of
  * the saved views resolved), dicts become `Map`s.
@@ -351,8 +370,8 @@ function describeValue(v: unknown): string {
  * @param bytes - the file's contents
  * @param options - see {@link TorchReadOptions}
  * @returns the saved object (a `Map` for a state dict or checkpoint)
- * @throws {@link TorchFileError} when the file is truncated, corrupt, in the
- *   legacy (pre-1.6) format, or holds something other than tensors and plain values
+ * @throws {@link TorchFileError} when the file is truncated, corrupt, or
+ *   holds something other than tensors and plain values
  */
 export function readTorchFile(bytes: Uint8Array | ArrayBuffer, options: TorchReadOptions = {}): TorchValue {
   const file = options.fileName ?? '<bytes>';
@@ -363,14 +382,23 @@ export function readTorchFile(bytes: Uint8Array | ArrayBuffer, options: TorchRea
     throw new TypeError(`'bytes' passed to 'readTorchFile' must be a Uint8Array or an ArrayBuffer, got ${describeValue(bytes)}`);
   }
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const ctx: Context = {
+    file,
+    bigEndian: false,
+    toFloat32,
+    storageBytes: () => undefined,
+    storages: new Map(),
+    storageTypes: new Map(),
+  };
+  const unpickleOptions = (entry: string): UnpickleOptions => ({
+    file,
+    entry,
+    resolveGlobal: makeGlobals(ctx),
+    persistentLoad: persistentLoader(ctx),
+    unknownGlobals,
+  });
   if (!isZip(u8)) {
-    if (u8.length >= 2 && u8[0] === 0x80 && u8[1] <= 5) {
-      throw new TorchFileError(
-        file,
-        'this is the legacy (pre-1.6, non-zip) torch.save format, which is not supported: re-save it with ' +
-          'PyTorch >= 1.6: torch.save(torch.load(path), new_path, _use_new_zipfile_serialization=True)',
-      );
-    }
+    if (u8.length >= 2 && u8[0] === 0x80 && u8[1] <= 5) return readLegacy(u8, ctx, unpickleOptions);
     if (u8.length >= 262 && latinAt(u8, 257, 5) === 'ustar') {
       throw new TorchFileError(file, 'this is the tar-based torch.save format of PyTorch < 0.4, which is not supported: re-save it with PyTorch >= 1.6');
     }
@@ -382,22 +410,86 @@ export function readTorchFile(bytes: Uint8Array | ArrayBuffer, options: TorchRea
     throw new TorchFileError(file, `the zip archive has no 'data.pkl' entry, so it is not a torch.save file (entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')})`);
   }
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
-  let bigEndian = false;
   const order = zip.entries.get(`${prefix}byteorder`);
   if (order) {
     const text = new TextDecoder().decode(zip.read(order.name, verify)).trim();
     if (text !== 'little' && text !== 'big') throw new TorchFileError(file, `unknown byteorder record '${text}'`);
-    bigEndian = text === 'big';
+    ctx.bigEndian = text === 'big';
   }
-  const ctx: Context = { file, zip, prefix, bigEndian, verify, toFloat32, storages: new Map() };
-  const value = unpickle(zip.read(pkl, verify), {
-    file,
-    entry: pkl,
-    resolveGlobal: makeGlobals(ctx),
-    persistentLoad: persistentLoader(ctx),
-    unknownGlobals,
-  });
-  return value as TorchValue;
+  ctx.storageBytes = (key, type, numel) => {
+    const entry = `${prefix}data/${key}`;
+    if (!zip.entries.has(entry)) {
+      throw new TorchFileError(file, `storage '${key}' (${type.fullName}) has no entry '${entry}' in the zip archive`);
+    }
+    const data = zip.read(entry, verify);
+    const need = numel * DTYPE_SIZE[type.dtype];
+    if (data.length < need) {
+      throw new TorchFileError(file, `storage entry '${entry}' has ${data.length} bytes, ${numel} ${type.dtype} elements need ${need}`);
+    }
+    return data;
+  };
+  return unpickle(zip.read(pkl, verify), unpickleOptions(pkl)) as TorchValue;
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * The legacy (PyTorch < 1.6) format: five pickles in a row (magic number,
+ * protocol version, system info, the object, the storage keys), then each
+ * storage as an int64 element count and its little-endian bytes.
+ */
+function readLegacy(u8: Uint8Array, ctx: Context, unpickleOptions: (entry: string) => UnpickleOptions): TorchValue {
+  const { file } = ctx;
+  const plain = (entry: string): UnpickleOptions => ({ file, entry, resolveGlobal: () => undefined });
+  const notTorch = (): never => {
+    throw new TorchFileError(file, 'not a torch.save file: it is a pickle, but not one in the legacy torch.save format (no magic number)');
+  };
+  let r: { value: unknown; end: number };
+  try {
+    r = unpickleAt(u8, 0, plain('magic number'));
+  } catch {
+    return notTorch();
+  }
+  if (r.value !== LEGACY_MAGIC) return notTorch();
+  r = unpickleAt(u8, r.end, plain('protocol version'));
+  if (r.value !== 1001) throw new TorchFileError(file, `unsupported legacy torch.save protocol version ${String(r.value)}`);
+  r = unpickleAt(u8, r.end, plain('system info'));
+  const info = r.value;
+  if (info instanceof Map && info.get('little_endian') === false) {
+    throw new TorchFileError(file, 'legacy torch.save files written on big-endian machines are not supported');
+  }
+  const objectStart = r.end;
+  // First pass (dry): find where the object pickle ends and the storages' types.
+  r = unpickleAt(u8, objectStart, unpickleOptions('legacy object pickle'));
+  r = unpickleAt(u8, r.end, plain('storage keys'));
+  const keys = r.value;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new TorchFileError(file, 'legacy storage key list is corrupt');
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const data = new Map<string, Uint8Array>();
+  let pos = r.end;
+  for (const key of keys as string[]) {
+    const type = ctx.storageTypes.get(key);
+    if (!type) throw new TorchFileError(file, `legacy storage '${key}' is not referenced by any tensor`);
+    if (pos + 8 > u8.length) throw new TorchFileError(file, `the file is truncated (storage '${key}' at offset ${pos} is missing)`);
+    const numel = Number(view.getBigInt64(pos, true));
+    const length = numel * DTYPE_SIZE[type.dtype];
+    if (numel < 0 || pos + 8 + length > u8.length) {
+      throw new TorchFileError(file, `the file is truncated (storage '${key}' needs ${length} bytes at offset ${pos + 8}, the file has ${u8.length})`);
+    }
+    data.set(key, u8.subarray(pos + 8, pos + 8 + length));
+    pos += 8 + length;
+  }
+  // Second pass, with the storages' bytes.
+  ctx.storages.clear();
+  ctx.storageBytes = (key, type, numel) => {
+    const bytes = data.get(key);
+    if (!bytes) throw new TorchFileError(file, `storage '${key}' (${type.fullName}) is missing from the legacy file`);
+    if (bytes.length < numel * DTYPE_SIZE[type.dtype]) {
+      throw new TorchFileError(file, `legacy storage '${key}' has ${bytes.length / DTYPE_SIZE[type.dtype]} elements, its tensor says ${numel}`);
+    }
+    return bytes;
+  };
+  return unpickleAt(u8, objectStart, unpickleOptions('legacy object pickle')).value as TorchValue;
 }
 
 function latinAt(b: Uint8Array, at: number, len: number): string {
@@ -418,7 +510,7 @@ function findStateDicts(v: Map<unknown, unknown>, path: string[], depth: number)
 
 /**
  * Reads a PyTorch `state_dict` file (`torch.save(model.state_dict(), path)`,
- * PyTorch >= 1.6 zip format) into a map from parameter names to tensors, in
+ * zip format of PyTorch >= 1.6 or the legacy format) into a map from parameter names to tensors, in
  * file order. Works in browsers and Node (see {@link loadTorchStateDict} to
  * read a path in Node).
  *
