@@ -1,7 +1,34 @@
 /**
  * @packageDocumentation
- * @tumorcast/diffusion — see the package README.
+ * Gaussian diffusion (guided-diffusion conventions) on TensorFlow.js:
+ * schedules, respacing, q-sample, posterior, p-mean-variance, training losses,
+ * DDPM and DDIM sampling, DDIM inversion. The model is a plain function; see
+ * the package README for the image value convention ([-1, 1]).
  */
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/diffusion';
+
+export { namedBetaSchedule, betasForAlphaBar } from './schedule.js';
+export type { ScheduleName } from './schedule.js';
+export { spaceTimesteps } from './respace.js';
+export { createDiffusion } from './diffusion.js';
+export type { Diffusion, DiffusionOptions, FixedVariance } from './diffusion.js';
+export { normalTensor, originalTimesteps } from './tensors.js';
+export type { DiffusionModel, Timesteps, ClassLabels } from './tensors.js';
+export {
+  qSample, qPosteriorMeanVariance, predictXStartFromEps, predictEpsFromXStart, pMeanVariance,
+} from './process.js';
+export type { GaussianParams, PMeanVarianceOptions, PMeanVarianceResult } from './process.js';
+export {
+  trainingLosses, stopGradient, normalKl, approxStandardNormalCdf, discretizedGaussianLogLikelihood,
+} from './losses.js';
+export type { TrainingLossOptions, TrainingLosses } from './losses.js';
+export {
+  ddimStep, ddimReverseStep, ddpmStep, ddimSampleLoop, ddpmSampleLoop, ddimReverseLoop,
+} from './sampling.js';
+export type {
+  StepNoise, CondScoreInfo, CondScoreFn, DdimStepOptions, StepResult, DdimReverseStepOptions, DdpmStepOptions,
+  LoopProgress, LoopOptions, DdimLoopOptions, DdpmLoopOptions, DdimReverseLoopOptions,
+} from './sampling.js';
+export { toModelRange, fromModelRange } from './range.js';
