@@ -199,6 +199,34 @@ def main():
     total += run_case('regressor_a', net, reg_cfg, x, {'t': tt.numpy().astype(np.float32)},
                       lambda m, x: m(x, tt), gen)
 
+    # --- state_dict names and shapes of the presets (no weights) ------------------
+    presets = {
+        'unet_small': ('unet', dict(image_size=64, in_channels=4, model_channels=32, out_channels=8, num_res_blocks=2,
+                                    attention_resolutions=[64 // 16], channel_mult=[1, 2, 2], num_classes=2, num_heads=1)),
+        'unet_paper': ('unet', dict(image_size=256, in_channels=4, model_channels=128, out_channels=8, num_res_blocks=2,
+                                    attention_resolutions=[256 // 16], channel_mult=[1, 1, 2, 2, 4, 4], num_classes=2,
+                                    num_heads=1)),
+        'regressor_small': ('regressor', dict(image_size=64, in_channels=4, model_channels=32, out_channels=1,
+                                              num_res_blocks=1, attention_resolutions=[64 // 16, 64 // 8],
+                                              channel_mult=[1, 1, 2, 2], num_head_channels=32,
+                                              use_scale_shift_norm=True, resblock_updown=True, pool='attention')),
+        'regressor_paper': ('regressor', dict(image_size=256, in_channels=4, model_channels=32, out_channels=1,
+                                              num_res_blocks=4, attention_resolutions=[256 // 32, 256 // 16, 256 // 8],
+                                              channel_mult=[1, 1, 2, 2, 4, 4], num_head_channels=64,
+                                              use_scale_shift_norm=True, resblock_updown=True, pool='attention')),
+    }
+    shapes = {}
+    for nm, (kind, cfg) in presets.items():
+        net = (G.UNetModel if kind == 'unet' else G.EncoderUNetModel)(**cfg)
+        sd = net.state_dict()
+        shapes[nm] = {'config': cfg, 'parameters': sum(v.numel() for v in sd.values()),
+                      'shapes': [[k, list(v.shape)] for k, v in sd.items()]}
+    path = os.path.join(OUT, 'preset_shapes.json')
+    with open(path, 'w') as f:
+        json.dump(shapes, f, separators=(',', ':'))
+    total += os.path.getsize(path)
+    print({k: v['parameters'] for k, v in shapes.items()})
+
     print(f'total {total / 1024:.0f} KiB in {OUT}')
 
 

@@ -1,7 +1,12 @@
 /**
  * @packageDocumentation
- * @tumorcast/unet — see the package README.
+ * @tumorcast/unet — guided-diffusion's UNetModel (the diffusion U-Net) on
+ * TensorFlow.js, weight-compatible with PyTorch checkpoints.
  */
+export { createUNet, UNet, timestepTensor } from './unet.js';
+export type { CreateUNetOptions, UNetApplyOptions, Timesteps, Labels } from './unet.js';
+export { UNET_PRESETS, resolveUNetConfig } from './config.js';
+export type { UNetConfig, ResolvedUNetConfig, UNetPresetName } from './config.js';
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/unet';

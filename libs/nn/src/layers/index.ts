@@ -55,3 +55,5 @@ export type {
   ResBlockOptions,
   AttentionBlockOptions,
 } from './blocks.js';
+export { buildInputBlocks, buildMiddleBlock, defaultChannelMult, attentionDownsampleFactors } from './encoder.js';
+export type { EncoderSpec, InputBlocks } from './encoder.js';
