@@ -10,11 +10,27 @@ async function readBytes(path: string, fn: string): Promise<Uint8Array> {
   }
   const fs = await import('node:fs/promises');
   try {
-    return await fs.readFile(path);
+    // Read in chunks into one buffer: fs.readFile refuses files over 2 GiB.
+    const handle = await fs.open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const bytes = new Uint8Array(size);
+      let pos = 0;
+      while (pos < size) {
+        const { bytesRead } = await handle.read(bytes, pos, Math.min(CHUNK, size - pos), pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+      }
+      return pos === size ? bytes : bytes.subarray(0, pos);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     throw new TorchFileError(path, `the file cannot be read (${(err as Error).message})`, { cause: err });
   }
 }
+
+const CHUNK = 1 << 28;
 
 /**
  * Reads a PyTorch `state_dict` file from disk (Node only; in a browser use
