@@ -38,46 +38,70 @@ function trailer(bytes: Uint8Array): { crc: number; size: number } {
   return { crc: dv.getUint32(0, true), size: dv.getUint32(4, true) };
 }
 
+function corrupt(file: string, e: unknown): NiftiError {
+  return new NiftiError(file, `corrupt or truncated gzip stream (${(e as Error).message})`, { cause: e });
+}
+
+/** Decodes one gzip member and checks its CRC-32 and length trailer. */
+function gunzipMember(member: Uint8Array, file: string): Uint8Array {
+  if (member.length < 18) throw new NiftiError(file, `corrupt gzip stream: a member of only ${member.length} bytes (at least 18 needed)`);
+  let out: Uint8Array;
+  try {
+    // fflate preallocates the trailer's length and silently truncates to it
+    // when the trailer lies: the checks below catch that.
+    out = gunzipSync(member);
+  } catch (e) {
+    throw corrupt(file, e);
+  }
+  const { crc, size } = trailer(member);
+  if (out.length % 4294967296 !== size) {
+    throw new NiftiError(file, `corrupt gzip stream: the trailer says ${size} bytes but ${out.length} were decoded`);
+  }
+  if (crc32(out) !== crc) throw new NiftiError(file, 'corrupt gzip stream: CRC-32 check failed');
+  return out;
+}
+
 /**
- * Decompresses a gzip stream (all members), verifying the last member's CRC
- * and length. Throws a {@link NiftiError} naming `file` on any corruption.
- * Returns a Uint8Array that owns its whole buffer. @internal
+ * Decompresses a gzip stream (every member of a multi-member stream),
+ * verifying each member's CRC-32 and length. Throws a {@link NiftiError}
+ * naming `file` on any corruption. Returns a Uint8Array that owns its whole
+ * buffer. @internal
  */
 export function gunzip(bytes: Uint8Array, file: string): Uint8Array {
   if (bytes.length < 18) throw new NiftiError(file, `corrupt gzip stream: only ${bytes.length} bytes, a gzip member needs at least 18`);
-  let out: Uint8Array;
+  // Fast path: a single member whose trailer matches what was decoded.
   try {
-    out = gunzipSync(bytes);
-  } catch (e) {
-    throw new NiftiError(file, `corrupt or truncated gzip stream (${(e as Error).message})`, { cause: e });
+    const out = gunzipSync(bytes);
+    const { crc, size } = trailer(bytes);
+    if (out.length > 0 && out.length % 4294967296 === size && crc32(out) === crc) {
+      return out.byteOffset !== 0 || out.byteLength !== out.buffer.byteLength ? out.slice() : out;
+    }
+  } catch {
+    // fall through: the member-by-member pass below reports the problem
   }
-  const { crc, size } = trailer(bytes);
-  if (out.length % 4294967296 !== size || crc32(out) !== crc) {
-    // Either a multi-member stream (only the first member was decoded) or corruption.
-    const chunks: Uint8Array[] = [];
-    try {
-      const g = new Gunzip((chunk) => {
-        chunks.push(chunk);
-      });
-      g.push(bytes, true);
-    } catch (e) {
-      throw new NiftiError(file, `corrupt or truncated gzip stream (${(e as Error).message})`, { cause: e });
+  // Find the member boundaries (fflate's gunzipSync decodes the first member
+  // only, into a buffer sized by the *last* member's trailer).
+  const starts = [0];
+  try {
+    const g = new Gunzip(() => undefined);
+    g.onmember = (offset) => {
+      starts.push(offset);
+    };
+    g.push(bytes, true);
+  } catch (e) {
+    throw corrupt(file, e);
+  }
+  let out: Uint8Array;
+  if (starts.length === 1) {
+    out = gunzipMember(bytes, file);
+  } else {
+    const parts = starts.map((s, k) => gunzipMember(bytes.subarray(s, starts[k + 1] ?? bytes.length), file));
+    out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
     }
-    const total = chunks.reduce((a, c) => a + c.length, 0);
-    if (total > out.length) {
-      const all = new Uint8Array(total);
-      let o = 0;
-      for (const c of chunks) {
-        all.set(c, o);
-        o += c.length;
-      }
-      const last = size <= total ? all.subarray(total - size) : undefined;
-      if (last && crc32(last) === crc) return all;
-    }
-    if (out.length % 4294967296 !== size) {
-      throw new NiftiError(file, `corrupt gzip stream: the trailer says ${size} bytes but ${out.length} were decoded`);
-    }
-    throw new NiftiError(file, 'corrupt gzip stream: CRC-32 check failed');
   }
   if (out.byteOffset !== 0 || out.byteLength !== out.buffer.byteLength) out = out.slice();
   return out;

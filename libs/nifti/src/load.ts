@@ -55,7 +55,7 @@ export async function loadNifti(file: string): Promise<NiftiImage> {
     const other = await firstExisting(partners);
     if (!other) throw new NiftiError(file, `the ${isHdr ? 'image' : 'header'} file of this .hdr/.img pair is missing (looked for ${partners.join(', ')})`);
     const [hdrName, hdr, imgName, img] = isHdr ? [file, mine, other.file, other.bytes] : [other.file, other.bytes, file, mine];
-    return readNifti(hdr, { name: hdrName, image: img, imageName: imgName });
+    return readNifti(hdr, { name: hdrName, image: img, imageName: imgName, imageGzip: /\.gz$/i.test(imgName) });
   }
   return readNifti(await readBytes(file), { name: file });
 }

@@ -27,13 +27,22 @@ export interface ReadNiftiOptions {
    * @defaultValue `name` with `.hdr` replaced by `.img`
    */
   imageName?: string;
+  /**
+   * Whether `image` is gzipped. By default it is sniffed from the gzip magic,
+   * falling back to the raw bytes if they do not decode (raw image data may
+   * start with 1f 8b 08 by chance); {@link loadNifti} passes what the file
+   * extension says.
+   * @defaultValue sniffed
+   */
+  imageGzip?: boolean;
 }
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A Uint8Array over exactly the given bytes (views into larger/pooled buffers are respected, never re-based). @internal */
 export function asBytes(bytes: unknown, argName: string, fn: string): Uint8Array {
-  if (bytes instanceof Uint8Array) return bytes;
+  // Always a plain Uint8Array view: Node's Buffer#slice returns a view into
+  // the same (possibly pooled) memory instead of a copy.
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
   if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   throw new TypeError(`'${argName}' passed to '${fn}' must be a Uint8Array or an ArrayBuffer, got ${bytes === null ? 'null' : typeof bytes}`);
@@ -165,7 +174,14 @@ export function readNifti(bytes: Uint8Array | ArrayBuffer, options: ReadNiftiOpt
     }
     dataName = options.imageName ?? name.replace(/\.hdr(\.gz)?$/i, '.img$1');
     dataBytes = asBytes(options.image, 'options.image', fn);
-    if (isGzip(dataBytes)) dataBytes = gunzip(dataBytes, dataName);
+    if (options.imageGzip === true) dataBytes = gunzip(dataBytes, dataName);
+    else if (options.imageGzip === undefined && isGzip(dataBytes)) {
+      try {
+        dataBytes = gunzip(dataBytes, dataName);
+      } catch {
+        // not gzip after all: raw voxels that happen to start with the magic
+      }
+    }
     offset = Math.floor(header.voxOffset);
     if (!(offset >= 0)) throw new NiftiError(name, `vox_offset is ${header.voxOffset}, must be >= 0`);
   } else {
