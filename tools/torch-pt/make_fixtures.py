@@ -96,6 +96,18 @@ class Tiny(nn.Module):
         self.fc = nn.Linear(4, 2)
 
 
+class FromTypeV2:
+    """Pickles as _rebuild_from_type_v2(_rebuild_tensor_v2, Tensor, args, state)."""
+
+    def __init__(self, base, size, stride):
+        self.base, self.size, self.stride = base, size, stride
+
+    def __reduce__(self):
+        args = (self.base.storage(), 0, self.size, self.stride, False, collections.OrderedDict())
+        return (torch._tensor._rebuild_from_type_v2,
+                (torch._utils._rebuild_tensor_v2, torch.Tensor, args, {'note': 'python attribute'}))
+
+
 def tiny_state_dict(seed):
     torch.manual_seed(seed)
     m = Tiny()
@@ -296,6 +308,15 @@ def main():
     # 9c. The legacy (PyTorch < 1.6) non-zip format (its storage keys are memory addresses: not reproducible).
     save(sd, 'legacy.pt', _use_new_zipfile_serialization=False)
     expected['legacy.pt'] = expected['tiny.pt']
+
+    # 9d. Tensors pickled through torch._tensor._rebuild_from_type_v2 (as PyTorch 2.x
+    # does for tensors with Python attributes), checked by torch.load.
+    base2 = torch.arange(6, dtype=torch.float32) * 0.5
+    wrapped = collections.OrderedDict([('x', FromTypeV2(base2, (2, 3), (3, 1))), ('y', FromTypeV2(base2, (3, 2), (1, 3)))])
+    save(wrapped, 'from_type_v2.pt')
+    back = torch.load(os.path.join(OUT, 'from_type_v2.pt'))
+    assert torch.equal(back['x'], base2.reshape(2, 3)) and torch.equal(back['y'], base2.reshape(2, 3).t())
+    expected['from_type_v2.pt'] = describe_dict(back)
 
     # 10. Files that must be refused with a clear error.
     with open(os.path.join(OUT, 'tiny.pt'), 'rb') as f:

@@ -21,8 +21,8 @@ export interface PickleGlobal {
 }
 
 /**
- * An object built from a global that is not on the allowlist, when
- * {@link UnpickleOptions.unknownGlobals} is `'placeholder'`. Nothing was
+ * An object built from a global that is not on the allowlist, when the
+ * `unknownGlobals` option of `readTorchFile` is `'placeholder'`. Nothing was
  * called to make it; it only records the global's name.
  */
 export class PickleOpaque {

@@ -51,7 +51,7 @@ function expectStateDict(sd: Map<string, TorchTensor>, exp: Record<string, Expec
 }
 
 describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
-  it.each(['tiny.pt', 'dtypes.pt', 'views.pt', 'params.pt', 'protocol4.pt', 'deflated.pt', 'bigendian.pt', 'zip64.pt', 'legacy.pt'])(
+  it.each(['tiny.pt', 'dtypes.pt', 'views.pt', 'params.pt', 'protocol4.pt', 'deflated.pt', 'bigendian.pt', 'zip64.pt', 'legacy.pt', 'from_type_v2.pt'])(
     'reads %s exactly',
     (file) => {
       const sd = readTorchStateDict(fixture(file), { fileName: file });

@@ -238,7 +238,8 @@ function makeGlobals(ctx: Context): (module: string, name: string) => PickleGlob
       case 'torch._utils._rebuild_parameter_with_state':
         return parameter(fullName);
       case 'torch._tensor._rebuild_from_type_v2':
-        // (func, new_type, args, state): a plain Tensor/Parameter rebuilt by an allowed func.
+        // (func, new_type, args, state): a plain Tensor/Parameter rebuilt by an allowed func;
+        // the state (Python attributes) is dropped.
         return {
           fullName,
           call: ([func, type, args, state]) => {
@@ -246,9 +247,8 @@ function makeGlobals(ctx: Context): (module: string, name: string) => PickleGlob
             if (!t || !tensorTypes.has(t.fullName)) {
               throw new TorchFileError(ctx.file, `${fullName}: unsupported tensor subclass '${t?.fullName ?? String(type)}'`);
             }
-            if (state instanceof Map && state.size > 0) {
-              throw new TorchFileError(ctx.file, `${fullName}: tensors with Python attributes are not supported`);
-            }
+            // `state` holds the tensor's Python attributes: not needed for its data.
+            void state;
             const f = func as PickleGlobal | undefined;
             if (!f?.call || !Array.isArray(args)) throw new TorchFileError(ctx.file, `${fullName}: invalid arguments`);
             return asTensor(fullName, f.call(args));
