@@ -1,7 +1,19 @@
 /**
  * @packageDocumentation
- * @tumorcast/regressor — see the package README.
+ * @tumorcast/regressor — guided-diffusion's EncoderUNetModel as the
+ * tumour-burden regressor, with the input gradients that guidance needs,
+ * weight-compatible with PyTorch checkpoints.
  */
+export { createRegressor, Regressor } from './regressor.js';
+export type {
+  CreateRegressorOptions,
+  RegressorApplyOptions,
+  Timesteps,
+  OutputWeights,
+  ValueAndGradient,
+} from './regressor.js';
+export { REGRESSOR_PRESETS, resolveRegressorConfig } from './config.js';
+export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool } from './config.js';
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/regressor';

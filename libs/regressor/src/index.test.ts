@@ -1,8 +1,0 @@
-import { describe, expect, it } from '@jest/globals';
-import { PACKAGE_NAME } from './index.js';
-
-describe('@tumorcast/regressor', () => {
-  it('exports its name', () => {
-    expect(PACKAGE_NAME).toBe('@tumorcast/regressor');
-  });
-});
