@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- untyped JSON fixtures and heterogeneous model lists in tests */
 import { describe, expect, it } from '@jest/globals';
 import { Rng } from '@tumorcast/random';
 import {

@@ -34,3 +34,9 @@ export type {
   BootstrapResult,
   GrowthPrediction,
 } from './fit.js';
+export { parseSeriesCsv, readSeriesCsv, resultToJson, resultsToCsv, paramsToCsv, writeFileAtomic, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
+export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';
+export { plotGrowth } from './plot.js';
+export type { PlotGrowthOptions, PlotMarker } from './plot.js';
+export { exampleSeries, EXAMPLE_TRUTH } from './example.js';
+export type { ExampleSeries } from './example.js';

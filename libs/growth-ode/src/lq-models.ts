@@ -6,17 +6,17 @@ import type { GrowthContext, GrowthModel, ParamRecord, ParameterDefaults, RtFrac
 import { RT_MAX_DAYS_AFTER_LAST, resolveRtStart, standardSchedule } from './model.js';
 
 /** Parameters of {@link exponentialLqModel}. */
-export interface ExponentialLqParams {
+export type ExponentialLqParams = {
   /** Growth rate (per day). */
   lambda: number;
   /** LQ alpha (per Gy); `beta = alpha / alphaBetaRatio`. */
   alpha: number;
   /** Size at `t0`. */
   v0: number;
-}
+};
 
 /** Parameters of {@link logisticLqModel} and {@link gompertzLqModel}. */
-export interface SaturatingLqParams {
+export type SaturatingLqParams = {
   /** Growth rate (per day). */
   lambda: number;
   /** Carrying capacity (size units). */
@@ -25,7 +25,7 @@ export interface SaturatingLqParams {
   alpha: number;
   /** Size at `t0`. */
   v0: number;
-}
+};
 
 /** Options of the LQ model factories. */
 export interface LqModelOptions {

@@ -4,8 +4,8 @@
 import type { GrowthContext, GrowthModel, ParameterDefaults } from './model.js';
 import { resolveRtStart } from './model.js';
 
-/** Parameters of {@link twoPhaseRtModel}. */
-export interface TwoPhaseParams {
+/** Parameters of {@link twoPhaseRtModel} (a type alias, so it is assignable to `Record<string, number>`). */
+export type TwoPhaseParams = {
   /** Growth rate of the living tumour (per day). */
   lambdaGr: number;
   /** Swelling / decay rate of the damaged tumour (per day). */
@@ -18,7 +18,7 @@ export interface TwoPhaseParams {
   survival: number;
   /** Size at `t0`. */
   v0: number;
-}
+};
 
 /**
  * The paper's bounds: `initial`, `lower`, `upper` (before widening), with `v0`
