@@ -80,6 +80,13 @@ def surface_metrics(a, b, spacing, connectivity, with_sets=False):
     na, nb = int(a.sum()), int(b.sum())
     out['counts'] = {'truePositive': inter, 'falsePositive': na - inter, 'falseNegative': nb - inter,
                      'trueNegative': n - na - nb + inter}
+    tp, fp, fn, tn = inter, na - inter, nb - inter, n - na - nb + inter
+    out['dice'] = num(2 * tp / (2 * tp + fp + fn)) if na + nb else 1.0
+    out['jaccard'] = num(tp / (tp + fp + fn)) if na + nb else 1.0
+    out['sensitivity'] = num(tp / (tp + fn)) if tp + fn else 'NaN'
+    out['specificity'] = num(tn / (tn + fp)) if tn + fp else 'NaN'
+    out['volumeDifference'] = num((na - nb) * float(np.prod(spacing)))
+    out['relativeVolumeDifference'] = num((na - nb) / nb) if nb else (0.0 if na == 0 else 'Infinity')
     if na == 0 or nb == 0:
         return out
     sa, sb = surface(a, connectivity), surface(b, connectivity)

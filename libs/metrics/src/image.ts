@@ -267,31 +267,164 @@ function gaussianKernel(sigma: number): Float64Array {
   return w;
 }
 
-/** `dst[dOff + j] = Σ_k w[k] src[sOff + (j + k) * stride]` for `j < n`, using the kernel's symmetry. */
-function convolve(
-  src: Float64Array,
-  sOff: number,
-  stride: number,
-  dst: Float64Array,
-  dOff: number,
-  n: number,
-  w: Float64Array,
-  r: number,
-): void {
+/**
+ * Along the contiguous axis: `dst[dOff + j] = Σ_k w[k] src[j + k]` for
+ * `j < n` (a symmetric kernel; the default 11-tap window is unrolled).
+ */
+function convolveRow(src: Float64Array, dst: Float64Array, dOff: number, n: number, w: Float64Array, r: number): void {
+  if (r === 5) {
+    const w0 = w[0];
+    const w1 = w[1];
+    const w2 = w[2];
+    const w3 = w[3];
+    const w4 = w[4];
+    const w5 = w[5];
+    for (let j = 0; j < n; j++) {
+      dst[dOff + j] =
+        w5 * src[j + 5] +
+        w0 * (src[j] + src[j + 10]) +
+        w1 * (src[j + 1] + src[j + 9]) +
+        w2 * (src[j + 2] + src[j + 8]) +
+        w3 * (src[j + 3] + src[j + 7]) +
+        w4 * (src[j + 4] + src[j + 6]);
+    }
+    return;
+  }
   const wr = w[r];
-  const span = 2 * r * stride;
   for (let j = 0; j < n; j++) {
-    const base = sOff + j * stride;
-    let s = wr * src[base + r * stride];
-    for (let k = 0, a = base, b = base + span; k < r; k++, a += stride, b -= stride) s += w[k] * (src[a] + src[b]);
+    let s = wr * src[j + r];
+    for (let k = 0; k < r; k++) s += w[k] * (src[j + k] + src[j + 2 * r - k]);
     dst[dOff + j] = s;
   }
 }
 
 /**
- * Sum and count of the SSIM map over the voxels at least `r` from every edge
- * (and in the mask). Only those voxels are computed: their Gaussian windows
- * lie inside the image, so no boundary mode is involved.
+ * Along the middle axis: row `h` of the output is `Σ_k w[k]` row `h + k` of
+ * `t` (rows of `wo` values), for `h < ho`, written at `dOff`.
+ */
+function convolveRows(t: Float64Array, dst: Float64Array, dOff: number, ho: number, wo: number, w: Float64Array, r: number): void {
+  if (r === 5) {
+    const w0 = w[0];
+    const w1 = w[1];
+    const w2 = w[2];
+    const w3 = w[3];
+    const w4 = w[4];
+    const w5 = w[5];
+    const o1 = wo;
+    const o2 = 2 * wo;
+    const o3 = 3 * wo;
+    const o4 = 4 * wo;
+    const o5 = 5 * wo;
+    const o6 = 6 * wo;
+    const o7 = 7 * wo;
+    const o8 = 8 * wo;
+    const o9 = 9 * wo;
+    const o10 = 10 * wo;
+    for (let h = 0; h < ho; h++) {
+      const b = h * wo;
+      const d = dOff + b;
+      for (let j = 0; j < wo; j++) {
+        const i = b + j;
+        dst[d + j] =
+          w5 * t[i + o5] +
+          w0 * (t[i] + t[i + o10]) +
+          w1 * (t[i + o1] + t[i + o9]) +
+          w2 * (t[i + o2] + t[i + o8]) +
+          w3 * (t[i + o3] + t[i + o7]) +
+          w4 * (t[i + o4] + t[i + o6]);
+      }
+    }
+    return;
+  }
+  const wr = w[r];
+  for (let h = 0; h < ho; h++) {
+    const b = h * wo;
+    for (let j = 0; j < wo; j++) {
+      const i = b + j;
+      let s = wr * t[i + r * wo];
+      for (let k = 0; k < r; k++) s += w[k] * (t[i + k * wo] + t[i + (2 * r - k) * wo]);
+      dst[dOff + i] = s;
+    }
+  }
+}
+
+const CHUNK = 1024;
+
+/**
+ * Adds the SSIM map over one output plane to `acc` (`[sum, count]`). The five
+ * local statistics are combined along the first axis from the ring buffers
+ * at `slots` with the kernel `w` (3-D), or read at `slots[0]` (2-D, `w`
+ * null). The plane is processed in chunks so that every pass over the ring
+ * buffer is a few sequential streams (cache- and prefetch-friendly).
+ */
+function accumulatePlane(
+  ring: Float64Array[],
+  slots: Int32Array,
+  w: Float64Array | null,
+  r: number,
+  ho: number,
+  wo: number,
+  mask: Uint8Array | undefined,
+  maskBase: number,
+  maskRow: number,
+  c1: number,
+  c2: number,
+  chunk: Float64Array[],
+  acc: Float64Array,
+): void {
+  const plane = ho * wo;
+  let sum = 0;
+  let count = 0;
+  let h = 0;
+  let j = 0;
+  for (let p0 = 0; p0 < plane; p0 += CHUNK) {
+    const n = Math.min(CHUNK, plane - p0);
+    for (let q = 0; q < 5; q++) {
+      const src = ring[q];
+      const dst = chunk[q];
+      if (w === null) {
+        const a = slots[0] + p0;
+        for (let i = 0; i < n; i++) dst[i] = src[a + i];
+        continue;
+      }
+      const ac = slots[r] + p0;
+      const wr = w[r];
+      for (let i = 0; i < n; i++) dst[i] = wr * src[ac + i];
+      for (let k = 0; k < r; k++) {
+        const a = slots[k] + p0;
+        const b = slots[2 * r - k] + p0;
+        const wk = w[k];
+        for (let i = 0; i < n; i++) dst[i] += wk * (src[a + i] + src[b + i]);
+      }
+    }
+    const [ux, uy, uxx, uyy, uxy] = chunk;
+    for (let i = 0; i < n; i++) {
+      const use = mask === undefined || mask[maskBase + h * maskRow + j] !== 0;
+      if (++j === wo) {
+        j = 0;
+        h++;
+      }
+      if (!use) continue;
+      const mx = ux[i];
+      const my = uy[i];
+      const vx = uxx[i] - mx * mx;
+      const vy = uyy[i] - my * my;
+      const vxy = uxy[i] - mx * my;
+      sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+      count++;
+    }
+  }
+  acc[0] += sum;
+  acc[1] += count;
+}
+
+/**
+ * Mean of the SSIM map over the voxels at least `r` from every edge (and in
+ * the mask). Only those voxels are computed: their Gaussian windows lie
+ * inside the image, so no boundary mode is involved (skimage's result there
+ * does not depend on its padding either). Separable filtering of the five
+ * local statistics, the first axis streamed through a ring buffer of `2r + 1`
+ * filtered planes, so memory stays O(plane).
  */
 function ssimCore(
   x: ArrayLike<number>,
@@ -321,40 +454,23 @@ function ssimCore(
   const plane = Ho * Wo;
   const ringN = rank === 3 ? win : 1;
   const ring: Float64Array[] = [];
-  for (let q = 0; q < 5; q++) ring.push(new Float64Array(ringN * plane));
   const rows: Float64Array[] = [];
-  for (let q = 0; q < 5; q++) rows.push(new Float64Array(W));
   const tmp: Float64Array[] = [];
-  for (let q = 0; q < 5; q++) tmp.push(new Float64Array(H * Wo));
-  const acc: Float64Array[] = [];
-  if (rank === 3) for (let q = 0; q < 5; q++) acc.push(new Float64Array(plane));
+  for (let q = 0; q < 5; q++) {
+    ring.push(new Float64Array(ringN * plane));
+    rows.push(new Float64Array(W));
+    tmp.push(new Float64Array(H * Wo));
+  }
   const [rx, ry, rxx, ryy, rxy] = rows;
   const c1 = (k1 * dataRange) ** 2;
   const c2 = (k2 * dataRange) ** 2;
-  let sum = 0;
-  let count = 0;
-
-  const accumulate = (q: Float64Array[], qOff: number, d: number): void => {
-    const [ux, uy, uxx, uyy, uxy] = q;
-    for (let h = 0; h < Ho; h++) {
-      const mrow = (d * H + h + r) * W + r;
-      const o = qOff + h * Wo;
-      for (let j = 0; j < Wo; j++) {
-        if (mask !== undefined && mask[mrow + j] === 0) continue;
-        const mx = ux[o + j];
-        const my = uy[o + j];
-        const vx = uxx[o + j] - mx * mx;
-        const vy = uyy[o + j] - my * my;
-        const vxy = uxy[o + j] - mx * my;
-        sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
-        count++;
-      }
-    }
-  };
-
+  const acc = new Float64Array(2);
+  const chunk: Float64Array[] = [];
+  for (let q = 0; q < 5; q++) chunk.push(new Float64Array(CHUNK));
+  const slots = new Int32Array(win);
   for (let d = 0; d < D; d++) {
     const slot = rank === 3 ? d % win : 0;
-    // Along the last axis, row by row.
+    // Along the last axis, row by row (the products are formed here).
     for (let h = 0; h < H; h++) {
       const base = (d * H + h) * W;
       for (let c = 0; c < W; c++) {
@@ -366,47 +482,24 @@ function ssimCore(
         ryy[c] = yv * yv;
         rxy[c] = xv * yv;
       }
-      for (let q = 0; q < 5; q++) convolve(rows[q], 0, 1, tmp[q], h * Wo, Wo, w, r);
+      for (let q = 0; q < 5; q++) convolveRow(rows[q], tmp[q], h * Wo, Wo, w, r);
     }
-    // Along the middle axis, column by column.
-    for (let q = 0; q < 5; q++) {
-      const t = tmp[q];
-      const dst = ring[q];
-      const off = slot * plane;
-      for (let h = 0; h < Ho; h++) {
-        for (let j = 0; j < Wo; j++) {
-          const base = h * Wo + j;
-          let s = w[r] * t[base + r * Wo];
-          for (let k = 0, a = base, b = base + 2 * r * Wo; k < r; k++, a += Wo, b -= Wo) s += w[k] * (t[a] + t[b]);
-          dst[off + base] = s;
-        }
-      }
-    }
+    // Along the middle axis, into the ring buffer.
+    for (let q = 0; q < 5; q++) convolveRows(tmp[q], ring[q], slot * plane, Ho, Wo, w, r);
     if (rank === 2) {
-      accumulate(ring, 0, 0);
+      slots[0] = 0;
+      accumulatePlane(ring, slots, null, r, Ho, Wo, mask, r * W + r, W, c1, c2, chunk, acc);
     } else if (d >= 2 * r) {
-      // Along the first axis over the last `win` slices (a ring buffer).
+      // Along the first axis, over the last `win` planes; output plane dOut.
       const dOut = d - 2 * r;
-      for (let q = 0; q < 5; q++) {
-        const src = ring[q];
-        const dst = acc[q];
-        const centre = ((dOut + r) % win) * plane;
-        const wr = w[r];
-        for (let p = 0; p < plane; p++) dst[p] = wr * src[centre + p];
-        for (let k = 0; k < r; k++) {
-          const a = ((dOut + k) % win) * plane;
-          const b = ((dOut + 2 * r - k) % win) * plane;
-          const wk = w[k];
-          for (let p = 0; p < plane; p++) dst[p] += wk * (src[a + p] + src[b + p]);
-        }
-      }
-      accumulate(acc, 0, dOut + r);
+      for (let k = 0; k < win; k++) slots[k] = ((dOut + k) % win) * plane;
+      accumulatePlane(ring, slots, w, r, Ho, Wo, mask, ((dOut + r) * H + r) * W + r, W, c1, c2, chunk, acc);
     }
   }
-  if (count === 0) {
+  if (acc[1] === 0) {
     throw argError('options.mask', fn, `selects no voxel at least ${r} voxels away from the image's edges (where SSIM is defined)`);
   }
-  return sum / count;
+  return acc[0] / acc[1];
 }
 
 /**
