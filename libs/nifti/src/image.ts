@@ -50,8 +50,9 @@ export interface NiftiImageInput {
    */
   affine?: readonly (readonly number[])[];
   /**
-   * Voxel sizes; the first three are taken from the affine's column norms
-   * when an affine is given (as nibabel's `set_qform` does), the others from here.
+   * Voxel sizes. The first three are the affine's column norms (as
+   * nibabel's `set_qform` sets them); a value given here is kept where it
+   * agrees with them to 1e-6. Further dimensions are taken from here.
    * @defaultValue 1 for every dimension
    */
   spacing?: readonly number[];

@@ -68,7 +68,9 @@ export async function loadNifti(file: string): Promise<NiftiImage> {
  * @param file - destination path, ending in `.nii` or `.nii.gz`.
  * @param image - the image (see {@link writeNifti}).
  * @param options - see {@link WriteNiftiOptions}; `gzip` defaults to the extension and must agree with it.
- * @throws NiftiError naming the file, for a bad extension or unwritable data.
+ * @throws NiftiError naming the file, for a bad extension, bad image
+ *   arguments or data the datatype cannot hold (the message of
+ *   {@link writeNifti}'s error after the file name).
  */
 export async function saveNifti(file: string, image: NiftiImageInput, options: WriteNiftiOptions = {}): Promise<void> {
   if (typeof file !== 'string' || file === '') throw new TypeError(`'file' passed to 'saveNifti' must be a non-empty path string`);
@@ -81,8 +83,7 @@ export async function saveNifti(file: string, image: NiftiImageInput, options: W
   try {
     bytes = writeNifti(image, { ...options, gzip: gz });
   } catch (e) {
-    if (e instanceof NiftiError) throw new NiftiError(file, e.problem, { cause: e });
-    throw e;
+    throw new NiftiError(file, e instanceof NiftiError ? e.problem : (e as Error).message, { cause: e });
   }
   await writeFileAtomic(file, bytes);
 }

@@ -108,8 +108,9 @@ function encodeData(data: ArrayLike<number>, datatype: NiftiDatatype, fn: string
  * - sform (code from `image.header.sformCode` if set, else 2 = aligned) and
  *   qform (likewise; the rotation is the closest orthogonal matrix, shears
  *   are stripped as nibabel's `set_qform` does) are both set from the affine.
- * - `pixdim[1..3]` are the affine's column norms (nibabel's `set_qform`),
- *   `pixdim[0]` the qfac, further pixdims from `image.spacing`.
+ * - `pixdim[1..3]` are the affine's column norms (nibabel's `set_qform`;
+ *   `image.spacing` where it agrees with them to 1e-6), `pixdim[0]` the
+ *   qfac, further pixdims from `image.spacing`.
  * - Data is written unscaled (scl_slope 1, scl_inter 0) in `datatype`.
  * - Round trip: `readNifti(writeNifti(img, { datatype: img.datatype }))` gives
  *   the same shape, data, spacing and affine (exactly, for data the datatype
@@ -166,9 +167,13 @@ export function writeNifti(image: NiftiImageInput, options: WriteNiftiOptions = 
   let qoffset: [number, number, number] = [affine[0]?.[3] as number, affine[1]?.[3] as number, affine[2]?.[3] as number];
   if (q) {
     pixdim[0] = q.qfac;
-    pixdim[1] = q.zooms[0];
-    pixdim[2] = q.zooms[1];
-    pixdim[3] = q.zooms[2];
+    // The affine's column norms, or `spacing` where it agrees with them to
+    // 1e-6 (so that spacing round-trips exactly in NIfTI-2's float64 pixdim).
+    for (let i = 1; i <= 3; i++) {
+      const z = q.zooms[i - 1] as number;
+      const s = i <= shape.length ? spacing?.[i - 1] : undefined;
+      pixdim[i] = s !== undefined && Math.abs(s - z) <= 1e-6 * z ? s : z;
+    }
     quatern = q.quatern;
     qoffset = q.qoffset;
     qformCode = effectiveXformCode(h.qformCode ?? 0) || 2;
