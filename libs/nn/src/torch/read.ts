@@ -142,7 +142,7 @@ function rebuildTensor(ctx: Context, fn: string, args: unknown[]): TorchTensor {
   const numel = size.reduce((a, b) => a * b, 1);
   if (st.bytes === DRY) return new TorchTensor(st.dtype, [...size], typedView(st.dtype, new ArrayBuffer(0)));
   const b = DTYPE_SIZE[st.dtype];
-  const out = new Uint8Array(numel * b);
+  let out = new Uint8Array(0);
   if (numel > 0) {
     let last = offset;
     for (let d = 0; d < size.length; d++) last += (size[d] - 1) * stride[d];
@@ -152,6 +152,7 @@ function rebuildTensor(ctx: Context, fn: string, args: unknown[]): TorchTensor {
           `exceeds its storage '${st.key}' of ${st.numel} elements`,
       );
     }
+    out = new Uint8Array(numel * b);
     copyStrided(st.bytes, out, b, offset, size, stride);
     if (ctx.bigEndian === LITTLE_ENDIAN_HOST && b > 1) swapBytes(out, b);
   }

@@ -54,6 +54,19 @@ describe('readZip', () => {
     expect(zip.entries.size).toBeGreaterThan(0);
   });
 
+  it('refuses entries whose sizes disagree with their data', () => {
+    const bytes = fixture('deflated.pt');
+    const view = new DataView(bytes.buffer);
+    const cdOffset = view.getUint32(bytes.length - 22 + 16, true);
+    view.setUint32(cdOffset + 24, 0x7fffffff, true); // first entry's uncompressed size
+    expect(() => readZip(bytes, 'a.pt').read('tiny/data.pkl')).toThrow(/'tiny\/data\.pkl' is corrupt \(2147483647 bytes cannot inflate from \d+\)/);
+    const stored = fixture('tiny.pt');
+    const sview = new DataView(stored.buffer);
+    const scd = sview.getUint32(stored.length - 22 + 16, true);
+    sview.setUint32(scd + 24, sview.getUint32(scd + 24, true) + 1, true);
+    expect(() => readZip(stored, 'a.pt').read('tiny/data.pkl')).toThrow(/'tiny\/data\.pkl' has \d+ bytes, its directory says \d+/);
+  });
+
   it('recognises the zip signature', () => {
     expect(isZip(fixture('tiny.pt'))).toBe(true);
     expect(isZip(fixture('legacy.pt'))).toBe(false);

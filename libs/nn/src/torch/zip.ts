@@ -156,6 +156,10 @@ export function readZip(bytes: Uint8Array, file: string): ZipArchive {
     if (entry.method === 0) {
       data = raw;
     } else if (entry.method === 8) {
+      // DEFLATE expands at most ~1032:1; refuse absurd sizes before allocating.
+      if (entry.size > entry.compressedSize * 1032 + 1024) {
+        fail(`the zip entry '${name}' is corrupt (${entry.size} bytes cannot inflate from ${entry.compressedSize})`);
+      }
       try {
         data = inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (err) {
