@@ -8,7 +8,8 @@ a 2-D float32 NIfTI-1 image with a diagonal affine (qform and sform codes set,
 pixdim = pixel spacing), that every file named in manifest.json exists, and
 prints (or writes) a JSON summary per file: shape, dtype, zooms, affine,
 qform/sform codes, min, max, sum and number of non-zero voxels, computed by
-numpy. The phantom package's tests compare their own reading of the same files
+numpy, plus the argmax position and a few samples as nibabel's data[i, j]
+(orientation check). The phantom package's tests compare their own reading of the same files
 against a committed summary (libs/phantom/test/fixtures/nibabel-summary.json).
 """
 import json
@@ -52,6 +53,11 @@ def summarise(path):
         "max": float(data.max()),
         "sum": float(data.astype(np.float64).sum()),
         "nonzero": int(np.count_nonzero(data)),
+        # Orientation check: nibabel's data[i, j]; i is the first (fastest on disk) axis.
+        "argmax": [int(v) for v in np.unravel_index(int(np.argmax(data)), data.shape)],
+        "samples": {f"{i},{j}": float(data[i, j]) for i, j in
+                    [(data.shape[0] // 2, data.shape[1] // 4), (data.shape[0] // 3, data.shape[1] // 2),
+                     (data.shape[0] // 2, data.shape[1] // 2)]} if data.ndim == 2 else {},
         "problems": problems,
     }
 

@@ -9,7 +9,7 @@
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/phantom';
 
-export { generatePhantomSlice, sampleTumourShape, PHANTOM_MODALITIES, PHANTOM_LABELS } from './slice.js';
+export { generatePhantomSlice, sampleTumourShape, PHANTOM_MODALITIES, PHANTOM_LABELS, PHANTOM_TISSUES } from './slice.js';
 export type { PhantomSlice, PhantomSliceOptions, PhantomTumourShape, PhantomModality } from './slice.js';
 export { twoPhaseSize, DEFAULT_TWO_PHASE_PARAMS, RT_COURSE_DAYS } from './growth.js';
 export type { TwoPhaseParams } from './growth.js';

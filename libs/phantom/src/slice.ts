@@ -34,6 +34,24 @@ export const PHANTOM_LABELS = Object.freeze({
   enhancing: 3,
 });
 
+/** Tissue classes written in {@link PhantomSlice.tissue} (the anatomy before the tumour is drawn). */
+export const PHANTOM_TISSUES = Object.freeze({
+  /** Outside the head. */
+  background: 0,
+  /** Scalp (fat). */
+  scalp: 1,
+  /** Skull bone. */
+  bone: 2,
+  /** Cerebrospinal fluid: ventricles, sulci, fissure, around the brain. */
+  csf: 3,
+  /** Cortical grey matter. */
+  greyMatter: 4,
+  /** White matter. */
+  whiteMatter: 5,
+  /** Deep grey nuclei. */
+  deepGreyMatter: 6,
+});
+
 /**
  * Shape, position and composition of a phantom tumour. All fields are
  * drawn from `tumourSeed` unless given in {@link PhantomSliceOptions.tumour}.
@@ -141,6 +159,8 @@ export interface PhantomSlice {
   modalities: Record<PhantomModality, Float32Array>;
   /** BraTS labels per pixel (see {@link PHANTOM_LABELS}). */
   label: Uint8Array;
+  /** Healthy tissue class per pixel (see {@link PHANTOM_TISSUES}); the tumour overrides it in the images. */
+  tissue: Uint8Array;
   /** 1 inside the skull (brain, ventricles, surrounding CSF), else 0. */
   brainMask: Uint8Array;
   /** 1 where the channels are non-zero (head incl. the skull ring), else 0; equals `t2f != 0`. */
@@ -448,6 +468,7 @@ export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlic
     channels,
     modalities,
     label,
+    tissue: cls,
     brainMask,
     headMask,
     tumourArea: tumourPixels * sp * sp,
