@@ -3,7 +3,7 @@ import { inflateSync } from 'node:zlib';
 import { renderPhantomPreview } from './preview.js';
 import { generatePhantomSlice } from './slice.js';
 
-/** Independent minimal PNG decoder for 8-bit RGB, filter type 0 rows (what the encoder writes); checks CRC-free structure. */
+/** Independent minimal PNG decoder for 8-bit RGB (all five row filters); checks the chunk structure. */
 function decode(png: Uint8Array): { w: number; h: number; colorType: number; rgb: Uint8Array } {
   expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
   const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
@@ -22,9 +22,19 @@ function decode(png: Uint8Array): { w: number; h: number; colorType: number; rgb
   expect(types).toEqual(['IHDR', 'IDAT', 'IEND']);
   const raw = inflateSync(Buffer.concat(idat));
   const rgb = new Uint8Array(w * h * 3);
+  const stride = w * 3;
   for (let y = 0; y < h; y++) {
-    expect(raw[y * (w * 3 + 1)]).toBe(0);
-    rgb.set(raw.subarray(y * (w * 3 + 1) + 1, (y + 1) * (w * 3 + 1)), y * w * 3);
+    const f = raw[y * (stride + 1)] as number;
+    expect(f).toBeLessThanOrEqual(4);
+    for (let i = 0; i < stride; i++) {
+      const x = raw[y * (stride + 1) + 1 + i] as number;
+      const a = i >= 3 ? (rgb[y * stride + i - 3] as number) : 0;
+      const b = y > 0 ? (rgb[(y - 1) * stride + i] as number) : 0;
+      const c = y > 0 && i >= 3 ? (rgb[(y - 1) * stride + i - 3] as number) : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f] as number;
+      rgb[y * stride + i] = (x + pred) & 0xff;
+    }
   }
   return { w, h, colorType, rgb };
 }
@@ -47,6 +57,18 @@ describe('renderPhantomPreview', () => {
       if (rgb[o] !== rgb[o + 1] || rgb[o + 1] !== rgb[o + 2]) coloured++;
     }
     expect(coloured).toBe(4 * a.tumourPixels);
+  });
+
+  it('crops to the heads plus a margin on request', async () => {
+    const a = generatePhantomSlice({ seed: 3, size: 300, width: 64 });
+    let x0 = 64, x1 = -1, y0 = 64, y1 = -1;
+    for (let i = 0; i < 64 * 64; i++) if (a.headMask[i]) {
+      const x = i % 64, y = Math.floor(i / 64);
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const cw = Math.min(63, x1 + 4) - Math.max(0, x0 - 4) + 1, ch = Math.min(63, y1 + 4) - Math.max(0, y0 - 4) + 1;
+    const { w, h } = decode(await renderPhantomPreview([a], { crop: true, gap: 0 }));
+    expect([w, h]).toEqual([5 * cw, ch]);
   });
 
   it('rejects bad arguments', async () => {

@@ -6,7 +6,7 @@
 import { encodePng } from './png.js';
 import { PHANTOM_MODALITIES, type PhantomSlice } from './slice.js';
 import { writeFileAtomic } from './atomic.js';
-import { checkInt, checkOptions } from './validate.js';
+import { checkBool, checkInt, checkOptions } from './validate.js';
 
 // Global lookups are slow inside Jest's VM contexts; alias Math once per module.
 const M = Math;
@@ -23,6 +23,11 @@ export interface PhantomPreviewOptions {
    * @defaultValue 1
    */
   scale?: number;
+  /**
+   * Crop every tile to the bounding box of the heads (union over rows) plus a 4-pixel margin.
+   * @defaultValue false
+   */
+  crop?: boolean;
 }
 
 const LABEL_RGB: Record<number, [number, number, number]> = { 1: [230, 40, 40], 2: [40, 200, 60], 3: [250, 220, 30] };
@@ -42,11 +47,26 @@ export async function renderPhantomPreview(rows: readonly PhantomSlice[], option
   const o = checkOptions(fn, 'options', options);
   const gap = checkInt(fn, 'gap', o.gap ?? 2, 0, 64);
   const scale = checkInt(fn, 'scale', o.scale ?? 1, 1, 16);
+  const crop = checkBool(fn, 'crop', o.crop ?? false);
   const { width: w, height: h } = rows[0] as PhantomSlice;
   for (const r of rows) {
     if (r.width !== w || r.height !== h) throw new RangeError(`'rows' passed to '${fn}' must all be ${w}x${h}, got ${r.width}x${r.height}`);
   }
-  const tw = w * scale, th = h * scale;
+  let x0 = 0, y0 = 0, x1 = w - 1, y1 = h - 1;
+  if (crop) {
+    [x0, y0, x1, y1] = [w, h, -1, -1];
+    for (const r of rows) {
+      for (let i = 0; i < w * h; i++) {
+        if (!r.headMask[i]) continue;
+        const x = i % w, y = (i - x) / w;
+        x0 = M.min(x0, x); x1 = M.max(x1, x); y0 = M.min(y0, y); y1 = M.max(y1, y);
+      }
+    }
+    if (x1 < 0) [x0, y0, x1, y1] = [0, 0, w - 1, h - 1];
+    [x0, y0, x1, y1] = [M.max(0, x0 - 4), M.max(0, y0 - 4), M.min(w - 1, x1 + 4), M.min(h - 1, y1 + 4)];
+  }
+  const cw = x1 - x0 + 1, ch = y1 - y0 + 1;
+  const tw = cw * scale, th = ch * scale;
   const cols = 5;
   const W = cols * tw + (cols - 1) * gap;
   const H = rows.length * th + (rows.length - 1) * gap;
@@ -56,7 +76,7 @@ export async function renderPhantomPreview(rows: readonly PhantomSlice[], option
     for (let c = 0; c < cols; c++) {
       for (let y = 0; y < th; y++) {
         for (let x = 0; x < tw; x++) {
-          const i = M.floor(y / scale) * w + M.floor(x / scale);
+          const i = (y0 + M.floor(y / scale)) * w + x0 + M.floor(x / scale);
           let rgb: [number, number, number];
           if (c < 4) {
             const g = M.round(255 * M.min(1, M.max(0, s.channels[c * n + i] as number)));
