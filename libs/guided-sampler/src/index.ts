@@ -1,7 +1,25 @@
 /**
  * @packageDocumentation
- * @tumorcast/guided-sampler — see the package README.
+ * Regressor-guided DDIM from a known scan (method section 5), growth
+ * probability maps, a training-free FLAIR segmenter, and a data-set runner.
+ * Images are NHWC in the networks' [-1, 1] range (see the README).
  */
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/guided-sampler';
+
+export { guidedSampleKnown } from './guided.js';
+export type { GuidedSampleKnownOptions, GuidedSampleKnownResult, GuidedProgress } from './guided.js';
+export { regressorPredict, regressorValueAndGrad } from './regressor.js';
+export type { Regressor, RegressorFn, RegressorObject } from './regressor.js';
+export { growthProbabilityMap } from './probability-map.js';
+export type { GrowthProbabilityMapOptions, GrowthProbabilityMapResult } from './probability-map.js';
+export { createFlairSegmenter, otsuThreshold } from './segmenter.js';
+export type { Segmenter, SegmenterInput, FlairSegmenterOptions, ThresholdMethod } from './segmenter.js';
+export { parseGrowthTargets, runGuidedDataset } from './dataset.js';
+export type {
+  GrowthTarget, GrowthTargets, DatasetSlice, DatasetSliceResult, GuidedDatasetOptions, DatasetRunSummary,
+} from './dataset.js';
+export { estimateSamplerBytes, checkSamplerMemory, WASM_HEAP_LIMIT_BYTES, SAMPLER_IMAGE_COPIES } from './memory.js';
+export type { SamplerMemoryInput } from './memory.js';
+export { toModelRange, fromModelRange } from '@tumorcast/diffusion';

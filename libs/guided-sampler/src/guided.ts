@@ -1,0 +1,327 @@
+/**
+ * Regressor-guided DDIM from a known scan ("sample known", method section 5).
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  ddimReverseLoop, ddimSampleLoop, normalTensor,
+  type CondScoreFn, type Diffusion, type DiffusionModel,
+} from '@tumorcast/diffusion';
+import { Rng, type Seed } from '@tumorcast/random';
+import { checkRegressor, regressorPredict, regressorValueAndGrad, type Regressor } from './regressor.js';
+import { checkSamplerMemory } from './memory.js';
+
+/** Progress of a guided run, reported after each step. */
+export interface GuidedProgress {
+  /** `'encode'` (DDIM inversion) or `'decode'` (guided DDIM). */
+  phase: 'encode' | 'decode';
+  /** Steps done in this phase (1-based). */
+  done: number;
+  /** Steps of this phase. */
+  total: number;
+  /** The ORIGINAL timestep of the step just run. */
+  timestep: number;
+  /** Decode only: the regressor's prediction R(x_t, t) per image at this step. */
+  prediction?: number[];
+}
+
+/** Options of {@link guidedSampleKnown}. */
+export interface GuidedSampleKnownOptions {
+  /** The diffusion process (possibly respaced; networks always see original timesteps). */
+  diffusion: Diffusion;
+  /** The denoiser `(x, t, y?) => eps` (or eps and v when `diffusion.learnSigma`). */
+  model: DiffusionModel;
+  /** The tumour-burden regressor `(x_t, t) => r` (or an object, see {@link Regressor}). */
+  regressor: Regressor;
+  /**
+   * The baseline scans `[B, H, W, C]` in the networks' range [-1, 1]
+   * (`toModelRange` of [0, 1] data); channels t1n, t1c, t2w, t2f.
+   */
+  image: tf.Tensor4D;
+  /** The baseline tumour burden r0 (fraction of brain pixels), one or one per image. */
+  baselineBurden: number | readonly number[];
+  /** The relative change d predicted by the growth model, one or one per image: target `r0 (1 + d)`. */
+  relativeChange: number | readonly number[];
+  /**
+   * The noise level L in ORIGINAL timesteps: the run inverts and decodes the
+   * process's steps whose original timestep is below L (all L steps without
+   * respacing; e.g. 10 steps for `'ddim50'`, 50 for `'ddim250'`).
+   * @defaultValue 200
+   */
+  noiseLevel?: number;
+  /**
+   * The guidance scale s (paper 200000; the reference code's default 50000).
+   * @defaultValue 200000
+   */
+  scale?: number;
+  /**
+   * The class label passed to the denoiser (1: slice with tumour); `null` for
+   * an unconditional model.
+   * @defaultValue 1
+   */
+  classLabel?: number | null;
+  /**
+   * DDIM eta of the decoding (0: deterministic).
+   * @defaultValue 0
+   */
+  eta?: number;
+  /**
+   * Seed of all randomness (initial noise, DDIM noise when eta > 0). Image b of
+   * the batch draws from `new Rng(seed, b)`.
+   * @defaultValue 0
+   */
+  seed?: Seed;
+  /**
+   * Multiply the target by `amplifyFactor` while the ORIGINAL timestep is above
+   * `amplifyAbove`, as the reference code does (for comparison with the paper).
+   * @defaultValue true
+   */
+  amplifyEarlyTarget?: boolean;
+  /**
+   * The factor of `amplifyEarlyTarget`.
+   * @defaultValue 1.15
+   */
+  amplifyFactor?: number;
+  /**
+   * The original timestep above which `amplifyEarlyTarget` applies.
+   * @defaultValue 20
+   */
+  amplifyAbove?: number;
+  /**
+   * Std of the Gaussian noise added to the baseline before inversion (the
+   * reference's 0.01); 0 for none.
+   * @defaultValue 0.01
+   */
+  initialNoiseStd?: number;
+  /**
+   * Clip the predicted x0 to [-1, 1] in every step (eps re-derived from it).
+   * @defaultValue true
+   */
+  clipDenoised?: boolean;
+  /**
+   * Called after each step.
+   * @defaultValue undefined
+   */
+  onProgress?: (progress: GuidedProgress) => void;
+  /**
+   * Aborts the run between steps.
+   * @defaultValue undefined
+   */
+  signal?: AbortSignal;
+  /**
+   * Peak bytes of network activations per image, for the memory guard (see
+   * `estimateSamplerBytes`).
+   * @defaultValue H·W·256·4
+   */
+  activationBytesPerImage?: number;
+  /**
+   * The memory limit of the guard.
+   * @defaultValue the wasm heap (3.84 GiB) on the wasm backend, no limit otherwise
+   */
+  heapLimitBytes?: number;
+}
+
+/** The result of {@link guidedSampleKnown}; the caller disposes the tensors. */
+export interface GuidedSampleKnownResult {
+  /** The predicted follow-up scans `[B, H, W, C]` in [-1, 1]. */
+  sample: tf.Tensor4D;
+  /** The encoded latent (after inversion to the noise level) `[B, H, W, C]`. */
+  latent: tf.Tensor4D;
+  /** `|image - sample|` per pixel and channel (in the [-1, 1] range, i.e. twice the [0, 1] difference). */
+  differenceMap: tf.Tensor4D;
+  /** The target burden r* = r0 (1 + d) per image (before any amplification). */
+  targetBurden: number[];
+  /** The number of inversion (= decoding) steps. */
+  steps: number;
+  /** The original timesteps of the decoding steps, in the order run (L-1 .. 0 without respacing). */
+  timesteps: number[];
+  /** The regressor's prediction R(x_t, t) at each decoding step (`[step][image]`). */
+  predictions: number[][];
+  /** The regressor's prediction on the result at t = 0, per image. */
+  finalPrediction: number[];
+}
+
+const FN = 'guidedSampleKnown';
+
+function perImage(v: number | readonly number[], batch: number, name: string): number[] {
+  const arr = typeof v === 'number' ? new Array<number>(batch).fill(v) : Array.from(v ?? []);
+  if (arr.length !== batch || arr.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    throw new RangeError(`'${name}' passed to '${FN}' must be a finite number or ${batch} finite numbers (one per image), got ${JSON.stringify(v)}`);
+  }
+  return arr;
+}
+
+/** Options of a guided run after validation and defaults (internal). */
+export interface ResolvedGuidedOptions {
+  diffusion: Diffusion;
+  model: DiffusionModel;
+  regressor: Regressor;
+  image: tf.Tensor4D;
+  target: number[];
+  noiseLevel: number;
+  steps: number;
+  scale: number;
+  classLabel: number | null;
+  eta: number;
+  amplify: boolean;
+  amplifyFactor: number;
+  amplifyAbove: number;
+  initialNoiseStd: number;
+  clipDenoised: boolean;
+  onProgress?: (p: GuidedProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Validates the options of a guided run and applies the defaults.
+ *
+ * @param o - the options (any `seed` is ignored here).
+ * @param fn - the public function, for errors.
+ * @param batch - the batch that will run (for the memory guard).
+ */
+export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, batch?: number): ResolvedGuidedOptions {
+  if (!o || typeof o !== 'object') throw new TypeError(`'options' passed to '${fn}' must be an object`);
+  const d = o.diffusion;
+  if (!d || !(d.timestepMap instanceof Int32Array) || !(d.alphasCumprod instanceof Float64Array)) {
+    throw new TypeError(`'diffusion' passed to '${fn}' must be a Diffusion from createDiffusion`);
+  }
+  if (typeof o.model !== 'function') throw new TypeError(`'model' passed to '${fn}' must be a function (x, t, y?) => Tensor4D`);
+  checkRegressor(o.regressor, fn);
+  const x = o.image;
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) {
+    throw new TypeError(`'image' passed to '${fn}' must be a 4-D NHWC tensor in [-1, 1], got ${x instanceof tf.Tensor ? `rank ${x.rank}` : typeof x}`);
+  }
+  if (x.isDisposed) throw new Error(`'image' passed to '${fn}' has been disposed`);
+  const b = x.shape[0];
+  const r0 = perImage(o.baselineBurden, b, 'baselineBurden');
+  if (r0.some((r) => r < 0)) throw new RangeError(`'baselineBurden' passed to '${fn}' must be >= 0`);
+  const change = perImage(o.relativeChange, b, 'relativeChange');
+  const noiseLevel = o.noiseLevel ?? 200;
+  if (!Number.isInteger(noiseLevel) || noiseLevel < 1 || noiseLevel > d.originalNumTimesteps) {
+    throw new RangeError(`'noiseLevel' passed to '${fn}' must be an integer in [1, ${d.originalNumTimesteps}] (original timesteps), got ${o.noiseLevel}`);
+  }
+  const steps = d.timestepMap.filter((t) => t < noiseLevel).length;
+  const num = (v: number | undefined, def: number, name: string, min = -Infinity) => {
+    const r = v ?? def;
+    if (typeof r !== 'number' || !Number.isFinite(r) || r < min) {
+      throw new RangeError(`'${name}' passed to '${fn}' must be a finite number${min > -Infinity ? ` >= ${min}` : ''}, got ${v}`);
+    }
+    return r;
+  };
+  const classLabel = o.classLabel === undefined ? 1 : o.classLabel;
+  if (classLabel !== null && !Number.isInteger(classLabel)) {
+    throw new RangeError(`'classLabel' passed to '${fn}' must be an integer or null, got ${classLabel}`);
+  }
+  checkSamplerMemory({
+    batch: batch ?? b, height: x.shape[1], width: x.shape[2], channels: x.shape[3],
+    activationBytesPerImage: o.activationBytesPerImage,
+  }, fn, o.heapLimitBytes);
+  return {
+    diffusion: d,
+    model: o.model,
+    regressor: o.regressor,
+    image: x,
+    target: r0.map((r, i) => r * (1 + change[i])),
+    noiseLevel,
+    steps,
+    scale: num(o.scale, 200000, 'scale'),
+    classLabel,
+    eta: num(o.eta, 0, 'eta', 0),
+    amplify: o.amplifyEarlyTarget ?? true,
+    amplifyFactor: num(o.amplifyFactor, 1.15, 'amplifyFactor'),
+    amplifyAbove: num(o.amplifyAbove, 20, 'amplifyAbove'),
+    initialNoiseStd: num(o.initialNoiseStd, 0.01, 'initialNoiseStd', 0),
+    clipDenoised: o.clipDenoised ?? true,
+    onProgress: o.onProgress,
+    signal: o.signal,
+  };
+}
+
+/**
+ * Runs a resolved guided sample-known with one generator per image (the
+ * building block of {@link guidedSampleKnown}, the probability map and the
+ * data-set runner).
+ *
+ * @param r - resolved options; `r.image` holds the batch to run.
+ * @param rngs - one generator per image.
+ */
+export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]): Promise<GuidedSampleKnownResult> {
+  const { diffusion, model, regressor, image, steps } = r;
+  const batch = image.shape[0];
+  if (rngs.length !== batch) throw new RangeError(`'rngs' passed to 'runGuided' must hold ${batch} generators`);
+  const y = r.classLabel === null ? undefined : r.classLabel;
+  const start = tf.tidy((): tf.Tensor4D => (r.initialNoiseStd > 0
+    ? tf.add<tf.Tensor4D>(image, tf.mul(normalTensor(image.shape, rngs), r.initialNoiseStd))
+    : image.clone()));
+  const predictions: number[][] = [];
+  const timesteps: number[] = [];
+  let latent: tf.Tensor4D | undefined;
+  let sample: tf.Tensor4D | undefined;
+  try {
+    latent = await ddimReverseLoop(diffusion, model, start, {
+      steps, y, clipDenoised: r.clipDenoised, signal: r.signal,
+      onProgress: (p) => r.onProgress?.({ phase: 'encode', done: p.done, total: p.total, timestep: p.timestep }),
+    });
+    const condScore: CondScoreFn = (x, info) => {
+      const { value, gradient } = regressorValueAndGrad(regressor, x, info.t);
+      const v = Array.from(value.dataSync());
+      predictions.push(v);
+      timesteps.push(info.timestep[0]);
+      const coef = v.map((pred, b) => {
+        const tgt = r.amplify && info.timestep[b] > r.amplifyAbove ? r.target[b] * r.amplifyFactor : r.target[b];
+        return (tgt - pred) * r.scale;
+      });
+      return tf.mul(gradient, tf.tensor4d(Float32Array.from(coef), [batch, 1, 1, 1]));
+    };
+    if (steps > 0) {
+      sample = await ddimSampleLoop(diffusion, model, latent, {
+        fromStep: steps - 1, eta: r.eta, rng: rngs, y, clipDenoised: r.clipDenoised, condScore, signal: r.signal,
+        onProgress: (p) => r.onProgress?.({
+          phase: 'decode', done: p.done, total: p.total, timestep: p.timestep, prediction: predictions[predictions.length - 1],
+        }),
+      });
+    } else {
+      sample = latent.clone();
+    }
+  } catch (e) {
+    tf.dispose([start, latent as tf.Tensor, sample as tf.Tensor].filter(Boolean));
+    throw e;
+  }
+  start.dispose();
+  const s = sample;
+  const finalPrediction = tf.tidy(() => Array.from(
+    regressorPredict(regressor, s, tf.zeros([batch], 'float32') as tf.Tensor1D).dataSync(),
+  ));
+  const differenceMap = tf.tidy(() => tf.abs(tf.sub<tf.Tensor4D>(image, s)));
+  return { sample: s, latent, differenceMap, targetBurden: r.target, steps, timesteps, predictions, finalPrediction };
+}
+
+/**
+ * Predicts follow-up scans from baseline scans (method section 5): the
+ * target burden is `r* = r0 (1 + d)`; the baseline (plus noise of std
+ * `initialNoiseStd`) is DDIM-inverted for step indices t = 0 .. L'-1 (L' =
+ * the steps below `noiseLevel`), then decoded for t = L'-1 .. 0 with guided
+ * DDIM: at each step `g = (r*' - R(x_t, t)) · dR(x_t, t)/dx_t · s` with
+ * `r*' = 1.15 r*` while the original t > 20 (`amplifyEarlyTarget`), and the
+ * step uses `eps' = eps - sqrt(1 - alpha_bar_t) g` (see `ddimStep`). Both
+ * networks are called with the ORIGINAL timesteps, also when respaced.
+ *
+ * Indexing differs from the reference code, which inverts t = 1 .. L-1 and
+ * then decodes from t = L-2 (two steps off); here encoding and decoding use
+ * the same L' steps.
+ *
+ * @example
+ * ```ts
+ * const diffusion = createDiffusion({ steps: 1000, learnSigma: true });
+ * const out = await guidedSampleKnown({ diffusion, model, regressor, image: toModelRange(x01),
+ *   baselineBurden: 0.05, relativeChange: 0.3, seed: 1 });
+ * // out.sample, out.differenceMap, out.predictions ...; dispose them when done
+ * ```
+ *
+ * @param options - see {@link GuidedSampleKnownOptions}.
+ */
+export async function guidedSampleKnown(options: GuidedSampleKnownOptions): Promise<GuidedSampleKnownResult> {
+  const r = resolveGuidedOptions(options, FN);
+  const seed = options.seed ?? 0;
+  const rngs = Array.from({ length: r.image.shape[0] }, (_, b) => new Rng(seed, b));
+  return runGuided(r, rngs);
+}
