@@ -1,0 +1,165 @@
+// Benchmarks the regressor on the wasm backend: forward, training step
+// (forward + backward + Adam update) and input gradient (what guidance
+// needs), for the `small` preset at 64x64 and the `paper` preset at 256x256,
+// with parameter count, FLOPs and GFLOP/s, and the same with the PyTorch
+// reference (tools/networks/bench_reference.py, torch.set_num_threads(2)) in
+// the same run, as ratios. Prints a table and writes
+// bench-results/regressor.json at the repository root.
+// BENCH_QUICK=1 runs the small preset only.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tumorcast/nn';
+import { createRegressor } from '../dist/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const backend = await initBackend({ backend: 'wasm' });
+const quick = process.env.BENCH_QUICK === '1';
+
+const cases = [
+  { name: 'small 64x64 b4', preset: 'small', batch: 4, modes: ['forward', 'train', 'input_grad'], reps: 3 },
+  ...(quick ? [] : [{ name: 'paper 256x256 b1', preset: 'paper', batch: 1, modes: ['forward', 'train', 'input_grad'], reps: 1 }]),
+];
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timed(fn, reps) {
+  await fn();
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+/** guided-diffusion EncoderUNetModel kwargs of a resolved config. */
+function torchKwargs(c) {
+  return {
+    image_size: c.imageSize,
+    in_channels: c.inChannels,
+    model_channels: c.modelChannels,
+    out_channels: c.outChannels,
+    num_res_blocks: c.numResBlocks,
+    attention_resolutions: c.attentionDs,
+    dropout: c.dropout,
+    channel_mult: c.channelMult,
+    conv_resample: c.convResample,
+    num_heads: c.numHeads,
+    num_head_channels: c.numHeadChannels,
+    use_scale_shift_norm: c.useScaleShiftNorm,
+    resblock_updown: c.resblockUpdown,
+    use_new_attention_order: c.useNewAttentionOrder,
+    pool: c.pool,
+  };
+}
+
+const rows = [];
+const torchCases = [];
+for (const c of cases) {
+  const model = createRegressor(c.preset, { seed: 0 });
+  const cfg = model.config;
+  const s = cfg.imageSize;
+  const x = tf.randomNormal([c.batch, s, s, cfg.inChannels], 0, 1, 'float32', 1);
+  const t = Array.from({ length: c.batch }, (_, i) => (i * 397) % 1000);
+  const counter = { flops: 0 };
+  tf.tidy(() => {
+    model.apply(x, t, { flops: counter });
+  });
+  const fwdFlops = counter.flops;
+  torchCases.push({ name: c.name, kind: 'regressor', kwargs: torchKwargs(cfg), batch: c.batch, modes: c.modes, reps: c.reps });
+  for (const mode of c.modes) {
+    let ms;
+    let flops;
+    if (mode === 'forward') {
+      flops = fwdFlops;
+      ms = await timed(async () => {
+        const r = model.predict(x, t);
+        await r.data();
+        r.dispose();
+      }, c.reps);
+    } else if (mode === 'train') {
+      flops = 3 * fwdFlops;
+      const target = tf.zeros([c.batch, 1]);
+      const opt = tf.train.adam(1e-4);
+      ms = await timed(async () => {
+        const loss = opt.minimize(() => tf.mean(tf.square(tf.sub(model.apply(x, t, { training: true }), target))), true, model.trainableVariables);
+        await loss.data();
+        loss.dispose();
+      }, c.reps);
+      opt.dispose();
+      target.dispose();
+    } else {
+      flops = 2 * fwdFlops;
+      ms = await timed(async () => {
+        const g = model.inputGradient(x, t);
+        await g.data();
+        g.dispose();
+      }, c.reps);
+    }
+    rows.push({ case: c.name, mode, params: model.parameterCount, gflop: flops / 1e9, ms, gflops: flops / 1e6 / ms });
+    console.error(`tfjs ${c.name} ${mode}: ${ms.toFixed(1)} ms`);
+  }
+  x.dispose();
+  model.dispose();
+}
+
+// The PyTorch reference in the same run.
+let torchInfo = null;
+const py = spawnSync('/usr/bin/python3', [path.join(root, 'tools/networks/bench_reference.py'), JSON.stringify(torchCases)], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+  maxBuffer: 1 << 24,
+});
+if (py.status === 0) {
+  torchInfo = JSON.parse(py.stdout.trim().split('\n').pop());
+  for (const r of rows) {
+    const ref = torchInfo.results.find((q) => q.name === r.case && q.mode === r.mode);
+    if (ref) {
+      r.torchMs = ref.ms;
+      r.torchParams = ref.params;
+      r.ratio = r.ms / ref.ms;
+    }
+  }
+} else {
+  console.error('PyTorch reference unavailable (/usr/bin/python3 with torch): ratios omitted');
+}
+
+console.table(
+  rows.map((r) => ({
+    case: r.case,
+    mode: r.mode,
+    'params (M)': +(r.params / 1e6).toFixed(3),
+    GFLOP: +r.gflop.toFixed(2),
+    'tfjs ms': +r.ms.toFixed(1),
+    'tfjs GFLOP/s': +r.gflops.toFixed(2),
+    'torch ms': r.torchMs === undefined ? '-' : +r.torchMs.toFixed(1),
+    'torch GFLOP/s': r.torchMs === undefined ? '-' : +(r.gflop * 1e3 / r.torchMs).toFixed(2),
+    'tfjs/torch time': r.ratio === undefined ? '-' : +r.ratio.toFixed(2),
+  })),
+);
+for (const r of rows) {
+  if (r.torchParams !== undefined && r.torchParams !== r.params) console.error(`parameter count differs from PyTorch for ${r.case}: ${r.params} vs ${r.torchParams}`);
+}
+fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
+fs.writeFileSync(
+  path.join(root, 'bench-results/regressor.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      backend,
+      torch: torchInfo && { version: torchInfo.torch, threads: torchInfo.threads },
+      flopsNote: 'FLOPs = 2 x multiply-adds of convolutions, linear layers and attention matmuls; training step counted as 3x forward, input gradient as 2x forward',
+      rows,
+    },
+    null,
+    2,
+  ),
+);
+console.log('wrote bench-results/regressor.json');
