@@ -9,16 +9,19 @@ import { maxAbsDiff, tinyEps, tinyRegressor } from './test-utils/tiny-nets.js';
 const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
 const shape = fx.shape as [number, number, number, number];
 
+// Networks are made after the backend is chosen (not at collection time).
+let model!: DiffusionModel;
+let regressor!: RegressorFn;
 beforeAll(async () => {
   await initBackend({ log: false });
+  model = tinyEps(fx.net);
+  regressor = tinyRegressor(fx.regressor);
 });
 
 describe('guidedSampleKnown vs the PyTorch reference (tolerance 1e-3)', () => {
   for (const run of fx.runs) {
     it(`respacing '${run.respacing}', noise level ${run.noiseLevel} (${run.steps} steps), scale ${run.scale}`, async () => {
       const diffusion = createDiffusion({ steps: 1000, learnSigma: true, timestepRespacing: run.respacing });
-      const model = tinyEps(fx.net);
-      const regressor = tinyRegressor(fx.regressor);
       const image = tf.tensor4d(fx.image, shape);
       const common = {
         diffusion, model, regressor, image, baselineBurden: fx.baselineBurden, relativeChange: fx.relativeChange,
@@ -130,8 +133,6 @@ describe('properties', () => {
 
 describe('determinism, memory, abort, guard, errors', () => {
   const diffusion = createDiffusion({ steps: 1000, timestepRespacing: 'ddim100', learnSigma: true });
-  const model = tinyEps(fx.net);
-  const regressor = tinyRegressor(fx.regressor);
 
   it('is deterministic for a seed (initial noise and eta > 0) and differs across seeds', async () => {
     const image = tf.tensor4d(fx.image, shape);

@@ -1,0 +1,171 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { initBackend } from '@tumorcast/nn';
+import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
+import {
+  createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, otsuThreshold, parseGrowthTargets, runGuidedDataset,
+  type DatasetSliceResult, type RegressorFn, type Segmenter,
+} from './index.js';
+import { maxAbsDiff, tinyEps, tinyRegressor } from './test-utils/tiny-nets.js';
+
+const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
+const shape = fx.shape as [number, number, number, number];
+
+// Networks are made after the backend is chosen (not at collection time).
+let model!: DiffusionModel;
+let regressor!: RegressorFn;
+beforeAll(async () => {
+  await initBackend({ log: false });
+  model = tinyEps(fx.net);
+  regressor = tinyRegressor(fx.regressor);
+});
+
+/** A 1-channel-FLAIR phantom (4 channels, FLAIR last) in [-1, 1]: brain disc, bright blobs. */
+function phantom(h: number, blobs: { y: number; x: number; r: number }[]): Float32Array {
+  const c = 4;
+  const out = new Float32Array(h * h * c).fill(-1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < h; x++) {
+      const inBrain = (y - h / 2) ** 2 + (x - h / 2) ** 2 < (0.45 * h) ** 2;
+      if (!inBrain) continue;
+      let v = -0.2 + 0.05 * Math.sin(x) * Math.cos(y);
+      for (const b of blobs) if ((y - b.y) ** 2 + (x - b.x) ** 2 <= b.r ** 2) v = 0.7;
+      for (let k = 0; k < c; k++) out[(y * h + x) * c + k] = k === 3 ? v : 0.1;
+    }
+  }
+  return out;
+}
+
+describe('FLAIR hyperintensity segmenter', () => {
+  it('otsuThreshold separates two modes', () => {
+    const v = [...Array(100).fill(0.1), ...Array(30).fill(0.9)];
+    const t = otsuThreshold(v);
+    expect(t).toBeGreaterThan(0.1);
+    expect(t).toBeLessThan(0.9);
+    expect(otsuThreshold([2, 2])).toBe(2);
+    expect(() => otsuThreshold([])).toThrow(/'values' passed to 'otsuThreshold'/);
+  });
+
+  it('finds the grown lesion near the baseline tumour and ignores bright spots far from it', () => {
+    const h = 32;
+    const baseline = tf.tensor4d(phantom(h, [{ y: 12, x: 12, r: 3 }]), [1, h, h, 4]);
+    const follow = tf.tensor4d(phantom(h, [{ y: 12, x: 12, r: 5 }, { y: 24, x: 22, r: 2 }]), [1, h, h, 4]);
+    for (const method of ['otsu', 'meanStd'] as const) {
+      const seg = createFlairSegmenter({ method, k: 1.5, neighbourhoodRadius: 4 });
+      const m = seg.segment({ image: follow, baseline }) as tf.Tensor4D;
+      const d = m.dataSync();
+      expect(m.shape).toEqual([1, h, h, 1]);
+      expect(d[12 * h + 12]).toBe(1);
+      expect(d[12 * h + 16]).toBe(1); // grown part (radius 5), within 4 px of the baseline blob
+      expect(d[24 * h + 22]).toBe(0); // far bright spot
+      expect(d[16 * h + 16]).toBe(0); // normal brain
+      m.dispose();
+    }
+    // a given baseline mask is used; without the neighbourhood restriction both blobs count
+    const all = createFlairSegmenter({ neighbourhoodRadius: Infinity }).segment({ image: follow, baseline }) as tf.Tensor4D;
+    expect(all.dataSync()[24 * h + 22]).toBe(1);
+    const empty = tf.zeros([1, h, h, 1]) as tf.Tensor4D;
+    const whole = createFlairSegmenter().segment({ image: follow, baseline, baselineMask: empty }) as tf.Tensor4D;
+    expect(whole.dataSync()[24 * h + 22]).toBe(1); // empty baseline mask: whole brain eligible
+    tf.dispose([baseline, follow, all, empty, whole]);
+  });
+
+  it('validates', () => {
+    expect(() => createFlairSegmenter({ method: 'x' as 'otsu' })).toThrow(/'method' passed to 'createFlairSegmenter'/);
+    expect(() => createFlairSegmenter({ neighbourhoodRadius: -1 })).toThrow(/'neighbourhoodRadius'/);
+    const a = tf.zeros([1, 4, 4, 4]) as tf.Tensor4D;
+    const b = tf.zeros([1, 4, 5, 4]) as tf.Tensor4D;
+    expect(() => createFlairSegmenter().segment({ image: a, baseline: b })).toThrow(/'baseline' passed to 'segment'/);
+    expect(() => createFlairSegmenter({ channel: 5 }).segment({ image: a, baseline: a })).toThrow(/'channel'/);
+    tf.dispose([a, b]);
+  });
+});
+
+describe('growthProbabilityMap', () => {
+  const diffusion = createDiffusion({ steps: 1000, learnSigma: true, timestepRespacing: 'ddim100' });
+  // thresholds channel 0 at 0: the map is the fraction of runs with x > 0
+  const positive: Segmenter = { name: 'positive', segment: ({ image }) => tf.tidy(() => tf.cast(tf.greater(tf.slice(image, [0, 0, 0, 0], [-1, -1, -1, 1]), 0), 'float32') as tf.Tensor4D) };
+
+  it('averages N seeded runs; run 0 is guidedSampleKnown with the same seed; batching does not matter', async () => {
+    const image = tf.tensor4d(fx.image, shape);
+    const before = tf.memory().numTensors;
+    const o = { diffusion, model, regressor, image, baselineBurden: fx.baselineBurden, relativeChange: fx.relativeChange,
+      noiseLevel: 100, scale: 1000, initialNoiseStd: 0.2, seed: 3, samples: 3, segmenter: positive };
+    const a = await growthProbabilityMap({ ...o, samplesPerBatch: 3, keepSamples: true });
+    const b = await growthProbabilityMap({ ...o, samplesPerBatch: 1 });
+    const single = await guidedSampleKnown({ ...o });
+    expect(maxAbsDiff(a.probability, b.probability.dataSync())).toBe(0);
+    expect(maxAbsDiff(a.meanSample, b.meanSample.dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(a.samples![0], single.sample.dataSync())).toBeLessThan(1e-6);
+    expect(a.finalPredictions).toHaveLength(3);
+    const p = Array.from(a.probability.dataSync());
+    expect(p.every((v) => [0, 1 / 3, 2 / 3, 1].some((q) => Math.abs(v - q) < 1e-6))).toBe(true);
+    expect(p.some((v) => v > 0 && v < 1)).toBe(true); // runs differ
+    expect(a.probability.shape).toEqual([2, 16, 16, 1]);
+    tf.dispose([a.probability, a.meanSample, ...a.samples!, b.probability, b.meanSample, single.sample, single.latent, single.differenceMap]);
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
+  });
+
+  it('uses the FLAIR segmenter by default and validates', async () => {
+    const image = tf.tensor4d(fx.image, shape);
+    const out = await growthProbabilityMap({ diffusion, model, regressor, image, baselineBurden: 0.1, relativeChange: 0.2, noiseLevel: 30, samples: 2 });
+    expect(out.probability.shape).toEqual([2, 16, 16, 1]);
+    tf.dispose([out.probability, out.meanSample]);
+    const o = { diffusion, model, regressor, image, baselineBurden: 0.1, relativeChange: 0.2, noiseLevel: 30 };
+    await expect(growthProbabilityMap({ ...o, samples: 0 })).rejects.toThrow(/'samples' passed to 'growthProbabilityMap'/);
+    await expect(growthProbabilityMap({ ...o, samples: 2, samplesPerBatch: 0 })).rejects.toThrow(/'samplesPerBatch'/);
+    await expect(growthProbabilityMap({ ...o, samples: 2, segmenter: {} as Segmenter })).rejects.toThrow(/'segmenter'/);
+    await expect(growthProbabilityMap({ ...o, samples: 64, heapLimitBytes: 2 ** 22 })).rejects.toThrow(/'samplesPerBatch'/);
+    image.dispose();
+  });
+});
+
+describe('data-set runner', () => {
+  const diffusion = createDiffusion({ steps: 1000, learnSigma: true, timestepRespacing: 'ddim100' });
+
+  it('parses targets JSON and rejects bad entries', () => {
+    const t = parseGrowthTargets('{"a_1": {"relativeChange": 0.2, "targetImage": "f.nii"}, "b_2": {"relativeChange": -0.1}}');
+    expect(t).toEqual({ a_1: { relativeChange: 0.2, targetImage: 'f.nii' }, b_2: { relativeChange: -0.1 } });
+    expect(() => parseGrowthTargets('{')).toThrow(/'json' passed to 'parseGrowthTargets' is not valid JSON/);
+    expect(() => parseGrowthTargets('[]')).toThrow(/must be an object/);
+    expect(() => parseGrowthTargets({ a: { relativeChange: 'x' } })).toThrow(/slice 'a' needs a finite number 'relativeChange'/);
+    expect(() => parseGrowthTargets({ a: { relativeChange: 1, targetImage: 3 } })).toThrow(/'targetImage'/);
+  });
+
+  it('runs per-slice relative changes; results depend on seed and id only, not on batching', async () => {
+    const images = tf.tidy(() => tf.unstack(tf.tensor4d(fx.image, shape)) as tf.Tensor3D[]);
+    const slices = [
+      { id: 's1', image: images[0], baselineBurden: 0.2 },
+      { id: 's2', image: images[1], baselineBurden: 0.1 },
+      { id: 's3', image: images[0], baselineBurden: 0.2 },
+    ];
+    const targets = parseGrowthTargets({ s1: { relativeChange: 0.5, targetImage: 'fu1' }, s2: { relativeChange: -0.3 } });
+    const run = async (batchSize: number) => {
+      const res: DatasetSliceResult[] = [];
+      const summary = await runGuidedDataset({
+        diffusion, model, regressor, slices, targets, batchSize, noiseLevel: 60, scale: 1000, seed: 9, missingTarget: 'skip',
+        onResult: (r) => { res.push(r); },
+      });
+      return { res, summary };
+    };
+    const before = tf.memory().numTensors;
+    const one = await run(1);
+    const two = await run(2);
+    expect(one.summary).toEqual({ processed: ['s1', 's2'], skipped: ['s3'] });
+    expect(two.summary).toEqual(one.summary);
+    expect(one.res[0].targetImage).toBe('fu1');
+    expect(one.res[1].targetBurden).toBeCloseTo(0.07, 12);
+    expect(one.res[0].sample.shape).toEqual([16, 16, 4]);
+    expect(one.res[0].predictions).toHaveLength(6);
+    for (let i = 0; i < 2; i++) expect(maxAbsDiff(one.res[i].sample, two.res[i].sample.dataSync())).toBeLessThan(1e-6);
+    tf.dispose([...one.res, ...two.res].map((r) => r.sample));
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(runGuidedDataset({ diffusion, model, regressor, slices, targets, onResult: () => undefined }))
+      .rejects.toThrow(/'targets' passed to 'runGuidedDataset' has no entry for slice 's3'/);
+    await expect(runGuidedDataset({ diffusion, model, regressor, slices: 3 as unknown as [], targets, onResult: () => undefined }))
+      .rejects.toThrow(/'slices'/);
+    tf.dispose(images);
+  });
+});
