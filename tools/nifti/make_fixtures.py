@@ -363,7 +363,7 @@ def synthetic_fixtures():
     raw = nib.Nifti1Image(a, make_affine()).to_bytes()
     fname = 'multi-member.nii.gz'
     with open(os.path.join(SYN, fname), 'wb') as fh:
-        fh.write(gzip.compress(raw[:200]) + gzip.compress(raw[200:]))
+        fh.write(gzip.compress(raw[:200], mtime=0) + gzip.compress(raw[200:], mtime=0))
     record(fname, os.path.join(SYN, fname), note='two gzip members')
     with open(os.path.join(FIX, 'synthetic.json'), 'w') as fh:
         json.dump(cases, fh, indent=1)
@@ -431,6 +431,52 @@ def check_ts():
     print(f'checked {len(out)} TS-written files with nibabel {nib.__version__}')
 
 
+# ---------------------------------------------------------------- a small BraTS case
+
+def numpy_normalise(v, lower, upper):
+    nz = v[v != 0]
+    b = np.percentile(nz, upper)
+    a = 0.0 if lower == 0 else np.percentile(nz, lower)
+    out = np.where(v != 0, np.clip((v - a) / (b - a), 0, 1), 0.0)
+    return out, float(a), float(b)
+
+
+def brats_case_fixture():
+    """A tiny 3-D BraTS case (nibabel) and what the slice conversion must produce (numpy)."""
+    name = 'BraTS-GLI-00042-001'
+    d = os.path.join(FIX, 'brats-case', name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(42)
+    X, Y, Z = 6, 5, 4
+    ii, jj = np.meshgrid(np.arange(X), np.arange(Y), indexing='ij')
+    mask2 = ((ii - 2.5) ** 2 / 7 + (jj - 2) ** 2 / 5) <= 1
+    mask = np.repeat(mask2[:, :, None], Z, axis=2)
+    mask[:, :, 3] = False  # an empty slice (no brain)
+    vols = {}
+    for m in MODS:
+        v = np.where(mask, rng.integers(1, 1000, size=(X, Y, Z)), 0).astype(np.int16)
+        vols[m] = v
+    seg = np.zeros((X, Y, Z), dtype=np.uint8)
+    seg[2:4, 1:3, 1] = 2
+    seg[3, 2, 2] = 1
+    vols['seg'] = seg
+    aff = np.diag([1.0, 1.0, 1.0, 1.0])
+    for m, v in vols.items():
+        nib.Nifti1Image(v, aff).to_filename(os.path.join(d, f'{name}-{m}.nii.gz'))
+    exp = {'case': name, 'pid': '00042001', 'shape': [X, Y, Z], 'default': {}, 'lower5': {}, 'burden': {}}
+    for key, lower in [('default', 0), ('lower5', 5)]:
+        for m in MODS:
+            out, a, b = numpy_normalise(vols[m].astype(np.float64), lower, 99.5)
+            exp[key][m] = {'a': a, 'b': b, 'slices': [out[:, :, k].reshape(-1, order='F').tolist() for k in range(Z)]}
+    for k in range(Z):
+        t = int(np.count_nonzero(seg[:, :, k] > 0))
+        br = int(np.count_nonzero(vols['t2f'][:, :, k] != 0))
+        exp['burden'][str(k)] = (t / br) if t else 0.0
+    exp['seg'] = [seg[:, :, k].reshape(-1, order='F').astype(float).tolist() for k in range(Z)]
+    with open(os.path.join(FIX, 'brats-case.json'), 'w') as fh:
+        json.dump(exp, fh, indent=1)
+
+
 if __name__ == '__main__':
     os.makedirs(FIX, exist_ok=True)
     if '--check-ts' in sys.argv:
@@ -439,4 +485,5 @@ if __name__ == '__main__':
         sample_fixtures()
         synthetic_fixtures()
         ts_cases()
+        brats_case_fixture()
         print('wrote', FIX)
