@@ -1,7 +1,19 @@
 /**
  * @packageDocumentation
- * @tumorcast/segmenter — see the package README.
+ * @tumorcast/segmenter — a learned tumour segmenter: a small 2-D U-Net
+ * without timestep embedding (Dice + BCE), usable as the guided sampler's
+ * `Segmenter` for growth probability maps.
  */
+export { SEGMENTER_PRESETS, resolveSegmenterConfig } from './config.js';
+export type { SegmenterConfig, ResolvedSegmenterConfig, SegmenterPresetName } from './config.js';
+export { SegmenterNet, createSegmenterNet } from './net.js';
+export type { CreateSegmenterNetOptions, SegmenterApplyOptions } from './net.js';
+export { segmentationLoss, diceScore } from './loss.js';
+export type { SegmentationLossOptions, DiceScoreOptions } from './loss.js';
+export { learnedSegmenter } from './segmenter.js';
+export type { Segmenter, SegmenterContext, LearnedSegmenterOptions } from './segmenter.js';
+export { saveSegmenter, loadSegmenter, SEGMENTER_CONFIG_KEY } from './io.js';
+export type { SaveSegmenterOptions } from './io.js';
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/segmenter';
