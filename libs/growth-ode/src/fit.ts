@@ -93,8 +93,8 @@ export interface FitGrowthOptions<P> {
    */
   maxIterations?: number;
   /**
-   * Least-squares stopping tolerances (see `leastSquaresBounded`).
-   * @defaultValue 1e-10
+   * Least-squares stopping tolerances `ftol`, `xtol`, `gtol` (see `leastSquaresBounded`), scipy's defaults.
+   * @defaultValue 1e-8
    */
   tol?: number;
 }
@@ -445,7 +445,7 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
   const x0 = freeIdx.map((i) => initial[names[i]]);
   const starts = options.starts ?? 5;
   const rng = new Rng(options.seed ?? 0, 'fitGrowth-starts');
-  const tol = options.tol ?? 1e-10;
+  const tol = options.tol ?? 1e-8;
   const lmOptions = {
     maxIterations: options.maxIterations ?? 300,
     ftol: tol,

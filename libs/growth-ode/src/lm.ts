@@ -112,7 +112,9 @@ export function leastSquaresBounded(
     } catch {
       return null;
     }
-    for (let i = 0; i < r.length; i++) if (!Number.isFinite(r[i])) return null;
+    let ss = 0;
+    for (let i = 0; i < r.length; i++) ss += r[i] * r[i];
+    if (!Number.isFinite(ss)) return null; // NaN, infinite, or overflowing residuals
     return Array.from(r);
   };
   const clamp = (v: number, i: number): number => Math.min(upper[i], Math.max(lower[i], v));
@@ -151,7 +153,14 @@ export function leastSquaresBounded(
       }
       const col = J[j];
       if (rp === null) col.fill(0);
-      else for (let i = 0; i < m; i++) col[i] = (rp[i] - r[i]) / h;
+      else {
+        let ss = 0;
+        for (let i = 0; i < m; i++) {
+          col[i] = (rp[i] - r[i]) / h;
+          ss += col[i] * col[i];
+        }
+        if (!Number.isFinite(ss)) col.fill(0);
+      }
     }
     const A = new Float64Array(k * k);
     const g = new Float64Array(k);
@@ -191,8 +200,13 @@ export function leastSquaresBounded(
         M.set(a, a, M.get(a, a) + mu * d[free[a]]);
         rhs.set(a, 0, -g[free[a]]);
       }
-      const chol = new CholeskyDecomposition(M);
-      if (!chol.isPositiveDefinite()) {
+      let chol: CholeskyDecomposition | null = null;
+      try {
+        chol = new CholeskyDecomposition(M);
+      } catch {
+        chol = null;
+      }
+      if (chol === null || !chol.isPositiveDefinite()) {
         mu *= nu;
         nu *= 2;
         if (mu > 1e20) return done('no-progress', iter);

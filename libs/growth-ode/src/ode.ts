@@ -121,6 +121,11 @@ const P: number[][] = [
   [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
   [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
 ];
+const [A10, A20, A21, A30, A31, A32, A40, A41, A42, A43, A50, A51, A52, A53, A54] = [
+  A[1][0], A[2][0], A[2][1], A[3][0], A[3][1], A[3][2], A[4][0], A[4][1], A[4][2], A[4][3], A[5][0], A[5][1], A[5][2], A[5][3], A[5][4],
+];
+const [B0, , B2, B3, B4, B5] = B;
+const [E0, , E2, E3, E4, E5, E6] = E;
 const SAFETY = 0.9;
 const MIN_FACTOR = 0.2;
 const MAX_FACTOR = 10;
@@ -349,22 +354,20 @@ export function solveIvp(
         if (tNew > tBound) tNew = tBound;
         h = tNew - t;
         hAbs = h;
-        // Runge-Kutta stages.
-        K[0].set(f);
-        for (let s = 1; s < 6; s++) {
-          const a = A[s];
-          for (let i = 0; i < n; i++) {
-            let acc = 0;
-            for (let j = 0; j < s; j++) acc += a[j] * K[j][i];
-            yTmp[i] = y[i] + h * acc;
-          }
-          call(t + C[s] * h, yTmp, K[s]);
-        }
-        for (let i = 0; i < n; i++) {
-          let acc = 0;
-          for (let j = 0; j < 6; j++) acc += B[j] * K[j][i];
-          yNew[i] = y[i] + h * acc;
-        }
+        // Runge-Kutta stages (unrolled; the tableau is A/B/C above).
+        const [k0, k1, k2, k3, k4, k5, k6] = K;
+        k0.set(f);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A10 * k0[i]);
+        call(t + C[1] * h, yTmp, k1);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A20 * k0[i] + A21 * k1[i]);
+        call(t + C[2] * h, yTmp, k2);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A30 * k0[i] + A31 * k1[i] + A32 * k2[i]);
+        call(t + C[3] * h, yTmp, k3);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A40 * k0[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        call(t + C[4] * h, yTmp, k4);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A50 * k0[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        call(t + h, yTmp, k5);
+        for (let i = 0; i < n; i++) yNew[i] = y[i] + h * (B0 * k0[i] + B2 * k2[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i]);
         let finite = allFinite(yNew);
         let errNorm = Infinity;
         if (finite) {
@@ -372,13 +375,14 @@ export function solveIvp(
           K[6].set(fNew);
           finite = allFinite(fNew);
           if (finite) {
+            let sum = 0;
             for (let i = 0; i < n; i++) {
-              let acc = 0;
-              for (let j = 0; j < 7; j++) acc += E[j] * K[j][i];
+              const acc = E0 * k0[i] + E2 * k2[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i];
               const scale = atol[i] + Math.max(Math.abs(y[i]), Math.abs(yNew[i])) * rtol;
-              errV[i] = (acc * h) / scale;
+              const e = (acc * h) / scale;
+              sum += e * e;
             }
-            errNorm = rmsNorm(errV);
+            errNorm = Math.sqrt(sum / n);
             if (Number.isNaN(errNorm)) {
               finite = false;
               errNorm = Infinity;
