@@ -264,63 +264,35 @@ function checkShape(s: PhantomTumourShape): void {
   checkNumber(FN, 'tumour.referenceRadius', s.referenceRadius, 0, 1000);
 }
 
-/**
- * Generates one seeded phantom slice: skull ring, brain with grey and white
- * matter, cortical folding, ventricles and deep grey nuclei, smooth texture
- * and bias field, modality-specific contrasts, and a tumour (necrotic core,
- * enhancing rim, oedema) of the requested whole-tumour area.
- *
- * The tumour's shape and centre depend only on `tumourSeed` (and the
- * overrides) and on `size`: larger sizes give nested, scaled outlines whose
- * centre moves along `tumour.drift`, so a growth series stays consistent.
- *
- * @param options - see {@link PhantomSliceOptions}.
- * @returns the slice; see {@link PhantomSlice} for the layout.
- * @throws RangeError naming the option when an option is invalid or the
- * tumour does not fit in the brain.
- *
- * @example
- * ```ts
- * const s = generatePhantomSlice({ seed: 7, size: 900 });
- * s.modalities.t1c;  // Float32Array(240 * 240), pixel (x, y) at y * 240 + x
- * s.tumourArea;      // 900 (mm^2, 1 mm pixels)
- * ```
- */
-export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlice {
-  const o = checkOptions(FN, 'options', options);
-  const seed = checkSeed(FN, 'seed', o.seed ?? 0);
-  const tumourSeed = checkSeed(FN, 'tumourSeed', o.tumourSeed ?? seed);
-  const scanSeed = checkSeed(FN, 'scanSeed', o.scanSeed ?? seed);
-  const size = checkNumber(FN, 'size', o.size ?? 0, 0);
-  const w = checkInt(FN, 'width', o.width ?? 240, 16, 4096);
-  const h = checkInt(FN, 'height', o.height ?? w, 16, 4096);
-  const sp = checkPositive(FN, 'pixelSpacing', o.pixelSpacing ?? 240 / w);
-  const skull = checkBool(FN, 'skull', o.skull ?? true);
-  const noiseStd = checkNumber(FN, 'noiseStd', o.noiseStd ?? 0.01, 0, 1);
-  const sliceOffset = checkNumber(FN, 'sliceOffset', o.sliceOffset ?? 0, -80, 80);
-  const overrides = checkOptions(FN, 'tumour', o.tumour);
-  const shape: PhantomTumourShape = { ...sampleTumourShape(new Rng(tumourSeed).fork('tumour')), ...overrides };
-  checkShape(shape);
+interface Fields {
+  fold: Float32Array; sulci: Float32Array; depthMod: Float32Array;
+  texture: Float32Array; bias: Float32Array; tumourTex: Float32Array;
+}
 
+interface AnatomyMaps {
+  /** Tissue class. */
+  cls: Uint8Array;
+  /** Depth below the brain surface, mm (negative outside). */
+  depth: Float32Array;
+  /** Anatomy-frame coordinates, mm. */
+  ax: Float32Array;
+  ay: Float32Array;
+  brainMask: Uint8Array;
+}
+
+// The per-pixel loops live in small functions: V8 optimises (and keeps) them
+// far better than one large function with several hot loops.
+function renderAnatomy(an: Anatomy, w: number, h: number, sp: number, skull: boolean, f: Fields): AnatomyMaps {
   const n = w * h;
-  const anatRng = new Rng(seed).fork('anatomy');
-  const an = sampleAnatomy(anatRng, sliceOffset);
-  const mmToPx = 1 / sp;
-  const fold = valueNoise(anatRng, w, h, 25 * mmToPx, 2);
-  const sulci = valueNoise(anatRng, w, h, 8 * mmToPx, 1);
-  const depthMod = valueNoise(anatRng, w, h, 14 * mmToPx, 2);
-  const texture = valueNoise(anatRng, w, h, 5 * mmToPx, 3);
-  const bias = valueNoise(anatRng, w, h, 110 * mmToPx, 1);
-  const tumourTex = valueNoise(anatRng, w, h, 3 * mmToPx, 2);
-
-  // --- anatomy: tissue class, depth below the brain surface (mm), anatomy-frame coordinates.
   const cls = new Uint8Array(n);
   const depth = new Float32Array(n);
   const ax = new Float32Array(n);
   const ay = new Float32Array(n);
   const brainMask = new Uint8Array(n);
   const cosR = M.cos(an.rot), sinR = M.sin(an.rot);
+  const cosV = M.cos(an.ventTilt), sinV = M.sin(an.ventTilt);
   const outerExtra = an.csfGap + (skull ? an.boneThick + an.scalpThick : 0);
+  const { fold, sulci, depthMod } = f;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
@@ -367,18 +339,169 @@ export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlic
       if (an.vent > 0.05) {
         const vx0 = ax0 - an.ventDx - an.ventBend * (yr - an.ventY) ** 2;
         const vy0 = yr - an.ventY;
-        const vx = M.cos(an.ventTilt) * vx0 - M.sin(an.ventTilt) * vy0;
-        const vy = M.sin(an.ventTilt) * vx0 + M.cos(an.ventTilt) * vy0;
+        const vx = cosV * vx0 - sinV * vy0;
+        const vy = sinV * vx0 + cosV * vy0;
         const va = an.ventA * an.vent, vb = an.ventB * M.sqrt(an.vent);
         if ((vx / va) ** 2 + (vy / vb) ** 2 < 1) k = CSF;
       }
       cls[i] = k;
     }
   }
+  return { cls, depth, ax, ay, brainMask };
+}
 
-  // --- tumour label.
+interface TumourGeometry {
+  tcx: number; tcy: number; sa: number; co: number; so: number; wtH: Harmonics; coreH: Harmonics;
+}
+
+interface TumourMaps {
+  label: Uint8Array;
+  /** Whole-tumour outline ratio per pixel (Infinity outside the brain). */
+  ratioWt: Float32Array;
+  threshold: number;
+  tumourPixels: number;
+}
+
+/** Outline ratio of every brain pixel; returns how many there are (written to `ratios`). */
+function tumourRatios(a: AnatomyMaps, g: TumourGeometry, ratioWt: Float32Array, ratios: Float64Array): number {
+  let count = 0;
+  const { tcx, tcy, sa, co, so, wtH } = g;
+  for (let i = 0; i < ratioWt.length; i++) {
+    if ((a.depth[i] as number) < 0 || !a.brainMask[i]) continue;
+    const dx = (a.ax[i] as number) - tcx, dy = (a.ay[i] as number) - tcy;
+    const u = (co * dx + so * dy) / sa;
+    const v = (-so * dx + co * dy) * sa;
+    // Oedema spreads along white matter more than into cortex and CSF.
+    const k = a.cls[i] as number;
+    const tissue = k === GM ? 1.2 : k === CSF ? 1.35 : 1;
+    const rr = (tissue * M.hypot(u, v)) / M.exp(evalHarmonics(wtH, M.atan2(v, u)));
+    ratioWt[i] = rr;
+    ratios[count++] = rr;
+  }
+  return count;
+}
+
+function tumourLabels(a: AnatomyMaps, g: TumourGeometry, shape: PhantomTumourShape, ratioWt: Float32Array, threshold: number, label: Uint8Array): number {
+  let count = 0;
+  const { tcx, tcy, sa, co, so, coreH } = g;
+  for (let i = 0; i < label.length; i++) {
+    const rr = ratioWt[i] as number;
+    if (!(rr <= threshold)) continue;
+    const dx = (a.ax[i] as number) - tcx, dy = (a.ay[i] as number) - tcy;
+    const u = (co * dx + so * dy) / sa;
+    const v = (-so * dx + co * dy) * sa;
+    const rc = M.hypot(u, v) / M.exp(evalHarmonics(coreH, M.atan2(v, u))) / (threshold * shape.coreFraction);
+    label[i] = rc <= shape.necrosisFraction ? 1 : rc <= 1 ? 3 : 2;
+    count++;
+  }
+  return count;
+}
+
+function drawTumour(a: AnatomyMaps, g: TumourGeometry, shape: PhantomTumourShape, target: number, size: number): TumourMaps {
+  const n = a.cls.length;
   const label = new Uint8Array(n);
   const ratioWt = new Float32Array(n).fill(Infinity);
+  if (target === 0) return { label, ratioWt, threshold: 0, tumourPixels: 0 };
+  const all = new Float64Array(n);
+  const count = tumourRatios(a, g, ratioWt, all);
+  if (target > count / 2) {
+    throw new RangeError(`'size' passed to '${FN}' (${size} mm^2 = ${target} pixels) must be at most half the brain area (${M.floor(count / 2)} pixels)`);
+  }
+  const sorted = all.subarray(0, count).sort();
+  const threshold = ((sorted[target - 1] as number) + (sorted[target] as number)) / 2;
+  const tumourPixels = tumourLabels(a, g, shape, ratioWt, threshold, label);
+  return { label, ratioWt, threshold, tumourPixels };
+}
+
+/** Tissue and tumour intensities of channel `m` (before blur, bias and noise). */
+function shadeChannel(img: Float32Array, m: number, cls: Uint8Array, t: TumourMaps, f: Fields): void {
+  const { texture, tumourTex } = f;
+  const { label, ratioWt, threshold } = t;
+  const oed = OEDEMA[m] as number, enh = ENHANCING[m] as number, nec = NECROSIS[m] as number;
+  const table = TISSUE.map((row) => row[m] as number);
+  for (let i = 0; i < img.length; i++) {
+    const k = cls[i] as number;
+    if (k === BG) continue;
+    const texAmp = k === WM || k === GM || k === DEEP_GM ? 0.05 : k === SCALP ? 0.08 : 0.03;
+    let v = (table[k] as number) * (1 + texAmp * (texture[i] as number));
+    const l = label[i] as number;
+    if (l === 2) {
+      const wgt = M.min(1, 0.95 - 0.45 * ((ratioWt[i] as number) / threshold));
+      v += (oed - v) * wgt;
+    } else if (l === 3) {
+      v = enh * (1 + 0.08 * (tumourTex[i] as number));
+    } else if (l === 1) {
+      v = nec * (1 + 0.15 * (tumourTex[i] as number));
+    }
+    img[i] = v;
+  }
+}
+
+/** Bias field, noise, clamping to [0.005, 1] inside the head and exact zeros outside. */
+function finishChannel(img: Float32Array, headMask: Uint8Array, bias: Float32Array, noiseStd: number, gauss: () => number): void {
+  for (let i = 0; i < img.length; i++) {
+    if (!headMask[i]) {
+      img[i] = 0;
+      continue;
+    }
+    const v = (img[i] as number) * (1 + 0.06 * (bias[i] as number)) + (noiseStd > 0 ? noiseStd * gauss() : 0);
+    img[i] = M.min(1, M.max(0.005, v));
+  }
+}
+
+/**
+ * Generates one seeded phantom slice: skull ring, brain with grey and white
+ * matter, cortical folding, ventricles and deep grey nuclei, smooth texture
+ * and bias field, modality-specific contrasts, and a tumour (necrotic core,
+ * enhancing rim, oedema) of the requested whole-tumour area.
+ *
+ * The tumour's shape and centre depend only on `tumourSeed` (and the
+ * overrides) and on `size`: larger sizes give nested, scaled outlines whose
+ * centre moves along `tumour.drift`, so a growth series stays consistent.
+ *
+ * @param options - see {@link PhantomSliceOptions}.
+ * @returns the slice; see {@link PhantomSlice} for the layout.
+ * @throws RangeError naming the option when an option is invalid or the
+ * tumour does not fit in the brain.
+ *
+ * @example
+ * ```ts
+ * const s = generatePhantomSlice({ seed: 7, size: 900 });
+ * s.modalities.t1c;  // Float32Array(240 * 240), pixel (x, y) at y * 240 + x
+ * s.tumourArea;      // 900 (mm^2, 1 mm pixels)
+ * ```
+ */
+export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlice {
+  const o = checkOptions(FN, 'options', options);
+  const seed = checkSeed(FN, 'seed', o.seed ?? 0);
+  const tumourSeed = checkSeed(FN, 'tumourSeed', o.tumourSeed ?? seed);
+  const scanSeed = checkSeed(FN, 'scanSeed', o.scanSeed ?? seed);
+  const size = checkNumber(FN, 'size', o.size ?? 0, 0);
+  const w = checkInt(FN, 'width', o.width ?? 240, 16, 4096);
+  const h = checkInt(FN, 'height', o.height ?? w, 16, 4096);
+  const sp = checkPositive(FN, 'pixelSpacing', o.pixelSpacing ?? 240 / w);
+  const skull = checkBool(FN, 'skull', o.skull ?? true);
+  const noiseStd = checkNumber(FN, 'noiseStd', o.noiseStd ?? 0.01, 0, 1);
+  const sliceOffset = checkNumber(FN, 'sliceOffset', o.sliceOffset ?? 0, -80, 80);
+  const overrides = checkOptions(FN, 'tumour', o.tumour);
+  const shape: PhantomTumourShape = { ...sampleTumourShape(new Rng(tumourSeed).fork('tumour')), ...overrides };
+  checkShape(shape);
+
+  const n = w * h;
+  const anatRng = new Rng(seed).fork('anatomy');
+  const an = sampleAnatomy(anatRng, sliceOffset);
+  const mmToPx = 1 / sp;
+  const fields: Fields = {
+    fold: valueNoise(anatRng, w, h, 25 * mmToPx, 2),
+    sulci: valueNoise(anatRng, w, h, 8 * mmToPx, 1),
+    depthMod: valueNoise(anatRng, w, h, 14 * mmToPx, 2),
+    texture: valueNoise(anatRng, w, h, 5 * mmToPx, 3),
+    bias: valueNoise(anatRng, w, h, 110 * mmToPx, 1),
+    tumourTex: valueNoise(anatRng, w, h, 3 * mmToPx, 2),
+  };
+  const anat = renderAnatomy(an, w, h, sp, skull, fields);
+  const cosR = M.cos(an.rot), sinR = M.sin(an.rot);
+
   const target = size > 0 ? M.round(size / (sp * sp)) : 0;
   const tRng = new Rng(tumourSeed).fork('outline');
   const wtH = randomHarmonics(tRng, 2, 9, shape.irregularity);
@@ -386,74 +509,22 @@ export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlic
   const radius = M.sqrt(size / M.PI);
   const tcx = shape.centre[0] * an.a + shape.drift[0] * (radius - shape.referenceRadius);
   const tcy = shape.centre[1] * an.b + shape.drift[1] * (radius - shape.referenceRadius);
-  const sa = M.sqrt(shape.anisotropy);
-  const co = M.cos(shape.orientation), so = M.sin(shape.orientation);
-  let threshold = 0;
-  let tumourPixels = 0;
-  if (target > 0) {
-    const ratios: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if ((depth[i] as number) < 0 || !brainMask[i]) continue;
-      const dx = (ax[i] as number) - tcx, dy = (ay[i] as number) - tcy;
-      const u = (co * dx + so * dy) / sa;
-      const v = (-so * dx + co * dy) * sa;
-      // Oedema spreads along white matter more than into cortex and CSF.
-      const k = cls[i] as number;
-      const tissue = k === GM ? 1.2 : k === CSF ? 1.35 : 1;
-      const rr = (tissue * M.hypot(u, v)) / M.exp(evalHarmonics(wtH, M.atan2(v, u)));
-      ratioWt[i] = rr;
-      ratios.push(rr);
-    }
-    if (target > ratios.length / 2) {
-      throw new RangeError(`'size' passed to '${FN}' (${size} mm^2 = ${target} pixels) must be at most half the brain area (${M.floor(ratios.length / 2)} pixels)`);
-    }
-    const sorted = Float64Array.from(ratios).sort();
-    threshold = ((sorted[target - 1] as number) + (sorted[target] as number)) / 2;
-    for (let i = 0; i < n; i++) {
-      const rr = ratioWt[i] as number;
-      if (!(rr <= threshold)) continue;
-      const dx = (ax[i] as number) - tcx, dy = (ay[i] as number) - tcy;
-      const u = (co * dx + so * dy) / sa;
-      const v = (-so * dx + co * dy) * sa;
-      const rc = M.hypot(u, v) / M.exp(evalHarmonics(coreH, M.atan2(v, u))) / (threshold * shape.coreFraction);
-      label[i] = rc <= shape.necrosisFraction ? 1 : rc <= 1 ? 3 : 2;
-      tumourPixels++;
-    }
-  }
+  const geom: TumourGeometry = { tcx, tcy, sa: M.sqrt(shape.anisotropy), co: M.cos(shape.orientation), so: M.sin(shape.orientation), wtH, coreH };
+  const tum = drawTumour(anat, geom, shape, target, size);
 
-  // --- intensities.
   const channels = new Float32Array(4 * n);
   const gauss = fastNormals(new Rng(scanSeed).fork('scan'));
   const headMask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) headMask[i] = cls[i] !== BG ? 1 : 0;
+  for (let i = 0; i < n; i++) headMask[i] = anat.cls[i] !== BG ? 1 : 0;
   for (let m = 0; m < 4; m++) {
     const img = channels.subarray(m * n, (m + 1) * n);
-    for (let i = 0; i < n; i++) {
-      const k = cls[i] as number;
-      if (k === BG) continue;
-      const texAmp = k === WM || k === GM || k === DEEP_GM ? 0.05 : k === SCALP ? 0.08 : 0.03;
-      let v = (TISSUE[k]![m] as number) * (1 + texAmp * (texture[i] as number));
-      const l = label[i] as number;
-      if (l === 2) {
-        const wgt = M.min(1, 0.95 - 0.45 * ((ratioWt[i] as number) / threshold));
-        v += ((OEDEMA[m] as number) - v) * wgt;
-      } else if (l === 3) {
-        v = (ENHANCING[m] as number) * (1 + 0.08 * (tumourTex[i] as number));
-      } else if (l === 1) {
-        v = (NECROSIS[m] as number) * (1 + 0.15 * (tumourTex[i] as number));
-      }
-      img[i] = v;
-    }
+    shadeChannel(img, m, anat.cls, tum, fields);
     gaussianBlur(img, w, h, 0.55);
-    for (let i = 0; i < n; i++) {
-      if (!headMask[i]) {
-        img[i] = 0;
-        continue;
-      }
-      const v = (img[i] as number) * (1 + 0.06 * (bias[i] as number)) + (noiseStd > 0 ? noiseStd * gauss() : 0);
-      img[i] = M.min(1, M.max(0.005, v));
-    }
+    finishChannel(img, headMask, fields.bias, noiseStd, gauss);
   }
+  const { label, tumourPixels } = tum;
+  const cls = anat.cls;
+  const brainMask = anat.brainMask;
   const modalities = {} as Record<PhantomModality, Float32Array>;
   PHANTOM_MODALITIES.forEach((mod, m) => (modalities[mod] = channels.subarray(m * n, (m + 1) * n)));
   let headCount = 0;
