@@ -8,6 +8,7 @@ import {
   type MaskGrid,
   argError,
   checkGrid,
+  checkFinite,
   checkSameShape,
   checkThreshold,
   resolveSpacing,
@@ -188,6 +189,56 @@ export function surface(mask: Grid, options: SurfaceOptions = {}): MaskGrid {
   return { data: out, shape: Array.from(mask.shape), ...(mask.spacing ? { spacing: Array.from(mask.spacing) } : {}) };
 }
 
+interface UnionBox {
+  lo: number[];
+  hi: number[];
+  anyP: boolean;
+  anyR: boolean;
+  bad: boolean;
+}
+
+/** Bounding box (inclusive) of `p > t OR r > t` on an `[n0, n1, n2]` grid, and whether any value is NaN or infinite. */
+function unionBox(p: ArrayLike<number>, r: ArrayLike<number>, t: number, n0: number, n1: number, n2: number): UnionBox {
+  const lo = [n0, n1, n2];
+  const hi = [-1, -1, -1];
+  let anyP = false;
+  let anyR = false;
+  let bad = false;
+  let i = 0;
+  for (let i0 = 0; i0 < n0; i0++) {
+    let sliceAny = false;
+    for (let i1 = 0; i1 < n1; i1++, i += n2) {
+      let first = -1;
+      let last = -1;
+      for (let k = 0; k < n2; k++) {
+        const a = p[i + k];
+        const b = r[i + k];
+        const ia = a > t;
+        const ib = b > t;
+        if (ia || ib) {
+          if (first < 0) first = k;
+          last = k;
+          if (ia) anyP = true;
+          if (ib) anyR = true;
+        }
+        if (a - a !== 0 || b - b !== 0) bad = true;
+      }
+      if (first >= 0) {
+        sliceAny = true;
+        if (i1 < lo[1]) lo[1] = i1;
+        if (i1 > hi[1]) hi[1] = i1;
+        if (first < lo[2]) lo[2] = first;
+        if (last > hi[2]) hi[2] = last;
+      }
+    }
+    if (sliceAny) {
+      if (i0 < lo[0]) lo[0] = i0;
+      hi[0] = i0;
+    }
+  }
+  return { lo, hi, anyP, anyR, bad };
+}
+
 /**
  * @internal The directed surface distances of two thresholded masks. Work is
  * restricted to the bounding box of the union of both masks, which is exact:
@@ -209,51 +260,28 @@ export function surfaceDistancesImpl(
   checkConnectivity(connectivity, rank, fn);
   const threshold = options.threshold ?? 0;
   checkThreshold(threshold, 'options.threshold', fn);
-  const mp = toMask(prediction.data, threshold, 'prediction', fn);
-  const mr = toMask(reference.data, threshold, 'reference', fn);
-
-  // Bounding box of the union, and whether each mask is empty.
+  // One pass over both inputs: the bounding box of the union, whether each
+  // mask is empty, and the finiteness check (no full-size mask is allocated).
+  const pd = prediction.data;
+  const rd = reference.data;
   const n2 = shape[rank - 1];
   const n1 = rank >= 2 ? shape[rank - 2] : 1;
   const n0 = rank >= 3 ? shape[rank - 3] : 1;
-  const lo = [n0, n1, n2];
-  const hi = [-1, -1, -1];
-  let anyP = false;
-  let anyR = false;
-  let i = 0;
-  for (let i0 = 0; i0 < n0; i0++) {
-    for (let i1 = 0; i1 < n1; i1++) {
-      let rowLo = -1;
-      let rowHi = -1;
-      for (let i2 = 0; i2 < n2; i2++, i++) {
-        const a = mp[i];
-        const b = mr[i];
-        if (a | b) {
-          if (rowLo < 0) rowLo = i2;
-          rowHi = i2;
-          if (a) anyP = true;
-          if (b) anyR = true;
-        }
-      }
-      if (rowLo >= 0) {
-        if (i0 < lo[0]) lo[0] = i0;
-        if (i0 > hi[0]) hi[0] = i0;
-        if (i1 < lo[1]) lo[1] = i1;
-        if (i1 > hi[1]) hi[1] = i1;
-        if (rowLo < lo[2]) lo[2] = rowLo;
-        if (rowHi > hi[2]) hi[2] = rowHi;
-      }
-    }
+  const box = unionBox(pd, rd, threshold, n0, n1, n2);
+  if (box.bad) {
+    checkFinite(pd, 'prediction', fn);
+    checkFinite(rd, 'reference', fn);
   }
-  if (!anyP || !anyR) {
+  if (!box.anyP || !box.anyR) {
     return {
       predictionToReference: new Float64Array(0),
       referenceToPrediction: new Float64Array(0),
-      predictionEmpty: !anyP,
-      referenceEmpty: !anyR,
+      predictionEmpty: !box.anyP,
+      referenceEmpty: !box.anyR,
     };
   }
-  // Crop both masks to the box.
+  const { lo, hi } = box;
+  // Crop and threshold both masks to the box.
   const c0 = hi[0] - lo[0] + 1;
   const c1 = hi[1] - lo[1] + 1;
   const c2 = hi[2] - lo[2] + 1;
@@ -264,9 +292,10 @@ export function surfaceDistancesImpl(
   for (let i0 = lo[0]; i0 <= hi[0]; i0++) {
     for (let i1 = lo[1]; i1 <= hi[1]; i1++) {
       const src = (i0 * n1 + i1) * n2 + lo[2];
-      cp.set(mp.subarray(src, src + c2), o);
-      cr.set(mr.subarray(src, src + c2), o);
-      o += c2;
+      for (let k = 0; k < c2; k++, o++) {
+        cp[o] = pd[src + k] > threshold ? 1 : 0;
+        cr[o] = rd[src + k] > threshold ? 1 : 0;
+      }
     }
   }
   const cropShape = rank === 3 ? [c0, c1, c2] : [c1, c2];
