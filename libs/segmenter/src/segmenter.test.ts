@@ -24,34 +24,41 @@ afterAll(() => {
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
 describe('learnedSegmenter', () => {
-  it('returns a binary float mask [B,H,W,1] equal to thresholded probabilities', () => {
+  it('returns a binary float mask [B,H,W,1] equal to thresholded probabilities of (image + 1) / 2', () => {
     const seg: Segmenter = learnedSegmenter(net, { threshold: 0.5 });
     expect(seg.name).toBe('learned-unet');
-    const x = tf.randomUniform([2, 16, 16, 4], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const x01 = tf.randomUniform([2, 16, 16, 4], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const image = tf.sub(tf.mul(x01, 2), 1) as tf.Tensor4D; // the guided sampler's [-1, 1]
     const baseline = tf.zeros([2, 16, 16, 4]) as tf.Tensor4D;
-    const m = seg.segment(x, { baseline });
+    const m = seg.segment({ image, baseline }) as tf.Tensor4D;
     expect(m.shape).toEqual([2, 16, 16, 1]);
     expect(m.dtype).toBe('float32');
-    const p = net.predictProbabilities(x);
+    const p = net.predictProbabilities(x01);
     const data = m.dataSync();
     const pd = p.dataSync();
-    expect(data.every((v, i) => v === (pd[i]! >= 0.5 ? 1 : 0))).toBe(true);
-    // A threshold at the median probability splits the pixels.
+    let agree = 0;
+    for (let i = 0; i < pd.length; i++) if (data[i] === (pd[i]! >= 0.5 ? 1 : 0) && (data[i] === 0 || data[i] === 1)) agree++;
+    expect(agree).toBeGreaterThanOrEqual(pd.length - 2); // (x*2-1+1)/2 may differ from x by 1 ulp at the threshold
+    // [0,1] inputs pass through unchanged; a threshold at the median probability splits the pixels.
     const med = [...pd].sort((a, b) => a - b)[pd.length >> 1]!;
-    const m2 = learnedSegmenter(net, { threshold: med, name: 'median' }).segment(x);
-    const frac = Array.from(m2.dataSync()).reduce((a, b) => a + b, 0) / pd.length;
+    const s01 = learnedSegmenter(net, { threshold: med, inputRange: '[0,1]', name: 'median' });
+    expect(s01.name).toBe('median');
+    const m2 = s01.segment({ image: x01, baseline });
+    const d2 = m2.dataSync();
+    expect(Array.from(d2).every((v, i) => v === (pd[i]! >= med ? 1 : 0))).toBe(true);
+    const frac = Array.from(d2).reduce((a, b) => a + b, 0) / pd.length;
     expect(frac).toBeGreaterThan(0.3);
     expect(frac).toBeLessThan(0.7);
-    tf.dispose([x, baseline, m, p, m2]);
+    tf.dispose([x01, image, baseline, m, p, m2]);
   });
 
   it('leaks no tensors across repeated segment calls', () => {
     const seg = learnedSegmenter(net);
-    const x = tf.randomUniform([1, 16, 16, 4], 0, 1, 'float32', 5) as tf.Tensor4D;
-    seg.segment(x).dispose();
+    const x = tf.randomUniform([1, 16, 16, 4], -1, 1, 'float32', 5) as tf.Tensor4D;
+    seg.segment({ image: x, baseline: x }).dispose();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) {
-      seg.segment(x).dispose();
+      seg.segment({ image: x, baseline: x }).dispose();
       expect(tf.memory().numTensors).toBe(before);
     }
     x.dispose();
@@ -66,8 +73,10 @@ describe('learnedSegmenter', () => {
     const seg = learnedSegmenter(net);
     const x = tf.zeros([1, 16, 16, 2]) as tf.Tensor4D;
     const y = tf.zeros([1, 15, 16, 4]) as tf.Tensor4D;
-    expect(() => seg.segment(x)).toThrow(/'images' passed to 'Segmenter.segment' must have 4 channels/);
-    expect(() => seg.segment(y)).toThrow(/'images' passed to 'Segmenter.segment' must have height and width divisible by 2/);
+    expect(() => seg.segment({ image: x, baseline: x })).toThrow(/'input.image' passed to 'Segmenter.segment' must have 4 channels/);
+    expect(() => seg.segment({ image: y, baseline: y })).toThrow(/'input.image' passed to 'Segmenter.segment' must have height and width divisible by 2/);
+    expect(() => seg.segment(x as never)).toThrow(/'input.image' passed to 'Segmenter.segment' must be a 4-D NHWC tensor/);
+    expect(() => learnedSegmenter(net, { inputRange: '0..255' as never })).toThrow(/'inputRange' passed to 'learnedSegmenter'/);
     tf.dispose([x, y]);
   });
 });
