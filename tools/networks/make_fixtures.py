@@ -151,6 +151,13 @@ def main():
         x = th.randn(2, kw['channels'], 6, 6, generator=gen)
         cfg = dict(kw, emb_channels=64)
         total += run_case(nm, rb, cfg, x, {'emb': emb}, lambda m, x: m(x, emb), gen)
+        if nm == 'resblock_down_ss':
+            # the same weights as a PyTorch .pt file: float16 (exact, see perturb), DataParallel
+            # `module.` prefixes, inside a checkpoint dict under 'model'
+            sd = {'module.' + k: v.half() for k, v in rb.state_dict().items()}
+            pt = os.path.join(OUT, nm + '.pt')
+            th.save({'model': sd, 'step': 7}, pt)
+            total += os.path.getsize(pt)
 
     # Downsample (conv, stride 2, symmetric padding 1) on odd and even sizes, Upsample conv.
     for nm, mod, shape in (('downsample_conv', G.Downsample(32, True, 32), (2, 32, 7, 6)),

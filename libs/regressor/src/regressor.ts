@@ -16,7 +16,7 @@ import {
   silu,
   timestepEmbedding,
 } from '@tumorcast/nn';
-import type { FlopCounter, LoadStateDictOptions, Rng, SaveWeightsOptions, Seed, StateDict } from '@tumorcast/nn';
+import type { FlopCounter, LoadStateDictOptions, LoadWeightsOptions, Rng, SaveWeightsOptions, Seed, StateDict } from '@tumorcast/nn';
 import { resolveRegressorConfig } from './config.js';
 import type { RegressorConfig, RegressorPresetName, ResolvedRegressorConfig } from './config.js';
 
@@ -215,8 +215,12 @@ export class Regressor {
     await this.params.saveWeights(path, { ...options, metadata: { 'tumorcast.regressor.config': JSON.stringify(this.config), ...options.metadata } });
   }
 
-  /** Loads safetensors weights with PyTorch names (`module.` prefixes stripped). Returns the file's metadata. */
-  async loadWeights(path: string, options: Omit<LoadStateDictOptions, 'source'> = {}): Promise<Record<string, string>> {
+  /**
+   * Loads weights with PyTorch names from a safetensors file or a PyTorch
+   * `.pt`/`.pth` state dict (`module.` prefixes stripped); see
+   * `ParamStore.loadWeights` in @tumorcast/nn. Returns the safetensors metadata.
+   */
+  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<Record<string, string>> {
     return this.params.loadWeights(path, options);
   }
 

@@ -18,7 +18,7 @@ import {
   silu,
   timestepEmbedding,
 } from '@tumorcast/nn';
-import type { EmbedLayer, FlopCounter, LoadStateDictOptions, Rng, SaveWeightsOptions, Seed, StateDict } from '@tumorcast/nn';
+import type { EmbedLayer, FlopCounter, LoadStateDictOptions, LoadWeightsOptions, Rng, SaveWeightsOptions, Seed, StateDict } from '@tumorcast/nn';
 import { resolveUNetConfig } from './config.js';
 import type { ResolvedUNetConfig, UNetConfig, UNetPresetName } from './config.js';
 
@@ -203,10 +203,11 @@ export class UNet {
   }
 
   /**
-   * Loads safetensors weights with PyTorch names (e.g. converted from a
-   * guided-diffusion checkpoint; `module.` prefixes stripped). Returns the file's metadata.
+   * Loads weights with PyTorch names from a safetensors file or a PyTorch
+   * `.pt`/`.pth` state dict (a guided-diffusion checkpoint; `module.`
+   * prefixes stripped); see `ParamStore.loadWeights` in @tumorcast/nn. Returns the safetensors metadata.
    */
-  async loadWeights(path: string, options: Omit<LoadStateDictOptions, 'source'> = {}): Promise<Record<string, string>> {
+  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<Record<string, string>> {
     return this.params.loadWeights(path, options);
   }
 

@@ -15,6 +15,7 @@ export type {
   StateDict,
   LoadStateDictOptions,
   SaveWeightsOptions,
+  LoadWeightsOptions,
   ParamStoreOptions,
 } from './params.js';
 export {

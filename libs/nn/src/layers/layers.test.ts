@@ -214,6 +214,19 @@ describe('ParamStore', () => {
     other.dispose();
   });
 
+  it('loads a PyTorch .pt checkpoint (float16, module. prefixes, under a key) like the safetensors weights', async () => {
+    const f = loadFixture('resblock_down_ss');
+    const store = new ParamStore();
+    new ResBlock(store, '', 32, 64, { outChannels: 32, useScaleShiftNorm: true, down: true });
+    const meta = await store.loadWeights(`${FIXTURES}resblock_down_ss.pt`, { key: 'model' });
+    expect(meta).toEqual({});
+    const sd = store.stateDict();
+    for (const [k, v] of f.weights) expect(Array.from(sd.get(k)!.data)).toEqual(Array.from(v.data as Float32Array));
+    await expect(store.loadWeights(`${FIXTURES}resblock_down_ss.pt`)).rejects.toThrow(/key/);
+    await expect(store.loadWeights(`${FIXTURES}resblock_down_ss.pt`, { format: 'safetensors' })).rejects.toThrow(/resblock_down_ss\.pt/);
+    store.dispose();
+  });
+
   it('refuses mismatched weights, listing the offending keys, and changes nothing', () => {
     const store = new ParamStore();
     new GroupNorm(store, 'n', 32);

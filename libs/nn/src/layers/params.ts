@@ -8,6 +8,7 @@ import { Rng } from '@tumorcast/random';
 import type { Seed } from '@tumorcast/random';
 import { loadSafetensors, saveSafetensors } from '../safetensors.js';
 import type { SafetensorsInput } from '../safetensors.js';
+import { loadTorchStateDict } from '../torch/index.js';
 
 /**
  * How a parameter's PyTorch tensor maps to its tfjs variable.
@@ -47,8 +48,11 @@ export interface ParamEntry {
 export interface StateTensor {
   /** PyTorch shape. */
   shape: readonly number[];
-  /** Values in PyTorch (row-major) order. Integer or float64 arrays are converted to float32. */
-  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array | readonly number[];
+  /**
+   * Values in PyTorch (row-major) order. Integer or float64 arrays are
+   * converted to float32; a Uint16Array (raw float16/bfloat16 bits) is refused: widen it first.
+   */
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array | Uint16Array | readonly number[];
 }
 
 /** A state dict: PyTorch names to tensors. */
@@ -74,6 +78,23 @@ export interface LoadStateDictOptions {
    * @defaultValue 'state dict'
    */
   source?: string;
+}
+
+/** Options of {@link ParamStore.loadWeights}. */
+export interface LoadWeightsOptions extends Omit<LoadStateDictOptions, 'source'> {
+  /**
+   * File format: `'safetensors'`, `'torch'` (a `torch.save` file holding a
+   * state dict, e.g. a guided-diffusion `.pt` checkpoint), or `'auto'`: torch
+   * for the extensions `.pt`, `.pth`, `.ckpt`, `.bin`, else safetensors.
+   * @defaultValue 'auto'
+   */
+  format?: 'auto' | 'safetensors' | 'torch';
+  /**
+   * For torch files: where the state dict is inside a checkpoint dict (a key
+   * such as `'model'`, or a path of keys).
+   * @defaultValue the top-level object
+   */
+  key?: string | readonly string[];
 }
 
 /** Options of {@link ParamStore.saveWeights}. */
@@ -186,8 +207,9 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-function toFloat32(data: StateTensor['data']): Float32Array {
+function toFloat32(data: StateTensor['data'], name: string, source: string): Float32Array {
   if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) throw new TypeError(`${source}: '${name}' holds raw 16-bit float bits; read it widened to float32`);
   if (data instanceof BigInt64Array) return Float32Array.from(data, (v) => Number(v));
   return Float32Array.from(data as ArrayLike<number>);
 }
@@ -335,10 +357,12 @@ export class ParamStore {
     if (shapeMismatches.length || (strict && (missing.length || unexpected.length))) {
       throw new WeightsMismatchError(source, strict ? missing : [], strict ? unexpected : [], shapeMismatches);
     }
+    const converted: [ParamEntry, Float32Array][] = [];
     for (const e of this.byName.values()) {
       const t = given.get(e.name);
-      if (!t) continue;
-      const values = torchToTf(toFloat32(t.data), e.torchShape, e.layout);
+      if (t) converted.push([e, torchToTf(toFloat32(t.data, e.name, source), e.torchShape, e.layout)]);
+    }
+    for (const [e, values] of converted) {
       tf.tidy(() => e.variable.assign(tf.tensor(values, e.shape as number[], 'float32')));
     }
   }
@@ -351,13 +375,24 @@ export class ParamStore {
   }
 
   /**
-   * Reads a safetensors file with PyTorch names and layouts (F32, F16, BF16 or
-   * F64) and assigns the parameters; see {@link ParamStore.loadStateDict}.
-   * Returns the file's metadata.
+   * Reads weights with PyTorch names and layouts from a safetensors file (F32,
+   * F16, BF16 or F64) or a PyTorch `torch.save` state dict (`.pt`/`.pth`,
+   * float16/bfloat16/float64 widened) and assigns the parameters; see
+   * {@link ParamStore.loadStateDict}. Returns the safetensors metadata (empty for torch files).
    */
-  async loadWeights(path: string, options: Omit<LoadStateDictOptions, 'source'> = {}): Promise<Record<string, string>> {
+  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<Record<string, string>> {
+    const { format = 'auto', key, ...rest } = options;
+    if (format !== 'auto' && format !== 'safetensors' && format !== 'torch') {
+      throw new RangeError(`'options.format' passed to 'loadWeights' must be 'auto', 'safetensors' or 'torch', got '${String(format)}'`);
+    }
+    const torch = format === 'torch' || (format === 'auto' && /\.(pt|pth|ckpt|bin)$/i.test(path));
+    if (torch) {
+      const sd = await loadTorchStateDict(path, { toFloat32: true, key, stripPrefix: false });
+      this.loadStateDict(sd, { ...rest, source: path });
+      return {};
+    }
     const file = await loadSafetensors(path, { widenToFloat32: true });
-    this.loadStateDict(file.tensors, { ...options, source: path });
+    this.loadStateDict(file.tensors, { ...rest, source: path });
     return file.metadata;
   }
 
