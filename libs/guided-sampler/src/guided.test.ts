@@ -114,7 +114,7 @@ describe('properties', () => {
     const seen: { t: number; target: number }[] = [];
     const regressor = {
       predict: (x: tf.Tensor4D) => tf.sum(x, [1, 2, 3]) as tf.Tensor1D,
-      inputGradient: (x: tf.Tensor4D, t: tf.Tensor1D) => ({ value: tf.zeros([1]) as tf.Tensor1D, gradient: tf.onesLike(x).mul(t.dataSync()[0] + 1) as tf.Tensor4D }),
+      valueAndInputGradient: (x: tf.Tensor4D, t: tf.Tensor1D) => ({ value: tf.zeros([1]) as tf.Tensor1D, grad: tf.onesLike(x).mul(t.dataSync()[0] + 1) as tf.Tensor4D }),
     };
     const model: DiffusionModel = (x) => tf.zerosLike(x);
     for (const amplify of [true, false]) {
@@ -203,6 +203,13 @@ describe('determinism, memory, abort, guard, errors', () => {
       const { value, gradient } = regressorValueAndGrad((xx) => tf.sum(tf.square(xx), [1, 2, 3]) as tf.Tensor1D, x, tf.zeros([2]) as tf.Tensor1D);
       expect(Array.from(value.dataSync())).toEqual([5, 25]);
       expect(Array.from(gradient.dataSync())).toEqual([2, 4, 6, 8]);
+      // an object with inputGradient only (value from predict), as @tumorcast/regressor's Regressor
+      const obj = { predict: (xx: tf.Tensor4D) => tf.sum(xx, [1, 2, 3]) as tf.Tensor1D, inputGradient: (xx: tf.Tensor4D) => tf.onesLike(xx) };
+      const r2 = regressorValueAndGrad(obj, x, tf.zeros([2]) as tf.Tensor1D);
+      expect(Array.from(r2.value.dataSync())).toEqual([3, 7]);
+      expect(Array.from(r2.gradient.dataSync())).toEqual([1, 1, 1, 1]);
+      expect(() => regressorValueAndGrad({ predict: obj.predict, inputGradient: () => tf.zeros([1]) as unknown as tf.Tensor4D }, x, tf.zeros([2]) as tf.Tensor1D))
+        .toThrow(/input gradient must have shape \[2,1,2,1\]/);
     });
   });
 });

@@ -11,17 +11,18 @@ import * as tf from '@tensorflow/tfjs';
 export type RegressorFn = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor1D;
 
 /**
- * A regressor object: `predict`, and optionally its own `inputGradient`
- * returning the prediction and d prediction / d x (per image) in one go.
+ * A regressor object (for example `@tumorcast/regressor`'s `Regressor`):
+ * `predict`, and optionally its own input gradient. The sampler uses, in this
+ * order, `valueAndInputGradient`, `inputGradient` (with `predict` for the
+ * value), or `tf.valueAndGrad` of `predict`.
  */
 export interface RegressorObject {
   /** The prediction `[B]`. */
   predict: RegressorFn;
-  /**
-   * The prediction `[B]` and its gradient with respect to x (`[B, H, W, C]`).
-   * When absent, the gradient is computed with `tf.valueAndGrad` of `predict`.
-   */
-  inputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => { value: tf.Tensor1D; gradient: tf.Tensor4D };
+  /** The prediction `[B]` and the gradient of its sum with respect to x (`[B, H, W, C]`), in one pass. */
+  valueAndInputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => { value: tf.Tensor1D; grad: tf.Tensor4D };
+  /** The gradient of the predictions' sum with respect to x (`[B, H, W, C]`). */
+  inputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor4D;
 }
 
 /** A regressor: a function or a {@link RegressorObject}. */
@@ -43,10 +44,11 @@ function checkOutput(value: unknown, batch: number, fn: string): asserts value i
 export function checkRegressor(regressor: unknown, fn: string): asserts regressor is Regressor {
   if (typeof regressor === 'function') return;
   if (regressor && typeof regressor === 'object' && typeof (regressor as RegressorObject).predict === 'function') {
-    const g = (regressor as RegressorObject).inputGradient;
-    if (g === undefined || typeof g === 'function') return;
+    const o = regressor as RegressorObject;
+    const ok = (f: unknown) => f === undefined || typeof f === 'function';
+    if (ok(o.inputGradient) && ok(o.valueAndInputGradient)) return;
   }
-  throw new TypeError(`'regressor' passed to '${fn}' must be a function (x, t) => Tensor1D or an object with 'predict' (and optionally 'inputGradient')`);
+  throw new TypeError(`'regressor' passed to '${fn}' must be a function (x, t) => Tensor1D or an object with 'predict' (and optionally 'valueAndInputGradient' or 'inputGradient')`);
 }
 
 /**
@@ -67,7 +69,8 @@ export function regressorPredict(regressor: Regressor, x: tf.Tensor4D, t: tf.Ten
 /**
  * The regressor's prediction and its gradient with respect to the input,
  * per image (the gradient of image b's prediction w.r.t. image b):
- * `tf.valueAndGrad` of the prediction, or the regressor's own `inputGradient`.
+ * the regressor's own `valueAndInputGradient` / `inputGradient`, else
+ * `tf.valueAndGrad` of the prediction.
  *
  * @param regressor - the regressor.
  * @param x - images `[B, H, W, C]`.
@@ -78,13 +81,32 @@ export function regressorValueAndGrad(
 ): { value: tf.Tensor1D; gradient: tf.Tensor4D } {
   const fn = 'regressorValueAndGrad';
   checkRegressor(regressor, fn);
-  if (typeof regressor !== 'function' && regressor.inputGradient) {
-    const r = regressor.inputGradient(x, t);
-    checkOutput(r?.value, x.shape[0], fn);
-    if (!(r.gradient instanceof tf.Tensor) || r.gradient.shape.some((d, i) => d !== x.shape[i]) || r.gradient.rank !== 4) {
-      throw new RangeError(`'regressor' passed to '${fn}': inputGradient must return a gradient of shape [${x.shape}]`);
+  const checkGrad = (g: unknown) => {
+    if (!(g instanceof tf.Tensor) || g.rank !== 4 || g.shape.some((d: number, i: number) => d !== x.shape[i])) {
+      throw new RangeError(`'regressor' passed to '${fn}': its input gradient must have shape [${x.shape}], got ${g instanceof tf.Tensor ? `[${g.shape}]` : typeof g}`);
     }
-    return r;
+  };
+  if (typeof regressor !== 'function' && regressor.valueAndInputGradient) {
+    const r = regressor.valueAndInputGradient(x, t);
+    try {
+      checkOutput(r?.value, x.shape[0], fn);
+      checkGrad(r.grad);
+    } catch (e) {
+      tf.dispose([r?.value, r?.grad].filter((v) => v instanceof tf.Tensor));
+      throw e;
+    }
+    return { value: r.value, gradient: r.grad };
+  }
+  if (typeof regressor !== 'function' && regressor.inputGradient) {
+    const value = regressorPredict(regressor, x, t);
+    const gradient = regressor.inputGradient(x, t);
+    try {
+      checkGrad(gradient);
+    } catch (e) {
+      tf.dispose([value, gradient].filter((v) => v instanceof tf.Tensor));
+      throw e;
+    }
+    return { value, gradient };
   }
   const f = typeof regressor === 'function' ? regressor : regressor.predict;
   return tf.tidy(() => {
