@@ -8,6 +8,11 @@
  */
 
 const MASK64 = (1n << 64n) - 1n;
+// Module-level aliases: global lookups of Math.* are slow inside Jest's VM sandbox.
+const imul = Math.imul;
+const floor = Math.floor;
+const sqrt = Math.sqrt;
+const log = Math.log;
 // PCG's multiplier 6364136223846793005 = 0x5851F42D_4C957F2D in 32- and 16-bit pieces.
 const MULT_HI = 0x5851f42d;
 const MULT_LO = 0x4c957f2d;
@@ -85,8 +90,8 @@ export class Rng {
     const mid = p01 + p10;
     const lowFull = p00 + (mid % 65536) * 65536;
     const low32 = lowFull % 4294967296;
-    const high32 = p11 + Math.floor(mid / 65536) + Math.floor(lowFull / 4294967296);
-    const newHi = (high32 + Math.imul(hi, MULT_LO) + Math.imul(lo, MULT_HI)) >>> 0;
+    const high32 = p11 + floor(mid / 65536) + floor(lowFull / 4294967296);
+    const newHi = (high32 + imul(hi, MULT_LO) + imul(lo, MULT_HI)) >>> 0;
     const loSum = low32 + this.incLo;
     this.lo = loSum >>> 0;
     this.hi = (newHi + this.incHi + (loSum >= 4294967296 ? 1 : 0)) >>> 0;
@@ -135,7 +140,7 @@ export class Rng {
       v = 2 * this.uniform() - 1;
       s = u * u + v * v;
     } while (s >= 1 || s === 0);
-    const f = Math.sqrt((-2 * Math.log(s)) / s);
+    const f = sqrt((-2 * log(s)) / s);
     this.spareNormal = v * f;
     return mean + std * u * f;
   }

@@ -268,7 +268,10 @@ export class ParamStore {
         for (let i = 0; i < n; i++) values[i] = this.rng.normal(0, init.std);
         break;
     }
-    const variable = tf.variable(tf.tensor(values, shape, 'float32'), true);
+    // tf.variable copies its initial value: dispose the temporary, or every parameter leaks a tensor.
+    const initial = tf.tensor(values, shape, 'float32');
+    const variable = tf.variable(initial, true);
+    initial.dispose();
     this.byName.set(name, { name, torchShape: [...torchShape], shape, layout, variable });
     return variable;
   }
