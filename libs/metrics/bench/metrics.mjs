@@ -82,13 +82,17 @@ function imagePair(shape, rand) {
 function time(fn, repeat) {
   const value = fn(); // warm-up
   const times = [];
+  const cpu = [];
   for (let r = 0; r < repeat; r++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     fn();
     times.push(performance.now() - t);
+    const u = process.cpuUsage(c);
+    cpu.push((u.user + u.system) / 1000);
   }
   times.sort((x, y) => x - y);
-  return { value, bestMs: times[0], medianMs: times[Math.floor(times.length / 2)] };
+  return { value, bestMs: times[0], medianMs: times[Math.floor(times.length / 2)], bestCpuMs: Math.min(...cpu) };
 }
 
 const rand = mulberry32(20261128);
@@ -185,6 +189,9 @@ for (const c of cases) {
       referenceMs: r.bestMs,
       referenceMedianMs: r.medianMs,
       speedup: r.bestMs / o.bestMs,
+      oursCpuMs: o.bestCpuMs,
+      referenceCpuMs: r.bestCpuMs,
+      cpuSpeedup: r.bestCpuMs / o.bestCpuMs,
       value: o.value,
       referenceValue: r.value,
       absDiff: Math.abs(o.value - r.value),
@@ -193,14 +200,25 @@ for (const c of cases) {
 }
 
 const fmt = (v, d = 1) => (v === undefined ? '-' : v.toFixed(d));
-const header = ['case', 'ours ms', 'reference', 'ref ms', 'speed-up', '|diff|'];
-const table = rows.map((r) => [r.case, fmt(r.oursMs), r.reference ?? '(no reference)', fmt(r.referenceMs), r.speedup ? `${r.speedup.toFixed(1)}x` : '-', r.absDiff === undefined ? '-' : r.absDiff.toExponential(1)]);
+const header = ['case', 'ours ms', 'reference', 'ref ms', 'speed-up', 'ours cpu', 'ref cpu', 'cpu speed-up', '|diff|'];
+const x = (v) => (v ? `${v.toFixed(1)}x` : '-');
+const table = rows.map((r) => [
+  r.case,
+  fmt(r.oursMs),
+  r.reference ?? '(no reference)',
+  fmt(r.referenceMs),
+  x(r.speedup),
+  fmt(r.oursCpuMs),
+  fmt(r.referenceCpuMs),
+  x(r.cpuSpeedup),
+  r.absDiff === undefined ? '-' : r.absDiff.toExponential(1),
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 const line = (cells) => cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 console.log('\n' + line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const t of table) console.log(line(t));
-console.log('\nbest of N wall-clock times; speed-up = reference / ours; load average', os.loadavg().map((v) => v.toFixed(2)).join(' '));
+console.log('\nms: best of N wall-clock times; cpu: best of N process CPU times (robust to a busy machine); speed-up = reference / ours; load average', os.loadavg().map((v) => v.toFixed(2)).join(' '));
 if (referenceError) console.log(`reference timings unavailable: ${referenceError}`);
 
 const result = {

@@ -148,12 +148,14 @@ function mean(values: number[]): number {
 }
 
 /** Validates two images and the optional mask; returns the mask (or undefined). */
-function prepare(image: Grid, reference: Grid, options: ImageMetricOptions, fn: string): Uint8Array | undefined {
+function prepare(image: Grid, reference: Grid, options: ImageMetricOptions, fn: string, finite = true): Uint8Array | undefined {
   checkGrid(image, 'image', fn);
   checkGrid(reference, 'reference', fn);
   checkSameShape(image, reference, 'image', 'reference', fn);
-  checkFinite(image.data, 'image', fn);
-  checkFinite(reference.data, 'reference', fn);
+  if (finite) {
+    checkFinite(image.data, 'image', fn);
+    checkFinite(reference.data, 'reference', fn);
+  }
   if (options.mask === undefined) return undefined;
   checkGrid(options.mask, 'options.mask', fn);
   checkSameShape(image, options.mask, 'image', 'options.mask', fn);
@@ -299,10 +301,11 @@ function convolveRow(src: Float64Array, dst: Float64Array, dOff: number, n: numb
 }
 
 /**
- * Along the middle axis: row `h` of the output is `Σ_k w[k]` row `h + k` of
- * `t` (rows of `wo` values), for `h < ho`, written at `dOff`.
+ * Along the middle axis: `dst[dOff + j] = Σ_k w[k] src[offs[k] + j]` for
+ * `j < n`, the `2r + 1` rows at `offs` being the last rows filtered along the
+ * last axis (a ring buffer small enough to stay in cache).
  */
-function convolveRows(t: Float64Array, dst: Float64Array, dOff: number, ho: number, wo: number, w: Float64Array, r: number): void {
+function combineRows(src: Float64Array, offs: Int32Array, dst: Float64Array, dOff: number, n: number, w: Float64Array, r: number): void {
   if (r === 5) {
     const w0 = w[0];
     const w1 = w[1];
@@ -310,41 +313,36 @@ function convolveRows(t: Float64Array, dst: Float64Array, dOff: number, ho: numb
     const w3 = w[3];
     const w4 = w[4];
     const w5 = w[5];
-    const o1 = wo;
-    const o2 = 2 * wo;
-    const o3 = 3 * wo;
-    const o4 = 4 * wo;
-    const o5 = 5 * wo;
-    const o6 = 6 * wo;
-    const o7 = 7 * wo;
-    const o8 = 8 * wo;
-    const o9 = 9 * wo;
-    const o10 = 10 * wo;
-    for (let h = 0; h < ho; h++) {
-      const b = h * wo;
-      const d = dOff + b;
-      for (let j = 0; j < wo; j++) {
-        const i = b + j;
-        dst[d + j] =
-          w5 * t[i + o5] +
-          w0 * (t[i] + t[i + o10]) +
-          w1 * (t[i + o1] + t[i + o9]) +
-          w2 * (t[i + o2] + t[i + o8]) +
-          w3 * (t[i + o3] + t[i + o7]) +
-          w4 * (t[i + o4] + t[i + o6]);
-      }
+    const a0 = offs[0];
+    const a1 = offs[1];
+    const a2 = offs[2];
+    const a3 = offs[3];
+    const a4 = offs[4];
+    const a5 = offs[5];
+    const a6 = offs[6];
+    const a7 = offs[7];
+    const a8 = offs[8];
+    const a9 = offs[9];
+    const a10 = offs[10];
+    for (let j = 0; j < n; j++) {
+      dst[dOff + j] =
+        w5 * src[a5 + j] +
+        w0 * (src[a0 + j] + src[a10 + j]) +
+        w1 * (src[a1 + j] + src[a9 + j]) +
+        w2 * (src[a2 + j] + src[a8 + j]) +
+        w3 * (src[a3 + j] + src[a7 + j]) +
+        w4 * (src[a4 + j] + src[a6 + j]);
     }
     return;
   }
   const wr = w[r];
-  for (let h = 0; h < ho; h++) {
-    const b = h * wo;
-    for (let j = 0; j < wo; j++) {
-      const i = b + j;
-      let s = wr * t[i + r * wo];
-      for (let k = 0; k < r; k++) s += w[k] * (t[i + k * wo] + t[i + (2 * r - k) * wo]);
-      dst[dOff + i] = s;
-    }
+  const ar = offs[r];
+  for (let j = 0; j < n; j++) dst[dOff + j] = wr * src[ar + j];
+  for (let k = 0; k < r; k++) {
+    const a = offs[k];
+    const b = offs[2 * r - k];
+    const wk = w[k];
+    for (let j = 0; j < n; j++) dst[dOff + j] += wk * (src[a + j] + src[b + j]);
   }
 }
 
@@ -373,29 +371,19 @@ function accumulatePlane(
   acc: Float64Array,
 ): void {
   const plane = ho * wo;
+  const offs = new Int32Array(slots.length);
   let sum = 0;
   let count = 0;
   let h = 0;
   let j = 0;
   for (let p0 = 0; p0 < plane; p0 += CHUNK) {
     const n = Math.min(CHUNK, plane - p0);
-    for (let q = 0; q < 5; q++) {
-      const src = ring[q];
-      const dst = chunk[q];
-      if (w === null) {
-        const a = slots[0] + p0;
-        for (let i = 0; i < n; i++) dst[i] = src[a + i];
-        continue;
-      }
-      const ac = slots[r] + p0;
-      const wr = w[r];
-      for (let i = 0; i < n; i++) dst[i] = wr * src[ac + i];
-      for (let k = 0; k < r; k++) {
-        const a = slots[k] + p0;
-        const b = slots[2 * r - k] + p0;
-        const wk = w[k];
-        for (let i = 0; i < n; i++) dst[i] += wk * (src[a + i] + src[b + i]);
-      }
+    if (w === null) {
+      const a = slots[0] + p0;
+      for (let q = 0; q < 5; q++) chunk[q].set(ring[q].subarray(a, a + n));
+    } else {
+      for (let k = 0; k < offs.length; k++) offs[k] = slots[k] + p0;
+      for (let q = 0; q < 5; q++) combineRows(ring[q], offs, chunk[q], 0, n, w, r);
     }
     const [ux, uy, uxx, uyy, uxy] = chunk;
     for (let i = 0; i < n; i++) {
@@ -459,7 +447,7 @@ function ssimCore(
   for (let q = 0; q < 5; q++) {
     ring.push(new Float64Array(ringN * plane));
     rows.push(new Float64Array(W));
-    tmp.push(new Float64Array(H * Wo));
+    tmp.push(new Float64Array(win * Wo));
   }
   const [rx, ry, rxx, ryy, rxy] = rows;
   const c1 = (k1 * dataRange) ** 2;
@@ -468,24 +456,32 @@ function ssimCore(
   const chunk: Float64Array[] = [];
   for (let q = 0; q < 5; q++) chunk.push(new Float64Array(CHUNK));
   const slots = new Int32Array(win);
+  const rowOffs = new Int32Array(win);
+  let guard = 0; // stays 0 unless a value is NaN or infinite
   for (let d = 0; d < D; d++) {
     const slot = rank === 3 ? d % win : 0;
-    // Along the last axis, row by row (the products are formed here).
+    // Along the last axis, row by row (the products are formed here), into a
+    // ring of the last 2r + 1 rows; then along the middle axis from that ring.
     for (let h = 0; h < H; h++) {
       const base = (d * H + h) * W;
       for (let c = 0; c < W; c++) {
         const xv = x[base + c];
         const yv = y[base + c];
+        guard += xv - xv + (yv - yv);
         rx[c] = xv;
         ry[c] = yv;
         rxx[c] = xv * xv;
         ryy[c] = yv * yv;
         rxy[c] = xv * yv;
       }
-      for (let q = 0; q < 5; q++) convolveRow(rows[q], tmp[q], h * Wo, Wo, w, r);
+      const rowSlot = (h % win) * Wo;
+      for (let q = 0; q < 5; q++) convolveRow(rows[q], tmp[q], rowSlot, Wo, w, r);
+      if (h >= 2 * r) {
+        const ho = h - 2 * r;
+        for (let k = 0; k < win; k++) rowOffs[k] = ((ho + k) % win) * Wo;
+        for (let q = 0; q < 5; q++) combineRows(tmp[q], rowOffs, ring[q], slot * plane + ho * Wo, Wo, w, r);
+      }
     }
-    // Along the middle axis, into the ring buffer.
-    for (let q = 0; q < 5; q++) convolveRows(tmp[q], ring[q], slot * plane, Ho, Wo, w, r);
     if (rank === 2) {
       slots[0] = 0;
       accumulatePlane(ring, slots, null, r, Ho, Wo, mask, r * W + r, W, c1, c2, chunk, acc);
@@ -495,6 +491,10 @@ function ssimCore(
       for (let k = 0; k < win; k++) slots[k] = ((dOut + k) % win) * plane;
       accumulatePlane(ring, slots, w, r, Ho, Wo, mask, ((dOut + r) * H + r) * W + r, W, c1, c2, chunk, acc);
     }
+  }
+  if (guard !== 0) {
+    checkFinite(x, 'image', fn);
+    checkFinite(y, 'reference', fn);
   }
   if (acc[1] === 0) {
     throw argError('options.mask', fn, `selects no voxel at least ${r} voxels away from the image's edges (where SSIM is defined)`);
@@ -533,6 +533,7 @@ export function ssim(image: Grid, reference: Grid, options: SsimOptions): number
     if (typeof k !== 'number' || !Number.isFinite(k) || k <= 0) throw argError(name, fn, `must be a finite positive number, got ${String(k)}`);
   }
   if (options.channelAxis !== undefined) return mean(perChannelImpl(ssim, image, reference, options, fn));
-  const mask = prepare(image, reference, options, fn);
+  // ssimCore reads every value once and reports non-finite input itself.
+  const mask = prepare(image, reference, options, fn, false);
   return ssimCore(image.data, reference.data, image.shape, mask, r, sigma, k1, k2, fn);
 }
