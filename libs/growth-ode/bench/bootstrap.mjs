@@ -18,14 +18,18 @@ const rtStart = series.context.rtEnd - 42;
 function timeIt(fn) {
   fn(); // warm-up (JIT)
   const runs = [];
+  const cpu = [];
   let last;
   for (let r = 0; r < REPEATS; r++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     last = fn(r);
+    const dc = process.cpuUsage(c);
     runs.push((performance.now() - t) / 1000);
+    cpu.push((dc.user + dc.system) / 1e6);
   }
-  runs.sort((a, b) => a - b);
-  return { seconds: runs, median_s: runs[Math.floor(runs.length / 2)], last };
+  const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return { seconds: runs, median_s: median(runs), cpu_seconds: cpu, median_cpu_s: median(cpu), last };
 }
 
 const configs = [
@@ -38,7 +42,7 @@ for (const c of configs) {
   const r = timeIt((seed = 99) => bootstrapGrowth(twoPhaseRtModel, series, { ...c.options, replicates: 30, seed }));
   const fits = r.last.fits;
   const nfev = fits.reduce((a, f) => a + f.convergence.nfev, 0) / Math.max(1, fits.length);
-  rows.push({ name: c.name, median_s: r.median_s, seconds: r.seconds, failed: r.last.nFailed, mean_nfev_per_fit: nfev });
+  rows.push({ name: c.name, median_s: r.median_s, seconds: r.seconds, median_cpu_s: r.median_cpu_s, cpu_seconds: r.cpu_seconds, failed: r.last.nFailed, mean_nfev_per_fit: nfev });
 }
 
 // scipy reference, same data, same number of fits.
@@ -50,18 +54,21 @@ fs.rmSync(tmp, { recursive: true, force: true });
 let ref = null;
 if (py.status === 0) {
   ref = JSON.parse(py.stdout.trim().split('\n').pop());
-  rows.push({ name: `scipy ${ref.scipy} least_squares + odeint, 1 start`, median_s: ref.median_s, seconds: ref.seconds, failed: Math.round((1 - ref.success_rate) * 30), mean_nfev_per_fit: ref.mean_nfev_per_fit });
+  rows.push({ name: `scipy ${ref.scipy} least_squares + odeint, 1 start`, median_s: ref.median_s, seconds: ref.seconds, median_cpu_s: ref.median_cpu_s, cpu_seconds: ref.cpu_seconds, failed: Math.round((1 - ref.success_rate) * 30), mean_nfev_per_fit: ref.mean_model_evals_per_fit });
 } else {
   console.error(`scipy reference failed (status ${py.status}): ${py.stderr.slice(-2000)}`);
 }
 
 console.log(`\n30-fit bootstrap, two-phase model, synthetic example series (${series.times.length} points), median of ${REPEATS} runs\n`);
-console.log('| configuration | time (s) | speed-up vs scipy | failed fits | model evals / fit |');
-console.log('|---|---:|---:|---:|---:|');
+console.log('| configuration | wall (s) | CPU (s) | speed-up vs scipy (wall) | (CPU) | failed fits | model evals / fit |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  const ratio = ref ? ref.median_s / r.median_s : NaN;
-  r.speedup_vs_scipy = ref ? ratio : null;
-  console.log(`| ${r.name} | ${r.median_s.toFixed(3)} | ${ref ? ratio.toFixed(1) + 'x' : 'n/a'} | ${r.failed} | ${r.mean_nfev_per_fit.toFixed(0)} |`);
+  r.speedup_vs_scipy = ref ? ref.median_s / r.median_s : null;
+  r.cpu_speedup_vs_scipy = ref ? ref.median_cpu_s / r.median_cpu_s : null;
+  const x = (v) => (v === null ? 'n/a' : `${v.toFixed(1)}x`);
+  console.log(
+    `| ${r.name} | ${r.median_s.toFixed(3)} | ${r.median_cpu_s.toFixed(3)} | ${x(r.speedup_vs_scipy)} | ${x(r.cpu_speedup_vs_scipy)} | ${r.failed} | ${r.mean_nfev_per_fit.toFixed(0)} |`,
+  );
 }
 const out = {
   date: new Date().toISOString(),

@@ -245,6 +245,13 @@ export function solveIvp(
     .map(({ j }) => j);
 
   const K: Float64Array[] = Array.from({ length: 7 }, () => new Float64Array(n));
+  const k0 = K[0];
+  const k1 = K[1];
+  const k2 = K[2];
+  const k3 = K[3];
+  const k4 = K[4];
+  const k5 = K[5];
+  const k6 = K[6];
   const yTmp = new Float64Array(n);
   const yNew = new Float64Array(n);
   const fNew = new Float64Array(n);
@@ -355,7 +362,6 @@ export function solveIvp(
         h = tNew - t;
         hAbs = h;
         // Runge-Kutta stages (unrolled; the tableau is A/B/C above).
-        const [k0, k1, k2, k3, k4, k5, k6] = K;
         k0.set(f);
         for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A10 * k0[i]);
         call(t + C[1] * h, yTmp, k1);
