@@ -239,6 +239,13 @@ describe('bootstrapGrowth', () => {
     expect(other.median).not.toEqual(boot.median.slice(0, 5));
   });
 
+  it('clamps a user starting value into the bounds that follow the noisy data', () => {
+    // v0 = 1099 is inside +-10 % of 1000 but outside it for many noisy replicates
+    const boot = bootstrapGrowth(twoPhaseRtModel, series, { starts: 1, replicates: 10, initial: { v0: 1099 }, noiseStd: 0.2 });
+    expect(boot.ok).toBe(true);
+    expect(boot.fits.length + boot.nFailed).toBe(10);
+  });
+
   it('predicts held-out points with the median and honours the grid options', () => {
     const boot = bootstrapGrowth(twoPhaseRtModel, series, { starts: 1, replicates: 8, holdOut: 1, until: 400, gridPoints: 11, percentiles: [10, 90] });
     expect(boot.times).toEqual([0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400]);

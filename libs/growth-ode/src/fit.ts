@@ -342,6 +342,7 @@ function prepareFit<P extends ParamRecord<P>>(
   options: FitGrowthOptions<P>,
   caller: string,
   checkedSeries?: { times: number[]; sizes: number[] },
+  clampInitial = false,
 ): Prepared<P> {
   if (model === null || typeof model !== 'object' || !Array.isArray(model.paramNames)) {
     throw new TypeError(`'model' passed to '${caller}' must be a GrowthModel`);
@@ -397,6 +398,7 @@ function prepareFit<P extends ParamRecord<P>>(
     const lo = rec(lower)[k];
     const hi = rec(upper)[k];
     if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) throw new RangeError(`bounds of '${k}' passed to '${caller}' must satisfy lower <= upper, got [${lo}, ${hi}]`);
+    if (clampInitial) rec(initial)[k] = Math.min(hi, Math.max(lo, rec(initial)[k]));
     const init = rec(initial)[k];
     if (!Number.isFinite(init)) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must be given (model '${model.name}' has no default), got ${init}`);
     if (init < lo || init > hi) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must lie within its bounds [${lo}, ${hi}], got ${init}`);
@@ -620,7 +622,9 @@ export function bootstrapGrowth<P extends ParamRecord<P>>(
       nFailed++;
       continue;
     }
-    const repPrep = prepareFit(model, { ...series, sizes: noisy }, { ...options, seed }, caller, { times: prep.times, sizes: noisy });
+    // Bounds that follow the data (e.g. v0 within +-10 % of the first size) follow the noisy sizes; a user's
+    // starting value outside them is clamped rather than rejected.
+    const repPrep = prepareFit(model, { ...series, sizes: noisy }, { ...options, seed }, caller, { times: prep.times, sizes: noisy }, true);
     const fit = runFit(model, repPrep, { ...options, seed }, series.id);
     if (fit.ok) fits.push(fit);
     else nFailed++;
