@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
- * The tumorcast-train command-line application.
+ * The `tumorcast-train` command-line application, also usable as a library.
  */
-
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/train';
+export { trainCli, helpText, CONFIG_DIR } from './cli.js';
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, checkpointFiles, readCheckpointInfo, stepOfCheckpoint } from './checkpoint.js';
+export { trainLoop } from './loop.js';

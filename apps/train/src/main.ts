@@ -1,3 +1,8 @@
 #!/usr/bin/env node
-/** CLI entry point (placeholder until its issue lands). */
-console.log('usage: see README');
+/**
+ * Entry point of the `tumorcast-train` binary.
+ */
+import { runMain } from '@tumorcast/cli';
+import { trainCli } from './cli.js';
+
+await runMain(() => trainCli(process.argv.slice(2)), 'tumorcast-train');

@@ -45,6 +45,13 @@ export interface AdamWState {
   v: Map<string, Float32Array>;
 }
 
+/** A non-trainable variable initialised from `initial`, which is disposed (tf.variable copies it). */
+function variableFrom(initial: tf.Tensor, name: string): tf.Variable {
+  const v = tf.variable(initial, false, name);
+  initial.dispose();
+  return v;
+}
+
 function checkRate(v: number, name: string, fn: string, lo: number, hi: number, loOpen = false): number {
   if (!Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v >= hi) {
     throw new RangeError(`'${name}' passed to '${fn}' must be in ${loOpen ? '(' : '['}${lo}, ${hi}), got ${v}`);
@@ -113,8 +120,8 @@ export class AdamW {
       let m = this.m.get(p.name);
       let v = this.v.get(p.name);
       if (!m || !v) {
-        m = tf.variable(tf.zerosLike(p), false, `${p.name}/adamw_m`);
-        v = tf.variable(tf.zerosLike(p), false, `${p.name}/adamw_v`);
+        m = variableFrom(tf.zerosLike(p), `${p.name}/adamw_m`);
+        v = variableFrom(tf.zerosLike(p), `${p.name}/adamw_v`);
         this.m.set(p.name, m);
         this.v.set(p.name, v);
       }
@@ -162,7 +169,7 @@ export class AdamW {
         const p = byName.get(name);
         if (!p) throw new Error(`optimiser state has '${which}' for '${name}', which is not among the model's variables`);
         if (data.length !== p.size) throw new Error(`optimiser state '${which}' for '${name}' has ${data.length} values, the variable has ${p.size}`);
-        const t = tf.variable(tf.tensor(data, p.shape, 'float32'), false, `${name}/adamw_${which}`);
+        const t = variableFrom(tf.tensor(data, p.shape, 'float32'), `${name}/adamw_${which}`);
         (which === 'm' ? this.m : this.v).set(name, t);
       }
     }
@@ -192,7 +199,7 @@ export class ExponentialMovingAverage {
    */
   constructor(variables: readonly tf.Variable[], rate = 0.9999) {
     this.rate = checkRate(rate, 'rate', 'ExponentialMovingAverage', 0, 1);
-    for (const v of variables) this.shadow.set(v.name, tf.variable(v.clone(), false, `${v.name}/ema`));
+    for (const v of variables) this.shadow.set(v.name, variableFrom(v.clone(), `${v.name}/ema`));
   }
 
   /** Moves the average towards the variables' current values. */

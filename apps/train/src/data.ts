@@ -1,0 +1,49 @@
+/**
+ * Training data for the commands: slices in the seed layout, read with
+ * @tumorcast/nifti's data set reader, padded 240 -> 256 and resized to the
+ * network size, kept in memory after the first read.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** A batch of slices: images `[B,H,W,4]` in [0,1] (t1n,t1c,t2w,t2f), tumour masks `[B,H,W]`. */
+export interface SliceBatch {
+  /** Row-major NHWC values in [0, 1]. */
+  images: Float32Array;
+  /** Binary tumour masks (seg > 0), NHW; zeros when the slice has no label. */
+  masks: Float32Array;
+  /** Tumour burden per slice: count(seg>0)/count(t2f!=0). */
+  burden: number[];
+  /** 1 when the slice has tumour (the diffusion model's class label), else 0. */
+  hasTumour: number[];
+  /** Slice ids (`<pid>_<slice>`). */
+  ids: string[];
+}
+
+/** Random access to a data set's slices. */
+export interface SliceSource {
+  /** Number of slices. */
+  readonly size: number;
+  /** Height = width of the images. */
+  readonly imageSize: number;
+  /** Loads the slices at `indices` (repeats allowed). */
+  batch(indices: readonly number[]): Promise<SliceBatch>;
+}
+
+/** Options of {@link openSlices}. */
+export interface OpenSlicesOptions {
+  /** Network input size. */
+  imageSize: number;
+  /** Which split folders to read: 'training', or 'any' (validation/testing with test_labels, else training). */
+  split: 'training' | 'any';
+  /** At most this many slices (0: all), taken in sorted order. */
+  maxSlices: number;
+  /** Refuse slices without a segmentation. */
+  requireLabels: boolean;
+}
+
+/** Converts [0,1] NHWC values to the networks' [-1,1] range as a tensor. */
+export function toModelBatch(images: Float32Array, n: number, size: number): tf.Tensor4D {
+  return tf.tidy(() => tf.tensor4d(images, [n, size, size, 4]).mul(2).sub(1) as tf.Tensor4D);
+}
+
+export { openSlices } from './data-nifti.js';

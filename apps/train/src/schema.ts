@@ -1,0 +1,88 @@
+/**
+ * The config keys of each training command, mirroring the seed's YAML config
+ * files (`config_diff_train.yaml`, `config_reg_train.yaml`), with defaults.
+ */
+import type { ConfigSchema } from '@tumorcast/cli';
+
+const common: ConfigSchema = {
+  data_dir: { type: 'string[]', description: 'data root(s) in the seed layout (training/ under each); comma-separated list allowed' },
+  data_dir_val: { type: 'string[]', description: 'validation data root(s) (validation/ and testing/ with test_labels/, or training/)', optional: true },
+  image_size: { type: 'integer', description: 'network input size: slices are zero-padded 240 -> 256, then resized to this', default: 256, min: 8 },
+  lr: { type: 'number', description: 'AdamW learning rate', default: 1e-4, min: 0 },
+  weight_decay: { type: 'number', description: 'AdamW decoupled weight decay', default: 0, min: 0 },
+  batch_size: { type: 'integer', description: 'slices per step', default: 10, min: 1 },
+  iterations: { type: 'integer', description: 'train until this many steps in total', default: 100000, min: 1 },
+  save_interval: { type: 'integer', description: 'save a checkpoint every N steps (0: only at the end)', default: 5000, min: 0 },
+  eval_interval: { type: 'integer', description: 'validate every N steps (0: never)', default: 0, min: 0 },
+  results_dir: { type: 'string', description: 'where checkpoints, log.csv and loss.svg go', default: './results' },
+  resume_checkpoint: { type: 'string', description: "a modelNNNNNN.safetensors to resume from, or 'latest' (newest in results_dir)", optional: true },
+  seed: { type: 'integer', description: 'seed of initialisation, batches and noise', default: 0, min: 0 },
+  max_slices: { type: 'integer', description: 'use at most N slices of the data (0: all)', default: 0, min: 0 },
+};
+
+const diffusionProcess: ConfigSchema = {
+  diffusion_steps: { type: 'integer', description: 'T, the number of diffusion steps', default: 1000, min: 1 },
+  noise_schedule: { type: 'string', description: 'beta schedule', default: 'linear', choices: ['linear', 'cosine'] },
+};
+
+/** `tumorcast-train diffusion` keys (guided-diffusion UNetModel options). */
+export const DIFFUSION_SCHEMA: ConfigSchema = {
+  ...common,
+  ...diffusionProcess,
+  num_channels: { type: 'integer', description: 'U-Net base channels (multiple of 32)', default: 128, min: 32 },
+  num_res_blocks: { type: 'integer', description: 'residual blocks per level', default: 2, min: 1 },
+  channel_mult: { type: 'integer[]', description: "channel multiplier per level ('' = guided-diffusion's default for the size)", default: [] },
+  attention_resolutions: { type: 'integer[]', description: 'feature-map sizes with attention, as on guided-diffusion command lines', default: [16] },
+  num_heads: { type: 'integer', description: 'attention heads', default: 1, min: 1 },
+  num_head_channels: { type: 'integer', description: 'channels per head (-1: use num_heads)', default: -1, min: -1 },
+  learn_sigma: { type: 'boolean', description: 'learn the variance (hybrid loss, 8 output channels)', default: true },
+  class_cond: { type: 'boolean', description: 'condition on slice-has-tumour (2 classes)', default: true },
+  use_scale_shift_norm: { type: 'boolean', description: 'scale-shift norm in residual blocks', default: false },
+  resblock_updown: { type: 'boolean', description: 'residual up/down-sampling blocks', default: false },
+  dropout: { type: 'number', description: 'dropout rate', default: 0, min: 0, max: 1 },
+  ema_rate: { type: 'number', description: 'EMA rate of the weights', default: 0.9999, min: 0, max: 0.999999 },
+};
+
+/** `tumorcast-train regressor` keys (guided-diffusion EncoderUNetModel options). */
+export const REGRESSOR_SCHEMA: ConfigSchema = {
+  ...common,
+  ...diffusionProcess,
+  regressor_width: { type: 'integer', description: 'regressor base channels (multiple of 32)', default: 32, min: 32 },
+  regressor_depth: { type: 'integer', description: 'residual blocks per level', default: 4, min: 1 },
+  regressor_channel_mult: { type: 'integer[]', description: "channel multiplier per level ('' = default for the size)", default: [] },
+  regressor_attention_resolutions: { type: 'integer[]', description: 'feature-map sizes with attention', default: [32, 16, 8] },
+  regressor_num_head_channels: { type: 'integer', description: 'channels per attention head', default: 64, min: 1 },
+  regressor_use_scale_shift_norm: { type: 'boolean', description: 'scale-shift norm', default: true },
+  regressor_resblock_updown: { type: 'boolean', description: 'residual up/down-sampling blocks', default: true },
+  regressor_pool: { type: 'string', description: 'output head', default: 'attention', choices: ['attention'] },
+};
+
+/** `tumorcast-train segmenter` keys. */
+export const SEGMENTER_SCHEMA: ConfigSchema = {
+  ...common,
+  base_channels: { type: 'integer', description: 'segmenter base channels (multiple of 32)', default: 32, min: 32 },
+  channel_mult: { type: 'integer[]', description: 'channel multiplier per level', default: [1, 2, 2] },
+  num_res_blocks: { type: 'integer', description: 'conv blocks per level', default: 1, min: 1 },
+  dice_weight: { type: 'number', description: 'weight of the soft Dice loss', default: 1, min: 0 },
+  bce_weight: { type: 'number', description: 'weight of the binary cross-entropy', default: 1, min: 0 },
+};
+
+/** `tumorcast-train validate` keys. */
+export const VALIDATE_SCHEMA: ConfigSchema = {
+  checkpoint: { type: 'string', description: 'a modelNNNNNN.safetensors (diffusion or regressor) to evaluate' },
+  data_dir: { type: 'string[]', description: 'data root(s) to evaluate on' },
+  batch_size: { type: 'integer', description: 'slices per batch', default: 4, min: 1 },
+  max_slices: { type: 'integer', description: 'evaluate at most N slices (0: all)', default: 0, min: 0 },
+  timesteps_per_slice: { type: 'integer', description: 'noise levels drawn per slice (uniform in [0, T))', default: 4, min: 1 },
+  seed: { type: 'integer', description: 'seed of the noise and timesteps', default: 0, min: 0 },
+  out: { type: 'string', description: 'write the results as JSON here', optional: true },
+};
+
+/** `tumorcast-train prepare` keys. */
+export const PREPARE_SCHEMA: ConfigSchema = {
+  input: { type: 'string', description: 'folder of 3-D BraTS volumes (BraTS-GLI-xxxxx-xxx-t1n.nii.gz, ...), searched recursively' },
+  out: { type: 'string', description: 'output root; slices go to <out>/<split>/<pid>_<slice>/' },
+  split: { type: 'string', description: 'which split folder to write', default: 'training', choices: ['training', 'validation', 'testing'] },
+  slices: { type: 'string', description: "'all', 'tumour' (slices with tumour), or a range 'a:b'", default: 'tumour' },
+  dataset: { type: 'string', description: 'dataset name used in file names', default: 'brats' },
+};
