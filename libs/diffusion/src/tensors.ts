@@ -119,7 +119,7 @@ export function callModel(
 }
 
 /**
- * A standard-normal tensor drawn from a seeded {@link Rng}. With one Rng per
+ * A standard-normal tensor drawn from a seeded `Rng` (`@tumorcast/random`). With one Rng per
  * image, image b's values come from `rngs[b]` only, so results do not depend
  * on how images are batched.
  *

@@ -11,7 +11,9 @@ export const PACKAGE_NAME = '@tumorcast/guided-sampler';
 export { guidedSampleKnown } from './guided.js';
 export type { GuidedSampleKnownOptions, GuidedSampleKnownResult, GuidedProgress } from './guided.js';
 export { regressorPredict, regressorValueAndGrad } from './regressor.js';
-export type { Regressor, RegressorFn, RegressorObject } from './regressor.js';
+export type {
+  Regressor, RegressorFn, RegressorObject, ValueAndInputGradient, RegressorValueAndGradient,
+} from './regressor.js';
 export { growthProbabilityMap } from './probability-map.js';
 export type { GrowthProbabilityMapOptions, GrowthProbabilityMapResult } from './probability-map.js';
 export { createFlairSegmenter, otsuThreshold } from './segmenter.js';

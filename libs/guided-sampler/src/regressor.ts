@@ -10,6 +10,22 @@ import * as tf from '@tensorflow/tfjs';
  */
 export type RegressorFn = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor1D;
 
+/** A prediction and the gradient of the predictions' sum with respect to the input, as `@tumorcast/regressor` returns it. */
+export interface ValueAndInputGradient {
+  /** The prediction `[B]`. */
+  value: tf.Tensor1D;
+  /** d(sum of predictions)/dx `[B, H, W, C]`. */
+  grad: tf.Tensor4D;
+}
+
+/** What {@link regressorValueAndGrad} returns (both tensors belong to the caller). */
+export interface RegressorValueAndGradient {
+  /** The prediction `[B]`. */
+  value: tf.Tensor1D;
+  /** Each image's prediction's gradient with respect to that image, `[B, H, W, C]`. */
+  gradient: tf.Tensor4D;
+}
+
 /**
  * A regressor object (for example `@tumorcast/regressor`'s `Regressor`):
  * `predict`, and optionally its own input gradient. The sampler uses, in this
@@ -20,7 +36,7 @@ export interface RegressorObject {
   /** The prediction `[B]`. */
   predict: RegressorFn;
   /** The prediction `[B]` and the gradient of its sum with respect to x (`[B, H, W, C]`), in one pass. */
-  valueAndInputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => { value: tf.Tensor1D; grad: tf.Tensor4D };
+  valueAndInputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => ValueAndInputGradient;
   /** The gradient of the predictions' sum with respect to x (`[B, H, W, C]`). */
   inputGradient?: (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor4D;
 }
@@ -78,7 +94,7 @@ export function regressorPredict(regressor: Regressor, x: tf.Tensor4D, t: tf.Ten
  */
 export function regressorValueAndGrad(
   regressor: Regressor, x: tf.Tensor4D, t: tf.Tensor1D,
-): { value: tf.Tensor1D; gradient: tf.Tensor4D } {
+): RegressorValueAndGradient {
   const fn = 'regressorValueAndGrad';
   checkRegressor(regressor, fn);
   const checkGrad = (g: unknown) => {
@@ -118,5 +134,5 @@ export function regressorValueAndGrad(
       return v;
     })(x);
     return { value: value as tf.Tensor1D, gradient: grad as tf.Tensor4D } as unknown as tf.TensorContainerObject;
-  }) as unknown as { value: tf.Tensor1D; gradient: tf.Tensor4D };
+  }) as unknown as RegressorValueAndGradient;
 }
