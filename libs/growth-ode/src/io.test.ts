@@ -141,6 +141,24 @@ describe('plotGrowth', () => {
   });
 });
 
+describe('plotGrowth of a failed fit', () => {
+  it('shows the data and the reason', () => {
+    const broken = {
+      name: 'broken',
+      paramNames: ['a'],
+      stateSize: 1,
+      initialState: (p: { a: number }) => [p.a],
+      rhs: (_t: number, _y: Float64Array, d: Float64Array) => void (d[0] = NaN),
+      output: (y: ArrayLike<number>) => y[0],
+    };
+    const fit = fitGrowth(broken, { times: [0, 1, 2], sizes: [1, 2, 3] }, { starts: 1, initial: { a: 1 }, lower: { a: 0 }, upper: { a: 2 } });
+    const svg = plotGrowth(fit);
+    expect(svg).toContain('fit failed: the model could not be evaluated');
+    expect(svg).not.toContain('<polyline');
+    expect((svg.match(/<circle cx/g) ?? []).length).toBe(3 + 1);
+  });
+});
+
 describe('exampleSeries', () => {
   it('is synthetic, deterministic and close to its generating model', () => {
     const a = exampleSeries();

@@ -101,6 +101,25 @@ describe('twoPhaseRtModel', () => {
   });
 });
 
+describe('simulate with a user model (ODE only)', () => {
+  it('integrates the ODE with jumps when there is no closed form', () => {
+    const model: GrowthModel<{ r: number; y0: number }> = {
+      name: 'halving',
+      paramNames: ['r', 'y0'],
+      stateSize: 1,
+      initialState: (p) => [p.y0],
+      rhs: (_t, y, d, p) => void (d[0] = p.r * y[0]),
+      jumps: () => [{ t: 5, apply: (y) => void (y[0] *= 0.5) }],
+      output: (y) => y[0],
+    };
+    const y = simulate(model, { r: 0.1, y0: 2 }, [0, 4, 5, 10]);
+    const want = [2, 2 * Math.exp(0.4), Math.exp(0.5), Math.exp(1)];
+    expect(maxRel(y, want)).toBeLessThan(1e-8);
+    expect(simulate(model, { r: 0.1, y0: 2 }, [0, 0])).toEqual([2, 2]);
+    expect(() => simulate(model, { r: 0.1, y0: 2 }, [0, 1], undefined, { form: 'closed' })).toThrow(/has no closed form/);
+  });
+});
+
 describe('LQ models', () => {
   const models: Record<string, GrowthModel<any>> = { exponential: exponentialLqModel, logistic: logisticLqModel, gompertz: gompertzLqModel };
 
