@@ -346,61 +346,39 @@ function combineRows(src: Float64Array, offs: Int32Array, dst: Float64Array, dOf
   }
 }
 
-const CHUNK = 1024;
+/** Number of filtered local statistics: E[x], E[y], E[x^2 + y^2], E[xy]. */
+const NQ = 4;
 
 /**
- * Adds the SSIM map over one output plane to `acc` (`[sum, count]`). The five
- * local statistics are combined along the first axis from the ring buffers
- * at `slots` with the kernel `w` (3-D), or read at `slots[0]` (2-D, `w`
- * null). The plane is processed in chunks so that every pass over the ring
- * buffer is a few sequential streams (cache- and prefetch-friendly).
+ * Adds the SSIM map of `n` voxels to `acc` (`[sum, count]`), from the four
+ * filtered statistics `q` (E[x], E[y], E[x^2 + y^2], E[xy]; SSIM only needs
+ * the sum of the two variances); with a mask,
+ * only voxels `j` where `mask[mOff + j]` is non-zero.
  */
-function accumulatePlane(
-  ring: Float64Array[],
-  slots: Int32Array,
-  w: Float64Array | null,
-  r: number,
-  ho: number,
-  wo: number,
+function accumulateRow(
+  q: Float64Array[],
+  n: number,
   mask: Uint8Array | undefined,
-  maskBase: number,
-  maskRow: number,
+  mOff: number,
   c1: number,
   c2: number,
-  chunk: Float64Array[],
   acc: Float64Array,
 ): void {
-  const plane = ho * wo;
-  const offs = new Int32Array(slots.length);
+  const ux = q[0];
+  const uy = q[1];
+  const uss = q[2];
+  const uxy = q[3];
   let sum = 0;
   let count = 0;
-  let h = 0;
-  let j = 0;
-  for (let p0 = 0; p0 < plane; p0 += CHUNK) {
-    const n = Math.min(CHUNK, plane - p0);
-    if (w === null) {
-      const a = slots[0] + p0;
-      for (let q = 0; q < 5; q++) chunk[q].set(ring[q].subarray(a, a + n));
-    } else {
-      for (let k = 0; k < offs.length; k++) offs[k] = slots[k] + p0;
-      for (let q = 0; q < 5; q++) combineRows(ring[q], offs, chunk[q], 0, n, w, r);
-    }
-    const [ux, uy, uxx, uyy, uxy] = chunk;
-    for (let i = 0; i < n; i++) {
-      const use = mask === undefined || mask[maskBase + h * maskRow + j] !== 0;
-      if (++j === wo) {
-        j = 0;
-        h++;
-      }
-      if (!use) continue;
-      const mx = ux[i];
-      const my = uy[i];
-      const vx = uxx[i] - mx * mx;
-      const vy = uyy[i] - my * my;
-      const vxy = uxy[i] - mx * my;
-      sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
-      count++;
-    }
+  for (let i = 0; i < n; i++) {
+    if (mask !== undefined && mask[mOff + i] === 0) continue;
+    const mx = ux[i];
+    const my = uy[i];
+    const m2 = mx * mx + my * my;
+    // vx + vy = E[x^2 + y^2] - mx^2 - my^2; vxy = E[xy] - mx my
+    const vxy = uxy[i] - mx * my;
+    sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((m2 + c1) * (uss[i] - m2 + c2));
+    count++;
   }
   acc[0] += sum;
   acc[1] += count;
@@ -410,9 +388,10 @@ function accumulatePlane(
  * Mean of the SSIM map over the voxels at least `r` from every edge (and in
  * the mask). Only those voxels are computed: their Gaussian windows lie
  * inside the image, so no boundary mode is involved (skimage's result there
- * does not depend on its padding either). Separable filtering of the five
- * local statistics, the first axis streamed through a ring buffer of `2r + 1`
- * filtered planes, so memory stays O(plane).
+ * does not depend on its padding either). Separable filtering of the four
+ * local statistics E[x], E[y], E[x^2 + y^2], E[xy] (SSIM needs only the sum
+ * of the variances), each axis streamed through a ring buffer of the last
+ * `2r + 1` filtered rows (2-D) or planes (3-D), so memory stays O(plane).
  */
 function ssimCore(
   x: ArrayLike<number>,
@@ -440,26 +419,26 @@ function ssimCore(
   const Ho = H - 2 * r;
   const Wo = W - 2 * r;
   const plane = Ho * Wo;
-  const ringN = rank === 3 ? win : 1;
+  // 3-D: planes filtered along the two last axes, ring of the last 2r + 1.
   const ring: Float64Array[] = [];
   const rows: Float64Array[] = [];
   const tmp: Float64Array[] = [];
-  for (let q = 0; q < 5; q++) {
-    ring.push(new Float64Array(ringN * plane));
+  const out: Float64Array[] = [];
+  for (let q = 0; q < NQ; q++) {
+    if (rank === 3) ring.push(new Float64Array(win * plane));
     rows.push(new Float64Array(W));
     tmp.push(new Float64Array(win * Wo));
+    out.push(new Float64Array(Wo));
   }
-  const [rx, ry, rxx, ryy, rxy] = rows;
+  const [rx, ry, rss, rxy] = rows;
   const c1 = (k1 * dataRange) ** 2;
   const c2 = (k2 * dataRange) ** 2;
   const acc = new Float64Array(2);
-  const chunk: Float64Array[] = [];
-  for (let q = 0; q < 5; q++) chunk.push(new Float64Array(CHUNK));
   const slots = new Int32Array(win);
   const rowOffs = new Int32Array(win);
   let guard = 0; // stays 0 unless a value is NaN or infinite
   for (let d = 0; d < D; d++) {
-    const slot = rank === 3 ? d % win : 0;
+    const slot = d % win;
     // Along the last axis, row by row (the products are formed here), into a
     // ring of the last 2r + 1 rows; then along the middle axis from that ring.
     for (let h = 0; h < H; h++) {
@@ -470,26 +449,30 @@ function ssimCore(
         guard += xv - xv + (yv - yv);
         rx[c] = xv;
         ry[c] = yv;
-        rxx[c] = xv * xv;
-        ryy[c] = yv * yv;
+        rss[c] = xv * xv + yv * yv;
         rxy[c] = xv * yv;
       }
       const rowSlot = (h % win) * Wo;
-      for (let q = 0; q < 5; q++) convolveRow(rows[q], tmp[q], rowSlot, Wo, w, r);
+      for (let q = 0; q < NQ; q++) convolveRow(rows[q], tmp[q], rowSlot, Wo, w, r);
       if (h >= 2 * r) {
         const ho = h - 2 * r;
         for (let k = 0; k < win; k++) rowOffs[k] = ((ho + k) % win) * Wo;
-        for (let q = 0; q < 5; q++) combineRows(tmp[q], rowOffs, ring[q], slot * plane + ho * Wo, Wo, w, r);
+        if (rank === 2) {
+          for (let q = 0; q < NQ; q++) combineRows(tmp[q], rowOffs, out[q], 0, Wo, w, r);
+          accumulateRow(out, Wo, mask, (ho + r) * W + r, c1, c2, acc);
+        } else {
+          for (let q = 0; q < NQ; q++) combineRows(tmp[q], rowOffs, ring[q], slot * plane + ho * Wo, Wo, w, r);
+        }
       }
     }
-    if (rank === 2) {
-      slots[0] = 0;
-      accumulatePlane(ring, slots, null, r, Ho, Wo, mask, r * W + r, W, c1, c2, chunk, acc);
-    } else if (d >= 2 * r) {
-      // Along the first axis, over the last `win` planes; output plane dOut.
+    if (rank === 3 && d >= 2 * r) {
+      // Along the first axis over the last 2r + 1 planes, row by row; output plane dOut.
       const dOut = d - 2 * r;
-      for (let k = 0; k < win; k++) slots[k] = ((dOut + k) % win) * plane;
-      accumulatePlane(ring, slots, w, r, Ho, Wo, mask, ((dOut + r) * H + r) * W + r, W, c1, c2, chunk, acc);
+      for (let ho = 0; ho < Ho; ho++) {
+        for (let k = 0; k < win; k++) slots[k] = ((dOut + k) % win) * plane + ho * Wo;
+        for (let q = 0; q < NQ; q++) combineRows(ring[q], slots, out[q], 0, Wo, w, r);
+        accumulateRow(out, Wo, mask, ((dOut + r) * H + ho + r) * W + r, c1, c2, acc);
+      }
     }
   }
   if (guard !== 0) {
