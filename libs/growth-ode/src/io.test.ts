@@ -19,6 +19,7 @@ import {
   writeParamsCsv,
   writeResultsCsv,
   writeResultsJson,
+  type GrowthModel,
 } from './index.js';
 
 const csv = `# sizes in mm^2
@@ -143,13 +144,13 @@ describe('plotGrowth', () => {
 
 describe('plotGrowth of a failed fit', () => {
   it('shows the data and the reason', () => {
-    const broken = {
+    const broken: GrowthModel<{ a: number }> = {
       name: 'broken',
       paramNames: ['a'],
       stateSize: 1,
-      initialState: (p: { a: number }) => [p.a],
-      rhs: (_t: number, _y: Float64Array, d: Float64Array) => void (d[0] = NaN),
-      output: (y: ArrayLike<number>) => y[0],
+      initialState: (p) => [p.a],
+      rhs: (_t, _y, d) => void (d[0] = NaN),
+      output: (y) => y[0],
     };
     const fit = fitGrowth(broken, { times: [0, 1, 2], sizes: [1, 2, 3] }, { starts: 1, initial: { a: 1 }, lower: { a: 0 }, upper: { a: 2 } });
     const svg = plotGrowth(fit);
