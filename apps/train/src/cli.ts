@@ -39,7 +39,7 @@ Usage: tumorcast-train ${command} [--config small|paper|FILE.yaml] [--KEY VALUE 
 Every config key can be given as a flag (--data-dir or --data_dir); flags override the YAML file.
 ${c.trains ? `Ctrl-C saves a checkpoint and exits 0; resume with --resume-checkpoint latest.\n` : ''}
 Options:
-  --config NAME|FILE           ${c.trains ? "shipped preset 'small' (64x64, CPU) or 'paper', or a YAML file" : 'a YAML file with the keys below'}
+  --config NAME|FILE           ${c.trains ? "shipped preset 'paper', 'small' (64x64, CPU) or 'demo' (tiny), or a YAML file" : 'a YAML file with the keys below'}
   --backend auto|wasm|tensorflow|cpu   compute backend (default auto)
 ${describeSchema(c.schema)}
 
@@ -63,9 +63,12 @@ function booleanKeys(schema: ConfigSchema): Set<string> {
 export function configFile(command: string, value: string | true | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value === true) throw new CliError('--config needs a value: small, paper or a YAML file');
-  if (value === 'small' || value === 'paper') {
+  if (/^[a-z]+$/.test(value)) {
     const f = path.join(CONFIG_DIR, `${value}-${command}.yaml`);
-    if (!fs.existsSync(f)) throw new CliError(`no shipped '${value}' config for '${command}'`);
+    if (!fs.existsSync(f)) {
+      const shipped = fs.readdirSync(CONFIG_DIR).filter((n) => n.endsWith(`-${command}.yaml`)).map((n) => n.split('-')[0]);
+      throw new CliError(`no shipped '${value}' config for '${command}' (shipped: ${shipped.join(', ')}); to use a file, give its path`);
+    }
     return f;
   }
   return value;
