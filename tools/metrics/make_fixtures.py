@@ -296,6 +296,8 @@ def image_cases():
     x3 = smooth_image((16, 18, 20), rng)
     y3 = np.round(np.clip(0.9 * x3 + 0.05 + 0.05 * rng.standard_normal(x3.shape), 0, 1), 6)
     cases.append(image_case('3d smooth + noise', x3, y3, 1.0, mask=blobs((16, 18, 20), 2, 6, rng)))
+    cases.append(image_case('3d smooth + noise, sigma 1, data range 2', x3, y3, 2.0, sigma=1.0,
+                            mask=blobs((16, 18, 20), 2, 6, rng)))
     xc = np.stack([smooth_image((28, 30), rng) for _ in range(3)])
     yc = np.round(np.clip(xc + 0.1 * rng.standard_normal(xc.shape), 0, 1), 6)
     cases.append(image_case('2d 3 channels first', xc, yc, 1.0, mask=blobs((28, 30), 2, 8, rng), channel_axis=0))

@@ -142,6 +142,16 @@ describe('image similarity bad input', () => {
     expect(() => ssim(small, small, { dataRange: 1 })).toThrow("'image' passed to 'ssim' must be at least 11 voxels along every axis");
     expect(ssim(small, small, { dataRange: 1, sigma: 1 })).toBeCloseTo(1, 12);
   });
+  it('accepts a mask of the full (channel) shape', () => {
+    const { cases } = loadFixture<{ cases: ImageCase[] }>('image.json');
+    const c = cases.find((k) => k.channelAxis === 0 && k.mask) as ImageCase;
+    const channels = c.shape[0];
+    const full = { data: Array.from({ length: channels }, () => c.mask as number[]).flat(), shape: c.shape };
+    const x = { data: c.image, shape: c.shape };
+    const y = { data: c.reference, shape: c.shape };
+    close(ssim(x, y, { dataRange: c.dataRange, channelAxis: 0, mask: full }), c.maskedSsim as number, SSIM_TOL);
+    close(mse(x, y, { channelAxis: 0, mask: full }), c.maskedMse as number, TOL);
+  });
   it('rejects an empty mask and bad channel options', () => {
     expect(() => mse(a, b, { mask: { data: new Uint8Array(144), shape: [12, 12] } })).toThrow("'options.mask' passed to 'mse' selects no voxels");
     const edge = new Uint8Array(144);

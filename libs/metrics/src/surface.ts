@@ -197,6 +197,40 @@ interface UnionBox {
   bad: boolean;
 }
 
+/**
+ * {@link unionBox} for two `Uint8Array` masks and a threshold in [0, 1)
+ * (`v > t` is `v !== 0`; integers are always finite): a tight OR scan.
+ */
+function unionBoxBytes(p: Uint8Array, r: Uint8Array, n0: number, n1: number, n2: number): UnionBox {
+  const lo = [n0, n1, n2];
+  const hi = [-1, -1, -1];
+  let anyP = false;
+  let anyR = false;
+  let base = 0;
+  for (let i0 = 0; i0 < n0; i0++) {
+    let sliceAny = false;
+    for (let i1 = 0; i1 < n1; i1++, base += n2) {
+      let first = 0;
+      while (first < n2 && (p[base + first] | r[base + first]) === 0) first++;
+      if (first === n2) continue;
+      let last = n2 - 1;
+      while ((p[base + last] | r[base + last]) === 0) last--;
+      if (!anyP) for (let k = first; k <= last && !anyP; k++) anyP = p[base + k] !== 0;
+      if (!anyR) for (let k = first; k <= last && !anyR; k++) anyR = r[base + k] !== 0;
+      sliceAny = true;
+      if (i1 < lo[1]) lo[1] = i1;
+      if (i1 > hi[1]) hi[1] = i1;
+      if (first < lo[2]) lo[2] = first;
+      if (last > hi[2]) hi[2] = last;
+    }
+    if (sliceAny) {
+      if (i0 < lo[0]) lo[0] = i0;
+      hi[0] = i0;
+    }
+  }
+  return { lo, hi, anyP, anyR, bad: false };
+}
+
 /** Bounding box (inclusive) of `p > t OR r > t` on an `[n0, n1, n2]` grid, and whether any value is NaN or infinite. */
 function unionBox(p: ArrayLike<number>, r: ArrayLike<number>, t: number, n0: number, n1: number, n2: number): UnionBox {
   const lo = [n0, n1, n2];
@@ -267,7 +301,10 @@ export function surfaceDistancesImpl(
   const n2 = shape[rank - 1];
   const n1 = rank >= 2 ? shape[rank - 2] : 1;
   const n0 = rank >= 3 ? shape[rank - 3] : 1;
-  const box = unionBox(pd, rd, threshold, n0, n1, n2);
+  const box =
+    pd instanceof Uint8Array && rd instanceof Uint8Array && threshold >= 0 && threshold < 1
+      ? unionBoxBytes(pd, rd, n0, n1, n2)
+      : unionBox(pd, rd, threshold, n0, n1, n2);
   if (box.bad) {
     checkFinite(pd, 'prediction', fn);
     checkFinite(rd, 'reference', fn);
