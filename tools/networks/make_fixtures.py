@@ -72,8 +72,9 @@ def nhwc(t):
     return t.contiguous().numpy().astype(np.float32)
 
 
-def run_case(name, module, config, x, extra_inputs, call, gen, x_offset=0.0):
-    """call(module, x) -> output tensor. Writes weights, io and gradient."""
+def run_case(name, module, config, x, extra_inputs, call, gen, param_grads=False):
+    """call(module, x) -> output tensor. Writes weights, io and gradient (and, with
+    param_grads, d(sum(gw * out))/d(parameter) as `pg.<torch name>`, PyTorch layout)."""
     module.eval()
     x = x.clone().requires_grad_(True)
     out = call(module, x)
@@ -88,6 +89,9 @@ def run_case(name, module, config, x, extra_inputs, call, gen, x_offset=0.0):
     tensors['io.out'] = nhwc(out)
     tensors['io.gw'] = nhwc(gw)
     tensors['io.gx'] = nhwc(x.grad)
+    if param_grads:
+        for k, p in module.named_parameters():
+            tensors['pg.' + k] = p.grad.detach().contiguous().numpy().astype(np.float32)
     for k, v in extra_inputs.items():
         tensors['io.' + k] = v if isinstance(v, np.ndarray) else v.detach().contiguous().numpy()
     path = os.path.join(OUT, name + '.safetensors')
@@ -110,7 +114,7 @@ def main():
     gn = G.normalization(64)
     perturb(gn, gen)
     x = th.randn(2, 64, 5, 3, generator=gen) * 2 + 0.5
-    total += run_case('groupnorm', gn, {'channels': 64}, x, {}, lambda m, x: m(x), gen)
+    total += run_case('groupnorm', gn, {'channels': 64}, x, {}, lambda m, x: m(x), gen, param_grads=True)
 
     # Timestep embedding: no parameters; x = t (1-D), gradient not meaningful.
     t = th.tensor([0.0, 1.0, 17.0, 250.0, 999.0])
@@ -130,7 +134,7 @@ def main():
         x = th.randn(2, 64, 4, 3, generator=gen)
         cfg = {'channels': 64, 'num_heads': kw.get('num_heads', 1), 'num_head_channels': kw.get('num_head_channels', -1),
                'use_new_attention_order': kw.get('use_new_attention_order', False)}
-        total += run_case(nm, ab, cfg, x, {}, lambda m, x: m(x), gen)
+        total += run_case(nm, ab, cfg, x, {}, lambda m, x: m(x), gen, param_grads=(nm == 'attention_legacy'))
 
     # AttentionPool2d(spacial 4, 64 channels, 32 per head, 3 outputs).
     ap = G.AttentionPool2d(4, 64, 32, 3)

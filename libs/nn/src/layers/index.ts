@@ -27,6 +27,7 @@ export {
   upsampleNearest2x,
   avgPool2x,
   qkvAttention,
+  bmm,
   dropout,
 } from './ops.js';
 export type {

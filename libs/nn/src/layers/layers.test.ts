@@ -13,7 +13,11 @@ import {
   ResBlock,
   Upsample,
   WeightsMismatchError,
+  bmm,
   conv2d,
+  groupNorm,
+  linear,
+  tfToTorch,
   timestepEmbedding,
   upsampleNearest2x,
 } from './index.js';
@@ -25,6 +29,8 @@ const TOL = 1e-4;
 
 interface Fixture {
   weights: Map<string, StateTensor>;
+  /** PyTorch parameter gradients of sum(gw * out), PyTorch layout. */
+  paramGrads: Map<string, StateTensor>;
   io: Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>;
   config: Record<string, unknown>;
 }
@@ -32,12 +38,14 @@ interface Fixture {
 function loadFixture(name: string): Fixture {
   const file = readSafetensors(readFileSync(`${FIXTURES}${name}.safetensors`), { source: name });
   const weights = new Map<string, StateTensor>();
+  const paramGrads = new Map<string, StateTensor>();
   const io = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
   for (const [k, v] of file.tensors) {
     if (k.startsWith('w.')) weights.set(k.slice(2), v);
+    else if (k.startsWith('pg.')) paramGrads.set(k.slice(3), v);
     else io.set(k.slice(3), { shape: v.shape, data: v.data as Float32Array });
   }
-  return { weights, io, config: JSON.parse(file.metadata['config'] ?? '{}') as Record<string, unknown> };
+  return { weights, paramGrads, io, config: JSON.parse(file.metadata['config'] ?? '{}') as Record<string, unknown> };
 }
 
 function ioTensor(f: Fixture, name: string): tf.Tensor {
@@ -63,6 +71,23 @@ function checkOutputAndGrad(f: Fixture, fn: (x: tf.Tensor4D) => tf.Tensor): void
   });
 }
 
+/** Checks d(sum(gw * out))/d(parameter) of every parameter against the fixture's PyTorch gradients. */
+function checkParamGrads(f: Fixture, store: ParamStore, fn: (x: tf.Tensor4D) => tf.Tensor): void {
+  expect(f.paramGrads.size).toBe(store.entries().length);
+  tf.tidy(() => {
+    const x = ioTensor(f, 'x') as tf.Tensor4D;
+    const gw = ioTensor(f, 'gw');
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(fn(x), gw)) as tf.Scalar, store.variables);
+    for (const e of store.entries()) {
+      const ref = f.paramGrads.get(e.name)!;
+      const mine = tfToTorch(grads[e.variable.name]!.dataSync() as Float32Array, e.torchShape, e.layout);
+      let worst = 0;
+      for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - (ref.data as Float32Array)[i]!));
+      expect([e.name, worst < TOL]).toEqual([e.name, true]);
+    }
+  });
+}
+
 beforeAll(async () => {
   await initBackend({ log: false });
   expect(tf.getBackend()).toBe('wasm');
@@ -75,6 +100,7 @@ describe('layers against the PyTorch reference', () => {
     const gn = new GroupNorm(store, '', 64);
     store.loadStateDict(f.weights);
     checkOutputAndGrad(f, (x) => gn.apply(x));
+    checkParamGrads(f, store, (x) => gn.apply(x));
     store.dispose();
   });
 
@@ -101,6 +127,7 @@ describe('layers against the PyTorch reference', () => {
     });
     store.loadStateDict(f.weights);
     checkOutputAndGrad(f, (x) => block.apply(x));
+    if (name === 'attention_legacy') checkParamGrads(f, store, (x) => block.apply(x));
     store.dispose();
   });
 
@@ -155,6 +182,41 @@ describe('ops', () => {
       const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(upsampleNearest2x(xx as tf.Tensor4D), w)))(x);
       // block sums of 0..31 laid out 4x4 per image
       expect(Array.from(g.dataSync())).toEqual([10, 18, 42, 50, 74, 82, 106, 114]);
+    });
+  });
+
+  it('groupNorm, linear and bmm have the gradients of their plain tfjs formulations', () => {
+    tf.tidy(() => {
+      const x = tf.add(tf.mul(tf.randomNormal([3, 5, 4, 64], 0, 1, 'float32', 1), 3), 1.5);
+      const g = tf.randomNormal([64], 1, 0.3, 'float32', 2) as tf.Tensor1D;
+      const b = tf.randomNormal([64], 0, 0.3, 'float32', 3) as tf.Tensor1D;
+      const w = tf.randomNormal([3, 5, 4, 64], 0, 1, 'float32', 4);
+      const plainGn = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+        const r = tf.reshape(xx, [3, -1, 32, 2]);
+        const { mean, variance } = tf.moments(r, [1, 3], true);
+        return tf.add(tf.mul(tf.reshape(tf.div(tf.sub(r, mean), tf.sqrt(tf.add(variance, 1e-5))), xx.shape), gg), bb);
+      };
+      const mine = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(groupNorm(xx, gg as tf.Tensor1D, bb as tf.Tensor1D), w)))([x, g, b]);
+      const ref = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(plainGn(xx, gg, bb), w)))([x, g, b]);
+      mine.forEach((m, i) => expect(maxAbsDiff(m, ref[i]!)).toBeLessThan(1e-4));
+      expect(maxAbsDiff(groupNorm(x, g, b), plainGn(x, g, b))).toBeLessThan(1e-5);
+
+      const a = tf.randomNormal([2, 7, 16], 0, 1, 'float32', 5);
+      const wt = tf.randomNormal([16, 24], 0, 1, 'float32', 6) as tf.Tensor2D;
+      const bias = tf.randomNormal([24], 0, 1, 'float32', 7) as tf.Tensor1D;
+      const dy = tf.randomNormal([2, 7, 24], 0, 1, 'float32', 8);
+      const lm = tf.grads((aa: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(aa, ww as tf.Tensor2D, bb as tf.Tensor1D), dy)))([a, wt, bias]);
+      const lr = tf.grads((aa: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.matMul(tf.reshape(aa, [14, 16]), ww).reshape([2, 7, 24]), bb), dy)))([a, wt, bias]);
+      lm.forEach((m, i) => expect(maxAbsDiff(m, lr[i]!)).toBeLessThan(1e-4));
+
+      const p = tf.randomNormal([3, 5, 6], 0, 1, 'float32', 9) as tf.Tensor3D;
+      const q = tf.randomNormal([3, 6, 4], 0, 1, 'float32', 10) as tf.Tensor3D;
+      const dz = tf.randomNormal([3, 5, 4], 0, 1, 'float32', 11);
+      expect(maxAbsDiff(bmm(p, q), tf.matMul(p, q))).toBeLessThan(1e-5);
+      const bm = tf.grads((pp: tf.Tensor, qq: tf.Tensor) => tf.sum(tf.mul(bmm(pp as tf.Tensor3D, qq as tf.Tensor3D), dz)))([p, q]);
+      const br = tf.grads((pp: tf.Tensor, qq: tf.Tensor) => tf.sum(tf.mul(tf.matMul(pp as tf.Tensor3D, qq as tf.Tensor3D), dz)))([p, q]);
+      bm.forEach((m, i) => expect(maxAbsDiff(m, br[i]!)).toBeLessThan(1e-4));
+      expect(() => bmm(p, p)).toThrow(/'a' and 'b' passed to 'bmm'/);
     });
   });
 

@@ -45,22 +45,54 @@ export interface GroupNormOptions {
 
 /**
  * Group normalisation over the last (channel) axis of `x` (`[B, ..., C]`),
- * statistics per sample and group over all other axes, in float32 (biased
- * variance, as PyTorch), then `* gamma + beta` per channel.
+ * statistics per sample and group over all other axes, in float32 (two-pass:
+ * mean, then the biased variance of the centred values, as PyTorch), then
+ * `* gamma + beta` per channel.
+ *
+ * Implemented with a hand-written gradient whose reductions are global
+ * average pools (fast XNNPACK kernels on wasm) instead of tfjs's generic
+ * moments, which transpose the whole tensor for every reduction.
  */
 export function groupNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, options: GroupNormOptions = {}): tf.Tensor {
   const groups = options.groups ?? 32;
   const eps = options.eps ?? 1e-5;
-  const c = x.shape[x.rank - 1]!;
   if (x.rank < 2) throw new RangeError(`'x' passed to 'groupNorm' must have a batch and a channel axis, got shape [${x.shape}]`);
-  if (c % groups !== 0) throw new RangeError(`'x' passed to 'groupNorm' has ${c} channels, not divisible by ${groups} groups`);
-  return tf.tidy(() => {
-    const b = x.shape[0]!;
-    const g = tf.reshape(x, [b, -1, groups, c / groups]);
-    const { mean, variance } = tf.moments(g, [1, 3], true);
-    const normed = tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(tf.reshape(normed, x.shape), gamma), beta);
+  const c = x.shape[x.rank - 1]!;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
+    throw new RangeError(`'x' passed to 'groupNorm' has ${c} channels, not divisible by ${groups} groups`);
+  }
+  if (gamma.size !== c || beta.size !== c) throw new RangeError(`'gamma' and 'beta' passed to 'groupNorm' must have ${c} values`);
+  const b = x.shape[0]!;
+  const spatial = x.size / (b * c);
+  const cg = c / groups;
+  // per-(sample, channel) mean over the spatial positions of a [B, S, 1, C] tensor: [B, 1, 1, C]
+  const chMean = (t: tf.Tensor4D) => tf.avgPool(t, [spatial, 1], 1, 'valid');
+  // per-(sample, group) mean of per-channel values, broadcast back to channels: [B, 1, 1, C]
+  const groupMean = (t: tf.Tensor) => tf.reshape(tf.mul(tf.mean(tf.reshape(t, [b, groups, cg]), 2, true), tf.ones([1, 1, cg])), [b, 1, 1, c]);
+  const gn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xin, g, be, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const x4 = tf.reshape(xin, [b, spatial, 1, c]) as tf.Tensor4D;
+    const d = tf.sub(x4, groupMean(chMean(x4))) as tf.Tensor4D;
+    const r = tf.rsqrt(tf.add(groupMean(chMean(tf.square(d) as tf.Tensor4D)), eps));
+    const y = tf.add(tf.mul(d, tf.mul(r, g)), be);
+    save([d, r, g]);
+    return {
+      value: tf.reshape(y, xin.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sd, sr, sg] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor];
+        const dy4 = tf.reshape(dy, [b, spatial, 1, c]) as tf.Tensor4D;
+        const pDy = chMean(dy4); // [B,1,1,C]
+        const pDyD = chMean(tf.mul(dy4, sd) as tf.Tensor4D); // [B,1,1,C]
+        const m1 = groupMean(tf.mul(pDy, sg));
+        const m2 = groupMean(tf.mul(tf.mul(pDyD, sg), sr));
+        const dx = tf.add(tf.add(tf.mul(dy4, tf.mul(sr, sg)), tf.mul(sd, tf.neg(tf.mul(tf.square(sr), m2)))), tf.neg(tf.mul(sr, m1)));
+        const dgamma = tf.mul(tf.sum(tf.reshape(tf.mul(pDyD, sr), [b, c]), 0), spatial);
+        const dbeta = tf.mul(tf.sum(tf.reshape(pDy, [b, c]), 0), spatial);
+        return [tf.reshape(dx, dy.shape), dgamma, dbeta];
+      },
+    };
   });
+  return gn(x, gamma, beta);
 }
 
 /** SiLU (swish): `x * sigmoid(x)`. */
@@ -118,6 +150,9 @@ export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | 
 
 /**
  * `x @ weight + bias` over the last axis of `x` (`[..., in]`), `weight` `[in, out]`.
+ * The gradient uses only plain (untransposed) 2-D matrix products with
+ * explicit transposes: the wasm backend runs those on XNNPACK, its
+ * transposed products on a ~10x slower loop.
  *
  * @param flops - accumulates FLOPs when given.
  */
@@ -126,11 +161,60 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D | nu
   const last = x.shape[x.rank - 1];
   if (last !== nin) throw new RangeError(`'x' passed to 'linear' has last axis ${last}, the weight expects ${nin}`);
   return tf.tidy(() => {
-    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, nin]);
-    const y = bias ? tf.fused.matMul({ a: x2, b: weight, bias }) : tf.matMul(x2, weight);
-    if (flops) flops.flops += 2 * x2.shape[0]! * nin * nout;
+    const x2 = tf.reshape(x, [-1, nin]) as tf.Tensor2D;
+    const n = x2.shape[0];
+    if (flops) flops.flops += 2 * n * nin * nout;
+    const b = bias ?? tf.zeros([nout]);
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xa, w, bb, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+      save([xa, w]);
+      return {
+        value: tf.fused.matMul({ a: xa, b: w, bias: bb }),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const dy2 = dy as tf.Tensor2D;
+          return [
+            tf.matMul(dy2, tf.transpose(sw)),
+            tf.matMul(tf.transpose(sx), dy2),
+            tf.reshape(tf.matMul(tf.ones([1, n]) as tf.Tensor2D, dy2), [nout]),
+          ];
+        },
+      };
+    });
+    const y = f(x2, weight, b);
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), nout]);
   });
+}
+
+/**
+ * Batched matrix product `a @ b` (`[n, p, q] @ [n, q, r]`), computed as `n`
+ * plain 2-D products (XNNPACK on wasm; tfjs's batched kernel there is a
+ * ~10x slower loop), with a gradient of the same form.
+ */
+export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) {
+    throw new RangeError(`'a' and 'b' passed to 'bmm' must be [n, p, q] and [n, q, r], got [${a.shape}] and [${b.shape}]`);
+  }
+  const raw = (x: tf.Tensor3D, y: tf.Tensor3D): tf.Tensor3D => {
+    const n = x.shape[0];
+    if (n === 1) return tf.reshape(tf.matMul(tf.reshape(x, [x.shape[1], x.shape[2]]), tf.reshape(y, [y.shape[1], y.shape[2]])), [1, x.shape[1], y.shape[2]]);
+    const xs = tf.unstack(x) as tf.Tensor2D[];
+    const ys = tf.unstack(y) as tf.Tensor2D[];
+    return tf.stack(xs.map((xi, i) => tf.matMul(xi, ys[i]!))) as tf.Tensor3D;
+  };
+  const swap = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    save([x, y]);
+    return {
+      value: raw(x, y),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
+        return [raw(dy as tf.Tensor3D, swap(sy)), raw(swap(sx), dy as tf.Tensor3D)];
+      },
+    };
+  });
+  return f(a, b);
 }
 
 /** Options of {@link timestepEmbedding}. */
@@ -214,20 +298,15 @@ export function qkvAttention(qkv: tf.Tensor3D, heads: number, options: QkvAttent
   const ch = width / (3 * heads);
   const order = options.order ?? 'legacy';
   return tf.tidy(() => {
-    let q: tf.Tensor, k: tf.Tensor, v: tf.Tensor;
-    if (order === 'legacy') {
-      const r = tf.transpose(tf.reshape(qkv, [b, t, heads, 3 * ch]), [0, 2, 1, 3]);
-      [q, k, v] = tf.split(r, 3, 3) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    } else {
-      const parts = tf.split(qkv, 3, 2);
-      [q, k, v] = parts.map((p) => tf.transpose(tf.reshape(p, [b, t, heads, ch]), [0, 2, 1, 3])) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    }
-    const scale = 1 / Math.sqrt(Math.sqrt(ch));
-    const q3 = tf.reshape(tf.mul(q, scale), [b * heads, t, ch]) as tf.Tensor3D;
-    const k3 = tf.reshape(tf.mul(k, scale), [b * heads, t, ch]) as tf.Tensor3D;
-    const v3 = tf.reshape(v, [b * heads, t, ch]) as tf.Tensor3D;
-    const weight = tf.softmax(tf.matMul(q3, k3, false, true), -1);
-    const a = tf.matMul(weight, v3);
+    // -> [3, B, heads, T, ch]: one transpose, then contiguous slices (no strided split)
+    const r = order === 'legacy'
+      ? tf.transpose(tf.reshape(qkv, [b, t, heads, 3, ch]), [3, 0, 2, 1, 4])
+      : tf.transpose(tf.reshape(qkv, [b, t, 3, heads, ch]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = tf.unstack(r).map((p) => tf.reshape(p, [b * heads, t, ch])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    // (q * s) . (k * s) with s = ch^(-1/4), applied once as s^2 on q
+    const scale = 1 / Math.sqrt(ch);
+    const logits = bmm(tf.mul(q, scale) as tf.Tensor3D, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D);
+    const a = bmm(tf.softmax(logits, -1) as tf.Tensor3D, v);
     if (options.flops) options.flops.flops += 2 * 2 * b * heads * t * t * ch;
     return tf.reshape(tf.transpose(tf.reshape(a, [b, heads, t, ch]), [0, 2, 1, 3]), [b, t, heads * ch]) as tf.Tensor3D;
   });
