@@ -47,6 +47,17 @@ describe('leastSquaresBounded', () => {
     expect(r.x[1]).toBeCloseTo(1, 6);
   });
 
+  it('converges with Broyden secant updates and confirms with a fresh Jacobian', () => {
+    const res = (x: readonly number[]): number[] => [10 * (x[1] - x[0] * x[0]), 1 - x[0], 0.5 * (x[0] + x[1] - 2)];
+    const fd = leastSquaresBounded(res, [-1.2, 1], [-5, -5], [5, 5]);
+    const sec = leastSquaresBounded(res, [-1.2, 1], [-5, -5], [5, 5], { secantUpdates: 3 });
+    expect(sec.converged).toBe(true);
+    expect(sec.x[0]).toBeCloseTo(1, 6);
+    expect(sec.x[1]).toBeCloseTo(1, 6);
+    expect(sec.cost).toBeLessThan(1e-12);
+    expect(fd.x[0]).toBeCloseTo(1, 6);
+  });
+
   it('reports a non-finite start as failed and rejects bad bounds', () => {
     expect(leastSquaresBounded(() => [NaN], [1], [0], [2]).status).toBe('failed');
     expect(() => leastSquaresBounded(() => [1], [1], [2], [0])).toThrow(/lower <= upper/);

@@ -97,6 +97,13 @@ export interface FitGrowthOptions<P> {
    * @defaultValue 1e-8
    */
   tol?: number;
+  /**
+   * Broyden secant updates of the Jacobian between finite-difference ones (see
+   * `leastSquaresBounded`): fewer model evaluations, and steadier steps for the
+   * ODE form whose finite differences are noisy. 0 disables.
+   * @defaultValue 3
+   */
+  secantUpdates?: number;
 }
 
 /** Goodness of fit. */
@@ -453,6 +460,7 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
     ftol: tol,
     xtol: tol,
     gtol: tol,
+    secantUpdates: options.secantUpdates ?? 3,
     diffStep: useOde ? Math.max(Math.sqrt(Number.EPSILON), Math.sqrt(prep.odeRtol) * 0.1) : undefined,
   };
   let best: ReturnType<typeof leastSquaresBounded> | null = null;

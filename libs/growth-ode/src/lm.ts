@@ -1,6 +1,6 @@
 /**
  * Bounded nonlinear least squares: a projected Levenberg-Marquardt method
- * (Nielsen damping update, Marquardt scaling, active bounds frozen).
+ * (Nielsen damping update with a 1/10 floor, Marquardt scaling, active bounds frozen).
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 
@@ -31,6 +31,14 @@ export interface LeastSquaresOptions {
    * @defaultValue 1.49e-8 (sqrt of the machine epsilon)
    */
   diffStep?: number;
+  /**
+   * Between finite-difference Jacobians, update the Jacobian with Broyden's
+   * rank-one secant formula after each accepted step (a fresh finite-difference
+   * Jacobian is taken after `secantUpdates` updates, after a rejected step, and
+   * before any convergence test is accepted). 0 disables it.
+   * @defaultValue 0
+   */
+  secantUpdates?: number;
 }
 
 /** Why {@link leastSquaresBounded} stopped. */
@@ -92,6 +100,7 @@ export function leastSquaresBounded(
   const xtol = options.xtol ?? 1e-10;
   const gtol = options.gtol ?? 1e-10;
   const diffStep = options.diffStep ?? Math.sqrt(Number.EPSILON);
+  const secantUpdates = options.secantUpdates ?? 0;
   const k = x0.length;
   if (lower.length !== k || upper.length !== k) {
     throw new RangeError(`'lower' and 'upper' passed to 'leastSquaresBounded' must have the length of 'x0' (${k})`);
@@ -137,10 +146,16 @@ export function leastSquaresBounded(
   let mu = 1e-3;
   let nu = 2;
   const J = Array.from({ length: k }, () => new Float64Array(m)); // columns
+  let jacAge = 0; // secant updates since the last finite-difference Jacobian
+  let needFd = true;
   for (let iter = 1; iter <= maxIterations; iter++) {
     if (cost === 0) return done('zero-residual', iter - 1);
     // Forward-difference Jacobian, stepping inwards at the upper bound.
-    for (let j = 0; j < k; j++) {
+    if (needFd) {
+      jacAge = 0;
+      needFd = secantUpdates <= 0;
+    }
+    for (let j = 0; j < k && jacAge === 0; j++) {
       let h = diffStep * Math.max(1, Math.abs(x[j]));
       if (x[j] + h > upper[j]) h = x[j] - h >= lower[j] ? -h : (upper[j] - lower[j]) / 2 || h;
       const xp = [...x];
@@ -183,7 +198,13 @@ export function leastSquaresBounded(
       const cn = Math.sqrt(A[i * k + i]);
       if (cn > 0) gmax = Math.max(gmax, Math.abs(g[i]) / (cn * rNorm));
     }
-    if (free.length === 0 || gmax <= gtol) return done('gtol', iter);
+    if (free.length === 0 || gmax <= gtol) {
+      if (jacAge > 0) {
+        needFd = true; // confirm with a fresh Jacobian
+        continue;
+      }
+      return done('gtol', iter);
+    }
     let dmax = 0;
     for (let i = 0; i < k; i++) {
       d[i] = Math.max(d[i], A[i * k + i]);
@@ -222,7 +243,13 @@ export function leastSquaresBounded(
         sNorm += d[i] * s[i] * s[i];
         xNorm += d[i] * x[i] * x[i];
       }
-      if (Math.sqrt(sNorm) <= xtol * (Math.sqrt(xNorm) + xtol)) return done('xtol', iter);
+      if (Math.sqrt(sNorm) <= xtol * (Math.sqrt(xNorm) + xtol)) {
+        if (jacAge > 0) {
+          needFd = true;
+          break;
+        }
+        return done('xtol', iter);
+      }
       let pred = 0;
       for (let a = 0; a < k; a++) {
         let as = 0;
@@ -234,13 +261,34 @@ export function leastSquaresBounded(
       const actual = cost - costNew;
       if (rNew !== null && actual > 0 && pred > 0) {
         const rho = actual / pred;
-        mu *= Math.max(1 / 3, 1 - (2 * rho - 1) ** 3);
+        mu *= Math.max(1 / 10, 1 - (2 * rho - 1) ** 3);
         nu = 2;
         const oldCost = cost;
+        const fresh = jacAge === 0;
+        if (secantUpdates > 0) {
+          // Broyden: J += (dr - J s) s^T / (s^T s)
+          let ss = 0;
+          for (let j = 0; j < k; j++) ss += s[j] * s[j];
+          for (let i = 0; i < m; i++) {
+            let js = 0;
+            for (let j = 0; j < k; j++) js += J[j][i] * s[j];
+            const u = (rNew[i] - r[i] - js) / ss;
+            for (let j = 0; j < k; j++) J[j][i] += u * s[j];
+          }
+          jacAge++;
+          if (jacAge >= secantUpdates) needFd = true;
+        }
         x = xNew;
         r = rNew;
         cost = costNew;
-        if (actual <= ftol * oldCost && pred <= ftol * oldCost) return done('ftol', iter);
+        if (actual <= ftol * oldCost && pred <= ftol * oldCost) {
+          if (fresh) return done('ftol', iter);
+          needFd = true;
+        }
+        break;
+      }
+      if (jacAge > 0) {
+        needFd = true; // a stale Jacobian may be why the step failed
         break;
       }
       mu *= nu;

@@ -244,7 +244,11 @@ export function solveIvp(
     .sort((a, b) => a.j.t - b.j.t || a.i - b.i)
     .map(({ j }) => j);
 
-  const K: Float64Array[] = Array.from({ length: 7 }, () => new Float64Array(n));
+  // One backing store for all work vectors (few allocations per solve: this runs inside fitting loops).
+  const work = new Float64Array(n * 19); // K (7n), 7 vectors (7n), interpolation scratch (4n), evalBuf (n)
+  let off = 0;
+  const view = (len: number): Float64Array => work.subarray(off, (off += len));
+  const K: Float64Array[] = Array.from({ length: 7 }, () => view(n));
   const k0 = K[0];
   const k1 = K[1];
   const k2 = K[2];
@@ -252,11 +256,14 @@ export function solveIvp(
   const k4 = K[4];
   const k5 = K[5];
   const k6 = K[6];
-  const yTmp = new Float64Array(n);
-  const yNew = new Float64Array(n);
-  const fNew = new Float64Array(n);
-  const errV = new Float64Array(n);
-  const f = new Float64Array(n);
+  const yTmp = view(n);
+  const yNew = view(n);
+  const fNew = view(n);
+  const errV = view(n);
+  const f = view(n);
+  const scale = view(n);
+  const scratchYOld = view(n);
+  const scratchQ = view(4 * n);
   let nfev = 0;
   let nSteps = 0;
   let nRejected = 0;
@@ -266,7 +273,7 @@ export function solveIvp(
   // Segment boundaries (for the dense solution): dense index where each segment starts, with its start time and state.
   const segments: { t: number; y: Float64Array; firstStep: number }[] = [];
   let evalIdx = 0;
-  const evalBuf = new Float64Array(n);
+  const evalBuf = view(n);
 
   const call = (t: number, yy: Float64Array, out: Float64Array): void => {
     fun(t, yy, out);
@@ -285,7 +292,6 @@ export function solveIvp(
 
   const selectInitialStep = (t: number, tBound: number): number => {
     const interval = tBound - t;
-    const scale = new Float64Array(n);
     for (let i = 0; i < n; i++) scale[i] = atol[i] + Math.abs(y[i]) * rtol;
     for (let i = 0; i < n; i++) errV[i] = y[i] / scale[i];
     const d0 = rmsNorm(errV);
@@ -411,7 +417,7 @@ export function solveIvp(
       const needsInterp = tEval !== undefined && evalIdx < tEval.length && tEval[evalIdx] < tNew;
       let step: DenseStep | null = null;
       if (denseOutput || needsInterp) {
-        const q = new Float64Array(n * 4);
+        const q = denseOutput ? new Float64Array(n * 4) : scratchQ;
         for (let i = 0; i < n; i++) {
           for (let c = 0; c < 4; c++) {
             let acc = 0;
@@ -419,7 +425,13 @@ export function solveIvp(
             q[i * 4 + c] = acc;
           }
         }
-        step = { tOld: t, h, yOld: Float64Array.from(y), q };
+        let yOld: Float64Array;
+        if (denseOutput) yOld = Float64Array.from(y);
+        else {
+          scratchYOld.set(y);
+          yOld = scratchYOld;
+        }
+        step = { tOld: t, h, yOld, q };
         if (denseOutput) dense.push(step);
       }
       t = tNew;
