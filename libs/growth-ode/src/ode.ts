@@ -368,7 +368,7 @@ export function solveIvp(
         h = tNew - t;
         hAbs = h;
         // Runge-Kutta stages (unrolled; the tableau is A/B/C above).
-        k0.set(f);
+        for (let i = 0; i < n; i++) k0[i] = f[i];
         for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A10 * k0[i]);
         call(t + C[1] * h, yTmp, k1);
         for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A20 * k0[i] + A21 * k1[i]);
@@ -383,8 +383,8 @@ export function solveIvp(
         let finite = allFinite(yNew);
         let errNorm = Infinity;
         if (finite) {
-          call(tNew, yNew, fNew);
-          K[6].set(fNew);
+          call(tNew, yNew, k6);
+          for (let i = 0; i < n; i++) fNew[i] = k6[i];
           finite = allFinite(fNew);
           if (finite) {
             let sum = 0;
@@ -428,15 +428,17 @@ export function solveIvp(
         let yOld: Float64Array;
         if (denseOutput) yOld = Float64Array.from(y);
         else {
-          scratchYOld.set(y);
+          for (let i = 0; i < n; i++) scratchYOld[i] = y[i];
           yOld = scratchYOld;
         }
         step = { tOld: t, h, yOld, q };
         if (denseOutput) dense.push(step);
       }
       t = tNew;
-      y.set(yNew);
-      f.set(fNew);
+      for (let i = 0; i < n; i++) {
+        y[i] = yNew[i];
+        f[i] = fNew[i];
+      }
       if (tEval === undefined) {
         outT.push(t);
         outY.push(Array.from(y));
