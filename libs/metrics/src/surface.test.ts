@@ -101,6 +101,30 @@ describe('surface distances vs scipy (EDT + binary_erosion)', () => {
   });
 });
 
+describe('input representations', () => {
+  it('byte masks (aligned or not), other typed arrays and plain arrays give the same distances', () => {
+    for (const c of fixture.cases.filter((k) => k.predictionVoxels > 0 && k.referenceVoxels > 0)) {
+      const opts = { connectivity: c.connectivity, spacing: c.spacing };
+      const expected = c.hd95Max as number;
+      const n = c.prediction.length;
+      for (const offset of [0, 1, 2, 3, 4]) {
+        const pb = new Uint8Array(n + 8);
+        const rb = new Uint8Array(n + 8);
+        pb.set(c.prediction.map((v) => v * (1 + (offset % 3))), offset); // any non-zero byte is foreground
+        rb.set(c.reference, offset);
+        const p = { data: pb.subarray(offset, offset + n), shape: c.shape };
+        const r = { data: rb.subarray(offset, offset + n), shape: c.shape };
+        expect(Math.abs(hausdorff95(p, r, opts) - expected)).toBeLessThan(TOL);
+      }
+      const pf = { data: Float32Array.from(c.prediction), shape: c.shape };
+      const ri = { data: Int16Array.from(c.reference), shape: c.shape };
+      expect(Math.abs(hausdorff95(pf, ri, opts) - expected)).toBeLessThan(TOL);
+      // a threshold of 0.5 on byte masks takes the same fast path
+      expect(Math.abs(hausdorff95({ data: Uint8Array.from(c.prediction), shape: c.shape }, { data: Uint8Array.from(c.reference), shape: c.shape }, { ...opts, threshold: 0.5 }) - expected)).toBeLessThan(TOL);
+    }
+  });
+});
+
 describe('empty-mask policy', () => {
   const empty: Grid = { data: new Uint8Array(16), shape: [4, 4] };
   const one: Grid = { data: Uint8Array.from({ length: 16 }, (_, i) => (i === 5 ? 1 : 0)), shape: [4, 4] };

@@ -197,6 +197,28 @@ interface UnionBox {
   bad: boolean;
 }
 
+/** 32-bit view of a byte mask when it is 4-byte aligned, else null. */
+function words(m: Uint8Array): Uint32Array | null {
+  return m.byteOffset % 4 === 0 ? new Uint32Array(m.buffer, m.byteOffset, m.length >> 2) : null;
+}
+
+/** First index in [from, to) where `p | r` is non-zero, or -1; skips zeros four bytes at a time. */
+function firstNonZero(p: Uint8Array, r: Uint8Array, p32: Uint32Array | null, r32: Uint32Array | null, from: number, to: number): number {
+  let i = from;
+  if (p32 !== null && r32 !== null) {
+    while (i < to && (i & 3) !== 0) {
+      if ((p[i] | r[i]) !== 0) return i;
+      i++;
+    }
+    let wi = i >> 2;
+    const wend = to >> 2;
+    while (wi < wend && (p32[wi] | r32[wi]) === 0) wi++;
+    i = wi << 2;
+  }
+  for (; i < to; i++) if ((p[i] | r[i]) !== 0) return i;
+  return -1;
+}
+
 /**
  * {@link unionBox} for two `Uint8Array` masks and a threshold in [0, 1)
  * (`v > t` is `v !== 0`; integers are always finite): a tight OR scan.
@@ -206,13 +228,15 @@ function unionBoxBytes(p: Uint8Array, r: Uint8Array, n0: number, n1: number, n2:
   const hi = [-1, -1, -1];
   let anyP = false;
   let anyR = false;
+  const p32 = words(p);
+  const r32 = p32 === null ? null : words(r);
   let base = 0;
   for (let i0 = 0; i0 < n0; i0++) {
     let sliceAny = false;
     for (let i1 = 0; i1 < n1; i1++, base += n2) {
-      let first = 0;
-      while (first < n2 && (p[base + first] | r[base + first]) === 0) first++;
-      if (first === n2) continue;
+      const hit = firstNonZero(p, r, p32, r32, base, base + n2);
+      if (hit < 0) continue;
+      const first = hit - base;
       let last = n2 - 1;
       while ((p[base + last] | r[base + last]) === 0) last--;
       if (!anyP) for (let k = first; k <= last && !anyP; k++) anyP = p[base + k] !== 0;
@@ -301,10 +325,8 @@ export function surfaceDistancesImpl(
   const n2 = shape[rank - 1];
   const n1 = rank >= 2 ? shape[rank - 2] : 1;
   const n0 = rank >= 3 ? shape[rank - 3] : 1;
-  const box =
-    pd instanceof Uint8Array && rd instanceof Uint8Array && threshold >= 0 && threshold < 1
-      ? unionBoxBytes(pd, rd, n0, n1, n2)
-      : unionBox(pd, rd, threshold, n0, n1, n2);
+  const bytes = pd instanceof Uint8Array && rd instanceof Uint8Array && threshold >= 0 && threshold < 1;
+  const box = bytes ? unionBoxBytes(pd, rd, n0, n1, n2) : unionBox(pd, rd, threshold, n0, n1, n2);
   if (box.bad) {
     checkFinite(pd, 'prediction', fn);
     checkFinite(rd, 'reference', fn);
@@ -318,7 +340,8 @@ export function surfaceDistancesImpl(
     };
   }
   const { lo, hi } = box;
-  // Crop and threshold both masks to the box.
+  // Crop and threshold both masks to the box (byte masks: any non-zero value
+  // is foreground, which is all the surface extraction needs).
   const c0 = hi[0] - lo[0] + 1;
   const c1 = hi[1] - lo[1] + 1;
   const c2 = hi[2] - lo[2] + 1;
@@ -329,6 +352,12 @@ export function surfaceDistancesImpl(
   for (let i0 = lo[0]; i0 <= hi[0]; i0++) {
     for (let i1 = lo[1]; i1 <= hi[1]; i1++) {
       const src = (i0 * n1 + i1) * n2 + lo[2];
+      if (bytes) {
+        cp.set((pd as Uint8Array).subarray(src, src + c2), o);
+        cr.set((rd as Uint8Array).subarray(src, src + c2), o);
+        o += c2;
+        continue;
+      }
       for (let k = 0; k < c2; k++, o++) {
         cp[o] = pd[src + k] > threshold ? 1 : 0;
         cr[o] = rd[src + k] > threshold ? 1 : 0;
