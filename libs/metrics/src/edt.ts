@@ -82,6 +82,8 @@ function envelope(f: Float64Array, d: Float64Array, n: number, w: number, v: Int
  * @internal Squared Euclidean distance from every voxel to the nearest voxel
  * whose mask value equals `featureValue`, on a row-major grid of rank 1 to 3
  * with the given spacing. Voxels are Infinity when there is no feature.
+ * With `query`, the result is only guaranteed where `query` is non-zero (the
+ * last pass skips lines without a query voxel).
  */
 export function squaredEdtInto(
   mask: Uint8Array,
@@ -90,6 +92,7 @@ export function squaredEdtInto(
   spacing: ArrayLike<number>,
   out: Float64Array,
   scratch?: EdtScratch,
+  query?: Uint8Array,
 ): Float64Array {
   const rank = shape.length;
   const n2 = shape[rank - 1];
@@ -130,19 +133,22 @@ export function squaredEdtInto(
   // Pass 2, along axis rank-2 (stride n2).
   if (rank >= 2 && n1 > 1) {
     const w1 = spacing[rank - 2] * spacing[rank - 2];
+    const q2 = rank === 2 ? query : undefined;
     for (let i0 = 0; i0 < n0; i0++) {
       const sliceBase = i0 * n1 * n2;
       for (let i2 = 0; i2 < n2; i2++) {
         const base = sliceBase + i2;
         let any = false;
         let all = true;
+        let wanted = q2 === undefined;
         for (let i1 = 0, o = base; i1 < n1; i1++, o += n2) {
           const x = out[o];
           f[i1] = x;
           if (x !== Infinity) any = true;
           if (x !== 0) all = false;
+          if (!wanted && q2 !== undefined && q2[o] !== 0) wanted = true;
         }
-        if (!any || all) continue;
+        if (!any || all || !wanted) continue;
         envelope(f, d, n1, w1, v, z);
         for (let i1 = 0, o = base; i1 < n1; i1++, o += n2) out[o] = d[i1];
       }
@@ -155,13 +161,15 @@ export function squaredEdtInto(
     for (let base = 0; base < stride; base++) {
       let any = false;
       let all = true;
+      let wanted = query === undefined;
       for (let i0 = 0, o = base; i0 < n0; i0++, o += stride) {
         const x = out[o];
         f[i0] = x;
         if (x !== Infinity) any = true;
         if (x !== 0) all = false;
+        if (!wanted && query !== undefined && query[o] !== 0) wanted = true;
       }
-      if (!any || all) continue;
+      if (!any || all || !wanted) continue;
       envelope(f, d, n0, w0, v, z);
       for (let i0 = 0, o = base; i0 < n0; i0++, o += stride) out[o] = d[i0];
     }

@@ -373,9 +373,9 @@ export function surfaceDistancesImpl(
   const scratch = edtScratch(Math.max(c0, c1, c2));
   const pToR = new Float64Array(np);
   const rToP = new Float64Array(nr);
-  squaredEdtInto(sr, 1, cropShape, spacing, dist, scratch);
+  squaredEdtInto(sr, 1, cropShape, spacing, dist, scratch, sp);
   for (let j = 0, k = 0; j < cn; j++) if (sp[j] === 1) pToR[k++] = Math.sqrt(dist[j]);
-  squaredEdtInto(sp, 1, cropShape, spacing, dist, scratch);
+  squaredEdtInto(sp, 1, cropShape, spacing, dist, scratch, sr);
   for (let j = 0, k = 0; j < cn; j++) if (sr[j] === 1) rToP[k++] = Math.sqrt(dist[j]);
   return { predictionToReference: pToR, referenceToPrediction: rToP, predictionEmpty: false, referenceEmpty: false };
 }
