@@ -90,8 +90,9 @@ def run_case(name, module, config, x, extra_inputs, call, gen, param_grads=False
     tensors['io.gw'] = nhwc(gw)
     tensors['io.gx'] = nhwc(x.grad)
     if param_grads:
-        for k, p in module.named_parameters():
-            tensors['pg.' + k] = p.grad.detach().contiguous().numpy().astype(np.float32)
+        named = dict(module.named_parameters())
+        for k in (named if param_grads is True else param_grads):
+            tensors['pg.' + k] = named[k].grad.detach().contiguous().numpy().astype(np.float32)
     for k, v in extra_inputs.items():
         tensors['io.' + k] = v if isinstance(v, np.ndarray) else v.detach().contiguous().numpy()
     path = os.path.join(OUT, name + '.safetensors')
@@ -196,7 +197,12 @@ def main():
             call = lambda m, x, tt=tt, yy=yy: m(x, tt, yy)  # noqa: E731
         else:
             call = lambda m, x, tt=tt: m(x, tt)  # noqa: E731
-        total += run_case(nm, net, cfg, x, extra, call, gen)
+        pg = {'unet_a': ['time_embed.0.weight', 'label_emb.weight', 'input_blocks.0.0.weight',
+                         'input_blocks.1.0.emb_layers.1.weight', 'middle_block.1.qkv.weight',
+                         'output_blocks.1.2.conv.weight', 'out.0.weight', 'out.2.weight'],
+              'unet_b': ['time_embed.2.bias', 'output_blocks.1.2.in_layers.2.weight',
+                         'middle_block.0.emb_layers.1.weight']}[nm]
+        total += run_case(nm, net, cfg, x, extra, call, gen, param_grads=pg)
 
     # --- regressor ------------------------------------------------------------
     reg_cfg = dict(image_size=16, in_channels=4, model_channels=32, out_channels=1, num_res_blocks=1,
@@ -208,7 +214,10 @@ def main():
     x = th.randn(3, 4, 16, 16, generator=gen)
     tt = th.tensor([0.0, 120.0, 999.0])
     total += run_case('regressor_a', net, reg_cfg, x, {'t': tt.numpy().astype(np.float32)},
-                      lambda m, x: m(x, tt), gen)
+                      lambda m, x: m(x, tt), gen,
+                      param_grads=['time_embed.0.weight', 'input_blocks.0.0.weight', 'input_blocks.1.0.emb_layers.1.weight',
+                                   'middle_block.1.qkv.weight', 'out.0.bias', 'out.2.positional_embedding',
+                                   'out.2.qkv_proj.weight', 'out.2.c_proj.weight', 'out.2.c_proj.bias'])
 
     # --- state_dict names and shapes of the presets (no weights) ------------------
     presets = {

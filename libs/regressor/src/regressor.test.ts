@@ -6,7 +6,7 @@ import path from 'node:path';
 import { WeightsMismatchError, initBackend } from '@tumorcast/nn';
 import { PACKAGE_NAME, REGRESSOR_PRESETS, createRegressor, resolveRegressorConfig } from './index.js';
 import type { Regressor, RegressorConfig } from './index.js';
-import { ioArray, ioTensor, loadFixture, maxAbsDiff, presetShapes } from '../test/fixtures.js';
+import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../test/fixtures.js';
 import type { Fixture } from '../test/fixtures.js';
 
 const TOL = 1e-4;
@@ -54,7 +54,7 @@ describe('@tumorcast/regressor against the PyTorch reference (wasm)', () => {
     expect(PACKAGE_NAME).toBe('@tumorcast/regressor');
   });
 
-  it('predict, inputGradient and valueAndInputGradient agree within 1e-4', () => {
+  it('predict, inputGradient, valueAndInputGradient and parameter gradients agree within 1e-4', () => {
     const { f, model } = fixtureModel();
     const t = ioArray(f, 't');
     const w = ioArray(f, 'gw');
@@ -72,6 +72,10 @@ describe('@tumorcast/regressor against the PyTorch reference (wasm)', () => {
       const g1 = model.inputGradient(x, t);
       const scaled = tf.mul(g1, tf.reshape(tf.tensor1d(w), [-1, 1, 1, 1]));
       expect(maxAbsDiff(scaled, gx)).toBeLessThan(TOL);
+      // parameter gradients of sum(w * R) (time embedding, stem, attention, attention pool)
+      expect(f.paramGrads.size).toBeGreaterThan(0);
+      const wt = tf.reshape(tf.tensor1d(w), [-1, 1]);
+      expect(paramGradMismatches(f, model.params, () => tf.sum(tf.mul(model.apply(x, t), wt)) as tf.Scalar, TOL)).toEqual([]);
     });
     model.dispose();
   });

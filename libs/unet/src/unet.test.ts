@@ -7,7 +7,7 @@ import { WeightsMismatchError, initBackend } from '@tumorcast/nn';
 import type { FlopCounter } from '@tumorcast/nn';
 import { PACKAGE_NAME, UNET_PRESETS, createUNet, resolveUNetConfig } from './index.js';
 import type { UNet, UNetConfig } from './index.js';
-import { ioArray, ioTensor, loadFixture, maxAbsDiff, presetShapes } from '../test/fixtures.js';
+import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../test/fixtures.js';
 import type { Fixture } from '../test/fixtures.js';
 
 const TOL = 1e-4;
@@ -56,7 +56,7 @@ describe('@tumorcast/unet against the PyTorch reference (wasm)', () => {
     expect(PACKAGE_NAME).toBe('@tumorcast/unet');
   });
 
-  it.each(['unet_a', 'unet_b'])('%s: output and input gradient within 1e-4', (name) => {
+  it.each(['unet_a', 'unet_b'])('%s: output, input gradient and parameter gradients within 1e-4', (name) => {
     const { f, model } = fixtureModel(name);
     const t = ioArray(f, 't');
     const y = f.io.has('y') ? ioArray(f, 'y') : undefined;
@@ -67,6 +67,8 @@ describe('@tumorcast/unet against the PyTorch reference (wasm)', () => {
       const gw = ioTensor(f, 'gw');
       const gx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(model.apply(xx as tf.Tensor4D, t, y), gw)))(x);
       expect(maxAbsDiff(gx, ioTensor(f, 'gx'))).toBeLessThan(TOL);
+      expect(f.paramGrads.size).toBeGreaterThan(0);
+      expect(paramGradMismatches(f, model.params, () => tf.sum(tf.mul(model.apply(x, t, y), gw)) as tf.Scalar, TOL)).toEqual([]);
     });
     model.dispose();
   });

@@ -2,8 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '@tumorcast/nn';
-import type { StateTensor } from '@tumorcast/nn';
+import { readSafetensors, tfToTorch } from '@tumorcast/nn';
+import type { ParamStore, StateTensor } from '@tumorcast/nn';
 
 /** Folder of the network fixtures. */
 export const FIXTURES = fileURLToPath(new URL('../../nn/test/fixtures/networks/', import.meta.url));
@@ -11,6 +11,8 @@ export const FIXTURES = fileURLToPath(new URL('../../nn/test/fixtures/networks/'
 /** A fixture: PyTorch weights (`w.*`), inputs/outputs (`io.*`, NHWC), and the PyTorch config. */
 export interface Fixture {
   weights: Map<string, StateTensor>;
+  /** PyTorch gradients of sum(io.gw * out) for some parameters (PyTorch layout). */
+  paramGrads: Map<string, StateTensor>;
   io: Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>;
   config: Record<string, unknown>;
 }
@@ -19,12 +21,14 @@ export interface Fixture {
 export function loadFixture(name: string): Fixture {
   const file = readSafetensors(readFileSync(`${FIXTURES}${name}.safetensors`), { source: name });
   const weights = new Map<string, StateTensor>();
+  const paramGrads = new Map<string, StateTensor>();
   const io = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
   for (const [k, v] of file.tensors) {
     if (k.startsWith('w.')) weights.set(k.slice(2), v);
+    else if (k.startsWith('pg.')) paramGrads.set(k.slice(3), v);
     else io.set(k.slice(3), { shape: v.shape, data: v.data as Float32Array | BigInt64Array });
   }
-  return { weights, io, config: JSON.parse(file.metadata['config'] ?? '{}') as Record<string, unknown> };
+  return { weights, paramGrads, io, config: JSON.parse(file.metadata['config'] ?? '{}') as Record<string, unknown> };
 }
 
 /** An io tensor as a float32 tfjs tensor (int64 labels become plain numbers). */
@@ -40,6 +44,26 @@ export function ioArray(f: Fixture, name: string): number[] {
   const t = f.io.get(name);
   if (!t) throw new Error(`fixture lacks io.${name}`);
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+}
+
+/**
+ * Checks the gradients of `loss` with respect to the parameters listed in the
+ * fixture against PyTorch's (converted to the PyTorch layout); returns the
+ * names whose max |difference| is `tol` or more.
+ */
+export function paramGradMismatches(f: Fixture, store: ParamStore, loss: () => tf.Scalar, tol: number): string[] {
+  const bad: string[] = [];
+  const entries = [...f.paramGrads.keys()].map((k) => store.get(k));
+  const { value, grads } = tf.variableGrads(loss, entries.map((e) => e.variable));
+  for (const e of entries) {
+    const mine = tfToTorch(grads[e.variable.name]!.dataSync() as Float32Array, e.torchShape, e.layout);
+    const ref = f.paramGrads.get(e.name)!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - ref[i]!));
+    if (!(worst < tol)) bad.push(`${e.name} (${worst})`);
+  }
+  tf.dispose([value, grads]);
+  return bad;
 }
 
 /** max |a - b| (shapes must agree). */
