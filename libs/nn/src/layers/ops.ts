@@ -95,9 +95,23 @@ export function groupNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o
   return gn(x, gamma, beta);
 }
 
-/** SiLU (swish): `x * sigmoid(x)`. */
+const siluWithGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.mul(x, tf.sigmoid(x)),
+    // d/dx x*s(x) = s * (1 + x * (1 - s)); only x is kept for the backward pass
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx] = saved as [tf.Tensor];
+      const sg = tf.sigmoid(sx);
+      return [tf.mul(dy, tf.mul(sg, tf.add(tf.mul(sx, tf.sub(1, sg)), 1)))];
+    },
+  };
+});
+
+/** SiLU (swish): `x * sigmoid(x)`; its gradient keeps only `x` (one activation instead of two). */
 export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+  return siluWithGrad(x);
 }
 
 /** Options of {@link conv2d}. */
