@@ -1,3 +1,8 @@
 #!/usr/bin/env node
-/** CLI entry point (placeholder until its issue lands). */
-console.log('usage: see README');
+/**
+ * Entry point of the `tumorcast-predict` binary.
+ */
+import { runMain } from '@tumorcast/cli';
+import { predictCli } from './cli.js';
+
+await runMain(() => predictCli(process.argv.slice(2)), 'tumorcast-predict');

@@ -16,7 +16,7 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
-import { DIFFUSION_CONFIG_KEY, MODEL_CONFIG_KEY } from './metadata.js';
+import { DIFFUSION_CONFIG_KEY, UNET_CONFIG_KEY } from './metadata.js';
 
 /** The resolved `diffusion` config. */
 export interface DiffusionTrainConfig {
@@ -165,7 +165,7 @@ export async function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) =
       },
       evaluate: val ? async () => ({ val_mse: await diffusionValidationMse(net, diffusion, val, c.batch_size, c.seed, 1, c.class_cond) }) : undefined,
       save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, 'diffusion', {
-        [MODEL_CONFIG_KEY]: JSON.stringify(net.config),
+        [UNET_CONFIG_KEY]: JSON.stringify(net.config),
         [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma }),
       }),
     });

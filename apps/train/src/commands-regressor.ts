@@ -17,7 +17,7 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
-import { DIFFUSION_CONFIG_KEY, MODEL_CONFIG_KEY } from './metadata.js';
+import { DIFFUSION_CONFIG_KEY, REGRESSOR_CONFIG_KEY } from './metadata.js';
 
 /** The resolved `regressor` config. */
 export interface RegressorTrainConfig {
@@ -134,7 +134,7 @@ export async function trainRegressor(c: RegressorTrainConfig, log: (m: string) =
       },
       evaluate: val ? async () => ({ val_mse: await regressorMse(net, diffusion, val, c.batch_size, c.seed) }) : undefined,
       save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, 'regressor', {
-        [MODEL_CONFIG_KEY]: JSON.stringify(net.config),
+        [REGRESSOR_CONFIG_KEY]: JSON.stringify(net.config),
         [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: false }),
       }),
     });

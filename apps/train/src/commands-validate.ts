@@ -15,7 +15,7 @@ import { openSlices } from './data.js';
 import { diffusionValidationMse } from './commands-diffusion.js';
 import { regressorMse } from './commands-regressor.js';
 import { segmenterDice } from './commands-segmenter.js';
-import { DIFFUSION_CONFIG_KEY, MODEL_CONFIG_KEY } from './metadata.js';
+import { DIFFUSION_CONFIG_KEY, REGRESSOR_CONFIG_KEY, UNET_CONFIG_KEY } from './metadata.js';
 
 /** The resolved `validate` config. */
 export interface ValidateConfig {
@@ -58,7 +58,8 @@ export async function validateCheckpoint(c: ValidateConfig, log: (m: string) => 
   let slices: number;
   let metric: 'mse' | 'dice' = 'mse';
   if (kind === 'diffusion' || kind === 'regressor') {
-    const modelConfig = parseJson(file.metadata[MODEL_CONFIG_KEY], MODEL_CONFIG_KEY, c.checkpoint);
+    const configKey = kind === 'diffusion' ? UNET_CONFIG_KEY : REGRESSOR_CONFIG_KEY;
+    const modelConfig = parseJson(file.metadata[configKey], configKey, c.checkpoint);
     const dcfg = parseJson(file.metadata[DIFFUSION_CONFIG_KEY], DIFFUSION_CONFIG_KEY, c.checkpoint) as { steps: number; schedule: 'linear' | 'cosine'; learnSigma: boolean };
     const imageSize = modelConfig['imageSize'] as number;
     const data = await openSlices(c.data_dir, { imageSize, split: 'any', maxSlices: c.max_slices, requireLabels: kind === 'regressor' });

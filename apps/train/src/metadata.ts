@@ -6,8 +6,10 @@
  */
 import { SEGMENTER_CONFIG_KEY } from '@tumorcast/segmenter';
 
-/** The network config (JSON) of a U-Net or regressor checkpoint. */
-export const MODEL_CONFIG_KEY = 'tumorcast.model_config';
+/** The network config (JSON) of a U-Net checkpoint (the key `UNet.saveWeights` uses too). */
+export const UNET_CONFIG_KEY = 'tumorcast.unet.config';
+/** The network config (JSON) of a regressor checkpoint (the key `Regressor.saveWeights` uses too). */
+export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
 /** The diffusion process (JSON `{ steps, schedule, learnSigma }`) a checkpoint was trained with. */
 export const DIFFUSION_CONFIG_KEY = 'tumorcast.diffusion';
 export { SEGMENTER_CONFIG_KEY };

@@ -1,0 +1,202 @@
+/**
+ * `tumorcast-predict`: command dispatch, options and help.
+ */
+import path from 'node:path';
+import { CliError, describeSchema, parseArgs, resolveConfig } from '@tumorcast/cli';
+import type { ConfigSchema } from '@tumorcast/cli';
+import { initBackend } from '@tumorcast/nn';
+import type { BackendRequest } from '@tumorcast/nn';
+import { builtinModelPaths } from './models.js';
+import type { ModelPaths } from './models.js';
+import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
+import type { SampleSettings } from './predict.js';
+import { runPipeline } from './run.js';
+import type { TargetSource } from './run.js';
+import { fitGrowthCommand } from './growth.js';
+import { evaluateCommand } from './evaluate-command.js';
+import { runDemo } from './demo.js';
+
+const d = DEFAULT_SAMPLE_SETTINGS;
+const MODEL_KEYS: ConfigSchema = {
+  diffusion: { type: 'string', description: 'diffusion U-Net weights (tumorcast-train safetensors, or a .pt/.pth state dict)', optional: true },
+  regressor: { type: 'string', description: 'regressor weights (safetensors or .pt/.pth)', optional: true },
+  segmenter: { type: 'string', description: "learned segmenter weights, or 'flair' for the training-free FLAIR segmenter", optional: true },
+  diffusion_preset: { type: 'string', description: 'architecture of a .pt diffusion file', default: 'paper', choices: ['paper', 'small'] },
+  regressor_preset: { type: 'string', description: 'architecture of a .pt regressor file', default: 'paper', choices: ['paper', 'small'] },
+};
+const TARGET_KEYS: ConfigSchema = {
+  series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day]): fit the growth model', optional: true },
+  followup_day: { type: 'number', description: 'follow-up day to predict (with --series)', optional: true },
+  baseline_day: { type: 'number', description: 'baseline day (default: each series\' last measurement)', optional: true },
+  rt_end_day: { type: 'number', description: 'radiotherapy end day where the CSV has none', optional: true },
+  bootstrap: { type: 'integer', description: 'bootstrap fits of the growth model', default: 30, min: 1 },
+  targets: { type: 'string', description: "relative changes as JSON { sliceId: { relativeChange } } (the seed's targets_dict)", optional: true },
+  relative_change: { type: 'number', description: 'one relative change for every slice', optional: true, min: -1 },
+};
+const SAMPLE_KEYS: ConfigSchema = {
+  noise_level: { type: 'integer', description: 'noise level L (original timesteps)', default: d.noiseLevel, min: 1 },
+  scale: { type: 'number', description: 'guidance scale s (paper 200000)', default: d.scale, min: 0 },
+  respacing: { type: 'string', description: "timestep respacing of the sampler ('' for none)", default: d.respacing },
+  eta: { type: 'number', description: 'DDIM eta', default: d.eta, min: 0 },
+  seed: { type: 'integer', description: 'seed', default: d.seed, min: 0 },
+  amplify_early_target: { type: 'boolean', description: "the reference code's target x1.15 while t > 20", default: d.amplifyEarlyTarget },
+  initial_noise_std: { type: 'number', description: 'noise added before inversion', default: d.initialNoiseStd, min: 0 },
+  samples: { type: 'integer', description: 'runs per growth probability map', default: d.samples, min: 1 },
+  output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
+};
+const RUN_KEYS: ConfigSchema = {
+  data: { type: 'string', description: 'data root in the seed layout (testing/, validation/ or training/ slice folders)' },
+  out: { type: 'string', description: 'output folder' },
+  truth: { type: 'string', description: 'real follow-ups (<pid>_<slice>/ folders with the modalities and seg) for evaluation', optional: true },
+  shard: { type: 'string', description: 'process shard i/n of the slices (e.g. a SLURM array task)', optional: true },
+  slices: { type: 'string[]', description: 'only these slice ids', optional: true },
+  ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
+};
+
+interface Command { schema: ConfigSchema; summary: string; examples: string[] }
+const COMMANDS: Record<string, Command> = {
+  'fit-growth': {
+    summary: 'fit the two-phase RT growth model to a size CSV; bootstrap band; relative change per slice',
+    schema: {
+      series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day])' },
+      followup_day: { type: 'number', description: 'follow-up day to predict' },
+      baseline_day: TARGET_KEYS['baseline_day']!, rt_end_day: TARGET_KEYS['rt_end_day']!, bootstrap: TARGET_KEYS['bootstrap']!,
+      hold_out: { type: 'integer', description: 'hold out the last k points and predict them', default: 0, min: 0 },
+      seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0 },
+      out: { type: 'string', description: 'output folder' },
+    },
+    examples: ['tumorcast-predict fit-growth --series sizes.csv --rt-end-day 63 --followup-day 210 --out out/growth'],
+  },
+  sample: {
+    summary: 'guided sampling of the follow-up scan of every slice (NIfTI + PNG)',
+    schema: RUN_KEYS,
+    examples: ['tumorcast-predict sample --data ../shared/data/brats-sample --relative-change 0.3 --out out/sample'],
+  },
+  'probability-map': {
+    summary: 'N guided samples per slice, segmented and averaged into a growth probability map (NIfTI + PNG overlay)',
+    schema: RUN_KEYS,
+    examples: ['tumorcast-predict probability-map --data data --targets targets.json --samples 16 --out out/maps'],
+  },
+  evaluate: {
+    summary: 'metrics of a finished run against real follow-ups (MSE, PSNR, SSIM, Dice, HD95; CSV + JSON)',
+    schema: {
+      run: { type: 'string', description: 'output folder of sample/probability-map/run' },
+      truth: { type: 'string', description: 'real follow-ups (<pid>_<slice>/ folders)' },
+      out: { type: 'string', description: 'where metrics.csv/json go (default: the run folder)', optional: true },
+    },
+    examples: ['tumorcast-predict evaluate --run out/run --truth data/followup'],
+  },
+  run: {
+    summary: 'the whole pipeline: growth fit, sampling, probability maps, evaluation, report.html',
+    schema: RUN_KEYS,
+    examples: [
+      'tumorcast-predict run --data patient7 --series patient7/sizes.csv --followup-day 210 --out out/patient7',
+      'tumorcast-predict run --data cohort --targets targets.json --shard $SLURM_ARRAY_TASK_ID/16 --out out/cohort',
+    ],
+  },
+  demo: {
+    summary: 'the whole pipeline on a built-in synthetic phantom patient with the shipped models',
+    schema: {
+      out: { type: 'string', description: 'output folder', default: 'outputs/demo' },
+      seed: { type: 'integer', description: 'phantom and sampling seed', default: 7, min: 0 },
+      samples: { type: 'integer', description: 'runs per probability map', default: 8, min: 1 },
+      slices: { type: 'integer', description: 'number of slices of the phantom patient', default: 2, min: 1, max: 5 },
+    },
+    examples: ['tumorcast-predict demo', 'npm run demo'],
+  },
+};
+
+/** Help text of the program or one command. */
+export function helpText(command?: string): string {
+  const c = command ? COMMANDS[command] : undefined;
+  if (c) {
+    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|cpu  compute backend (default auto)\n${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+  }
+  return `tumorcast-predict: predict brain tumour growth from baseline MRI slices.
+
+Usage: tumorcast-predict <command> [options]     (tumorcast-predict <command> --help for its options)
+
+Commands:
+${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(16)} ${v.summary}`).join('\n')}
+
+Exit codes: 0 success, 1 failure (bad data, failed fit), 2 usage error.
+`;
+}
+
+function settingsOf(c: Record<string, unknown>): SampleSettings {
+  return {
+    noiseLevel: c['noise_level'] as number, scale: c['scale'] as number, respacing: c['respacing'] as string, eta: c['eta'] as number,
+    seed: c['seed'] as number, amplifyEarlyTarget: c['amplify_early_target'] as boolean, initialNoiseStd: c['initial_noise_std'] as number,
+    samples: c['samples'] as number, outputMode: c['output_mode'] as SampleSettings['outputMode'],
+  };
+}
+
+function modelsOf(c: Record<string, unknown>): ModelPaths {
+  const b = builtinModelPaths();
+  const seg = c['segmenter'] as string | undefined;
+  return {
+    diffusion: (c['diffusion'] as string | undefined) ?? b.diffusion,
+    regressor: (c['regressor'] as string | undefined) ?? b.regressor,
+    segmenter: seg === 'flair' ? undefined : seg ?? b.segmenter,
+    diffusionPreset: c['diffusion_preset'] as 'paper' | 'small',
+    regressorPreset: c['regressor_preset'] as 'paper' | 'small',
+  };
+}
+
+function targetsOf(c: Record<string, unknown>): TargetSource {
+  const given = ['series', 'targets', 'relative_change'].filter((k) => c[k] !== undefined);
+  if (given.length !== 1) throw new CliError(`give exactly one of --series (with --followup-day), --targets or --relative-change${given.length ? `; got ${given.map((g) => `--${g.replace(/_/g, '-')}`).join(' and ')}` : ''}`);
+  if (c['series'] !== undefined) {
+    if (c['followup_day'] === undefined) throw new CliError('--series needs --followup-day (the day to predict)');
+    return { kind: 'series', file: c['series'] as string, followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined, replicates: c['bootstrap'] as number };
+  }
+  if (c['targets'] !== undefined) return { kind: 'json', file: c['targets'] as string };
+  return { kind: 'constant', relativeChange: c['relative_change'] as number };
+}
+
+/** Runs `tumorcast-predict` with `argv`; returns the exit code. */
+export async function predictCli(argv: readonly string[], log: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<number> {
+  const command = argv[0];
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(helpText());
+    return command ? 0 : 2;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const booleans = new Set(Object.entries(spec.schema).filter(([, f]) => f.type === 'boolean').map(([k]) => k));
+  const { positionals, flags } = parseArgs(argv.slice(1), booleans);
+  if (flags.has('help')) {
+    process.stdout.write(helpText(command));
+    return 0;
+  }
+  if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
+  const c = resolveConfig<Record<string, unknown>>(spec.schema, { flags, ignoreFlags: ['backend'] });
+  const backend = flags.get('backend');
+  if (backend === true) throw new CliError('--backend needs a value: auto, wasm, tensorflow or cpu');
+
+  if (command === 'fit-growth') {
+    const preds = await fitGrowthCommand(c['series'] as string, c['out'] as string, {
+      followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined,
+      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number,
+    });
+    for (const p of preds) log(`${p.id}: size ${p.sizeBaseline.toFixed(1)} -> ${p.sizeFollowup.toFixed(1)}, relative change ${p.relativeChange.toFixed(4)} [${p.relativeChangeBand.map((v) => v.toFixed(4)).join(', ')}]`);
+    log(`wrote ${path.join(c['out'] as string, 'targets.json')}`);
+    return 0;
+  }
+  if (command === 'evaluate') {
+    await evaluateCommand(c['run'] as string, c['truth'] as string, (c['out'] as string | undefined) ?? (c['run'] as string), log);
+    return 0;
+  }
+  await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  if (command === 'demo') {
+    await runDemo({ out: c['out'] as string, seed: c['seed'] as number, samples: c['samples'] as number, slices: c['slices'] as number, log });
+    return 0;
+  }
+  const settings = settingsOf(c);
+  await runPipeline({
+    data: c['data'] as string, out: c['out'] as string, models: modelsOf(c), targets: targetsOf(c), truth: c['truth'] as string | undefined,
+    settings, maps: command !== 'sample', report: command === 'run', shard: c['shard'] as string | undefined, slices: c['slices'] as string[] | undefined, log,
+  });
+  log(`done: ${c['out']}`);
+  return 0;
+}

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tumorcast/nn';
+import { loadNifti } from '@tumorcast/nifti';
+import { writePhantomDataset } from '@tumorcast/phantom';
+import type { PhantomDatasetManifest } from '@tumorcast/phantom';
+import { predictCli } from './cli.js';
+import { shardSlices } from './slices.js';
+import type { SliceResult } from './run.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const SAMPLE = path.resolve(repo, '../shared/data/brats-sample');
+const quiet = () => undefined;
+// Fast sampling for tests: L = 100 in 5 respaced steps, 2 runs per map.
+const FAST = ['--respacing', 'ddim50', '--noise-level', '100', '--samples', '2'];
+
+let tmp: string;
+let phantom: string;
+let manifest: PhantomDatasetManifest;
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-'));
+  await initBackend({ log: false });
+  phantom = path.join(tmp, 'phantom');
+  manifest = await writePhantomDataset(phantom, {
+    seed: 11, patients: 1, preview: false,
+    patient: { sliceIds: [80], tumourHalfHeight: 10, days: [0, 14, 21, 35, 49, 63, 90, 120, 150, 210] },
+  });
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function stdoutOf(fn: () => Promise<unknown>): Promise<string> {
+  const chunks: string[] = [];
+  const orig = process.stdout.write.bind(process.stdout);
+  (process.stdout as { write: unknown }).write = (s: string) => (chunks.push(String(s)), true);
+  try {
+    await fn();
+  } finally {
+    (process.stdout as { write: unknown }).write = orig;
+  }
+  return chunks.join('');
+}
+
+describe('tumorcast-predict fit-growth', () => {
+  it('fits the series up to the baseline and predicts the relative change of each slice', async () => {
+    const out = path.join(tmp, 'growth');
+    const patient = manifest.testing[0]!;
+    expect(await predictCli(['fit-growth', '--series', path.join(phantom, manifest.files.seriesToBaselineCsv), '--followup-day', String(patient.followupDay),
+      '--bootstrap', '8', '--out', out], quiet)).toBe(0);
+    const targets = JSON.parse(fs.readFileSync(path.join(out, 'targets.json'), 'utf8')) as Record<string, { relativeChange: number }>;
+    const preds = JSON.parse(fs.readFileSync(path.join(out, 'predictions.json'), 'utf8')) as
+      { patientId: string; sliceId: string; sizeBaseline: number; sizeFollowup: number; relativeChange: number; relativeChangeBand: [number, number] }[];
+    for (const s of patient.slices) {
+      const got = targets[s.key]!.relativeChange;
+      // Forecast accuracy is growth-ode's to test; here: the wiring. The phantom grows after RT,
+      // the fit sees only the sizes up to the baseline, and the target is y(follow-up)/y(baseline) - 1.
+      expect(Math.sign(got)).toBe(Math.sign(s.relativeChange));
+      const p = preds.find((q) => `${q.patientId}_${q.sliceId}` === s.key)!;
+      expect(got).toBeCloseTo(p.sizeFollowup / p.sizeBaseline - 1, 9);
+      expect(p.relativeChangeBand[0]).toBeLessThanOrEqual(p.relativeChangeBand[1]);
+    }
+    for (const f of ['growth.json', 'growth.csv', 'params.csv', 'predictions.json']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.svg'))).toHaveLength(patient.slices.length);
+  });
+});
+
+describe('tumorcast-predict run on the phantom (with the real follow-up)', () => {
+  const out = () => path.join(tmp, 'run');
+  let results: SliceResult[];
+
+  it('writes follow-ups, maps, metrics and a report whose images load in Chromium', async () => {
+    const patient = manifest.testing[0]!;
+    expect(await predictCli(['run', '--data', phantom, '--series', path.join(phantom, manifest.files.seriesToBaselineCsv),
+      '--followup-day', String(patient.followupDay), '--baseline-day', String(patient.baselineDay), '--bootstrap', '8',
+      '--truth', path.join(phantom, 'followup'), '--out', out(), ...FAST], quiet)).toBe(0);
+    results = patient.slices.map((s) => JSON.parse(fs.readFileSync(path.join(out(), 'slices', s.key, 'result.json'), 'utf8')) as SliceResult);
+    for (const r of results) {
+      expect(r.files.followup).toHaveLength(4);
+      expect(r.scores).toBeDefined();
+      expect(r.baselineBurdenSource).toBe('label');
+    }
+    const csv = fs.readFileSync(path.join(out(), 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toMatch(/^slice,pred_mse,pred_psnr,pred_ssim/);
+    expect(csv).toHaveLength(1 + results.length + 1); // header, slices, mean
+    const html = fs.readFileSync(path.join(out(), 'report.html'), 'utf8');
+    expect(html).not.toMatch(/src="(?!data:)/); // self-contained
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => fs.existsSync(c));
+    if (!chromium) throw new Error('chromium is needed for the report test (apt-get install chromium; .ci/run installs it)');
+    const probe = path.join(tmp, 'probe.html');
+    fs.writeFileSync(probe, html.replace('</body>', `<script>addEventListener('load',()=>{const i=[...document.images];document.title=i.length&&i.every(x=>x.complete&&x.naturalWidth>0)?'IMAGES-OK:'+i.length:'IMAGES-BROKEN'})</script></body>`));
+    const dom = execFileSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', `--user-data-dir=${path.join(tmp, 'chromium')}`, '--virtual-time-budget=5000', '--dump-dom', `file://${probe}`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 });
+    const m = /<title>IMAGES-OK:(\d+)<\/title>/.exec(dom);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(14 * results.length);
+  }, 900_000);
+
+  it('writes NIfTI files with the input geometry that keep the background at 0', async () => {
+    const r = results[0]!;
+    const input = await loadNifti(manifest.testing[0]!.slices[0]!.baseline.t1n.startsWith('/') ? manifest.testing[0]!.slices[0]!.baseline.t1n : path.join(phantom, manifest.testing[0]!.slices[0]!.baseline.t1n));
+    for (const f of r.files.followup) {
+      const img = await loadNifti(path.join(out(), f));
+      expect(img.shape).toEqual(input.shape);
+      expect(img.affine).toEqual(input.affine);
+      let bad = 0, bgChanged = 0;
+      for (let i = 0; i < img.data.length; i++) {
+        const v = img.data[i] as number;
+        if (!(v >= 0 && v <= 1)) bad++;
+        if ((input.data[i] as number) === 0 && v !== 0 && f.includes('_t1n_')) bgChanged++;
+      }
+      expect(bad).toBe(0);
+      expect(bgChanged).toBeLessThan(0.01 * img.data.length);
+    }
+    const map = await loadNifti(path.join(out(), r.files.probability!));
+    expect(Math.max(...Array.from(map.data as ArrayLike<number>))).toBeLessThanOrEqual(1);
+  });
+
+  it('is resumable: a rerun skips finished slices; evaluate rescored them', async () => {
+    const f = path.join(out(), 'slices', results[0]!.id, 'result.json');
+    const before = fs.statSync(f).mtimeMs;
+    const lines: string[] = [];
+    expect(await predictCli(['run', '--data', phantom, '--relative-change', '0.2', '--out', out(), ...FAST], (m) => lines.push(m))).toBe(0);
+    expect(fs.statSync(f).mtimeMs).toBe(before);
+    expect(lines.join('\n')).toMatch(/1 slice\(s\) already done, 0 to go/);
+    const evalOut = path.join(tmp, 'eval');
+    fs.mkdirSync(evalOut);
+    expect(await predictCli(['evaluate', '--run', out(), '--truth', path.join(phantom, 'followup'), '--out', evalOut], quiet)).toBe(0);
+    expect(fs.readFileSync(path.join(evalOut, 'metrics.csv'), 'utf8')).toMatch(/^slice,/);
+  }, 300_000);
+});
+
+describe('tumorcast-predict sample on the BraTS sample slices', () => {
+  it('completes with a constant relative change and writes valid NIfTI files', async () => {
+    const out = path.join(tmp, 'brats');
+    const n0 = tf.memory().numTensors;
+    expect(await predictCli(['sample', '--data', SAMPLE, '--relative-change', '0.3', '--slices', '00002000_27', '--out', out, ...FAST], quiet)).toBe(0);
+    expect(tf.memory().numTensors).toBe(n0);
+    for (const id of ['00002000_27']) {
+      const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
+      const img = await loadNifti(path.join(out, r.files.followup[3]!));
+      expect(img.shape).toEqual([240, 240]);
+      expect(Array.from(img.data as ArrayLike<number>).every(Number.isFinite)).toBe(true);
+    }
+    expect(fs.existsSync(path.join(out, 'report.html'))).toBe(false); // sample writes no report
+  }, 600_000);
+});
+
+describe('shards and bad input', () => {
+  it('shards cover every slice exactly once', () => {
+    const ids = Array.from({ length: 7 }, (_, i) => ({ id: `p_${i}` }));
+    const parts = [1, 2, 3].map((i) => shardSlices(ids, `${i}/3`).map((s) => s.id));
+    expect(parts.flat().sort()).toEqual(ids.map((s) => s.id).sort());
+    expect(() => shardSlices(ids, '4/3')).toThrow(/--shard must be i\/n/);
+    expect(() => shardSlices(ids, 'x')).toThrow(/--shard/);
+  });
+
+  const cases: [string, string[], RegExp][] = [
+    ['unknown command', ['predict'], /unknown command 'predict'/],
+    ['no target', ['run', '--data', SAMPLE, '--out', '/tmp/x'], /give exactly one of --series/],
+    ['two targets', ['run', '--data', SAMPLE, '--out', '/tmp/x', '--relative-change', '0.1', '--targets', 't.json'], /got --targets and --relative-change|got --relative-change and --targets/],
+    ['series without day', ['run', '--data', SAMPLE, '--out', '/tmp/x', '--series', 's.csv'], /--series needs --followup-day/],
+    ['missing data folder', ['sample', '--data', '/nonexistent/data', '--out', '/tmp/x', '--relative-change', '0.1'], /data folder \/nonexistent\/data does not exist/],
+    ['missing model file', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--relative-change', '0.1', '--diffusion', '/nope.safetensors', '--slices', '00002000_27'], /diffusion weights \/nope\.safetensors do not exist/],
+    ['unknown slice', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--relative-change', '0.1', '--slices', 'nope_1'], /none of the requested slices/],
+    ['bad option value', ['sample', '--data', SAMPLE, '--out', '/tmp/x', '--relative-change', '0.1', '--samples', '0'], /'samples' must be >= 1/],
+    ['missing targets file', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--targets', '/nope.json'], /targets file \/nope\.json: cannot read/],
+  ];
+  it.each(cases)('%s', async (_n, argv, re) => {
+    await expect(predictCli(argv, quiet)).rejects.toThrow(re);
+  });
+
+  it('prints help with examples for every command', async () => {
+    for (const cmd of ['fit-growth', 'sample', 'probability-map', 'evaluate', 'run', 'demo']) {
+      const text = await stdoutOf(() => predictCli([cmd, '--help'], quiet));
+      expect(text).toContain(`tumorcast-predict ${cmd}`);
+      expect(text).toContain('Examples:');
+    }
+  });
+});
