@@ -78,7 +78,7 @@ export function groupNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o
     save([d, r, g]);
     return {
       value: tf.reshape(y, xin.shape),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sd, sr, sg] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor];
         const dy4 = tf.reshape(dy, [b, spatial, 1, c]) as tf.Tensor4D;
         const pDy = chMean(dy4); // [B,1,1,C]
@@ -89,7 +89,7 @@ export function groupNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o
         const dgamma = tf.mul(tf.sum(tf.reshape(tf.mul(pDyD, sr), [b, c]), 0), spatial);
         const dbeta = tf.mul(tf.sum(tf.reshape(pDy, [b, c]), 0), spatial);
         return [tf.reshape(dx, dy.shape), dgamma, dbeta];
-      },
+      }),
     };
   });
   return gn(x, gamma, beta);
@@ -101,11 +101,12 @@ const siluWithGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
   return {
     value: tf.mul(x, tf.sigmoid(x)),
     // d/dx x*s(x) = s * (1 + x * (1 - s)); only x is kept for the backward pass
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx] = saved as [tf.Tensor];
-      const sg = tf.sigmoid(sx);
-      return [tf.mul(dy, tf.mul(sg, tf.add(tf.mul(sx, tf.sub(1, sg)), 1)))];
-    },
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sx] = saved as [tf.Tensor];
+        const sg = tf.sigmoid(sx);
+        return [tf.mul(dy, tf.mul(sg, tf.add(tf.mul(sx, tf.sub(1, sg)), 1)))];
+      }),
   };
 });
 
@@ -184,15 +185,16 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D | nu
       save([xa, w]);
       return {
         value: tf.fused.matMul({ a: xa, b: w, bias: bb }),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-          const dy2 = dy as tf.Tensor2D;
-          return [
-            tf.matMul(dy2, tf.transpose(sw)),
-            tf.matMul(tf.transpose(sx), dy2),
-            tf.reshape(tf.matMul(tf.ones([1, n]) as tf.Tensor2D, dy2), [nout]),
-          ];
-        },
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+            const dy2 = dy as tf.Tensor2D;
+            return [
+              tf.matMul(dy2, tf.transpose(sw)),
+              tf.matMul(tf.transpose(sx), dy2),
+              tf.reshape(tf.matMul(tf.ones([1, n]) as tf.Tensor2D, dy2), [nout]),
+            ];
+          }),
       };
     });
     const y = f(x2, weight, b);
@@ -222,10 +224,11 @@ export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
     save([x, y]);
     return {
       value: raw(x, y),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
-        return [raw(dy as tf.Tensor3D, swap(sy)), raw(swap(sx), dy as tf.Tensor3D)];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
+          return [raw(dy as tf.Tensor3D, swap(sy)), raw(swap(sx), dy as tf.Tensor3D)];
+        }),
     };
   });
   return f(a, b);
