@@ -24,7 +24,7 @@ const cases = [
 ];
 const skipped = quick
   ? []
-  : [{ case: 'paper 256x256 b1', mode: 'train', reason: 'skipped: a batch-1 training step needs tens of GB (a step at 32x32 peaks at 0.7 GB above the weights; x64 for 256x256), past the wasm heap of ~3.8 GiB' }];
+  : [{ case: 'paper 256x256 b1', mode: 'train', reason: 'skipped: a batch-1 training step needs tens of GB (a step at 32x32 peaks at 0.6 GB above the weights and their gradients; x64 for 256x256), past the wasm heap of ~3.8 GiB' }];
 for (const s of skipped) console.error(`${s.case} ${s.mode}: ${s.reason}`);
 
 function median(xs) {
