@@ -261,9 +261,12 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
       steps, y, clipDenoised: r.clipDenoised, signal: r.signal,
       onProgress: (p) => r.onProgress?.({ phase: 'encode', done: p.done, total: p.total, timestep: p.timestep }),
     });
-    const condScore: CondScoreFn = (x, info) => {
+    // Tidy: the regressor's value and gradient are intermediates of every decoding step.
+    const condScore: CondScoreFn = (x, info) => tf.tidy(() => {
       const { value, gradient } = regressorValueAndGrad(regressor, x, info.t);
       const v = Array.from(value.dataSync());
+      // Explicitly: a regressor may tf.keep() its value (it must survive tf.grad's own tidy), and kept tensors escape tidy.
+      value.dispose();
       predictions.push(v);
       timesteps.push(info.timestep[0]);
       const coef = v.map((pred, b) => {
@@ -271,7 +274,7 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
         return (tgt - pred) * r.scale;
       });
       return tf.mul(gradient, tf.tensor4d(Float32Array.from(coef), [batch, 1, 1, 1]));
-    };
+    });
     if (steps > 0) {
       sample = await ddimSampleLoop(diffusion, model, latent, {
         fromStep: steps - 1, eta: r.eta, rng: rngs, y, clipDenoised: r.clipDenoised, condScore, signal: r.signal,
