@@ -20,6 +20,7 @@ import time
 
 import torch as th
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gd_nets as G  # noqa: E402
 

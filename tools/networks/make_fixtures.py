@@ -26,6 +26,7 @@ import numpy as np
 import torch as th
 import torch.nn as nn
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gd_nets as G  # noqa: E402
 from safetensors_np import save_safetensors  # noqa: E402
