@@ -103,7 +103,7 @@ export function scoresToCsv(scores: readonly SliceScores[]): string {
   const row = (s: SliceScores) => [s.id, ...COLUMNS.map((c) => s.predicted[c]), ...COLUMNS.map((c) => s.baseline[c]), s.map.brier,
     ...s.map.thresholds.flatMap((t) => [t.dice, t.hd95])];
   const rows = scores.map(row);
-  if (rows.length > 1) {
+  {
     const mean = head.slice(1).map((_, j) => {
       const vals = rows.map((r) => r[j + 1] as number).filter(Number.isFinite);
       return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : Number.NaN;
