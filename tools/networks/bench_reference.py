@@ -9,7 +9,8 @@ Each case: {"name", "kind": "unet"|"regressor", "kwargs": {guided-diffusion kwar
 Runs on the CPU with torch.set_num_threads(2) (the machine has 2 cores; the
 tfjs wasm backend runs on one thread per op here), float32. Prints one JSON
 object: {"torch": version, "threads": 2, "results": [{"name", "mode", "ms", "params"}]}.
-Times are the fastest of `reps` runs after one warm-up. Weights: the reference
+Times are the fastest of `reps` runs after one warm-up (forward: the faster of
+no_grad and autograd-on). Weights: the reference
 init, with the zero-initialised layers re-drawn like the others (as in a
 trained model); the tfjs side does the same.
 """
@@ -63,6 +64,15 @@ def main():
                 def fn():
                     with th.no_grad():
                         net(*args)
+
+                def fn_grad():
+                    net(*args)
+                # this Debian build's no_grad forward (oneDNN inference path) is at times several
+                # times slower than with autograd on: report the faster of the two
+                ms = min(timed(fn, c.get('reps', 3)), timed(fn_grad, c.get('reps', 3)))
+                results.append({'name': c['name'], 'mode': mode, 'ms': ms, 'params': params})
+                print(f"torch {c['name']} {mode}: {ms:.1f} ms", file=sys.stderr)
+                continue
             elif mode == 'train':
                 net.train()
 
