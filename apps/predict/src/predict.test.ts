@@ -134,11 +134,11 @@ describe('tumorcast-predict run on the phantom (with the real follow-up)', () =>
   }, 300_000);
 });
 
-describe('tumorcast-predict sample on the BraTS sample slices', () => {
-  it('completes with a constant relative change and writes valid NIfTI files', async () => {
+describe('tumorcast-predict on the BraTS sample slices', () => {
+  it('run completes with a constant relative change and writes valid NIfTI files', async () => {
     const out = path.join(tmp, 'brats');
     const n0 = tf.memory().numTensors;
-    expect(await predictCli(['sample', '--data', SAMPLE, '--relative-change', '0.3', '--slices', '00002000_27', '--out', out, ...FAST], quiet)).toBe(0);
+    expect(await predictCli(['run', '--data', SAMPLE, '--relative-change', '0.3', '--slices', '00002000_27', '--out', out, ...FAST], quiet)).toBe(0);
     expect(tf.memory().numTensors).toBe(n0);
     for (const id of ['00002000_27']) {
       const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
@@ -146,7 +146,17 @@ describe('tumorcast-predict sample on the BraTS sample slices', () => {
       expect(img.shape).toEqual([240, 240]);
       expect(Array.from(img.data as ArrayLike<number>).every(Number.isFinite)).toBe(true);
     }
-    expect(fs.existsSync(path.join(out, 'report.html'))).toBe(false); // sample writes no report
+    expect(fs.existsSync(path.join(out, 'report.html'))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'metrics.csv'))).toBe(false); // no real follow-up given
+  }, 600_000);
+
+  it('sample writes follow-ups without maps or report', async () => {
+    const out = path.join(tmp, 'brats-sample-only');
+    expect(await predictCli(['sample', '--data', SAMPLE, '--relative-change', '-0.2', '--slices', '00004000_25', '--out', out, ...FAST, '--samples', '1'], quiet)).toBe(0);
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', '00004000_25', 'result.json'), 'utf8')) as SliceResult;
+    expect(r.files.followup).toHaveLength(4);
+    expect(r.files.probability).toBeUndefined();
+    expect(fs.existsSync(path.join(out, 'report.html'))).toBe(false);
   }, 600_000);
 });
 

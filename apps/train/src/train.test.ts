@@ -184,6 +184,22 @@ describe('bad configs and commands', () => {
     await expect(trainCli(argv, quiet)).rejects.toThrow(re);
   });
 
+  it('names the slice folder of a broken sample', async () => {
+    const bad = path.join(tmp, 'bad-data', 'training', '00004000_99');
+    fs.mkdirSync(bad, { recursive: true });
+    for (const f of fs.readdirSync(path.join(SAMPLE, 'training', '00004000_25'))) {
+      if (!f.includes('_t2f_')) fs.copyFileSync(path.join(SAMPLE, 'training', '00004000_25', f), path.join(bad, f.replace('_25_', '_99_')));
+    }
+    await expect(trainCli(['diffusion', '--data-dir', path.join(tmp, 'bad-data'), '--results-dir', path.join(tmp, 'bad-out'), ...tinyDiffusion, '--iterations', '1'], quiet))
+      .rejects.toThrow(/00004000_99.*t2f|t2f.*00004000_99/);
+  });
+
+  it('refuses a config that would overflow the wasm heap, saying what to change', async () => {
+    await expect(trainCli(['diffusion', '--data-dir', SAMPLE, '--results-dir', path.join(tmp, 'huge'), '--image-size', '256', '--num-channels', '32',
+      '--channel-mult', '1,1', '--attention-resolutions', '', '--num-res-blocks', '1', '--batch-size', '512', '--max-slices', '1'], quiet))
+      .rejects.toThrow(/more than the wasm backend can hold safely.*reduce batch_size/);
+  });
+
   it('ships small and paper configs for every training command', async () => {
     const schemas = { diffusion: DIFFUSION_SCHEMA, regressor: REGRESSOR_SCHEMA, segmenter: SEGMENTER_SCHEMA };
     for (const [cmd, schema] of Object.entries(schemas)) {
