@@ -1,6 +1,8 @@
 // Root Jest config: runs every project's tests in one process tree so that
-// `npm test` ends with Jest's own summary line.
+// `npm test` ends with Jest's own summary line. (testTimeout is a global
+// option: project configs cannot set it when run through `projects`.)
 export default {
   projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js'],
   maxWorkers: 2,
+  testTimeout: 120000,
 };
