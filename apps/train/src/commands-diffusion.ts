@@ -16,25 +16,11 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
+import type { CommonTrainConfig, DiffusionProcessKeys } from './schema.js';
 import { DIFFUSION_CONFIG_KEY, UNET_CONFIG_KEY } from './metadata.js';
 
 /** The resolved `diffusion` config. */
-export interface DiffusionTrainConfig {
-  data_dir: string[];
-  data_dir_val?: string[];
-  image_size: number;
-  lr: number;
-  weight_decay: number;
-  batch_size: number;
-  iterations: number;
-  save_interval: number;
-  eval_interval: number;
-  results_dir: string;
-  resume_checkpoint?: string;
-  seed: number;
-  max_slices: number;
-  diffusion_steps: number;
-  noise_schedule: 'linear' | 'cosine';
+export interface DiffusionTrainConfig extends CommonTrainConfig, DiffusionProcessKeys {
   num_channels: number;
   num_res_blocks: number;
   channel_mult: number[];

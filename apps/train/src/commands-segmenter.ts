@@ -16,23 +16,11 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
+import type { CommonTrainConfig } from './schema.js';
 import { SEGMENTER_CONFIG_KEY } from './metadata.js';
 
 /** The resolved `segmenter` config. */
-export interface SegmenterTrainConfig {
-  data_dir: string[];
-  data_dir_val?: string[];
-  image_size: number;
-  lr: number;
-  weight_decay: number;
-  batch_size: number;
-  iterations: number;
-  save_interval: number;
-  eval_interval: number;
-  results_dir: string;
-  resume_checkpoint?: string;
-  seed: number;
-  max_slices: number;
+export interface SegmenterTrainConfig extends CommonTrainConfig {
   base_channels: number;
   channel_mult: number[];
   num_res_blocks: number;

@@ -86,3 +86,26 @@ export const PREPARE_SCHEMA: ConfigSchema = {
   slices: { type: 'string', description: "'all', 'tumour' (slices with tumour), or a range 'a:b'", default: 'tumour' },
   dataset: { type: 'string', description: 'dataset name used in file names', default: 'brats' },
 };
+
+/** The resolved keys every training command shares (see the schemas above). */
+export interface CommonTrainConfig {
+  data_dir: string[];
+  data_dir_val?: string[];
+  image_size: number;
+  lr: number;
+  weight_decay: number;
+  batch_size: number;
+  iterations: number;
+  save_interval: number;
+  eval_interval: number;
+  results_dir: string;
+  resume_checkpoint?: string;
+  seed: number;
+  max_slices: number;
+}
+
+/** The resolved keys of the diffusion process (diffusion and regressor training). */
+export interface DiffusionProcessKeys {
+  diffusion_steps: number;
+  noise_schedule: 'linear' | 'cosine';
+}
