@@ -30,6 +30,7 @@ export interface RegressorTrainConfig extends CommonTrainConfig, DiffusionProces
   regressor_use_scale_shift_norm: boolean;
   regressor_resblock_updown: boolean;
   regressor_pool: 'attention';
+  max_timestep: number;
 }
 
 /** The regressor config a training config describes. */
@@ -107,7 +108,8 @@ export async function trainRegressor(c: RegressorTrainConfig, log: (m: string) =
         const rng = new Rng(c.seed, `regressor-step-${step}`);
         const idx = Array.from({ length: c.batch_size }, () => rng.int(train.size));
         const b = await train.batch(idx);
-        const t = idx.map(() => rng.int(diffusion.numTimesteps));
+        const tMax = c.max_timestep > 0 ? Math.min(c.max_timestep, diffusion.numTimesteps) : diffusion.numTimesteps;
+        const t = idx.map(() => rng.int(tMax));
         const noise = rng.normalArray(b.images.length);
         const loss = optimizer.minimize(() => {
           const x0 = toModelBatch(b.images, idx.length, train.imageSize);

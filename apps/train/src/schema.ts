@@ -55,6 +55,7 @@ export const REGRESSOR_SCHEMA: ConfigSchema = {
   regressor_use_scale_shift_norm: { type: 'boolean', description: 'scale-shift norm', default: true },
   regressor_resblock_updown: { type: 'boolean', description: 'residual up/down-sampling blocks', default: true },
   regressor_pool: { type: 'string', description: 'output head', default: 'attention', choices: ['attention'] },
+  max_timestep: { type: 'integer', description: 'draw training timesteps uniformly in [0, max_timestep) (0: all of [0, T), as the paper); guidance only queries t < its noise level', default: 0, min: 0 },
 };
 
 /** `tumorcast-train segmenter` keys. */
