@@ -160,6 +160,24 @@ describe('tumorcast-predict on the BraTS sample slices', () => {
   }, 600_000);
 });
 
+describe('the shipped models beat the unchanged baseline (smaller demo run)', () => {
+  it('the growth probability map matches the real follow-up tumour better than the baseline tumour does', async () => {
+    // The demo's settings (L = 200 in 20 respaced steps), one slice, 4 runs per map.
+    const out = path.join(tmp, 'closer');
+    const patient = manifest.testing[0]!;
+    expect(await predictCli(['run', '--data', phantom, '--series', path.join(phantom, manifest.files.seriesToBaselineCsv),
+      '--followup-day', String(patient.followupDay), '--baseline-day', String(patient.baselineDay), '--bootstrap', '8',
+      '--truth', path.join(phantom, 'followup'), '--out', out, '--samples', '4', '--seed', '7'], quiet)).toBe(0);
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', patient.slices[0]!.key, 'result.json'), 'utf8')) as SliceResult;
+    const s = r.scores!;
+    // The guidance reaches the growth model's target burden (regressor's view) ...
+    expect(Math.abs(r.predictedBurden - r.targetBurden)).toBeLessThan(Math.abs(r.baselineBurden - r.targetBurden));
+    // ... and the map thresholded at 0.25 overlaps the true follow-up tumour better than the baseline tumour.
+    const map25 = s.map.thresholds.find((t) => t.threshold === 0.25)!;
+    expect(map25.dice).toBeGreaterThan(s.baseline.dice + 0.02);
+  }, 900_000);
+});
+
 describe('shards and bad input', () => {
   it('shards cover every slice exactly once', () => {
     const ids = Array.from({ length: 7 }, (_, i) => ({ id: `p_${i}` }));
