@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { initBackend } from '@tumorcast/nn';
 import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
 import { guidedSampleKnown, regressorValueAndGrad, type RegressorFn } from './index.js';
-import { maxAbsDiff, tinyEps, tinyRegressor } from './test-utils/tiny-nets.js';
+import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
 
 const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
 const shape = fx.shape as [number, number, number, number];

@@ -7,7 +7,7 @@ import {
   createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, otsuThreshold, parseGrowthTargets, runGuidedDataset,
   type DatasetSliceResult, type RegressorFn, type Segmenter,
 } from './index.js';
-import { maxAbsDiff, tinyEps, tinyRegressor } from './test-utils/tiny-nets.js';
+import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
 
 const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
 const shape = fx.shape as [number, number, number, number];

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { WeightsMismatchError, initBackend } from '@tumorcast/nn';
 import { PACKAGE_NAME, REGRESSOR_PRESETS, createRegressor, resolveRegressorConfig } from './index.js';
 import type { Regressor, RegressorConfig } from './index.js';
-import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../test/fixtures.js';
-import type { Fixture } from '../test/fixtures.js';
+import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../../nn/test/network-fixtures.js';
+import type { Fixture } from '../../nn/test/network-fixtures.js';
 
 const TOL = 1e-4;
 let tmp: string;

@@ -7,8 +7,8 @@ import { WeightsMismatchError, initBackend } from '@tumorcast/nn';
 import type { FlopCounter } from '@tumorcast/nn';
 import { PACKAGE_NAME, UNET_PRESETS, createUNet, resolveUNetConfig } from './index.js';
 import type { UNet, UNetConfig } from './index.js';
-import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../test/fixtures.js';
-import type { Fixture } from '../test/fixtures.js';
+import { ioArray, ioTensor, loadFixture, maxAbsDiff, paramGradMismatches, presetShapes } from '../../nn/test/network-fixtures.js';
+import type { Fixture } from '../../nn/test/network-fixtures.js';
 
 const TOL = 1e-4;
 let tmp: string;

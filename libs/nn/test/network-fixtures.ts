@@ -6,7 +6,7 @@ import { readSafetensors, tfToTorch } from '@tumorcast/nn';
 import type { ParamStore, StateTensor } from '@tumorcast/nn';
 
 /** Folder of the network fixtures. */
-export const FIXTURES = fileURLToPath(new URL('../../nn/test/fixtures/networks/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('./fixtures/networks/', import.meta.url));
 
 /** A fixture: PyTorch weights (`w.*`), inputs/outputs (`io.*`, NHWC), and the PyTorch config. */
 export interface Fixture {
