@@ -109,7 +109,7 @@ section{border-top:1px solid #ddd;padding-top:8px;margin-top:24px}
 figure{margin:0} figure img{image-rendering:pixelated;border:1px solid #ccc;width:200px;height:auto} figcaption{font-size:11px;color:#666;max-width:200px}
 .growth svg{max-width:100%;height:auto} .tables{display:flex;gap:24px;flex-wrap:wrap;margin-top:8px}
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right} td:first-child,th:first-child{text-align:left}
-td.better{background:#e3f6e3;font-weight:600}
+td.better{background:#e3f6e3;font-weight:600} table.metrics{margin-bottom:10px}
 </style></head><body>
 <h1>${esc(r.title)}</h1>
 <ul class="summary">${r.summary.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
