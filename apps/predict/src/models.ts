@@ -8,20 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '@tumorcast/nn';
-import { createUNet } from '@tumorcast/unet';
+import { createUNet, UNET_CONFIG_KEY } from '@tumorcast/unet';
 import type { UNet, UNetConfig, UNetPresetName } from '@tumorcast/unet';
-import { createRegressor } from '@tumorcast/regressor';
+import { createRegressor, REGRESSOR_CONFIG_KEY } from '@tumorcast/regressor';
+import { DIFFUSION_CONFIG_KEY } from '@tumorcast/diffusion';
 import type { Regressor, RegressorConfig, RegressorPresetName } from '@tumorcast/regressor';
 import { loadSegmenter } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
 import { CliError } from '@tumorcast/cli';
 
-/** Metadata key of the U-Net config in tumorcast checkpoints. */
-export const UNET_CONFIG_KEY = 'tumorcast.unet.config';
-/** Metadata key of the regressor config in tumorcast checkpoints. */
-export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
-/** Metadata key of the diffusion process in tumorcast checkpoints. */
-export const DIFFUSION_CONFIG_KEY = 'tumorcast.diffusion';
 
 /** The small pretrained models shipped with the app (trained on phantoms; see docs/pretrained-models.md). */
 export const BUILTIN_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../models');

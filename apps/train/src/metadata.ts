@@ -6,10 +6,7 @@
  */
 import { SEGMENTER_CONFIG_KEY } from '@tumorcast/segmenter';
 
-/** The network config (JSON) of a U-Net checkpoint (the key `UNet.saveWeights` uses too). */
-export const UNET_CONFIG_KEY = 'tumorcast.unet.config';
-/** The network config (JSON) of a regressor checkpoint (the key `Regressor.saveWeights` uses too). */
-export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
-/** The diffusion process (JSON `{ steps, schedule, learnSigma }`) a checkpoint was trained with. */
-export const DIFFUSION_CONFIG_KEY = 'tumorcast.diffusion';
+export { UNET_CONFIG_KEY } from '@tumorcast/unet';
+export { REGRESSOR_CONFIG_KEY } from '@tumorcast/regressor';
+export { DIFFUSION_CONFIG_KEY } from '@tumorcast/diffusion';
 export { SEGMENTER_CONFIG_KEY };

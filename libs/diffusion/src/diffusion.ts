@@ -8,6 +8,9 @@ import { spaceTimesteps } from './respace.js';
 /** How the reverse-process variance is obtained when the model does not learn it. */
 export type FixedVariance = 'large' | 'small';
 
+/** The safetensors metadata key under which a denoiser's weights file records its diffusion process (JSON `{ steps, schedule, learnSigma }`). */
+export const DIFFUSION_CONFIG_KEY = 'tumorcast.diffusion';
+
 /** Options of {@link createDiffusion}. */
 export interface DiffusionOptions {
   /**

@@ -12,7 +12,7 @@ export const PACKAGE_NAME = '@tumorcast/diffusion';
 export { namedBetaSchedule, betasForAlphaBar } from './schedule.js';
 export type { ScheduleName } from './schedule.js';
 export { spaceTimesteps } from './respace.js';
-export { createDiffusion } from './diffusion.js';
+export { createDiffusion, DIFFUSION_CONFIG_KEY } from './diffusion.js';
 export type { Diffusion, DiffusionOptions, FixedVariance } from './diffusion.js';
 export { normalTensor, originalTimesteps } from './tensors.js';
 export type { DiffusionModel, Timesteps, ClassLabels } from './tensors.js';

@@ -4,7 +4,7 @@
  * tumour-burden regressor, with the input gradients that guidance needs,
  * weight-compatible with PyTorch checkpoints.
  */
-export { createRegressor, Regressor } from './regressor.js';
+export { createRegressor, Regressor, REGRESSOR_CONFIG_KEY } from './regressor.js';
 export type {
   CreateRegressorOptions,
   RegressorApplyOptions,

@@ -20,6 +20,9 @@ import type { FlopCounter, LoadStateDictOptions, LoadWeightsOptions, Rng, SaveWe
 import { resolveRegressorConfig } from './config.js';
 import type { RegressorConfig, RegressorPresetName, ResolvedRegressorConfig } from './config.js';
 
+/** The safetensors metadata key under which regressor weights files carry their config (JSON). */
+export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
+
 /** Options of {@link createRegressor}. */
 export interface CreateRegressorOptions {
   /**
@@ -212,7 +215,7 @@ export class Regressor {
 
   /** Saves the weights as safetensors with PyTorch names and layouts (config in the metadata), atomically. */
   async saveWeights(path: string, options: SaveWeightsOptions = {}): Promise<void> {
-    await this.params.saveWeights(path, { ...options, metadata: { 'tumorcast.regressor.config': JSON.stringify(this.config), ...options.metadata } });
+    await this.params.saveWeights(path, { ...options, metadata: { [REGRESSOR_CONFIG_KEY]: JSON.stringify(this.config), ...options.metadata } });
   }
 
   /**

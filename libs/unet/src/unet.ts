@@ -22,6 +22,9 @@ import type { EmbedLayer, FlopCounter, LoadStateDictOptions, LoadWeightsOptions,
 import { resolveUNetConfig } from './config.js';
 import type { ResolvedUNetConfig, UNetConfig, UNetPresetName } from './config.js';
 
+/** The safetensors metadata key under which U-Net weights files carry their config (JSON). */
+export const UNET_CONFIG_KEY = 'tumorcast.unet.config';
+
 /** Options of {@link createUNet}. */
 export interface CreateUNetOptions {
   /**
@@ -199,7 +202,7 @@ export class UNet {
 
   /** Saves the weights as safetensors with PyTorch names and layouts (config in the metadata), atomically. */
   async saveWeights(path: string, options: SaveWeightsOptions = {}): Promise<void> {
-    await this.params.saveWeights(path, { ...options, metadata: { 'tumorcast.unet.config': JSON.stringify(this.config), ...options.metadata } });
+    await this.params.saveWeights(path, { ...options, metadata: { [UNET_CONFIG_KEY]: JSON.stringify(this.config), ...options.metadata } });
   }
 
   /**
