@@ -68,9 +68,97 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function naturalCompare(a: SliceSampleInfo, b: SliceSampleInfo): number {
   if (a.patientId !== b.patientId) return a.patientId < b.patientId ? -1 : 1;
   return a.slice - b.slice;
+}
+
+/** Options of {@link readSampleFolder}. */
+export interface ReadSampleFolderOptions {
+  /**
+   * The split recorded in the sample's {@link SliceSampleInfo.split}.
+   * @defaultValue `'testing'`
+   */
+  split?: Split;
+  /**
+   * The data set root: recorded in the sample, and where `test_labels/` is
+   * looked for when the folder has no `seg` file.
+   * @defaultValue the folder's parent's parent (`<root>/<split>/<pid>_<slice>`)
+   */
+  root?: string;
+  /**
+   * Fail (DatasetError) when the sample has no label file.
+   * @defaultValue false
+   */
+  requireLabel?: boolean;
+}
+
+/**
+ * Reads one sample folder `<pid>_<slice>` (paths only; nothing is loaded):
+ * its four modality files and its label, the folder's `seg` file or else
+ * `<root>/test_labels/<pid>_<slice>-label.nii[.gz]`. {@link listSamples}
+ * reads every folder of a split with it; use it directly for a folder that
+ * is not under a split folder (e.g. real follow-ups kept apart).
+ *
+ * @param dir - the sample folder.
+ * @param options - see {@link ReadSampleFolderOptions}.
+ * @returns the sample.
+ * @throws DatasetError naming the folder: not a folder, a name other than
+ *   `<pid>_<slice>`, a missing or duplicated modality, a missing label with
+ *   `requireLabel`.
+ */
+export async function readSampleFolder(dir: string, options: ReadSampleFolderOptions = {}): Promise<SliceSampleInfo> {
+  const fn = 'readSampleFolder';
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`'dir' passed to '${fn}' must be a folder path`);
+  const split = options.split ?? 'testing';
+  if (!SPLITS.includes(split)) throw new RangeError(`'options.split' passed to '${fn}' must be one of ${SPLITS.join(', ')}, got ${JSON.stringify(split)}`);
+  const root = options.root ?? path.dirname(path.dirname(dir));
+  if (!(await isDir(dir))) throw new DatasetError(dir, 'sample folder not found');
+  const name = path.basename(dir);
+  const m = DIR_RE.exec(name);
+  if (!m) throw new DatasetError(dir, 'sample folder name must be <pid>_<slice> (e.g. 00004000_27)');
+  const files: Partial<Record<Modality | 'seg', string>> = {};
+  for (const f of await readdir(dir)) {
+    const fm = FILE_RE.exec(f);
+    if (!fm) continue;
+    const mod = fm[1] as Modality | 'seg';
+    if (files[mod]) throw new DatasetError(dir, `two files for modality '${mod}': ${path.basename(files[mod] as string)} and ${f}`);
+    files[mod] = path.join(dir, f);
+  }
+  for (const mod of MODALITIES) {
+    if (!files[mod]) throw new DatasetError(dir, `missing modality '${mod}' (expected a file named <dataset>_<split>_<pid>_${mod}_<slice>_w.nii[.gz])`);
+  }
+  let label = files.seg;
+  if (!label) {
+    for (const cand of [`${name}-label.nii.gz`, `${name}-label.nii`].map((n) => path.join(root, 'test_labels', n))) {
+      if (await isFile(cand)) {
+        label = cand;
+        break;
+      }
+    }
+  }
+  if (!label && (options.requireLabel ?? false)) {
+    throw new DatasetError(dir, `no label: neither a '_seg_' file in the folder nor test_labels/${name}-label.nii[.gz] in ${root}`);
+  }
+  const info: SliceSampleInfo = {
+    id: name,
+    patientId: m[1] as string,
+    slice: Number(m[2]),
+    split,
+    root,
+    dir,
+    files: Object.fromEntries(MODALITIES.map((k) => [k, files[k] as string])) as Record<Modality, string>,
+  };
+  if (label) info.label = label;
+  return info;
 }
 
 /**
@@ -104,46 +192,12 @@ export async function listSamples(roots: string | readonly string[], options: Li
     if (!(await isDir(root))) throw new DatasetError(root, 'data set root folder not found');
     const splitDir = path.join(root, split);
     if (!(await isDir(splitDir))) throw new DatasetError(splitDir, `the '${split}' folder is missing from this data set root`);
-    let labelFiles = new Set<string>();
-    const labelDir = path.join(root, 'test_labels');
-    if (await isDir(labelDir)) labelFiles = new Set(await readdir(labelDir));
     const found: SliceSampleInfo[] = [];
     for (const entry of await readdir(splitDir, { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
       const dir = path.join(splitDir, entry.name);
       if (!entry.isDirectory()) throw new DatasetError(dir, `expected only sample folders <pid>_<slice> in '${split}/', found a file`);
-      const m = DIR_RE.exec(entry.name);
-      if (!m) throw new DatasetError(dir, 'sample folder name must be <pid>_<slice> (e.g. 00004000_27)');
-      const files: Partial<Record<Modality | 'seg', string>> = {};
-      for (const f of await readdir(dir)) {
-        const fm = FILE_RE.exec(f);
-        if (!fm) continue;
-        const mod = fm[1] as Modality | 'seg';
-        if (files[mod]) throw new DatasetError(dir, `two files for modality '${mod}': ${path.basename(files[mod] as string)} and ${f}`);
-        files[mod] = path.join(dir, f);
-      }
-      for (const mod of MODALITIES) {
-        if (!files[mod]) throw new DatasetError(dir, `missing modality '${mod}' (expected a file named <dataset>_<split>_<pid>_${mod}_<slice>_w.nii[.gz])`);
-      }
-      let label = files.seg;
-      if (!label) {
-        const cand = [`${entry.name}-label.nii.gz`, `${entry.name}-label.nii`].find((n) => labelFiles.has(n));
-        if (cand) label = path.join(labelDir, cand);
-      }
-      if (!label && requireLabels) {
-        throw new DatasetError(dir, `no label: neither a '_seg_' file in the folder nor test_labels/${entry.name}-label.nii[.gz]`);
-      }
-      const info: SliceSampleInfo = {
-        id: entry.name,
-        patientId: m[1] as string,
-        slice: Number(m[2]),
-        split,
-        root,
-        dir,
-        files: Object.fromEntries(MODALITIES.map((k) => [k, files[k] as string])) as Record<Modality, string>,
-      };
-      if (label) info.label = label;
-      found.push(info);
+      found.push(await readSampleFolder(dir, { split, root, requireLabel: requireLabels }));
     }
     found.sort(naturalCompare);
     out.push(...found);

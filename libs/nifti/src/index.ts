@@ -16,12 +16,13 @@ export type { ReadNiftiOptions } from './read.js';
 export { writeNifti } from './write.js';
 export type { WriteNiftiOptions } from './write.js';
 export { loadNifti, saveNifti } from './load.js';
-export { MODALITIES, SPLITS, listSamples, loadSample, shuffleSamples, iterateBatches } from './dataset.js';
+export { MODALITIES, SPLITS, listSamples, readSampleFolder, loadSample, shuffleSamples, iterateBatches } from './dataset.js';
 export type {
   Modality,
   Split,
   SliceSampleInfo,
   ListSamplesOptions,
+  ReadSampleFolderOptions,
   LoadSampleOptions,
   SliceSample,
   BatchOptions,
