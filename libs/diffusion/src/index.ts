@@ -3,7 +3,7 @@
  * Gaussian diffusion (guided-diffusion conventions) on TensorFlow.js:
  * schedules, respacing, q-sample, posterior, p-mean-variance, training losses,
  * DDPM and DDIM sampling, DDIM inversion. The model is a plain function; see
- * the package README for the image value convention ([-1, 1]).
+ * the package README for the image value convention (the networks' data range).
  */
 
 /** The package's name, for diagnostics. */
@@ -31,4 +31,8 @@ export type {
   StepNoise, CondScoreInfo, CondScoreFn, DdimStepOptions, StepResult, DdimReverseStepOptions, DdpmStepOptions,
   LoopProgress, LoopOptions, DdimLoopOptions, DdpmLoopOptions, DdimReverseLoopOptions,
 } from './sampling.js';
-export { toModelRange, fromModelRange } from './range.js';
+export {
+  toModelRange, fromModelRange, backgroundValue, checkDataRange, isDataRange, dataRangeFromMetadata,
+  DATA_RANGES, DEFAULT_DATA_RANGE, REFERENCE_DATA_RANGE, DATA_RANGE_KEY,
+} from './range.js';
+export type { DataRange } from './range.js';
