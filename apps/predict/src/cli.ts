@@ -47,7 +47,7 @@ const SAMPLE_KEYS: ConfigSchema = {
 const RUN_KEYS: ConfigSchema = {
   data: { type: 'string', description: 'data root in the seed layout (testing/, validation/ or training/ slice folders)' },
   out: { type: 'string', description: 'output folder' },
-  truth: { type: 'string', description: 'real follow-ups (<pid>_<slice>/ folders with the modalities and seg) for evaluation', optional: true },
+  truth: { type: 'string', description: 'real follow-ups for evaluation: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/); checked before sampling', optional: true },
   shard: { type: 'string', description: 'process shard i/n of the slices (e.g. a SLURM array task)', optional: true },
   slices: { type: 'string[]', description: 'only these slice ids', optional: true },
   ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
@@ -81,7 +81,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'metrics of a finished run against real follow-ups (MSE, PSNR, SSIM, Dice, HD95; CSV + JSON)',
     schema: {
       run: { type: 'string', description: 'output folder of sample/probability-map/run' },
-      truth: { type: 'string', description: 'real follow-ups (<pid>_<slice>/ folders)' },
+      truth: { type: 'string', description: 'real follow-ups: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/)' },
       out: { type: 'string', description: 'where metrics.csv/json go (default: the run folder)', optional: true },
     },
     examples: ['tumorcast-predict evaluate --run out/run --truth data/followup'],

@@ -13,13 +13,13 @@ import type { GrowthTargets } from '@tumorcast/guided-sampler';
 import { CliError, Progress, writeFileAtomicSync } from '@tumorcast/cli';
 import { loadModels } from './models.js';
 import type { LoadedModels, ModelPaths } from './models.js';
-import { listPredictionSlices, loadPredictionSlice, shardSlices } from './slices.js';
+import { checkSlices, listPredictionSlices, loadPredictionSlice, shardSlices } from './slices.js';
 import type { PredictionSlice } from './slices.js';
 import { predictSlice, samplingDiffusion } from './predict.js';
 import type { SampleSettings } from './predict.js';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { SliceScores } from './evaluate.js';
-import { loadTruth } from './truth.js';
+import { checkTruth, loadTruth } from './truth.js';
 import { channelImages, differenceImage, previewGrid, probabilityOverlay, writeFollowupNifti, writeMapNifti, writePng } from './outputs.js';
 import { renderReport } from './report.js';
 import type { ReportSlice } from './report.js';
@@ -42,7 +42,7 @@ export interface RunOptions {
   models: ModelPaths;
   /** Relative changes. */
   targets: TargetSource;
-  /** Real follow-ups for evaluation (a folder of `<pid>_<slice>/` folders), optional. */
+  /** Real follow-ups for evaluation (a folder of `<pid>_<slice>/` folders, or a data root in the seed layout with labels in `test_labels/`), optional; checked before sampling. */
   truth?: string;
   /** Sampling settings. */
   settings: SampleSettings;
@@ -100,9 +100,14 @@ async function resolveTargets(o: RunOptions, ids: string[]): Promise<{ targets: 
   return { targets, growth };
 }
 
-/** Runs the pipeline; returns the finished slices' results (this shard's, including earlier runs'). */
+/**
+ * Runs the pipeline; returns the finished slices' results (this shard's,
+ * including earlier runs'). Every input is checked before the first sampling
+ * step — the baseline slices load, each has a real follow-up with a label
+ * when `truth` is given, each has a relative change, and the networks load —
+ * so that a bad file stops the run at once with its name.
+ */
 export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
-  fs.mkdirSync(o.out, { recursive: true });
   let infos = await listPredictionSlices(o.data);
   if (o.slices?.length) {
     const want = new Set(o.slices);
@@ -110,13 +115,18 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
     if (!infos.length) throw new CliError(`none of the requested slices (${o.slices.join(', ')}) is in ${o.data}`);
   }
   infos = shardSlices(infos, o.shard);
+  const sizes = await checkSlices(infos);
+  if (o.truth) await checkTruth(o.truth, sizes);
+  fs.mkdirSync(o.out, { recursive: true });
   const { targets, growth } = await resolveTargets(o, infos.map((i) => i.id));
   const missing = infos.filter((i) => !targets[i.id]);
   if (missing.length) {
     throw new CliError(`no relative change for slice(s) ${missing.slice(0, 5).map((i) => i.id).join(', ')}${missing.length > 5 ? ', ...' : ''}; give them in the targets, or use --relative-change`, 1);
   }
-  writeFileAtomicSync(path.join(o.out, 'run.json'), `${JSON.stringify({ data: o.data, models: o.models, targets: o.targets, truth: o.truth, settings: o.settings, shard: o.shard ?? null }, null, 2)}\n`);
-
+  const below = infos.find((i) => (targets[i.id] as { relativeChange: number }).relativeChange < -1);
+  if (below) {
+    throw new CliError(`the relative change of slice ${below.id} is ${(targets[below.id] as { relativeChange: number }).relativeChange}: it must be >= -1 (-1 is a vanished tumour)`, 1);
+  }
   const todo = infos.filter((i) => !fs.existsSync(path.join(o.out, 'slices', i.id, 'result.json')));
   if (todo.length < infos.length) o.log(`${infos.length - todo.length} slice(s) already done, ${todo.length} to go`);
   let models: LoadedModels | undefined;
@@ -125,6 +135,8 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
     o.log(`models: diffusion ${o.models.diffusion}, regressor ${o.models.regressor}, segmenter ${o.models.segmenter ?? 'FLAIR (training-free)'}; network size ${models.imageSize}x${models.imageSize}`);
   }
   try {
+    // Written once every input has passed its checks.
+    writeFileAtomicSync(path.join(o.out, 'run.json'), `${JSON.stringify({ data: o.data, models: o.models, targets: o.targets, truth: o.truth, settings: o.settings, shard: o.shard ?? null }, null, 2)}\n`);
     const bar = new Progress(todo.length, { label: 'slices' });
     for (const info of todo) {
       const t0 = performance.now();

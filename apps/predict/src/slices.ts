@@ -65,6 +65,24 @@ export function shardSlices<T extends { id: string }>(slices: readonly T[], shar
   return [...slices].sort((a, b) => a.id.localeCompare(b.id)).filter((_, k) => k % n === i - 1);
 }
 
+/**
+ * Loads every slice once at its native size, before any sampling, so that an
+ * unreadable or inconsistent file (or label) stops a run at once with its
+ * name; returns each slice's size.
+ */
+export async function checkSlices(infos: readonly SliceSampleInfo[]): Promise<{ id: string; width: number; height: number }[]> {
+  const out: { id: string; width: number; height: number }[] = [];
+  for (const info of infos) {
+    try {
+      const s = await loadSample(info, { size: null, layout: 'hwc', label: true });
+      out.push({ id: info.id, width: s.width, height: s.height });
+    } catch (e) {
+      throw new CliError(`slice ${info.dir}: ${(e as Error).message}`, 1);
+    }
+  }
+  return out;
+}
+
 /** Loads one slice at native and model size. */
 export async function loadPredictionSlice(info: SliceSampleInfo, modelSize: number): Promise<PredictionSlice> {
   let native: SliceSample;
