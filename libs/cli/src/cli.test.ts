@@ -52,7 +52,10 @@ describe('resolveConfig', () => {
     ['out of range', () => resolveConfig(schema, { flags: new Map([['data_dir', 'a'], ['lr', '-1']]) }), /'lr' must be >= 0/],
     ['bad choice', () => resolveConfig(schema, { flags: new Map([['data_dir', 'a'], ['schedule', 'sqrt']]) }), /one of linear, cosine/],
     ['missing required key', () => resolveConfig(schema, {}), /missing required config key\(s\): data_dir/],
-    ['missing file', () => resolveConfig(schema, { file: '/nonexistent/c.yaml' }), /config file \/nonexistent\/c\.yaml: cannot read \(ENOENT\)/],
+    ['missing file', () => resolveConfig(schema, { file: '/nonexistent/c.yaml' }), /config file \/nonexistent\/c\.yaml: cannot read \(no such file or folder\)/],
+    ['a folder as config file', () => resolveConfig(schema, { file: tmp() }), /config file \/.*: a folder, expected a file/],
+    ['flag without a value', () => resolveConfig(schema, { flags: parseArgs(['--data-dir', 'a', '--lr']).flags }), /option --lr needs a value \(a number\), e\.g\. --lr 0\.0001/],
+    ['flag followed by another flag', () => resolveConfig(schema, { flags: parseArgs(['--data-dir', '--lr', '1']).flags }), /option --data-dir needs a value \(a value or a comma-separated list\)/],
     ['invalid YAML', () => {
       const f = path.join(tmp(), 'c.yaml'); fs.writeFileSync(f, 'a: [1, 2\n');
       return resolveConfig(schema, { file: f });

@@ -4,9 +4,12 @@
  * then from command-line flags (`--lr 2e-4`, `--data-dir a,b`), validated in
  * one place with errors that list the valid keys.
  */
-import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './errors.js';
+import { readTextFileChecked } from './files.js';
+
+/** The largest YAML config file read (a config is a few kilobytes; this refuses devices and wrong files). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** The value types a config key may have. */
 export type ConfigFieldType = 'number' | 'integer' | 'string' | 'boolean' | 'string[]' | 'number[]' | 'integer[]';
@@ -85,6 +88,19 @@ export function parseArgs(argv: readonly string[], booleanKeys: ReadonlySet<stri
   return { positionals, flags };
 }
 
+/** What a value of `type` looks like, for "needs a value" messages. */
+function expected(field: ConfigField): string {
+  switch (field.type) {
+    case 'number': return 'a number';
+    case 'integer': return 'an integer';
+    case 'boolean': return 'true or false';
+    case 'string': return field.choices ? `one of ${field.choices.join(', ')}` : 'a value';
+    case 'string[]': return 'a value or a comma-separated list';
+    case 'number[]': return 'a comma-separated list of numbers';
+    case 'integer[]': return 'a comma-separated list of integers';
+  }
+}
+
 function validKeys(schema: ConfigSchema): string {
   return Object.keys(schema).sort().join(', ');
 }
@@ -137,14 +153,13 @@ export interface ConfigSources {
   ignoreFlags?: readonly string[];
 }
 
-/** Reads a YAML config file into a plain object, with errors naming the file. */
+/**
+ * Reads a YAML (or JSON) config file into a plain object, with errors naming
+ * the file; folders, devices, pipes and files over {@link MAX_CONFIG_BYTES}
+ * are refused before reading (see {@link readTextFileChecked}).
+ */
 export function readYamlConfig(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CliError(`config file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFileChecked(file, { what: 'config file', maxBytes: MAX_CONFIG_BYTES });
   let value: unknown;
   try {
     value = parseYaml(text);
@@ -183,7 +198,10 @@ export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigS
     const fromFlags: Record<string, unknown> = {};
     for (const [k, v] of sources.flags) {
       if (ignore.has(k)) continue;
-      if (!schema[k]) throw new CliError(`unknown option '--${k.replace(/_/g, '-')}'; valid config keys: ${validKeys(schema)}`);
+      const field = schema[k];
+      if (!field) throw new CliError(`unknown option '--${k.replace(/_/g, '-')}'; valid config keys: ${validKeys(schema)}`);
+      // parseArgs gives `true` for a flag followed by nothing or by another flag.
+      if (v === true && field.type !== 'boolean') throw new CliError(`option --${k.replace(/_/g, '-')} needs a value (${expected(field)}), e.g. --${k.replace(/_/g, '-')} ${exampleValue(field)}`);
       fromFlags[k] = v;
     }
     apply(fromFlags, 'command line');
@@ -191,6 +209,14 @@ export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigS
   const missing = Object.entries(schema).filter(([k, f]) => out[k] === undefined && !f.optional).map(([k]) => k);
   if (missing.length) throw new CliError(`missing required config key(s): ${missing.join(', ')} (set them in the YAML file or as --${missing[0]!.replace(/_/g, '-')} ...)`);
   return out as T;
+}
+
+function exampleValue(field: ConfigField): string {
+  if (field.default !== undefined && !(Array.isArray(field.default) && field.default.length === 0)) {
+    return Array.isArray(field.default) ? field.default.join(',') : String(field.default);
+  }
+  if (field.choices?.length) return field.choices[0] as string;
+  return { number: '0.5', integer: '1', boolean: 'true', string: 'VALUE', 'string[]': 'a,b', 'number[]': '1,2', 'integer[]': '1,2' }[field.type];
 }
 
 /** Formats a schema as `--help` text lines. */

@@ -2,13 +2,14 @@
  * @packageDocumentation
  * @tumorcast/cli — plumbing shared by the tumorcast command-line apps.
  */
-export { CliError, ExitCode, runMain } from './errors.js';
-export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor } from './files.js';
+export { CliError, ExitCode, runMain, describeFsError, signalExitCode } from './errors.js';
+export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor, removeStaleTempFiles, readTextFileChecked } from './files.js';
+export type { ReadTextFileOptions } from './files.js';
 export { Progress } from './progress.js';
 export type { ProgressOptions } from './progress.js';
 export { encodePng, decodePng, overlay, tileImages } from './png.js';
 export type { PngImage, Rgb } from './png.js';
-export { parseArgs, flagKey, resolveConfig, readYamlConfig, describeSchema } from './config.js';
+export { parseArgs, flagKey, resolveConfig, readYamlConfig, describeSchema, MAX_CONFIG_BYTES } from './config.js';
 export type { ConfigField, ConfigFieldType, ConfigSchema, ConfigSources, ParsedArgs } from './config.js';
 export { lineChartSvg } from './svg.js';
 export type { ChartSeries, LineChartOptions } from './svg.js';

@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, signalExitCode, writeFileAtomic } from './index.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-cli-files-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (): string => fs.mkdtempSync(path.join(root, `t${n++}-`));
+
+/** The error `fn` throws (fails the test when it throws nothing). */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+/** A pid that belonged to a process which has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}
+
+describe('readTextFileChecked', () => {
+  it('reads a file, dropping a byte-order mark; exactly maxBytes is allowed', () => {
+    const f = path.join(fresh(), 'c.yaml');
+    fs.writeFileSync(f, '\ufefflr: 1\n');
+    expect(readTextFileChecked(f)).toBe('lr: 1\n');
+    expect(readTextFileChecked(f, { maxBytes: fs.statSync(f).size })).toBe('lr: 1\n');
+  });
+
+  it('refuses a file over maxBytes, naming the file and both sizes', () => {
+    const f = path.join(fresh(), 'big.csv');
+    fs.writeFileSync(f, 'x'.repeat(2049));
+    const e = thrown(() => readTextFileChecked(f, { maxBytes: 2048, what: 'size series CSV' }));
+    expect(e).toBeInstanceOf(CliError);
+    expect(e.message).toBe(`size series CSV ${f}: 2.0 KiB, more than the 2.0 KiB a size series CSV may have; is this the right file?`);
+    expect((e as CliError).exitCode).toBe(ExitCode.usage);
+  });
+
+  it('refuses a missing file, a folder and a broken path with a one-line message naming the path', () => {
+    const dir = fresh();
+    const cases: [string, RegExp][] = [
+      [path.join(dir, 'nope.yaml'), /^config file .*nope\.yaml: cannot read \(no such file or folder\)$/],
+      [dir, /^config file .*: a folder, expected a file$/],
+    ];
+    fs.writeFileSync(path.join(dir, 'plain'), 'x');
+    cases.push([path.join(dir, 'plain', 'c.yaml'), /^config file .*plain\/c\.yaml: cannot read \(a part of the path is a file, not a folder\)$/]);
+    for (const [p, re] of cases) expect(thrown(() => readTextFileChecked(p, { what: 'config file' })).message).toMatch(re);
+  });
+
+  it('refuses a character device (e.g. /dev/zero, which never ends) without reading it', () => {
+    if (!fs.existsSync('/dev/zero')) return; // no device files on this platform
+    const e = thrown(() => readTextFileChecked('/dev/zero', { what: 'config file' }));
+    expect(e.message).toBe('config file /dev/zero: a character device, expected a file');
+  });
+
+  it('refuses a named pipe without blocking on it', () => {
+    const fifo = path.join(fresh(), 'pipe');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo on this platform
+    expect(thrown(() => readTextFileChecked(fifo)).message).toBe(`file ${fifo}: a named pipe, expected a file`);
+  });
+
+  it('rejects an invalid maxBytes', () => {
+    expect(() => readTextFileChecked('x', { maxBytes: -1 })).toThrow(/'maxBytes' passed to 'readTextFileChecked' must be a non-negative integer/);
+  });
+});
+
+describe('removeStaleTempFiles', () => {
+  it("removes temporary files of dead processes only, and nothing else", async () => {
+    const dir = fresh();
+    const dead = deadPid();
+    const stale = [`.config.json.tmp-${dead}-3`, `model000010.safetensors.tmp-${dead}-1712345678901`];
+    const keep = [`.loss.svg.tmp-${process.pid}-1`, 'model000010.safetensors', 'log.csv', 'notes.tmp-x'];
+    for (const f of [...stale, ...keep]) fs.writeFileSync(path.join(dir, f), 'x');
+    fs.mkdirSync(path.join(dir, `sub.tmp-${dead}-1`));
+    const removed = removeStaleTempFiles(dir).map((p) => path.basename(p)).sort();
+    expect(removed).toEqual([...stale].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual([...keep, `sub.tmp-${dead}-1`].sort());
+    expect(removeStaleTempFiles(path.join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('atomic writes leave no temporary file behind', async () => {
+    const dir = fresh();
+    await writeFileAtomic(path.join(dir, 'a.txt'), 'hello');
+    expect(fs.readdirSync(dir)).toEqual(['a.txt']);
+  });
+});
+
+describe('file-system errors in one line', () => {
+  it('names the path of ENOENT, EISDIR-like and EEXIST errors in words', () => {
+    const dir = fresh();
+    fs.writeFileSync(path.join(dir, 'afile'), 'x');
+    const mk = thrown(() => fs.mkdirSync(path.join(dir, 'afile')));
+    expect(describeFsError(mk)).toBe(`${path.join(dir, 'afile')}: cannot create the folder (a file of that name is in the way)`);
+    const open = thrown(() => fs.readFileSync(path.join(dir, 'missing.json')));
+    expect(describeFsError(open)).toBe(`${path.join(dir, 'missing.json')}: cannot open (no such file or folder)`);
+    const ren = thrown(() => fs.renameSync(path.join(dir, 'afile'), path.join(dir, 'no', 'where')));
+    expect(describeFsError(ren)).toBe(`${path.join(dir, 'no', 'where')}: cannot move into place (no such file or folder)`);
+    expect(describeFsError(new Error('plain'))).toBeUndefined();
+    expect(describeFsError('text')).toBeUndefined();
+  });
+
+  it('runMain prints them as one line and exits 1', async () => {
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    const before = process.exitCode;
+    (process.stderr as { write: unknown }).write = (s: string) => (lines.push(String(s)), true);
+    let code: typeof process.exitCode;
+    try {
+      await runMain(async () => {
+        fs.mkdirSync(path.join(fresh(), 'x', 'y'), { recursive: false });
+      }, 'tool');
+      code = process.exitCode;
+    } finally {
+      (process.stderr as { write: unknown }).write = write;
+      process.exitCode = before;
+    }
+    expect(code).toBe(1);
+    expect(lines[0]).toMatch(/^tool: error: .*\/x\/y: cannot create the folder \(no such file or folder\)\n$/);
+  });
+
+  it('signal exit codes are 128 + the signal number', () => {
+    expect(signalExitCode('SIGINT')).toBe(130);
+    expect(signalExitCode('SIGTERM')).toBe(143);
+  });
+});
