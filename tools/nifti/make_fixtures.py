@@ -2,6 +2,7 @@
 """Golden fixtures for @tumorcast/nifti, produced by nibabel (the reference).
 
 Run with Debian's python (nibabel 5, numpy):   /usr/bin/python3 tools/nifti/make_fixtures.py
+(`--slices` writes only slices/, slices.json and slices-8.f32: no BraTS sample needed.)
 Then, after `npx nx run @tumorcast/nifti:build`:
     node tools/nifti/write_with_ts.mjs            # files written by writeNifti
     /usr/bin/python3 tools/nifti/make_fixtures.py --check-ts   # nibabel reads them back
@@ -13,6 +14,13 @@ Outputs (libs/nifti/test/fixtures/):
                      tumour burdens, and one sample area-resized to 64x64.
   sample-64.f32      that resized sample: 4 x 64 x 64 float32 (little endian),
                      channel-major, row = j, column = i; then 64 x 64 label (float32 0/1).
+  slices/            a tiny data set in the seed layout written by nibabel (made up
+                     here, so the tests run without the BraTS sample): training/
+                     with seg files (one slice uncompressed, one without tumour),
+                     validation/ with labels in test_labels/; 22 x 26 slices.
+  slices.json        what nibabel reads from each of its files (as sample.json),
+                     the numpy tumour burdens, and one sample padded to 32 and
+                     area-resized to 8 (slices-8.f32, laid out as sample-64.f32).
   synthetic/         small files written by nibabel: every datatype x NIfTI-1/2 x
                      little/big endian, gzip, .hdr/.img pairs, scaling, sform/qform/
                      base affines, extensions, multi-member gzip, patched headers.
@@ -477,13 +485,135 @@ def brats_case_fixture():
         json.dump(exp, fh, indent=1)
 
 
+# ---------------------------------------------------------------- committed slice data set
+
+SLICES = os.path.join(FIX, 'slices')
+
+
+def describe_file(path, picks):
+    """What nibabel reads from one file, in sample.json's format."""
+    img, arr = describe(path)
+    fl = arr.astype('<f8').reshape(-1, order='F')
+    return {
+        'shape': list(arr.shape),
+        'dtype': str(arr.dtype),
+        'affine': affine(img.affine),
+        'zooms': [float(z) for z in img.header.get_zooms()],
+        'sha256': hashlib.sha256(fl.tobytes()).hexdigest(),
+        'sum': float(fl.sum()),
+        'nonzero': int(np.count_nonzero(fl)),
+        'min': float(fl.min()),
+        'max': float(fl.max()),
+        'picks': {str(i): float(fl[i]) for i in picks},
+    }
+
+
+def slices_fixture():
+    """A tiny seed-layout data set made up here, and what the reader must make of it."""
+    import shutil
+    shutil.rmtree(SLICES, ignore_errors=True)
+    rng = np.random.default_rng(2024)
+    X, Y = 22, 26  # not square, so padding offsets differ per axis
+    ii, jj = np.meshgrid(np.arange(X), np.arange(Y), indexing='ij')
+    brain = None  # the current slice's brain: an ellipse of its own size
+    aff = np.diag([1.0, 1.0, 1.0, 1.0])
+    written = []  # (relative path, is label)
+
+    def image(scale):
+        # values on a 1/1024 grid in (0, 1], zero outside the brain (like the sample)
+        v = np.clip(rng.normal(0.5, 0.2, size=(X, Y)) * scale, 1 / 1024, 1)
+        return np.where(brain, np.round(v * 1024) / 1024, 0).astype(np.float32)
+
+    def set_brain(a, b):
+        nonlocal brain
+        brain = ((ii - 10.5) ** 2 / a ** 2 + (jj - 12.5) ** 2 / b ** 2) <= 1
+
+    def label(tumour):
+        seg = np.zeros((X, Y), dtype=np.uint8)
+        if tumour is not None:
+            ci, cj, radius = tumour
+            r = np.sqrt((ii - ci) ** 2 + (jj - cj) ** 2)
+            seg[(r <= radius) & brain] = 2
+            seg[(r <= radius / 2) & brain] = 1
+            seg[(r <= 1) & brain] = 3
+        return seg
+
+    def save(arr, rel):
+        p = os.path.join(SLICES, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        nib.Nifti1Image(arr, aff).to_filename(p)
+        written.append(rel)
+
+    # training: 00007000_3 has no tumour; 00007000_5 is written uncompressed
+    for k, tumour, axes in [(3, None, (9, 11)), (4, (9, 11, 3.5), (9.5, 11.5)), (5, (12, 15, 2.5), (10, 12))]:
+        set_brain(*axes)
+        ext = '.nii' if k == 5 else '.nii.gz'
+        sid = f'00007000_{k}'
+        for m in MODS:
+            save(image(1.0 if m != 't2f' else 0.9), f'training/{sid}/fixture_train_00007000_{m}_{k}_w{ext}')
+        save(label(tumour), f'training/{sid}/fixture_train_00007000_seg_{k}_w{ext}')
+    # validation: labels in test_labels/
+    for k, tumour, axes in [(3, (8, 14, 3), (8.5, 10.5)), (4, (13, 10, 4), (9, 12))]:
+        set_brain(*axes)
+        sid = f'00008000_{k}'
+        for m in MODS:
+            save(image(1.0), f'validation/{sid}/fixture_train_00008000_{m}_{k}_w.nii.gz')
+        save(label(tumour), f'test_labels/{sid}-label.nii.gz')
+
+    picks = sorted(rng.choice(X * Y, 16, replace=False).tolist())
+    out = {'root': 'slices', 'shape': [X, Y], 'files': {}, 'burden': {}}
+    for rel in sorted(written):
+        out['files'][rel] = describe_file(os.path.join(SLICES, rel), picks)
+    # tumour burden: count(seg > 0) / count(t2f != 0)
+    for split in ['training', 'validation']:
+        for sid in sorted(os.listdir(os.path.join(SLICES, split))):
+            d = os.path.join(SLICES, split, sid)
+            files = os.listdir(d)
+            t2f = [f for f in files if '_t2f_' in f][0]
+            seg = [f for f in files if '_seg_' in f]
+            segp = os.path.join(d, seg[0]) if seg else os.path.join(SLICES, 'test_labels', sid + '-label.nii.gz')
+            t = np.asanyarray(nib.load(os.path.join(d, t2f)).dataobj)
+            s = np.asanyarray(nib.load(segp).dataobj)
+            tum = int(np.count_nonzero(s > 0))
+            br = int(np.count_nonzero(t != 0))
+            out['burden'][f'{split}/{sid}'] = {'tumour': tum, 'brain': br, 'burden': (tum / br) if tum else 0.0}
+    # one sample zero-padded to 32 x 32 (the reader centres with floor((32 - n) / 2))
+    # and area-averaged to 8 x 8 (4 x 4 blocks)
+    sid = '00007000_4'
+    d = os.path.join(SLICES, 'training', sid)
+    files = os.listdir(d)
+    chans = []
+    ox, oy = (32 - X) // 2, (32 - Y) // 2
+    for m in MODS + ['seg']:
+        f = [x for x in files if f'_{m}_' in x][0]
+        a = np.asanyarray(nib.load(os.path.join(d, f)).dataobj).astype(np.float64)
+        if m == 'seg':
+            a = (a > 0).astype(np.float64)
+        p = np.zeros((32, 32))
+        p[ox:ox + X, oy:oy + Y] = a
+        r = p.reshape(8, 4, 8, 4).mean(axis=(1, 3))
+        if m == 'seg':
+            r = (r >= 0.5).astype(np.float64)
+        chans.append(r.T.astype('<f4'))  # rows = j, columns = i
+    with open(os.path.join(FIX, 'slices-8.f32'), 'wb') as fh:
+        for c in chans:
+            fh.write(c.tobytes(order='C'))
+    out['resized'] = {'sample': f'training/{sid}', 'file': 'slices-8.f32', 'size': 32, 'resize': 8}
+    with open(os.path.join(FIX, 'slices.json'), 'w') as fh:
+        json.dump(out, fh, indent=1)
+
+
 if __name__ == '__main__':
     os.makedirs(FIX, exist_ok=True)
     if '--check-ts' in sys.argv:
         check_ts()
+    elif '--slices' in sys.argv:
+        slices_fixture()
+        print('wrote', SLICES)
     else:
         sample_fixtures()
         synthetic_fixtures()
         ts_cases()
         brats_case_fixture()
+        slices_fixture()
         print('wrote', FIX)

@@ -4,12 +4,55 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { DatasetError, iterateBatches, listSamples, loadNifti, loadSample, saveNifti, shuffleSamples, type SliceSampleInfo } from './index.js';
 import { padOrCrop, resizePlane } from './dataset.js';
-import { FIXTURES, SAMPLE_ROOT, fixtureJson } from './test-utils/fixtures.js';
+import { FIXTURES, SLICES_ROOT, fixtureJson } from './test-utils/fixtures.js';
+import { SAMPLE_ROOT, describeWithSample } from '../test/brats-sample.js';
 
-const sample = fixtureJson<{
+interface Expected {
   files: Record<string, { sum: number }>;
   burden: Record<string, { tumour: number; brain: number; burden: number }>;
-}>('sample.json');
+}
+
+/** A seed-layout data set and what nibabel / numpy say about it (tools/nifti/make_fixtures.py). */
+interface DataSet {
+  name: string;
+  root: string;
+  expected: Expected;
+  /** Training slice ids, sorted. */
+  training: string[];
+  /** Base names of the first training slice's t2f and seg files. */
+  firstFiles: { t2f: string; seg: string };
+  /** Validation slices (labels in test_labels/). */
+  validation: string[];
+  /** Native slice shape [x, y]. */
+  shape: [number, number];
+  /** The resized reference: which slice, the options, the float32 file. */
+  resized: { id: string; size: number; resize: number; file: string };
+  batchSize: number;
+}
+
+const COMMITTED: DataSet = {
+  name: 'the committed slice data set',
+  root: SLICES_ROOT,
+  expected: fixtureJson<Expected>('slices.json'),
+  training: ['00007000_3', '00007000_4', '00007000_5'],
+  firstFiles: { t2f: 'fixture_train_00007000_t2f_3_w.nii.gz', seg: 'fixture_train_00007000_seg_3_w.nii.gz' },
+  validation: ['00008000_3', '00008000_4'],
+  shape: [22, 26],
+  resized: { id: '00007000_4', size: 32, resize: 8, file: 'slices-8.f32' },
+  batchSize: 2,
+};
+const BRATS: DataSet = {
+  name: 'the BraTS sample',
+  root: SAMPLE_ROOT,
+  expected: fixtureJson<Expected>('sample.json'),
+  training: Array.from({ length: 11 }, (_, i) => `00004000_${20 + i}`),
+  firstFiles: { t2f: 'brats_train_00004000_t2f_20_w.nii.gz', seg: 'brats_train_00004000_seg_20_w.nii.gz' },
+  validation: Array.from({ length: 6 }, (_, i) => `00002000_${25 + i}`),
+  shape: [240, 240],
+  resized: { id: '00004000_25', size: 256, resize: 64, file: 'sample-64.f32' },
+  batchSize: 4,
+};
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tumorcast-dataset-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -25,131 +68,205 @@ async function expectDatasetError(p: Promise<unknown>, file: string, problem: Re
   expect((err as DatasetError).problem).toMatch(problem);
 }
 
-/** A copy of the sample's training folder (outside the repository) to break. */
-function copyRoot(name: string): string {
-  const root = path.join(tmp, name);
-  cpSync(path.join(SAMPLE_ROOT, 'training'), path.join(root, 'training'), { recursive: true });
-  return root;
+/** Sizes of the batches of `n` items, `b` at a time. */
+function chunks(n: number, b: number, dropLast = false): number[] {
+  const out = Array.from({ length: Math.ceil(n / b) }, (_, k) => Math.min(b, n - k * b));
+  return dropLast ? out.filter((x) => x === b) : out;
 }
 
-describe('listSamples', () => {
-  it('lists the training slices with their seg, sorted, without loading', async () => {
-    const s = await listSamples(SAMPLE_ROOT);
-    expect(s.map((x) => x.id)).toEqual(Array.from({ length: 11 }, (_, i) => `00004000_${20 + i}`));
-    const first = s[0] as SliceSampleInfo;
-    expect(first.patientId).toBe('00004000');
-    expect(first.slice).toBe(20);
-    expect(first.split).toBe('training');
-    expect(path.basename(first.files.t2f)).toBe('brats_train_00004000_t2f_20_w.nii.gz');
-    expect(path.basename(first.label as string)).toBe('brats_train_00004000_seg_20_w.nii.gz');
+/** The tests of the data set reader, on one data set. */
+function datasetTests(ds: DataSet): void {
+  const sample = ds.expected;
+  const [W, H] = ds.shape;
+
+  /** A copy of the data set's training folder (in a temporary folder) to break. */
+  function copyRoot(name: string): string {
+    const root = path.join(tmp, `${path.basename(ds.root)}-${name}`);
+    cpSync(path.join(ds.root, 'training'), path.join(root, 'training'), { recursive: true });
+    return root;
+  }
+
+  describe('listSamples', () => {
+    it('lists the training slices with their seg, sorted, without loading', async () => {
+      const s = await listSamples(ds.root);
+      expect(s.map((x) => x.id)).toEqual(ds.training);
+      const first = s[0] as SliceSampleInfo;
+      const [pid, slice] = (ds.training[0] as string).split('_');
+      expect(first.patientId).toBe(pid);
+      expect(first.slice).toBe(Number(slice));
+      expect(first.split).toBe('training');
+      expect(path.basename(first.files.t2f)).toBe(ds.firstFiles.t2f);
+      expect(path.basename(first.label as string)).toBe(ds.firstFiles.seg);
+    });
+
+    it('finds validation labels in test_labels/', async () => {
+      const s = await listSamples(ds.root, { split: 'validation', requireLabels: true });
+      expect(s.map((x) => x.id)).toEqual(ds.validation);
+      expect(s[0]?.label).toBe(path.join(ds.root, 'test_labels', `${ds.validation[0]}-label.nii.gz`));
+    });
+
+    it('combines several roots in the order given', async () => {
+      const other = copyRoot('second');
+      const s = await listSamples([ds.root, other]);
+      const n = ds.training.length;
+      expect(s).toHaveLength(2 * n);
+      expect(s[0]?.root).toBe(ds.root);
+      expect(s[n]?.root).toBe(other);
+    });
+
+    it('errors: missing root, missing split folder, bad folder name, missing and duplicated modality, missing label', async () => {
+      await expectDatasetError(listSamples(path.join(tmp, 'nope')), path.join(tmp, 'nope'), /data set root folder not found/);
+      await expectDatasetError(listSamples(ds.root, { split: 'testing' }), path.join(ds.root, 'testing'), /the 'testing' folder is missing/);
+
+      const r1 = copyRoot('missing-mod');
+      const i1 = (await listSamples(r1))[1] as SliceSampleInfo;
+      rmSync(i1.files.t2w);
+      await expectDatasetError(listSamples(r1), i1.dir, /missing modality 't2w'/);
+
+      const r2 = copyRoot('bad-name');
+      cpSync(path.join(r2, 'training', ds.training[1] as string), path.join(r2, 'training', 'slice-22'), { recursive: true });
+      await expectDatasetError(listSamples(r2), path.join(r2, 'training', 'slice-22'), /must be <pid>_<slice>/);
+
+      const r3 = copyRoot('dup');
+      const i3 = (await listSamples(r3))[0] as SliceSampleInfo;
+      const t1n = i3.files.t1n;
+      cpSync(t1n, t1n.endsWith('.gz') ? t1n.slice(0, -3) : `${t1n}.gz`);
+      await expectDatasetError(listSamples(r3), i3.dir, /two files for modality 't1n'/);
+
+      const r4 = copyRoot('nolabel');
+      const i4 = (await listSamples(r4))[0] as SliceSampleInfo;
+      rmSync(i4.label as string);
+      await expectDatasetError(listSamples(r4, { requireLabels: true }), i4.dir, /no label/);
+      const s4 = await listSamples(r4);
+      expect(s4[0]?.label).toBeUndefined();
+      // a batch mixing labelled and unlabelled samples
+      await expectDatasetError(iterateBatches(s4.slice(0, 2), { shuffle: false, batchSize: 2 }).next(), i4.dir, /has no label while other samples of the batch do/);
+    });
   });
 
-  it('finds validation labels in test_labels/', async () => {
-    const s = await listSamples(SAMPLE_ROOT, { split: 'validation', requireLabels: true });
-    expect(s).toHaveLength(6);
-    expect(s[0]?.label).toBe(path.join(SAMPLE_ROOT, 'test_labels', '00002000_25-label.nii.gz'));
-  });
-
-  it('combines several roots in the order given', async () => {
-    const other = copyRoot('second');
-    const s = await listSamples([SAMPLE_ROOT, other]);
-    expect(s).toHaveLength(22);
-    expect(s[0]?.root).toBe(SAMPLE_ROOT);
-    expect(s[11]?.root).toBe(other);
-  });
-
-  it('errors: missing root, missing split folder, bad folder name, missing and duplicated modality, missing label', async () => {
-    await expectDatasetError(listSamples(path.join(tmp, 'nope')), path.join(tmp, 'nope'), /data set root folder not found/);
-    await expectDatasetError(listSamples(SAMPLE_ROOT, { split: 'testing' }), path.join(SAMPLE_ROOT, 'testing'), /the 'testing' folder is missing/);
-
-    const r1 = copyRoot('missing-mod');
-    const dir = path.join(r1, 'training', '00004000_22');
-    rmSync(path.join(dir, 'brats_train_00004000_t2w_22_w.nii.gz'));
-    await expectDatasetError(listSamples(r1), dir, /missing modality 't2w'/);
-
-    const r2 = copyRoot('bad-name');
-    cpSync(path.join(r2, 'training', '00004000_22'), path.join(r2, 'training', 'slice-22'), { recursive: true });
-    await expectDatasetError(listSamples(r2), path.join(r2, 'training', 'slice-22'), /must be <pid>_<slice>/);
-
-    const r3 = copyRoot('dup');
-    const d3 = path.join(r3, 'training', '00004000_20');
-    cpSync(path.join(d3, 'brats_train_00004000_t1n_20_w.nii.gz'), path.join(d3, 'brats_train_00004000_t1n_20_w.nii'));
-    await expectDatasetError(listSamples(r3), d3, /two files for modality 't1n'/);
-
-    const r4 = copyRoot('nolabel');
-    const d4 = path.join(r4, 'training', '00004000_20');
-    rmSync(path.join(d4, 'brats_train_00004000_seg_20_w.nii.gz'));
-    await expectDatasetError(listSamples(r4, { requireLabels: true }), d4, /no label/);
-    const s4 = await listSamples(r4);
-    expect(s4[0]?.label).toBeUndefined();
-    // a batch mixing labelled and unlabelled samples
-    await expectDatasetError(iterateBatches(s4.slice(0, 2), { shuffle: false, batchSize: 2 }).next(), d4, /has no label while other samples of the batch do/);
-  });
-});
-
-describe('loadSample', () => {
-  it('loads t1n, t1c, t2w, t2f in that order, padded 240 -> 256, with label and burden (nibabel fixtures)', async () => {
-    const infos = await listSamples(SAMPLE_ROOT);
-    for (const info of infos) {
-      const s = await loadSample(info);
-      expect(s.width).toBe(256);
-      expect(s.height).toBe(256);
-      expect(s.image).toHaveLength(4 * 256 * 256);
+  describe('loadSample', () => {
+    it(`loads t1n, t1c, t2w, t2f in that order, zero-padded ${W}x${H} -> 256, with label and burden (nibabel fixtures)`, async () => {
+      const infos = await listSamples(ds.root);
       const n = 256 * 256;
-      ['t1n', 't1c', 't2w', 't2f'].forEach((m, c) => {
-        const rel = path.relative(SAMPLE_ROOT, info.files[m as 't1n']);
-        let sum = 0;
-        for (let i = c * n; i < (c + 1) * n; i++) sum += s.image[i] as number;
-        const want = (sample.files[rel] as { sum: number }).sum;
-        expect(Math.abs(sum - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, want)); // float32 values
-      });
-      // 8-pixel zero border
-      for (let c = 0; c < 4; c++) for (let x = 0; x < 256; x++) {
-        expect(s.image[c * n + x]).toBe(0);
-        expect(s.image[c * n + 3 * 256 + x]).toBe(0);
+      // the reader centres the slice: floor((256 - side) / 2) zeros before it
+      const ox = Math.floor((256 - W) / 2);
+      const oy = Math.floor((256 - H) / 2);
+      for (const info of infos) {
+        const s = await loadSample(info);
+        expect(s.width).toBe(256);
+        expect(s.height).toBe(256);
+        expect(s.image).toHaveLength(4 * n);
+        ['t1n', 't1c', 't2w', 't2f'].forEach((m, c) => {
+          const rel = path.relative(ds.root, info.files[m as 't1n']);
+          let sum = 0;
+          for (let i = c * n; i < (c + 1) * n; i++) sum += s.image[i] as number;
+          const want = (sample.files[rel] as { sum: number }).sum;
+          expect(Math.abs(sum - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, want)); // float32 values
+          // the zero border: rows above and columns left of the slice
+          let border = 0;
+          for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) {
+            if (y < oy || y >= oy + H || x < ox || x >= ox + W) border += Math.abs(s.image[c * n + y * 256 + x] as number);
+          }
+          expect(border).toBe(0);
+        });
+        const b = sample.burden[`training/${info.id}`] as { tumour: number; burden: number };
+        expect(s.burden).toBe(b.burden);
+        expect((s.label as Uint8Array).reduce((a, v) => a + v, 0)).toBe(b.tumour);
       }
-      const b = sample.burden[`training/${info.id}`] as { tumour: number; burden: number };
-      expect(s.burden).toBe(b.burden);
-      expect((s.label as Uint8Array).reduce((a, v) => a + v, 0)).toBe(b.tumour);
-    }
+    });
+
+    it('maps pixel (row r, column c) to NIfTI voxel (i = c, j = r)', async () => {
+      const [info] = await listSamples(ds.root);
+      const s = await loadSample(info as SliceSampleInfo, { size: null });
+      expect([s.width, s.height]).toEqual([W, H]);
+      const t1c = await loadNifti((info as SliceSampleInfo).files.t1c);
+      const n = W * H;
+      // foreground voxels off the diagonal (i != j), so that a transposed layout fails
+      const fg: [number, number][] = [];
+      for (let k = 0; k < n; k++) {
+        const i = k % W, j = Math.floor(k / W);
+        if (t1c.data[k] !== 0 && i !== j && s.image[n + i * W + j] !== t1c.data[k]) fg.push([i, j]);
+      }
+      expect(fg.length).toBeGreaterThan(10);
+      for (const [i, j] of [fg[0], fg[fg.length >> 1], fg[fg.length - 1]] as [number, number][]) {
+        expect(s.image[n + j * W + i]).toBe(Math.fround(t1c.data[i + W * j] as number));
+      }
+    });
+
+    it('validation burdens from test_labels match numpy', async () => {
+      for (const info of await listSamples(ds.root, { split: 'validation' })) {
+        const s = await loadSample(info, { size: null });
+        expect(s.burden).toBe(sample.burden[`validation/${info.id}`]?.burden);
+      }
+    });
+
+    it(`pads to ${ds.resized.size} and resizes to ${ds.resized.resize} like numpy block means (tolerance 1e-7, labels exact)`, async () => {
+      const r = ds.resized;
+      const info = (await listSamples(ds.root)).find((x) => x.id === r.id) as SliceSampleInfo;
+      const s = await loadSample(info, { size: r.size, resize: r.resize });
+      const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
+      const n = r.resize * r.resize;
+      expect(ref).toHaveLength(5 * n);
+      expect(s.image).toHaveLength(4 * n);
+      let maxDiff = 0;
+      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
+      expect(maxDiff).toBeLessThanOrEqual(1e-7);
+      expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
+    });
+
+    it("lays channels out as 'hwc' on request", async () => {
+      const [info] = await listSamples(ds.root);
+      const chw = await loadSample(info as SliceSampleInfo, { resize: 32 });
+      const hwc = await loadSample(info as SliceSampleInfo, { resize: 32, layout: 'hwc' });
+      const n = 32 * 32;
+      for (let p = 0; p < n; p += 37) for (let c = 0; c < 4; c++) expect(hwc.image[4 * p + c]).toBe(chw.image[c * n + p]);
+    });
+
+    it('errors: shapes that differ, unreadable files', async () => {
+      const root = copyRoot('shapes');
+      const [info] = await listSamples(root);
+      const t1c = (info as SliceSampleInfo).files.t1c;
+      await saveNifti(t1c, { shape: [10, 10], data: new Float32Array(100) });
+      await expectDatasetError(loadSample(info as SliceSampleInfo), t1c, new RegExp(`shape 10x10 differs from t1n's ${W}x${H}`));
+      const t2w = (info as SliceSampleInfo).files.t2w;
+      writeFileSync(t2w, readFileSync(t2w).subarray(0, 100));
+      await saveNifti(t1c, await loadNifti((info as SliceSampleInfo).files.t1n));
+      await expectDatasetError(loadSample(info as SliceSampleInfo), t2w, /gzip/);
+      await expect(loadSample(info as SliceSampleInfo, { resize: 0 })).rejects.toThrow(/'options\.resize' passed to 'loadSample' must be a positive integer/);
+    });
   });
 
-  it('maps pixel (row r, column c) to NIfTI voxel (i = c, j = r)', async () => {
-    const [info] = await listSamples(SAMPLE_ROOT);
-    const s = await loadSample(info as SliceSampleInfo, { size: null });
-    const t1c = await loadNifti((info as SliceSampleInfo).files.t1c);
-    const n = 240 * 240;
-    for (const [i, j] of [[100, 50], [60, 170], [120, 120]] as const) {
-      expect(s.image[n + j * 240 + i]).toBe(Math.fround(t1c.data[i + 240 * j] as number));
-    }
+  describe('iterateBatches', () => {
+    it('batches every sample once, with labels and burdens', async () => {
+      const infos = await listSamples(ds.root);
+      const b0 = ds.batchSize;
+      const seen: string[] = [];
+      const sizes: number[] = [];
+      for await (const b of iterateBatches(infos, { batchSize: b0, seed: 3, resize: 32 })) {
+        sizes.push(b.infos.length);
+        expect(b.images).toHaveLength(b.infos.length * 4 * 32 * 32);
+        expect(b.labels).toHaveLength(b.infos.length * 32 * 32);
+        expect(b.burdens).toHaveLength(b.infos.length);
+        b.infos.forEach((x, k) => expect(b.burdens?.[k]).toBeCloseTo(sample.burden[`training/${x.id}`]?.burden as number, 6));
+        seen.push(...b.infos.map((x) => x.id));
+      }
+      expect(sizes).toEqual(chunks(infos.length, b0));
+      expect([...seen].sort()).toEqual(infos.map((x) => x.id).sort());
+      expect(seen).toEqual(shuffleSamples(infos, 3).map((x) => x.id));
+      const dropped: number[] = [];
+      for await (const b of iterateBatches(infos, { batchSize: b0, dropLast: true, shuffle: false, resize: 16, label: false })) {
+        dropped.push(b.infos.length);
+        expect(b.labels).toBeUndefined();
+      }
+      expect(dropped).toEqual(chunks(infos.length, b0, true));
+    });
   });
+}
 
-  it('validation burdens from test_labels match numpy', async () => {
-    for (const info of await listSamples(SAMPLE_ROOT, { split: 'validation' })) {
-      const s = await loadSample(info, { size: 240 });
-      expect(s.burden).toBe(sample.burden[`validation/${info.id}`]?.burden);
-    }
-  });
+describe('on the committed slice data set', () => datasetTests(COMMITTED));
+describeWithSample('on the BraTS sample', () => datasetTests(BRATS));
 
-  it('resizes 256 -> 64 like numpy block means (tolerance 1e-7, labels exact)', async () => {
-    const info = (await listSamples(SAMPLE_ROOT)).find((x) => x.id === '00004000_25') as SliceSampleInfo;
-    const s = await loadSample(info, { resize: 64 });
-    const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, 'sample-64.f32'))).buffer);
-    expect(s.image).toHaveLength(4 * 64 * 64);
-    let maxDiff = 0;
-    for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
-    expect(maxDiff).toBeLessThanOrEqual(1e-7);
-    expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * 64 * 64)));
-  });
-
-  it("lays channels out as 'hwc' on request", async () => {
-    const [info] = await listSamples(SAMPLE_ROOT);
-    const chw = await loadSample(info as SliceSampleInfo, { resize: 32 });
-    const hwc = await loadSample(info as SliceSampleInfo, { resize: 32, layout: 'hwc' });
-    const n = 32 * 32;
-    for (let p = 0; p < n; p += 37) for (let c = 0; c < 4; c++) expect(hwc.image[4 * p + c]).toBe(chw.image[c * n + p]);
-  });
-
+describe('padOrCrop and resizePlane', () => {
   it('centre-crops when the size is smaller; bilinear resize keeps a linear ramp', () => {
     const v = new Float64Array(10 * 8).map((_, k) => k);
     const c = padOrCrop({ w: 10, h: 8, v }, 4);
@@ -159,22 +276,9 @@ describe('loadSample', () => {
     // interior samples lie on the ramp: x_src = (x + 0.5) * 1.5 - 0.5
     expect(r.v[2]).toBeCloseTo(2.5 * 1.5 - 0.5, 12);
   });
-
-  it('errors: shapes that differ, unreadable files', async () => {
-    const root = copyRoot('shapes');
-    const [info] = await listSamples(root);
-    const t1c = (info as SliceSampleInfo).files.t1c;
-    await saveNifti(t1c, { shape: [10, 10], data: new Float32Array(100) });
-    await expectDatasetError(loadSample(info as SliceSampleInfo), t1c, /shape 10x10 differs from t1n's 240x240/);
-    const t2w = (info as SliceSampleInfo).files.t2w;
-    writeFileSync(t2w, readFileSync(t2w).subarray(0, 100));
-    await saveNifti(t1c, await loadNifti((info as SliceSampleInfo).files.t1n));
-    await expectDatasetError(loadSample(info as SliceSampleInfo), t2w, /gzip/);
-    await expect(loadSample(info as SliceSampleInfo, { resize: 0 })).rejects.toThrow(/'options\.resize' passed to 'loadSample' must be a positive integer/);
-  });
 });
 
-describe('shuffleSamples and iterateBatches', () => {
+describe('shuffleSamples', () => {
   it('shuffles reproducibly per seed and epoch, without touching the input', () => {
     const items = Array.from({ length: 20 }, (_, i) => i);
     const a = shuffleSamples(items, 7, 0);
@@ -183,28 +287,5 @@ describe('shuffleSamples and iterateBatches', () => {
     expect(shuffleSamples(items, 8, 0)).not.toEqual(a);
     expect([...a].sort((x, y) => x - y)).toEqual(items);
     expect(items).toEqual(Array.from({ length: 20 }, (_, i) => i));
-  });
-
-  it('batches every sample once, with labels and burdens', async () => {
-    const infos = await listSamples(SAMPLE_ROOT);
-    const seen: string[] = [];
-    const sizes: number[] = [];
-    for await (const b of iterateBatches(infos, { batchSize: 4, seed: 3, resize: 32 })) {
-      sizes.push(b.infos.length);
-      expect(b.images).toHaveLength(b.infos.length * 4 * 32 * 32);
-      expect(b.labels).toHaveLength(b.infos.length * 32 * 32);
-      expect(b.burdens).toHaveLength(b.infos.length);
-      b.infos.forEach((x, k) => expect(b.burdens?.[k]).toBeCloseTo(sample.burden[`training/${x.id}`]?.burden as number, 6));
-      seen.push(...b.infos.map((x) => x.id));
-    }
-    expect(sizes).toEqual([4, 4, 3]);
-    expect([...seen].sort()).toEqual(infos.map((x) => x.id).sort());
-    expect(seen).toEqual(shuffleSamples(infos, 3).map((x) => x.id));
-    const dropped: number[] = [];
-    for await (const b of iterateBatches(infos, { batchSize: 4, dropLast: true, shuffle: false, resize: 16, label: false })) {
-      dropped.push(b.infos.length);
-      expect(b.labels).toBeUndefined();
-    }
-    expect(dropped).toEqual([4, 4]);
   });
 });

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 /** libs/nifti/test/fixtures. */
 export const FIXTURES = path.join(REPO_ROOT, 'libs/nifti/test/fixtures');
-/** The real BraTS sample slices, outside the repository. */
-export const SAMPLE_ROOT = path.resolve(REPO_ROOT, '../shared/data/brats-sample');
+/** A tiny seed-layout data set written by nibabel (tools/nifti/make_fixtures.py). */
+export const SLICES_ROOT = path.join(FIXTURES, 'slices');
 
 /** Parses a fixture JSON file. */
 export function fixtureJson<T>(name: string): T {
