@@ -30,6 +30,8 @@ const TARGET_KEYS: ConfigSchema = {
   baseline_day: { type: 'number', description: 'baseline day (default: each series\' last measurement)', optional: true },
   rt_end_day: { type: 'number', description: 'radiotherapy end day where the CSV has none', optional: true },
   bootstrap: { type: 'integer', description: 'bootstrap fits of the growth model', default: 30, min: 1 },
+  growth_objective: { type: 'string', description: "growth fit objective: ordinary least squares, or the reference code's squared residuals", default: 'least-squares', choices: ['least-squares', 'reference'] },
+  bootstrap_noise: { type: 'string', description: "bootstrap noise on the sizes: N(1, 0.1), or the reference code's (clipped to <= 1, floor 0.05)", default: 'symmetric', choices: ['symmetric', 'reference'] },
   targets: { type: 'string', description: "relative changes as JSON { sliceId: { relativeChange } } (the seed's targets_dict)", optional: true },
   relative_change: { type: 'number', description: 'one relative change for every slice', optional: true, min: -1 },
 };
@@ -53,6 +55,39 @@ const RUN_KEYS: ConfigSchema = {
   ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
 };
 
+/** A named set of config values (`--preset NAME`); flags given with it override its values. */
+export interface PredictPreset {
+  /** One line for `--help`. */
+  summary: string;
+  /** Config keys (snake_case) and their values; a command uses those in its schema. */
+  values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The presets of `fit-growth`, `sample`, `probability-map` and `run`.
+ * `fast` is the defaults; `paper` reproduces the paper's settings (see the README for run times).
+ */
+export const PREDICT_PRESETS: Readonly<Record<string, PredictPreset>> = {
+  fast: {
+    summary: `the defaults: L = ${d.noiseLevel} with respacing ${d.respacing || 'none'}, s = ${d.scale}, ${d.samples} runs per map, least-squares growth fit, symmetric bootstrap noise`,
+    values: {},
+  },
+  paper: {
+    summary: "the paper: L = 200 of 1000 steps without respacing, s = 200000, target x1.15 while t > 20, initial noise 0.01, 100 runs per map, the reference code's growth objective and bootstrap noise (30 fits)",
+    values: {
+      noise_level: 200, respacing: '', scale: 200000, eta: 0, amplify_early_target: true, initial_noise_std: 0.01, samples: 100,
+      bootstrap: 30, growth_objective: 'reference', bootstrap_noise: 'reference',
+    },
+  },
+};
+
+/** The commands that take `--preset`. */
+const PRESET_COMMANDS = ['fit-growth', 'sample', 'probability-map', 'run'];
+
+function presetHelp(): string {
+  return Object.entries(PREDICT_PRESETS).map(([k, p]) => `    ${k.padEnd(8)} ${p.summary}`).join('\n');
+}
+
 interface Command { schema: ConfigSchema; summary: string; examples: string[] }
 const COMMANDS: Record<string, Command> = {
   'fit-growth': {
@@ -61,11 +96,15 @@ const COMMANDS: Record<string, Command> = {
       series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day])' },
       followup_day: { type: 'number', description: 'follow-up day to predict' },
       baseline_day: TARGET_KEYS['baseline_day']!, rt_end_day: TARGET_KEYS['rt_end_day']!, bootstrap: TARGET_KEYS['bootstrap']!,
+      growth_objective: TARGET_KEYS['growth_objective']!, bootstrap_noise: TARGET_KEYS['bootstrap_noise']!,
       hold_out: { type: 'integer', description: 'hold out the last k points and predict them', default: 0, min: 0 },
       seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0 },
       out: { type: 'string', description: 'output folder' },
     },
-    examples: ['tumorcast-predict fit-growth --series sizes.csv --rt-end-day 63 --followup-day 210 --out out/growth'],
+    examples: [
+      'tumorcast-predict fit-growth --series sizes.csv --rt-end-day 63 --followup-day 210 --out out/growth',
+      'tumorcast-predict fit-growth --preset paper --series sizes.csv --followup-day 210 --out out/growth-paper',
+    ],
   },
   sample: {
     summary: 'guided sampling of the follow-up scan of every slice (NIfTI + PNG)',
@@ -92,6 +131,7 @@ const COMMANDS: Record<string, Command> = {
     examples: [
       'tumorcast-predict run --data patient7 --series patient7/sizes.csv --followup-day 210 --out out/patient7',
       'tumorcast-predict run --data cohort --targets targets.json --shard $SLURM_ARRAY_TASK_ID/16 --out out/cohort',
+      'tumorcast-predict run --preset paper --data cohort --targets targets.json --diffusion model.pt --regressor regressor.pt --out out/paper',
     ],
   },
   demo: {
@@ -110,7 +150,10 @@ const COMMANDS: Record<string, Command> = {
 export function helpText(command?: string): string {
   const c = command ? COMMANDS[command] : undefined;
   if (c) {
-    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|cpu  compute backend (default auto)\n${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+    const preset = PRESET_COMMANDS.includes(command as string)
+      ? `  --preset ${Object.keys(PREDICT_PRESETS).join('|')}  named settings (default fast); options given with it override it:\n${presetHelp()}\n`
+      : '';
+    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|cpu  compute backend (default auto)\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
   }
   return `tumorcast-predict: predict brain tumour growth from baseline MRI slices.
 
@@ -119,11 +162,34 @@ Usage: tumorcast-predict <command> [options]     (tumorcast-predict <command> --
 Commands:
 ${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(16)} ${v.summary}`).join('\n')}
 
+Presets (--preset NAME on ${PRESET_COMMANDS.join(', ')}; options given with it override it):
+${presetHelp()}
+
 Exit codes: 0 success, 1 failure (bad data, failed fit), 2 usage error.
 `;
 }
 
-function settingsOf(c: Record<string, unknown>): SampleSettings {
+/**
+ * The config of `command` from its parsed flags: schema defaults, then the
+ * `--preset` values that are keys of the command, then the other flags.
+ *
+ * @returns the config (snake_case keys) and the preset's name (`'fast'` when none is given).
+ * @throws CliError for an unknown command or preset, `--preset` on a command without presets, and every config error.
+ */
+export function commandConfig(command: string, flags: ReadonlyMap<string, string | true>): { config: Record<string, unknown>; preset: string } {
+  const spec = COMMANDS[command];
+  if (!spec) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const name = flags.get('preset');
+  if (name !== undefined && !PRESET_COMMANDS.includes(command)) throw new CliError(`--preset applies to ${PRESET_COMMANDS.join(', ')}, not to '${command}'`);
+  if (name === true) throw new CliError(`--preset needs a value: ${Object.keys(PREDICT_PRESETS).join(', ')}`);
+  const preset = PREDICT_PRESETS[name ?? 'fast'];
+  if (!preset) throw new CliError(`unknown preset '${name}'; presets: ${Object.keys(PREDICT_PRESETS).join(', ')}`);
+  const values = Object.fromEntries(Object.entries(preset.values).filter(([k]) => k in spec.schema));
+  return { config: resolveConfig<Record<string, unknown>>(spec.schema, { preset: values, flags, ignoreFlags: ['backend', 'preset'] }), preset: name ?? 'fast' };
+}
+
+/** The sampling settings of a resolved `sample`/`probability-map`/`run` config. */
+export function settingsOf(c: Record<string, unknown>): SampleSettings {
   return {
     noiseLevel: c['noise_level'] as number, scale: c['scale'] as number, respacing: c['respacing'] as string, eta: c['eta'] as number,
     seed: c['seed'] as number, amplifyEarlyTarget: c['amplify_early_target'] as boolean, initialNoiseStd: c['initial_noise_std'] as number,
@@ -143,12 +209,20 @@ function modelsOf(c: Record<string, unknown>): ModelPaths {
   };
 }
 
-function targetsOf(c: Record<string, unknown>): TargetSource {
+function growthFitOf(c: Record<string, unknown>): { objective: 'least-squares' | 'reference'; bootstrapNoise: 'symmetric' | 'reference' } {
+  return { objective: c['growth_objective'] as 'least-squares' | 'reference', bootstrapNoise: c['bootstrap_noise'] as 'symmetric' | 'reference' };
+}
+
+/** Where the relative changes come from, in a resolved `sample`/`probability-map`/`run` config. */
+export function targetsOf(c: Record<string, unknown>): TargetSource {
   const given = ['series', 'targets', 'relative_change'].filter((k) => c[k] !== undefined);
   if (given.length !== 1) throw new CliError(`give exactly one of --series (with --followup-day), --targets or --relative-change${given.length ? `; got ${given.map((g) => `--${g.replace(/_/g, '-')}`).join(' and ')}` : ''}`);
   if (c['series'] !== undefined) {
     if (c['followup_day'] === undefined) throw new CliError('--series needs --followup-day (the day to predict)');
-    return { kind: 'series', file: c['series'] as string, followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined, replicates: c['bootstrap'] as number };
+    return {
+      kind: 'series', file: c['series'] as string, followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined,
+      rtEndDay: c['rt_end_day'] as number | undefined, replicates: c['bootstrap'] as number, ...growthFitOf(c),
+    };
   }
   if (c['targets'] !== undefined) return { kind: 'json', file: c['targets'] as string };
   return { kind: 'constant', relativeChange: c['relative_change'] as number };
@@ -170,14 +244,14 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     return 0;
   }
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
-  const c = resolveConfig<Record<string, unknown>>(spec.schema, { flags, ignoreFlags: ['backend'] });
+  const { config: c, preset: presetName } = commandConfig(command, flags);
   const backend = flags.get('backend');
   if (backend === true) throw new CliError('--backend needs a value: auto, wasm, tensorflow or cpu');
 
   if (command === 'fit-growth') {
     const preds = await fitGrowthCommand(c['series'] as string, c['out'] as string, {
       followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined,
-      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number,
+      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number, ...growthFitOf(c),
     });
     for (const p of preds) log(`${p.id}: size ${p.sizeBaseline.toFixed(1)} -> ${p.sizeFollowup.toFixed(1)}, relative change ${p.relativeChange.toFixed(4)} [${p.relativeChangeBand.map((v) => v.toFixed(4)).join(', ')}]`);
     log(`wrote ${path.join(c['out'] as string, 'targets.json')}`);
@@ -196,6 +270,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   await runPipeline({
     data: c['data'] as string, out: c['out'] as string, models: modelsOf(c), targets: targetsOf(c), truth: c['truth'] as string | undefined,
     settings, maps: command !== 'sample', report: command === 'run', shard: c['shard'] as string | undefined, slices: c['slices'] as string[] | undefined, log,
+    preset: presetName,
   });
   log(`done: ${c['out']}`);
   return 0;

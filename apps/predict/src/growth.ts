@@ -26,6 +26,10 @@ export interface FitGrowthCommandOptions {
   seed?: number;
   /** Normalise sizes to the first measurement while fitting. @defaultValue true */
   normalize?: boolean;
+  /** Fit objective: ordinary least squares, or the reference code's squared residuals (`'reference'`). @defaultValue 'least-squares' */
+  objective?: 'least-squares' | 'reference';
+  /** Bootstrap noise: `'symmetric'` N(1, 0.1), or the reference code's clipped noise (`'reference'`). @defaultValue 'symmetric' */
+  bootstrapNoise?: 'symmetric' | 'reference';
 }
 
 /** One fitted series and its guidance target. */
@@ -68,6 +72,8 @@ export function fitGrowthSeries(series: readonly (CsvSeries | GrowthSeries & { i
       normalize: o.normalize ?? true,
       holdOut: o.holdOut ?? 0,
       until,
+      objective: o.objective ?? 'least-squares',
+      bootstrapNoise: o.bootstrapNoise ?? 'symmetric',
     }) as unknown as BootstrapResult;
     if (!result.ok) throw new CliError(`series '${s.id}': the growth fit failed: ${result.reason}`, 1);
     const d = relativeChange(result, baselineDay, o.followupDay);

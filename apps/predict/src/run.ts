@@ -30,7 +30,13 @@ import type { SeriesPrediction } from './growth.js';
 export type TargetSource =
   | { kind: 'constant'; relativeChange: number }
   | { kind: 'json'; file: string }
-  | { kind: 'series'; file: string; followupDay: number; baselineDay?: number; rtEndDay?: number; replicates?: number };
+  | {
+    kind: 'series'; file: string; followupDay: number; baselineDay?: number; rtEndDay?: number; replicates?: number;
+    /** Growth fit objective. @defaultValue 'least-squares' */
+    objective?: 'least-squares' | 'reference';
+    /** Bootstrap noise. @defaultValue 'symmetric' */
+    bootstrapNoise?: 'symmetric' | 'reference';
+  };
 
 /** Options of {@link runPipeline}. */
 export interface RunOptions {
@@ -46,6 +52,8 @@ export interface RunOptions {
   truth?: string;
   /** Sampling settings. */
   settings: SampleSettings;
+  /** The CLI preset the settings came from (recorded in run.json and the report). */
+  preset?: string;
   /** Write probability maps. @defaultValue true */
   maps: boolean;
   /** Write report.html. @defaultValue true */
@@ -93,7 +101,7 @@ async function resolveTargets(o: RunOptions, ids: string[]): Promise<{ targets: 
     }
   }
   const growth = await fitGrowthCommand(t.file, path.join(o.out, 'growth'), {
-    followupDay: t.followupDay, baselineDay: t.baselineDay, rtEndDay: t.rtEndDay, replicates: t.replicates,
+    followupDay: t.followupDay, baselineDay: t.baselineDay, rtEndDay: t.rtEndDay, replicates: t.replicates, objective: t.objective, bootstrapNoise: t.bootstrapNoise,
   });
   const targets = targetsFor(growth, ids);
   writeFileAtomicSync(path.join(o.out, 'growth', 'targets.json'), `${JSON.stringify(targets, null, 2)}\n`);
@@ -136,7 +144,7 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
   }
   try {
     // Written once every input has passed its checks.
-    writeFileAtomicSync(path.join(o.out, 'run.json'), `${JSON.stringify({ data: o.data, models: o.models, targets: o.targets, truth: o.truth, settings: o.settings, shard: o.shard ?? null }, null, 2)}\n`);
+    writeFileAtomicSync(path.join(o.out, 'run.json'), `${JSON.stringify({ data: o.data, models: o.models, targets: o.targets, truth: o.truth, preset: o.preset ?? null, settings: o.settings, shard: o.shard ?? null }, null, 2)}\n`);
     const bar = new Progress(todo.length, { label: 'slices' });
     for (const info of todo) {
       const t0 = performance.now();
@@ -235,7 +243,7 @@ async function buildReport(o: RunOptions, results: SliceResult[], ids: string[],
     summary: [
       `data: ${o.data}${o.shard ? ` (shard ${o.shard})` : ''}; ${results.length} slice(s)`,
       `models: ${path.basename(o.models.diffusion)}, ${path.basename(o.models.regressor)}, ${o.models.segmenter ? path.basename(o.models.segmenter) : 'FLAIR segmenter'}`,
-      `guided DDIM: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map`,
+      `guided DDIM${o.preset ? ` (preset ${o.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map`,
     ],
     note: o.note,
     growth: growth.map((g) => ({ caption: `${g.id}: relative change ${g.relativeChange.toFixed(3)} from day ${g.baselineDay} to day ${g.followupDay} (band ${g.relativeChangeBand.map((v) => v.toFixed(3)).join(' – ')})`, svg: g.svg })),
