@@ -5,8 +5,24 @@
  */
 import { attentionDownsampleFactors, defaultChannelMult } from '@tumorcast/nn';
 
-/** Output head: `'attention'` (GroupNorm, SiLU, AttentionPool2d) or `'adaptive'` (GroupNorm, SiLU, global mean, 1x1 conv). */
+/** Output pooling: `'attention'` (GroupNorm, AttentionPool2d; see {@link RegressorHead}) or `'adaptive'` (GroupNorm, SiLU, global mean, 1x1 conv). */
 export type RegressorPool = 'attention' | 'adaptive';
+
+/**
+ * The attention-pool head:
+ * - `'regression'`: `out = [GroupNorm, AttentionPool2d]` (parameters `out.0.*`,
+ *   `out.1.*`), the authors' regressor (their guided-diffusion fork's
+ *   `EncoderUNetModel(regression=True)`, which drops the SiLU);
+ * - `'classifier'`: `out = [GroupNorm, SiLU, AttentionPool2d]` (`out.0.*`,
+ *   `out.2.*`), stock guided-diffusion's classifier head, which tumorcast
+ *   regressors used before this option existed (the shipped demo regressor).
+ *
+ * The adaptive pool is the same for both, as in the reference.
+ */
+export type RegressorHead = 'regression' | 'classifier';
+
+/** Every {@link RegressorHead}. */
+export const REGRESSOR_HEADS: readonly RegressorHead[] = Object.freeze(['regression', 'classifier'] as const);
 
 /** guided-diffusion `EncoderUNetModel` options (2-D) for a regression head. */
 export interface RegressorConfig {
@@ -74,10 +90,18 @@ export interface RegressorConfig {
    */
   useNewAttentionOrder?: boolean;
   /**
-   * Output head.
+   * Output pooling.
    * @defaultValue 'attention'
    */
   pool?: RegressorPool;
+  /**
+   * The attention pool's head: the authors' `'regression'` head (no SiLU
+   * before the pool) or stock guided-diffusion's `'classifier'` head; see
+   * {@link RegressorHead}. A config read from a tumorcast checkpoint without
+   * this key is `'classifier'` (see {@link regressorConfigFromMetadata}).
+   * @defaultValue 'regression'
+   */
+  head?: RegressorHead;
 }
 
 /** A {@link RegressorConfig} with every default applied, plus the derived downsample factors. */
@@ -90,11 +114,11 @@ export interface ResolvedRegressorConfig extends Required<RegressorConfig> {
 export type RegressorPresetName = 'paper' | 'small';
 
 /**
- * Presets. `paper`: method.md section 4 (256x256, 4 channels, width 32,
+ * Presets. `paper`: the authors' regressor (256x256, 4 channels, width 32,
  * depth 4, (1,1,2,2,4,4), attention at 32,16,8, 64 channels per head,
- * scale-shift, resblock down, attention pool, 1 output). `small`: a
- * CPU-sized variant (64x64, width 32, depth 1, (1,1,2,2), attention at 16,8,
- * 32 channels per head).
+ * scale-shift, resblock down, attention pool with the regression head, 1
+ * output). `small`: a CPU-sized variant (64x64, width 32, depth 1,
+ * (1,1,2,2), attention at 16,8, 32 channels per head, regression head).
  */
 export const REGRESSOR_PRESETS: Readonly<Record<RegressorPresetName, Readonly<RegressorConfig>>> = Object.freeze({
   paper: Object.freeze({
@@ -113,6 +137,7 @@ export const REGRESSOR_PRESETS: Readonly<Record<RegressorPresetName, Readonly<Re
     resblockUpdown: true,
     useNewAttentionOrder: false,
     pool: 'attention',
+    head: 'regression',
   }),
   small: Object.freeze({
     imageSize: 64,
@@ -130,6 +155,7 @@ export const REGRESSOR_PRESETS: Readonly<Record<RegressorPresetName, Readonly<Re
     resblockUpdown: true,
     useNewAttentionOrder: false,
     pool: 'attention',
+    head: 'regression',
   }),
 });
 
@@ -166,12 +192,16 @@ export function resolveRegressorConfig(config: RegressorConfig | RegressorPreset
     resblockUpdown: config.resblockUpdown ?? true,
     useNewAttentionOrder: config.useNewAttentionOrder ?? false,
     pool: config.pool ?? 'attention',
+    head: config.head ?? 'regression',
     attentionDs: attentionDownsampleFactors(config.imageSize, attentionResolutions),
   };
   posInt(r.outChannels, 'outChannels');
   posInt(r.numResBlocks, 'numResBlocks');
   if (!(r.dropout >= 0 && r.dropout < 1)) throw new RangeError(`'config.dropout' passed to 'createRegressor' must be in [0, 1), got ${r.dropout}`);
   if (r.pool !== 'attention' && r.pool !== 'adaptive') throw new RangeError(`'config.pool' passed to 'createRegressor' must be 'attention' or 'adaptive', got '${String(r.pool)}'`);
+  if (r.head !== 'regression' && r.head !== 'classifier') {
+    throw new RangeError(`'config.head' passed to 'createRegressor' must be 'regression' (the authors' head: GroupNorm, AttentionPool2d) or 'classifier' (guided-diffusion's: GroupNorm, SiLU, AttentionPool2d), got '${String(r.head)}'`);
+  }
   if (channelMult.length === 0) throw new RangeError(`'config.channelMult' passed to 'createRegressor' must not be empty`);
   for (const m of channelMult) {
     const ch = Math.trunc(m * r.modelChannels);
@@ -188,4 +218,28 @@ export function resolveRegressorConfig(config: RegressorConfig | RegressorPreset
     posInt(r.numHeads, 'numHeads');
   } else posInt(r.numHeadChannels, 'numHeadChannels');
   return r;
+}
+
+/**
+ * The regressor config stored in a tumorcast checkpoint's metadata (the JSON
+ * under `tumorcast.regressor.config`), ready for `createRegressor`. Configs
+ * written before the `head` option existed describe the classifier head
+ * (GroupNorm, SiLU, AttentionPool2d), which tumorcast always built then, so a
+ * config without `head` gets `head: 'classifier'`.
+ *
+ * @param json - the metadata value (JSON text) or the parsed object.
+ * @param source - where it comes from, for errors.
+ */
+export function regressorConfigFromMetadata(json: string | Readonly<Record<string, unknown>>, source: string): RegressorConfig {
+  let obj: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      obj = JSON.parse(json);
+    } catch {
+      throw new RangeError(`${source}: the regressor config in the metadata is not valid JSON`);
+    }
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new RangeError(`${source}: the regressor config in the metadata must be a JSON object`);
+  const c = obj as Record<string, unknown>;
+  return { ...(c as unknown as RegressorConfig), head: (c['head'] as RegressorHead | undefined) ?? 'classifier' };
 }

@@ -12,8 +12,8 @@ export type {
   OutputWeights,
   ValueAndGradient,
 } from './regressor.js';
-export { REGRESSOR_PRESETS, resolveRegressorConfig } from './config.js';
-export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool } from './config.js';
+export { REGRESSOR_PRESETS, REGRESSOR_HEADS, resolveRegressorConfig, regressorConfigFromMetadata } from './config.js';
+export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool, RegressorHead } from './config.js';
 
 /** The package's name, for diagnostics. */
 export const PACKAGE_NAME = '@tumorcast/regressor';

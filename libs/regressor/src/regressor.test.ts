@@ -12,7 +12,11 @@ import type { Fixture } from '../../nn/test/network-fixtures.js';
 const TOL = 1e-4;
 let tmp: string;
 
-/** The TS config of the fixture's PyTorch EncoderUNetModel kwargs (attention given as downsample factors there). */
+/**
+ * The TS config of the fixture's PyTorch EncoderUNetModel kwargs (attention given as downsample factors there).
+ * These fixtures are stock guided-diffusion's model, i.e. the classifier head (the authors' regression head
+ * is tested in authors-head.test.ts).
+ */
 function configOf(f: Fixture): RegressorConfig {
   const c = f.config as Record<string, never>;
   const size = c['image_size'] as number;
@@ -32,6 +36,7 @@ function configOf(f: Fixture): RegressorConfig {
     resblockUpdown: c['resblock_updown'],
     useNewAttentionOrder: c['use_new_attention_order'],
     pool: c['pool'],
+    head: 'classifier',
   };
 }
 
@@ -138,9 +143,9 @@ describe('weights and presets', () => {
     [model, other, wrong].forEach((m) => m.dispose());
   });
 
-  it.each(['small', 'paper'] as const)('the %s preset has guided-diffusion\'s state_dict names and shapes', (name) => {
+  it.each(['small', 'paper'] as const)('the %s preset with the classifier head has guided-diffusion\'s state_dict names and shapes', (name) => {
     const ref = presetShapes()[`regressor_${name}`]!;
-    const model = createRegressor(name);
+    const model = createRegressor({ ...REGRESSOR_PRESETS[name], head: 'classifier' });
     expect(new Map(model.params.entries().map((e) => [e.name, [...e.torchShape]]))).toEqual(new Map(ref.shapes));
     expect(model.parameterCount).toBe(ref.parameters);
     model.dispose();

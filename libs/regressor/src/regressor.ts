@@ -13,6 +13,7 @@ import {
   TimeEmbed,
   buildInputBlocks,
   buildMiddleBlock,
+  WeightsMismatchError,
   silu,
   timestepEmbedding,
 } from '@tumorcast/nn';
@@ -65,7 +66,11 @@ export interface ValueAndGradient {
   grad: tf.Tensor4D;
 }
 
-/** guided-diffusion's EncoderUNetModel with a regression head. Create with {@link createRegressor}; call {@link Regressor.dispose} when done. */
+/**
+ * guided-diffusion's EncoderUNetModel with a regression head (by default the
+ * authors' `[GroupNorm, AttentionPool2d]`; see `RegressorConfig.head`).
+ * Create with {@link createRegressor}; call {@link Regressor.dispose} when done.
+ */
 export class Regressor {
   /** The configuration, defaults applied. */
   readonly config: ResolvedRegressorConfig;
@@ -75,6 +80,8 @@ export class Regressor {
   private readonly inputBlocks: EmbedSequential[];
   private readonly middleBlock: EmbedSequential;
   private readonly outNorm: GroupNorm;
+  /** SiLU between the GroupNorm and the pool (classifier head and adaptive pool; not the authors' regression head). */
+  private readonly outSilu: boolean;
   private readonly pool: AttentionPool2d | null;
   private readonly adaptiveConv: Conv2d | null;
   private readonly levels: number;
@@ -97,9 +104,13 @@ export class Regressor {
       this.middleBlock = buildMiddleBlock(store, c, enc.channels, embDim);
       this.outNorm = new GroupNorm(store, 'out.0', enc.channels);
       if (c.pool === 'attention') {
-        this.pool = new AttentionPool2d(store, 'out.2', c.imageSize / enc.ds, enc.channels, c.numHeadChannels, c.outChannels);
+        // The regression head has no SiLU module, so the pool is `out.1` (`out.2` after the classifier head's SiLU).
+        const regression = c.head === 'regression';
+        this.outSilu = !regression;
+        this.pool = new AttentionPool2d(store, regression ? 'out.1' : 'out.2', c.imageSize / enc.ds, enc.channels, c.numHeadChannels, c.outChannels);
         this.adaptiveConv = null;
       } else {
+        this.outSilu = true;
         this.pool = null;
         this.adaptiveConv = new Conv2d(store, 'out.3', enc.channels, c.outChannels, 1, { zeroInit: true });
       }
@@ -136,7 +147,8 @@ export class Regressor {
       let h = x;
       for (const block of this.inputBlocks) h = block.apply(h, emb, ctx);
       h = this.middleBlock.apply(h, emb, ctx);
-      const a = silu(this.outNorm.apply(h)) as tf.Tensor4D;
+      const n = this.outNorm.apply(h);
+      const a = (this.outSilu ? silu(n) : n) as tf.Tensor4D;
       if (this.pool) return this.pool.apply(a, ctx);
       const pooled = tf.mean(a, [1, 2], true) as tf.Tensor4D;
       return tf.reshape(this.adaptiveConv!.apply(pooled, undefined, ctx), [x.shape[0], c.outChannels]) as tf.Tensor2D;
@@ -208,9 +220,18 @@ export class Regressor {
     return this.params.stateDict();
   }
 
-  /** Assigns the parameters from a PyTorch state dict; see {@link ParamStore.loadStateDict}. */
+  /**
+   * Assigns the parameters from a PyTorch state dict; see
+   * {@link ParamStore.loadStateDict}. Weights of the other attention head
+   * (`out.1.*` vs `out.2.*`) are refused with a `WeightsMismatchError` that
+   * says which head the weights hold and which `head` to configure.
+   */
   loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): void {
-    this.params.loadStateDict(dict, options);
+    try {
+      this.params.loadStateDict(dict, options);
+    } catch (e) {
+      throw this.withHeadHint(e);
+    }
   }
 
   /** Saves the weights as safetensors with PyTorch names and layouts (config in the metadata), atomically. */
@@ -224,12 +245,32 @@ export class Regressor {
    * `ParamStore.loadWeights` in @tumorcast/nn. Returns the safetensors metadata.
    */
   async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<Record<string, string>> {
-    return this.params.loadWeights(path, options);
+    try {
+      return await this.params.loadWeights(path, options);
+    } catch (e) {
+      throw this.withHeadHint(e);
+    }
   }
 
   /** Frees the variables. */
   dispose(): void {
     this.params.dispose();
+  }
+
+  /** A WeightsMismatchError caused by the other attention head, with the fix added to its message; other errors unchanged. */
+  private withHeadHint(e: unknown): unknown {
+    if (!(e instanceof WeightsMismatchError) || this.config.pool !== 'attention') return e;
+    const has = (keys: string[], prefix: string) => keys.some((k) => k.startsWith(prefix));
+    const head = this.config.head;
+    const other = head === 'regression' ? 'classifier' : 'regression';
+    const [mine, theirs] = head === 'regression' ? ['out.1.', 'out.2.'] : ['out.2.', 'out.1.'];
+    if (!has(e.missing, mine) || !has(e.unexpected, theirs)) return e;
+    const describe = (h: string) => (h === 'regression'
+      ? "the regression head (GroupNorm, AttentionPool2d: out.0.*, out.1.*; the authors' regressor)"
+      : "the classifier head (GroupNorm, SiLU, AttentionPool2d: out.0.*, out.2.*; stock guided-diffusion, and tumorcast regressors saved before the 'head' option)");
+    const err = new WeightsMismatchError('weights', e.missing, e.unexpected, e.shapeMismatches);
+    err.message = `${e.message}. The weights hold ${describe(other)} but the model was built with ${describe(head)}: create it with config.head = '${other}'`;
+    return err;
   }
 
   private checkX(x: tf.Tensor4D, fn: string): void {
@@ -272,7 +313,8 @@ function weightTensor(w: OutputWeights | undefined, batch: number, fn: string): 
 /**
  * Creates a guided-diffusion EncoderUNetModel regressor with freshly
  * initialised weights (PyTorch's default init, zero-initialised projections
- * as the reference).
+ * as the reference). The head is the authors' regression head unless the
+ * config says `head: 'classifier'`.
  *
  * @param config - a {@link RegressorConfig} or a preset name (`'paper'`, `'small'`).
  * @param options - see {@link CreateRegressorOptions}.
