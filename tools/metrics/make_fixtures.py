@@ -21,13 +21,17 @@ References:
 
 The real BraTS slices are read from ../shared/data/brats-sample (relative to
 the repository root) and never copied: only the expected metric values (and
-the paths, relative to that folder) are stored. Non-finite numbers are stored
+the paths, relative to that folder) are stored (brats.json). The same cases
+are computed on a small slice set made up here and committed
+(test/fixtures/slices/, slices.json), so that the tests run without the
+sample; `--slices` writes only that set. Non-finite numbers are stored
 as the strings "Infinity", "-Infinity", "NaN".
 """
 import glob
 import json
 import math
 import os
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -331,42 +335,30 @@ def probability_cases():
 
 # ---------------------------------------------------------------- real BraTS slices
 
-def load(rel):
-    img = nib.load(os.path.join(BRATS, rel))
+def load(rel, root=BRATS):
+    img = nib.load(os.path.join(root, rel))
     return np.asarray(img.get_fdata(), dtype=np.float64), [float(z) for z in img.header.get_zooms()[:2]]
 
 
-def brats_cases():
+def slice_cases(root, tr, labels, specs, edt_specs, ssim_pairs, volume_slices):
+    """Metric values on slices in the seed layout under `root`; `tr(i, mod)` names a training file."""
     out = {'labels': [], 'pairs': [], 'edt': [], 'ssim': [], 'volume': None}
-    labels = sorted(glob.glob(os.path.join(BRATS, 'test_labels', '*.nii.gz'))) + \
-        sorted(glob.glob(os.path.join(BRATS, 'training', '*', '*_seg_*.nii.gz')))
     for f in labels:
-        rel = os.path.relpath(f, BRATS)
-        d, zooms = load(rel)
+        rel = os.path.relpath(f, root)
+        d, zooms = load(rel, root)
         out['labels'].append({'file': rel, 'shape': list(d.shape), 'spacing': zooms,
                               'foregroundVoxels': int((d > 0).sum()), 'sum': float(d.sum())})
-    tr = lambda i, mod: f'training/00004000_{i}/brats_train_00004000_{mod}_{i}_w.nii.gz'
-    # Masks from the real scans: the brain (t2f > 0) and FLAIR hyperintensity
-    # (t2f > 0.2), compared across neighbouring slices and modalities.
-    specs = [
-        ('brain 20 vs brain 23', tr(20, 't2f'), 0.0, tr(23, 't2f'), 0.0, None, 1),
-        ('brain 20 vs brain 23, spacing (0.9, 1.3), c2', tr(20, 't2f'), 0.0, tr(23, 't2f'), 0.0, (0.9, 1.3), 2),
-        ('flair>0.2 22 vs 26', tr(22, 't2f'), 0.2, tr(26, 't2f'), 0.2, None, 1),
-        ('flair>0.2 25 vs t2w>0.25 25', tr(25, 't2f'), 0.2, tr(25, 't2w'), 0.25, (1.0, 1.0), 1),
-        ('t1c>0.3 28 vs flair>0.15 30, spacing (1.1, 0.7)', tr(28, 't1c'), 0.3, tr(30, 't2f'), 0.15, (1.1, 0.7), 1),
-    ]
     for name, fa, ta, fb, tb, spacing, conn in specs:
-        a, zooms = load(fa)
-        b, _ = load(fb)
+        a, zooms = load(fa, root)
+        b, _ = load(fb, root)
         sp = list(spacing) if spacing else zooms
         case = {'name': name, 'prediction': fa, 'predictionThreshold': ta, 'reference': fb,
                 'referenceThreshold': tb, 'spacing': sp, 'connectivity': conn}
         case.update(surface_metrics(a > ta, b > tb, sp, conn))
         out['pairs'].append(case)
     sample_rng = np.random.default_rng(7)
-    for name, f, t, spacing in [('brain 24', tr(24, 't2f'), 0.0, (1.0, 1.0)),
-                                ('flair>0.2 27, spacing (0.6, 1.4)', tr(27, 't2f'), 0.2, (0.6, 1.4))]:
-        d, _ = load(f)
+    for name, f, t, spacing in edt_specs:
+        d, _ = load(f, root)
         m = d > t
         e = ndi.distance_transform_edt(m, sampling=spacing)
         idx = sample_rng.choice(m.size, 400, replace=False)
@@ -376,9 +368,9 @@ def brats_cases():
                            'sum': float(e.sum()), 'max': float(e.max()),
                            'indices': [int(i) for i in idx], 'values': [float(e.flat[i]) for i in idx]})
     mods = ['t1c', 't1n', 't2f', 't2w']
-    for i, j in [(20, 21), (25, 28)]:
-        x = np.stack([load(tr(i, m))[0] for m in mods])
-        y = np.stack([load(tr(j, m))[0] for m in mods])
+    for i, j in ssim_pairs:
+        x = np.stack([load(tr(i, m), root)[0] for m in mods])
+        y = np.stack([load(tr(j, m), root)[0] for m in mods])
         brain = (x[2] > 0) | (y[2] > 0)
         out['ssim'].append({
             'name': f'slices {i} vs {j}', 'image': i, 'reference': j, 'modalities': mods, 'dataRange': 1.0,
@@ -389,15 +381,84 @@ def brats_cases():
             'psnrPerChannel': [float(peak_signal_noise_ratio(a, b, data_range=1.0)) for a, b in zip(x, y)],
             'maskedMsePerChannel': [float(((a - b) ** 2)[brain].mean()) for a, b in zip(x, y)],
         })
-    # A real 3-D volume: the 11 training slices stacked along a new first axis.
-    vol = {m: np.stack([load(tr(i, m))[0] for i in range(20, 31)]) for m in ['t2f', 't2w']}
+    # A 3-D volume: the training slices stacked along a new first axis.
+    vol = {m: np.stack([load(tr(i, m), root)[0] for i in volume_slices]) for m in ['t2f', 't2w']}
     sp = (3.0, 1.0, 1.0)
     a, b = vol['t2f'] > 0.2, vol['t2w'] > 0.25
-    v = {'name': 'slices 20..30 stacked', 'slices': list(range(20, 31)), 'spacing': list(sp),
+    v = {'name': f'slices {volume_slices[0]}..{volume_slices[-1]} stacked', 'slices': list(volume_slices), 'spacing': list(sp),
          'ssimT2fVsT2w': ref_ssim(vol['t2f'], vol['t2w'], 1.0)}
     v['surface'] = surface_metrics(a, b, sp, 1)
     v['surfaceC3'] = surface_metrics(a, b, sp, 3)
     out['volume'] = v
+    return out
+
+
+def brats_cases():
+    labels = sorted(glob.glob(os.path.join(BRATS, 'test_labels', '*.nii.gz'))) + \
+        sorted(glob.glob(os.path.join(BRATS, 'training', '*', '*_seg_*.nii.gz')))
+    tr = lambda i, mod: f'training/00004000_{i}/brats_train_00004000_{mod}_{i}_w.nii.gz'
+    # Masks from the real scans: the brain (t2f > 0) and FLAIR hyperintensity
+    # (t2f > 0.2), compared across neighbouring slices and modalities.
+    specs = [
+        ('brain 20 vs brain 23', tr(20, 't2f'), 0.0, tr(23, 't2f'), 0.0, None, 1),
+        ('brain 20 vs brain 23, spacing (0.9, 1.3), c2', tr(20, 't2f'), 0.0, tr(23, 't2f'), 0.0, (0.9, 1.3), 2),
+        ('flair>0.2 22 vs 26', tr(22, 't2f'), 0.2, tr(26, 't2f'), 0.2, None, 1),
+        ('flair>0.2 25 vs t2w>0.25 25', tr(25, 't2f'), 0.2, tr(25, 't2w'), 0.25, (1.0, 1.0), 1),
+        ('t1c>0.3 28 vs flair>0.15 30, spacing (1.1, 0.7)', tr(28, 't1c'), 0.3, tr(30, 't2f'), 0.15, (1.1, 0.7), 1),
+    ]
+    edt_specs = [('brain 24', tr(24, 't2f'), 0.0, (1.0, 1.0)),
+                 ('flair>0.2 27, spacing (0.6, 1.4)', tr(27, 't2f'), 0.2, (0.6, 1.4))]
+    return slice_cases(BRATS, tr, labels, specs, edt_specs, [(20, 21), (25, 28)], list(range(20, 31)))
+
+
+# ---------------------------------------------------------------- committed synthetic slices
+
+SLICES = os.path.join(OUT, 'slices')
+
+
+def synthetic_slices():
+    """Writes a small made-up slice set in the seed layout (so that the tests run
+    without the BraTS sample) and returns its cases, as brats_cases() does."""
+    import shutil
+    shutil.rmtree(SLICES, ignore_errors=True)
+    srng = np.random.default_rng(31)  # own stream: the other fixtures stay as they are
+    X, Y = 36, 30
+    ii, jj = np.meshgrid(np.arange(X), np.arange(Y), indexing='ij')
+    aff = np.diag([1.0, 1.2, 1.0, 1.0])  # anisotropic pixels: zooms (1.0, 1.2)
+    tr = lambda i, mod: f'training/00009000_{i}/synth_train_00009000_{mod}_{i}_w.nii.gz'
+
+    def save(arr, rel):
+        p = os.path.join(SLICES, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        nib.Nifti1Image(arr, aff).to_filename(p)
+        return p
+
+    labels = []
+    for i in range(11):  # 11 slices: the 3-D SSIM needs 11 along every axis
+        # the brain: an ellipse that shrinks along the stack, zero outside (like the sample)
+        brain = ((ii - 17.5) ** 2 / (16 - i / 2) ** 2 + (jj - 14.5) ** 2 / (14 - i / 3) ** 2) <= 1
+        tumour = blobs((X, Y), 2, 2 + i / 3, srng) & brain if i > 0 else np.zeros((X, Y), bool)
+        for m in ['t1n', 't1c', 't2w', 't2f']:
+            img = 0.15 + 0.6 * smooth_image((X, Y), srng, sigma=2.5)
+            img = np.where(tumour, np.minimum(img + (0.3 if m in ('t2f', 't2w') else 0.15), 1.0), img)
+            # values on a 1/4096 grid: exact in float32 and float64
+            save(np.where(brain, np.round(img * 4096) / 4096, 0.0).astype(np.float32), tr(i, m))
+        seg = np.where(tumour, 2, 0).astype(np.uint8)
+        labels.append(save(seg, f'training/00009000_{i}/synth_train_00009000_seg_{i}_w.nii.gz'))
+    # test_labels: an empty one and one with tumour (no image folders needed by the metric tests)
+    labels.insert(0, save(np.zeros((X, Y), np.uint8), 'test_labels/00009100_1-label.nii.gz'))
+    labels.insert(1, save(np.where(blobs((X, Y), 1, 5, srng), 1, 0).astype(np.uint8), 'test_labels/00009100_2-label.nii.gz'))
+    specs = [
+        ('brain 0 vs brain 6', tr(0, 't2f'), 0.0, tr(6, 't2f'), 0.0, None, 1),
+        ('brain 0 vs brain 6, spacing (0.9, 1.3), c2', tr(0, 't2f'), 0.0, tr(6, 't2f'), 0.0, (0.9, 1.3), 2),
+        ('flair>0.5 4 vs 8', tr(4, 't2f'), 0.5, tr(8, 't2f'), 0.5, None, 1),
+        ('flair>0.5 9 vs t2w>0.55 9', tr(9, 't2f'), 0.5, tr(9, 't2w'), 0.55, (1.0, 1.0), 1),
+        ('t1c>0.45 3 vs flair>0.4 10, spacing (1.1, 0.7)', tr(3, 't1c'), 0.45, tr(10, 't2f'), 0.4, (1.1, 0.7), 1),
+    ]
+    edt_specs = [('brain 4', tr(4, 't2f'), 0.0, (1.0, 1.2)),
+                 ('flair>0.5 7, spacing (0.6, 1.4)', tr(7, 't2f'), 0.5, (0.6, 1.4))]
+    out = slice_cases(SLICES, tr, labels, specs, edt_specs, [(0, 1), (5, 9)], list(range(11)))
+    out['pattern'] = tr('{i}', '{mod}')
     return out
 
 
@@ -415,8 +476,10 @@ if __name__ == '__main__':
     meta = {'generator': 'tools/metrics/make_fixtures.py',
             'numpy': np.__version__, 'scipy': __import__('scipy').__version__,
             'skimage': __import__('skimage').__version__, 'nibabel': nib.__version__}
-    write('edt.json', {'meta': meta, 'cases': edt_cases()})
-    write('surface.json', {'meta': meta, 'cases': surface_cases(), 'percentile': percentile_cases()})
-    write('image.json', {'meta': meta, 'cases': image_cases()})
-    write('probability.json', {'meta': meta, 'cases': probability_cases()})
-    write('brats.json', {'meta': meta, **brats_cases()})
+    write('slices.json', {'meta': meta, **synthetic_slices()})
+    if '--slices' not in sys.argv:  # everything else; the BraTS sample must be there
+        write('edt.json', {'meta': meta, 'cases': edt_cases()})
+        write('surface.json', {'meta': meta, 'cases': surface_cases(), 'percentile': percentile_cases()})
+        write('image.json', {'meta': meta, 'cases': image_cases()})
+        write('probability.json', {'meta': meta, 'cases': probability_cases()})
+        write('brats.json', {'meta': meta, **brats_cases()})

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { euclideanDistanceTransform, fromNifti } from './index.js';
-import { HAVE_BRATS, loadFixture, readBrats } from './test-utils/fixtures.js';
+import { describeSliceSets, loadFixture } from './test-utils/fixtures.js';
 
 interface EdtCase {
   name: string;
@@ -44,13 +44,12 @@ describe('euclideanDistanceTransform vs scipy.ndimage.distance_transform_edt', (
   });
 });
 
-describe('euclideanDistanceTransform on real BraTS slices', () => {
-  const { edt } = loadFixture('brats.json');
-  const run = HAVE_BRATS ? it : it.skip;
+describeSliceSets('euclideanDistanceTransform on %s', (set) => {
+  const { edt } = set.fixture;
   for (const c of edt as { name: string; file: string; threshold: number; spacing: number[]; sum: number; max: number; indices: number[]; values: number[] }[]) {
-    run(c.name, () => {
+    it(c.name, () => {
       // axisOrder 'xyz' matches nibabel's array (and the fixture's flat indices)
-      const grid = fromNifti(readBrats(c.file), { axisOrder: 'xyz' });
+      const grid = fromNifti(set.read(c.file), { axisOrder: 'xyz' });
       const out = euclideanDistanceTransform(grid, { spacing: c.spacing, threshold: c.threshold });
       let sum = 0;
       let max = 0;
@@ -62,7 +61,7 @@ describe('euclideanDistanceTransform on real BraTS slices', () => {
       expect(Math.abs(max - c.max)).toBeLessThan(TOL);
       expect(maxAbsDiff(c.indices.map((i) => out.data[i]), c.values)).toBeLessThan(TOL);
       // the zero-copy 'zyx' view with reversed spacing gives the transposed result
-      const zyx = euclideanDistanceTransform(fromNifti(readBrats(c.file)), { spacing: [...c.spacing].reverse(), threshold: c.threshold });
+      const zyx = euclideanDistanceTransform(fromNifti(set.read(c.file)), { spacing: [...c.spacing].reverse(), threshold: c.threshold });
       const [nx, ny] = grid.shape;
       expect(maxAbsDiff(c.indices.map((i) => zyx.data[(i % ny) * nx + Math.floor(i / ny)]), c.values)).toBeLessThan(TOL);
     });

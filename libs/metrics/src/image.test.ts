@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { fromNifti, fromTensor, mae, mse, perChannel, psnr, ssim, type Grid } from './index.js';
-import { HAVE_BRATS, loadFixture, readBrats } from './test-utils/fixtures.js';
+import { describeSliceSets, loadFixture } from './test-utils/fixtures.js';
 
 const SSIM_TOL = 1e-4;
 const TOL = 1e-9;
@@ -66,14 +66,12 @@ describe('image similarity vs skimage', () => {
   });
 });
 
-describe('image similarity on real BraTS slices (4 modalities as channels)', () => {
-  const brats = loadFixture('brats.json');
-  const run = HAVE_BRATS ? it : it.skip;
-  const tr = (i: number, mod: string): string => `training/00004000_${i}/brats_train_00004000_${mod}_${i}_w.nii.gz`;
-  for (const c of brats.ssim as { name: string; image: number; reference: number; modalities: string[]; dataRange: number; ssim: number; ssimPerChannel: number[]; maskedSsimPerChannel: number[]; msePerChannel: number[]; psnrPerChannel: number[]; maskedMsePerChannel: number[] }[]) {
-    run(c.name, () => {
+describeSliceSets('image similarity on %s (4 modalities as channels)', (set) => {
+  const fx = set.fixture;
+  for (const c of fx.ssim as { name: string; image: number; reference: number; modalities: string[]; dataRange: number; ssim: number; ssimPerChannel: number[]; maskedSsimPerChannel: number[]; msePerChannel: number[]; psnrPerChannel: number[]; maskedMsePerChannel: number[] }[]) {
+    it(c.name, () => {
       const stack = (i: number): Grid => {
-        const chans = c.modalities.map((m) => fromNifti(readBrats(tr(i, m)), { axisOrder: 'xyz' }));
+        const chans = c.modalities.map((m) => fromNifti(set.read(set.file(i, m)), { axisOrder: 'xyz' }));
         const n = chans[0].data.length;
         const data = new Float64Array(chans.length * n);
         chans.forEach((g, k) => data.set(g.data as Float64Array, k * n));
@@ -94,15 +92,15 @@ describe('image similarity on real BraTS slices (4 modalities as channels)', () 
       perChannel(ssim, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedSsimPerChannel[i], SSIM_TOL));
       perChannel(mse, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedMsePerChannel[i], TOL));
       // the zero-copy (transposed) NIfTI view gives the same SSIM
-      const xz = fromNifti(readBrats(tr(c.image, 't2f')));
-      const yz = fromNifti(readBrats(tr(c.reference, 't2f')));
+      const xz = fromNifti(set.read(set.file(c.image, 't2f')));
+      const yz = fromNifti(set.read(set.file(c.reference, 't2f')));
       close(ssim(xz, yz, { dataRange: c.dataRange }), c.ssimPerChannel[2], SSIM_TOL);
     });
   }
-  run('3-D SSIM of the 11 stacked slices (t2f vs t2w)', () => {
-    const v = brats.volume;
+  it(`3-D SSIM of the ${fx.volume.slices.length} stacked slices (t2f vs t2w)`, () => {
+    const v = fx.volume;
     const stack = (mod: string): Grid => {
-      const slices = (v.slices as number[]).map((i) => fromNifti(readBrats(tr(i, mod)), { axisOrder: 'xyz' }));
+      const slices = (v.slices as number[]).map((i) => fromNifti(set.read(set.file(i, mod)), { axisOrder: 'xyz' }));
       const n = slices[0].data.length;
       const data = new Float64Array(slices.length * n);
       slices.forEach((g, k) => data.set(g.data as Float64Array, k * n));

@@ -12,7 +12,7 @@ import {
   surfaceDistances,
   type Grid,
 } from './index.js';
-import { HAVE_BRATS, loadFixture, readBrats } from './test-utils/fixtures.js';
+import { describeSliceSets, loadFixture } from './test-utils/fixtures.js';
 
 const TOL = 1e-6;
 
@@ -152,26 +152,26 @@ describe('empty-mask policy', () => {
   });
 });
 
-describe('surface distances on real BraTS slices', () => {
-  const brats = loadFixture('brats.json');
-  const run = HAVE_BRATS ? it : it.skip;
-  run('the label slices are all empty: both-empty and one-empty policies', () => {
-    const brain = fromNifti(readBrats('training/00004000_20/brats_train_00004000_t2f_20_w.nii.gz'));
-    for (const l of brats.labels as { file: string; shape: number[]; foregroundVoxels: number }[]) {
-      const label = fromNifti(readBrats(l.file));
-      expect(label.shape).toEqual(l.shape);
-      expect(l.foregroundVoxels).toBe(0);
+describeSliceSets('surface distances on %s', (set) => {
+  const fx = set.fixture;
+  it('label slices: foreground as counted by numpy; empty ones under the both-empty and one-empty policies', () => {
+    const brain = fromNifti(set.read(set.file(fx.volume.slices[0], 't2f')));
+    for (const l of fx.labels as { file: string; shape: number[]; foregroundVoxels: number }[]) {
+      const label = fromNifti(set.read(l.file));
+      expect(label.shape).toEqual([...l.shape].reverse());
+      expect(Array.from(label.data).filter((v) => v > 0)).toHaveLength(l.foregroundVoxels);
       expect(dice(label, label)).toBe(1);
       expect(hausdorff95(label, label)).toBe(0);
+      if (l.foregroundVoxels > 0) continue;
       expect(hausdorff95(label, brain)).toBe(Infinity);
       expect(hausdorff95(brain, label, { emptyPolicy: { worstDistance: 374 } })).toBe(374);
       expect(assd(label, brain)).toBe(Infinity);
     }
   });
-  for (const c of brats.pairs as (SurfaceCase & { prediction: string; reference: string; predictionThreshold: number; referenceThreshold: number })[]) {
-    run(c.name, () => {
-      const p = fromNifti(readBrats(c.prediction), { axisOrder: 'xyz' });
-      const r = fromNifti(readBrats(c.reference), { axisOrder: 'xyz' });
+  for (const c of fx.pairs as (SurfaceCase & { prediction: string; reference: string; predictionThreshold: number; referenceThreshold: number })[]) {
+    it(c.name, () => {
+      const p = fromNifti(set.read(c.prediction), { axisOrder: 'xyz' });
+      const r = fromNifti(set.read(c.reference), { axisOrder: 'xyz' });
       // thresholds differ per mask: binarise first
       const pb: Grid = { data: Array.from(p.data, (v) => (v > c.predictionThreshold ? 1 : 0)), shape: p.shape };
       const rb: Grid = { data: Array.from(r.data, (v) => (v > c.referenceThreshold ? 1 : 0)), shape: r.shape };
@@ -183,19 +183,17 @@ describe('surface distances on real BraTS slices', () => {
       expectClose(assd(pb, rb, opts), c.assdPooled);
       expectClose(assd(pb, rb, { ...opts, variant: 'mean' }), c.assdMean);
       // zero-copy NIfTI view (axes reversed, spacing reversed): same values
-      const pz = fromNifti({ ...readBrats(c.prediction), spacing: c.spacing });
-      const rz = fromNifti({ ...readBrats(c.reference), spacing: c.spacing });
+      const pz = fromNifti({ ...set.read(c.prediction), spacing: c.spacing });
+      const rz = fromNifti({ ...set.read(c.reference), spacing: c.spacing });
       const pzb = { ...pz, data: Array.from(pz.data, (v) => (v > c.predictionThreshold ? 1 : 0)) };
       const rzb = { ...rz, data: Array.from(rz.data, (v) => (v > c.referenceThreshold ? 1 : 0)) };
       expectClose(hausdorff95(pzb, rzb, { connectivity: c.connectivity }), c.hd95Max);
     });
   }
-  run('3-D volume stacked from the 11 training slices', () => {
-    const v = brats.volume;
+  it(`3-D volume stacked from the ${fx.volume.slices.length} training slices`, () => {
+    const v = fx.volume;
     const stack = (mod: string, t: number): Grid => {
-      const slices = (v.slices as number[]).map((i) =>
-        fromNifti(readBrats(`training/00004000_${i}/brats_train_00004000_${mod}_${i}_w.nii.gz`), { axisOrder: 'xyz' }),
-      );
+      const slices = (v.slices as number[]).map((i) => fromNifti(set.read(set.file(i, mod)), { axisOrder: 'xyz' }));
       const [nx, ny] = slices[0].shape;
       const data = new Uint8Array(slices.length * nx * ny);
       slices.forEach((s, k) => {

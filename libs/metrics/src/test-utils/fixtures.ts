@@ -1,18 +1,17 @@
 /**
- * Test-only helpers: golden fixtures, the BraTS sample folder and a minimal
- * NIfTI-1 reader (gunzip + the 348-byte header), so that the tests do not
- * depend on @tumorcast/nifti.
+ * Test-only helpers: golden fixtures, the slice sets the tests read (a
+ * committed synthetic set, and the BraTS sample when it is there) and a
+ * minimal NIfTI-1 reader (gunzip + the 348-byte header), so that the tests do
+ * not depend on @tumorcast/nifti.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { describe } from '@jest/globals';
+import { HAVE_SAMPLE, SAMPLE_ROOT, describeWithSample } from '../../../nifti/test/brats-sample.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The repository root. */
-export const REPO_ROOT = path.resolve(here, '../../../..');
-/** The BraTS sample slices, outside the repository. */
-export const BRATS_DIR = path.resolve(REPO_ROOT, '../shared/data/brats-sample');
 const FIXTURES = path.resolve(here, '../../test/fixtures');
 
 /** Reads a JSON fixture; the strings "Infinity", "-Infinity" and "NaN" become numbers. */
@@ -76,10 +75,54 @@ export function readNifti(file: string): TestNifti {
   return { data, shape, spacing };
 }
 
-/** Reads a file of the BraTS sample (path relative to {@link BRATS_DIR}). */
-export function readBrats(rel: string): TestNifti {
-  return readNifti(path.join(BRATS_DIR, rel));
+/** Slices in the seed layout with golden metric values from tools/metrics/make_fixtures.py. */
+export interface SliceSet {
+  /** Name used in test titles. */
+  name: string;
+  /** Folder of the slices. */
+  root: string;
+  /** Golden values (labels, pairs, edt, ssim, volume). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  fixture: any;
+  /** Whether the folder is there. */
+  present: boolean;
+  /** A training slice's file: slice `i`, modality `mod`. */
+  file(i: number, mod: string): string;
+  /** Reads a file of the set (path relative to `root`). */
+  read(rel: string): TestNifti;
 }
 
-/** Whether the BraTS sample folder is present. */
-export const HAVE_BRATS = fs.existsSync(BRATS_DIR);
+function sliceSet(name: string, root: string, fixtureName: string, pattern: string, present: boolean): SliceSet {
+  return {
+    name,
+    root,
+    fixture: loadFixture(fixtureName),
+    present,
+    file: (i, mod) => pattern.replaceAll('{i}', String(i)).replaceAll('{mod}', mod),
+    read: (rel) => readNifti(path.join(root, rel)),
+  };
+}
+
+const committed = loadFixture<{ pattern: string }>('slices.json');
+
+/**
+ * The slice sets: a small synthetic one committed in test/fixtures/slices
+ * (always there), and the real BraTS sample outside the repository.
+ */
+export const SLICE_SETS: readonly SliceSet[] = [
+  sliceSet('committed synthetic slices', path.join(FIXTURES, 'slices'), 'slices.json', committed.pattern, true),
+  sliceSet('real BraTS slices', SAMPLE_ROOT, 'brats.json', 'training/00004000_{i}/brats_train_00004000_{mod}_{i}_w.nii.gz', HAVE_SAMPLE),
+];
+
+/**
+ * One `describe` block per slice set, named `title` with `%s` replaced by the
+ * set's name; the BraTS sample's block is skipped, with the reason, when the
+ * sample is not there.
+ */
+export function describeSliceSets(title: string, fn: (set: SliceSet) => void): void {
+  for (const set of SLICE_SETS) {
+    const name = title.replace('%s', set.name);
+    if (set.root === SAMPLE_ROOT) describeWithSample(name, () => fn(set));
+    else describe(name, () => fn(set));
+  }
+}
