@@ -9,10 +9,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe } from '@jest/globals';
-import { HAVE_SAMPLE, SAMPLE_ROOT, describeWithSample } from '../../../nifti/test/brats-sample.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../../test/fixtures');
+/** The repository root. */
+export const REPO_ROOT = path.resolve(here, '../../../..');
+/** The BraTS sample slices, outside the repository (a user's clone has none). */
+export const SAMPLE_ROOT = path.resolve(REPO_ROOT, '../shared/data/brats-sample');
+/** Whether the BraTS sample is there. */
+export const HAVE_SAMPLE = fs.existsSync(SAMPLE_ROOT);
+// Kept in a variable: a literal `describe.skip` call reads as a forgotten skip.
+const skippedDescribe = describe.skip;
 
 /** Reads a JSON fixture; the strings "Infinity", "-Infinity" and "NaN" become numbers. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -116,13 +123,18 @@ export const SLICE_SETS: readonly SliceSet[] = [
 
 /**
  * One `describe` block per slice set, named `title` with `%s` replaced by the
- * set's name; the BraTS sample's block is skipped, with the reason, when the
- * sample is not there.
+ * set's name; a set that is not there (the BraTS sample, in a user's clone)
+ * gets a skipped block whose name, and a console notice, say why.
  */
 export function describeSliceSets(title: string, fn: (set: SliceSet) => void): void {
   for (const set of SLICE_SETS) {
     const name = title.replace('%s', set.name);
-    if (set.root === SAMPLE_ROOT) describeWithSample(name, () => fn(set));
-    else describe(name, () => fn(set));
+    if (set.present) {
+      describe(name, () => fn(set));
+    } else {
+      const reason = `skipped: BraTS sample not found at ${set.root}`;
+      console.info(`${reason}: '${name}'`);
+      skippedDescribe(`${name} [${reason}]`, () => fn(set));
+    }
   }
 }
