@@ -54,7 +54,7 @@ export function parseGrowthTargets(json: string | unknown): GrowthTargets {
 export interface DatasetSlice {
   /** The slice id (the key in the targets), e.g. `'00002000_25'`. */
   id: string;
-  /** The baseline scan `[H, W, C]` or `[1, H, W, C]` in [-1, 1]; not disposed by the runner. */
+  /** The baseline scan `[H, W, C]` or `[1, H, W, C]` in the networks' range (`dataRange`); not disposed by the runner. */
   image: tf.Tensor3D | tf.Tensor4D;
   /** Its tumour burden r0. */
   baselineBurden: number;
@@ -72,7 +72,7 @@ export interface DatasetSliceResult {
   baselineBurden: number;
   /** r0 (1 + d). */
   targetBurden: number;
-  /** The predicted follow-up `[H, W, C]` in [-1, 1]. */
+  /** The predicted follow-up `[H, W, C]` in the networks' range (`dataRange`). */
   sample: tf.Tensor3D;
   /** R(x_t, t) at each decoding step. */
   predictions: number[];

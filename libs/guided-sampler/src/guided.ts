@@ -3,8 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  ddimReverseLoop, ddimSampleLoop, normalTensor,
-  type CondScoreFn, type Diffusion, type DiffusionModel,
+  checkDataRange, ddimReverseLoop, ddimSampleLoop, normalTensor,
+  type CondScoreFn, type DataRange, type Diffusion, type DiffusionModel,
 } from '@tumorcast/diffusion';
 import { Rng, type Seed } from '@tumorcast/random';
 import { checkRegressor, regressorPredict, regressorValueAndGrad, type Regressor } from './regressor.js';
@@ -33,10 +33,27 @@ export interface GuidedSampleKnownOptions {
   /** The tumour-burden regressor `(x_t, t) => r` (or an object, see {@link Regressor}). */
   regressor: Regressor;
   /**
-   * The baseline scans `[B, H, W, C]` in the networks' range [-1, 1]
-   * (`toModelRange` of [0, 1] data); channels t1n, t1c, t2w, t2f.
+   * The baseline scans `[B, H, W, C]` in the networks' range
+   * ({@link GuidedSampleKnownOptions.dataRange}: `toModelRange(x01, dataRange)`
+   * of [0, 1] data); channels t1n, t1c, t2w, t2f.
    */
   image: tf.Tensor4D;
+  /**
+   * The data range the denoiser was trained on, which `image` (and the
+   * result) is in: `'[-1,1]'` (tumorcast's default) or `'[0,1]'` (the
+   * authors' networks). It sets the background of the default FLAIR
+   * segmenter of the probability map and is checked against
+   * `regressorDataRange`; the x0 clip stays [-1, 1] in both, as in the reference.
+   * @defaultValue '[-1,1]'
+   */
+  dataRange?: DataRange;
+  /**
+   * The data range the regressor was trained on; a run whose networks were
+   * trained on different ranges is refused (one of them would see inputs it
+   * has never seen).
+   * @defaultValue dataRange
+   */
+  regressorDataRange?: DataRange;
   /** The baseline tumour burden r0 (fraction of brain pixels), one or one per image. */
   baselineBurden: number | readonly number[];
   /** The relative change d predicted by the growth model, one or one per image: target `r0 (1 + d)`. */
@@ -93,7 +110,8 @@ export interface GuidedSampleKnownOptions {
    */
   initialNoiseStd?: number;
   /**
-   * Clip the predicted x0 to [-1, 1] in every step (eps re-derived from it).
+   * Clip the predicted x0 to [-1, 1] in every step (eps re-derived from it);
+   * [-1, 1] also for `'[0,1]'` networks, as the reference code does.
    * @defaultValue true
    */
   clipDenoised?: boolean;
@@ -122,11 +140,11 @@ export interface GuidedSampleKnownOptions {
 
 /** The result of {@link guidedSampleKnown}; the caller disposes the tensors. */
 export interface GuidedSampleKnownResult {
-  /** The predicted follow-up scans `[B, H, W, C]` in [-1, 1]. */
+  /** The predicted follow-up scans `[B, H, W, C]` in the networks' range (`dataRange`). */
   sample: tf.Tensor4D;
   /** The encoded latent (after inversion to the noise level) `[B, H, W, C]`. */
   latent: tf.Tensor4D;
-  /** `|image - sample|` per pixel and channel (in the [-1, 1] range, i.e. twice the [0, 1] difference). */
+  /** `|image - sample|` per pixel and channel, in the networks' range (for `'[-1,1]'` twice the [0, 1] difference). */
   differenceMap: tf.Tensor4D;
   /** The target burden r* = r0 (1 + d) per image (before any amplification). */
   targetBurden: number[];
@@ -156,6 +174,7 @@ export interface ResolvedGuidedOptions {
   model: DiffusionModel;
   regressor: Regressor;
   image: tf.Tensor4D;
+  dataRange: DataRange;
   target: number[];
   noiseLevel: number;
   steps: number;
@@ -186,9 +205,14 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
   }
   if (typeof o.model !== 'function') throw new TypeError(`'model' passed to '${fn}' must be a function (x, t, y?) => Tensor4D`);
   checkRegressor(o.regressor, fn);
+  const dataRange = checkDataRange(o.dataRange ?? '[-1,1]', `'dataRange' passed to '${fn}'`);
+  const regressorRange = checkDataRange(o.regressorDataRange ?? dataRange, `'regressorDataRange' passed to '${fn}'`);
+  if (regressorRange !== dataRange) {
+    throw new RangeError(`'regressorDataRange' passed to '${fn}' is '${regressorRange}' but 'dataRange' (the denoiser's) is '${dataRange}': the regressor and the denoiser must be trained on the same data range; use a pair of networks trained on one range`);
+  }
   const x = o.image;
   if (!(x instanceof tf.Tensor) || x.rank !== 4) {
-    throw new TypeError(`'image' passed to '${fn}' must be a 4-D NHWC tensor in [-1, 1], got ${x instanceof tf.Tensor ? `rank ${x.rank}` : typeof x}`);
+    throw new TypeError(`'image' passed to '${fn}' must be a 4-D NHWC tensor in the range ${dataRange}, got ${x instanceof tf.Tensor ? `rank ${x.rank}` : typeof x}`);
   }
   if (x.isDisposed) throw new Error(`'image' passed to '${fn}' has been disposed`);
   const b = x.shape[0];
@@ -220,6 +244,7 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
     model: o.model,
     regressor: o.regressor,
     image: x,
+    dataRange,
     target: r0.map((r, i) => r * (1 + change[i])),
     noiseLevel,
     steps,
@@ -312,10 +337,15 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
  * then decodes from t = L-2 (two steps off); here encoding and decoding use
  * the same L' steps.
  *
+ * `image` is in the range the networks were trained on (`dataRange`): the
+ * authors' networks take the [0, 1] slices unchanged (`dataRange: '[0,1]'`),
+ * tumorcast's default networks `2x - 1`.
+ *
  * @example
  * ```ts
  * const diffusion = createDiffusion({ steps: 1000, learnSigma: true });
- * const out = await guidedSampleKnown({ diffusion, model, regressor, image: toModelRange(x01),
+ * const dataRange = '[-1,1]'; // what the networks were trained on
+ * const out = await guidedSampleKnown({ diffusion, model, regressor, image: toModelRange(x01, dataRange), dataRange,
  *   baselineBurden: 0.05, relativeChange: 0.3, seed: 1 });
  * // out.sample, out.differenceMap, out.predictions ...; dispose them when done
  * ```

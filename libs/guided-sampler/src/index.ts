@@ -2,7 +2,8 @@
  * @packageDocumentation
  * Regressor-guided DDIM from a known scan (method section 5), growth
  * probability maps, a training-free FLAIR segmenter, and a data-set runner.
- * Images are NHWC in the networks' [-1, 1] range (see the README).
+ * Images are NHWC in the range the networks were trained on (`dataRange`:
+ * [-1, 1] by default, [0, 1] for the authors' networks; see the README).
  */
 
 /** The package's name, for diagnostics. */
@@ -24,4 +25,5 @@ export type {
 } from './dataset.js';
 export { estimateSamplerBytes, checkSamplerMemory, WASM_HEAP_LIMIT_BYTES, SAMPLER_IMAGE_COPIES } from './memory.js';
 export type { SamplerMemoryInput } from './memory.js';
-export { toModelRange, fromModelRange } from '@tumorcast/diffusion';
+export { toModelRange, fromModelRange, backgroundValue } from '@tumorcast/diffusion';
+export type { DataRange } from '@tumorcast/diffusion';

@@ -120,6 +120,21 @@ describe('growthProbabilityMap', () => {
     await expect(growthProbabilityMap({ ...o, samples: 64, heapLimitBytes: 2 ** 22 })).rejects.toThrow(/'samplesPerBatch'/);
     image.dispose();
   });
+
+  it("with dataRange '[0,1]' the default FLAIR segmenter takes 0 as the background", async () => {
+    // the phantom in [0, 1]: background 0 outside the brain disc
+    const h = 16;
+    const image = tf.tidy(() => tf.div(tf.add(tf.tensor4d(phantom(h, [{ y: 7, x: 7, r: 2 }]), [1, h, h, 4]), 1), 2) as tf.Tensor4D);
+    const zero: DiffusionModel = (x) => tf.concat([tf.zerosLike(x), tf.zerosLike(x)], 3) as tf.Tensor4D; // eps 0, v 0
+    const o = { diffusion, model: zero, regressor, image, baselineBurden: 0.1, relativeChange: 0.2, noiseLevel: 30, samples: 1, dataRange: '[0,1]' as const };
+    const byDefault = await growthProbabilityMap(o);
+    const explicit = await growthProbabilityMap({ ...o, segmenter: createFlairSegmenter({ background: 0 }) });
+    const wrong = await growthProbabilityMap({ ...o, segmenter: createFlairSegmenter({ background: -1 }) });
+    expect(maxAbsDiff(byDefault.probability, explicit.probability.dataSync())).toBe(0);
+    // with the [-1, 1] background the zero outside the brain counts as brain and moves the threshold
+    expect(maxAbsDiff(byDefault.probability, wrong.probability.dataSync())).toBeGreaterThan(0);
+    tf.dispose([image, byDefault.probability, byDefault.meanSample, explicit.probability, explicit.meanSample, wrong.probability, wrong.meanSample]);
+  });
 });
 
 describe('data-set runner', () => {

@@ -2,6 +2,7 @@
  * Growth probability maps: N seeded guided runs, each segmented, masks averaged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { backgroundValue } from '@tumorcast/diffusion';
 import { Rng } from '@tumorcast/random';
 import { resolveGuidedOptions, runGuided, type GuidedSampleKnownOptions } from './guided.js';
 import { createFlairSegmenter, type Segmenter } from './segmenter.js';
@@ -11,8 +12,8 @@ export interface GrowthProbabilityMapOptions extends GuidedSampleKnownOptions {
   /** The number of seeded runs N (>= 1). */
   samples: number;
   /**
-   * Segments each generated follow-up.
-   * @defaultValue createFlairSegmenter()
+   * Segments each generated follow-up (images in `dataRange`).
+   * @defaultValue createFlairSegmenter() with the background of `dataRange` (-1 or 0)
    */
   segmenter?: Segmenter;
   /**
@@ -68,12 +69,12 @@ export async function growthProbabilityMap(options: GrowthProbabilityMapOptions)
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`'samples' passed to '${fn}' must be an integer >= 1, got ${n}`);
   const per = options.samplesPerBatch ?? Math.min(n, 8);
   if (!Number.isInteger(per) || per < 1) throw new RangeError(`'samplesPerBatch' passed to '${fn}' must be an integer >= 1, got ${per}`);
-  const segmenter = options.segmenter ?? createFlairSegmenter();
+  const image = options.image;
+  const r = resolveGuidedOptions(options, fn, (image?.shape?.[0] ?? 1) * Math.min(per, n));
+  const segmenter = options.segmenter ?? createFlairSegmenter({ background: backgroundValue(r.dataRange) });
   if (!segmenter || typeof segmenter.segment !== 'function') {
     throw new TypeError(`'segmenter' passed to '${fn}' must implement Segmenter (segment(input) => Tensor4D)`);
   }
-  const image = options.image;
-  const r = resolveGuidedOptions(options, fn, (image?.shape?.[0] ?? 1) * Math.min(per, n));
   const [b, h, w, c] = image.shape;
   const seed = options.seed ?? 0;
   let probSum = tf.zeros([b, h, w, 1]) as tf.Tensor4D;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * A regressor as a function: `(x_t, t) => r`, one prediction per image
- * (`[B]`). `x` is NHWC in the networks' [-1, 1] range, `t` the ORIGINAL
+ * (`[B]`). `x` is NHWC in the networks' data range, `t` the ORIGINAL
  * timesteps as float32.
  */
 export type RegressorFn = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor1D;

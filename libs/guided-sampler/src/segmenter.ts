@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** What a segmenter receives. All images are NHWC in the networks' [-1, 1] range. */
+/** What a segmenter receives. All images are NHWC in the networks' data range (the sampler's `dataRange`, [-1, 1] by default). */
 export interface SegmenterInput {
   /** The scans to segment (generated follow-ups) `[B, H, W, C]`. */
   image: tf.Tensor4D;
@@ -54,8 +54,9 @@ export interface FlairSegmenterOptions {
    */
   neighbourhoodRadius?: number;
   /**
-   * The background value of the baseline FLAIR in the [-1, 1] range (0 in
-   * [0, 1] data); the brain mask is `baseline FLAIR > background + 1e-4`.
+   * The background value of the baseline FLAIR: -1 in the [-1, 1] range, 0
+   * for networks on [0, 1] data (`backgroundValue(dataRange)`); the brain
+   * mask is `baseline FLAIR > background + 1e-4`.
    * @defaultValue -1
    */
   background?: number;
