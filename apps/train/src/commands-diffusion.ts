@@ -8,7 +8,7 @@ import { AdamW, ExponentialMovingAverage, Rng, assertFitsMemory } from '@tumorca
 import { createUNet } from '@tumorcast/unet';
 import type { UNet, UNetConfig } from '@tumorcast/unet';
 import { createDiffusion, trainingLosses } from '@tumorcast/diffusion';
-import type { Diffusion } from '@tumorcast/diffusion';
+import type { DataRange, Diffusion } from '@tumorcast/diffusion';
 import { CliError } from '@tumorcast/cli';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { trainLoop } from './loop.js';
@@ -17,7 +17,7 @@ import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
 import type { CommonTrainConfig, DiffusionProcessKeys } from './schema.js';
-import { DIFFUSION_CONFIG_KEY, UNET_CONFIG_KEY } from './metadata.js';
+import { DATA_RANGE_KEY, DIFFUSION_CONFIG_KEY, UNET_CONFIG_KEY, assertResumable } from './metadata.js';
 
 /** The resolved `diffusion` config. */
 export interface DiffusionTrainConfig extends CommonTrainConfig, DiffusionProcessKeys {
@@ -67,9 +67,10 @@ export function diffusionStepBytes(c: DiffusionTrainConfig, params: number): num
   return 4 * (c.batch_size * act + 4 * params);
 }
 
-/** Per-image validation MSE of the noise prediction on `source` at seeded timesteps. */
+/** Per-image validation MSE of the noise prediction on `source` at seeded timesteps, images in `dataRange` (the network's). */
 export function diffusionValidationMse(
   net: UNet, diffusion: Diffusion, source: SliceSource, batchSize: number, seed: number, perSlice = 1, classCond = true,
+  dataRange: DataRange = '[-1,1]',
 ): Promise<number> {
   return (async () => {
     const rng = new Rng(seed, 'validation');
@@ -82,7 +83,7 @@ export function diffusionValidationMse(
         const t = idx.map(() => rng.int(diffusion.numTimesteps));
         const noise = rng.normalArray(b.images.length);
         const value = tf.tidy(() => {
-          const x0 = toModelBatch(b.images, idx.length, source.imageSize);
+          const x0 = toModelBatch(b.images, idx.length, source.imageSize, dataRange);
           const eps = tf.tensor4d(noise, x0.shape);
           const y = classCond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
           const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy), x0, t, eps, { y });
@@ -111,6 +112,7 @@ export async function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) =
   const resume = resolveResume(c.resume_checkpoint, c.results_dir);
   let startStep = 0;
   if (resume) {
+    assertResumable(resume, { dataRange: c.data_range });
     startStep = await loadCheckpoint(resume, state);
     log(`resumed from ${resume} at step ${startStep}`);
   }
@@ -135,7 +137,7 @@ export async function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) =
         let mse = 0;
         let vb = 0;
         const loss = optimizer.minimize(() => {
-          const x0 = toModelBatch(b.images, idx.length, train.imageSize);
+          const x0 = toModelBatch(b.images, idx.length, train.imageSize, c.data_range);
           const eps = tf.tensor4d(noise, x0.shape);
           const y = c.class_cond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
           const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy, { training: true, rng: dropRng }), x0, t, eps, { y });
@@ -149,10 +151,11 @@ export async function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) =
         if (c.learn_sigma) metrics['vb'] = vb;
         return metrics;
       },
-      evaluate: val ? async () => ({ val_mse: await diffusionValidationMse(net, diffusion, val, c.batch_size, c.seed, 1, c.class_cond) }) : undefined,
+      evaluate: val ? async () => ({ val_mse: await diffusionValidationMse(net, diffusion, val, c.batch_size, c.seed, 1, c.class_cond, c.data_range) }) : undefined,
       save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, 'diffusion', {
         [UNET_CONFIG_KEY]: JSON.stringify(net.config),
         [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma }),
+        [DATA_RANGE_KEY]: c.data_range,
       }),
     });
   } finally {

@@ -1,15 +1,16 @@
 /**
  * `tumorcast-train regressor`: trains the tumour-burden regressor on noised
- * slices x_t = q_sample(x0, t) at uniform t, target = the burden of the clean
- * slice (count(seg>0)/count(t2f!=0)), MSE, AdamW; validation MSE on held-out
- * slices every `eval_interval` steps (the seed's `regressor_test`).
+ * slices x_t = q_sample(x0, t) at uniform t (x0 in `data_range`), target =
+ * the burden of the clean slice (count(seg>0)/count(t2f!=0)), MSE, AdamW;
+ * validation MSE on held-out slices every `eval_interval` steps (the seed's
+ * `regressor_test`). `regressor_head` picks the attention-pool head.
  */
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, Rng, assertFitsMemory } from '@tumorcast/nn';
 import { createRegressor } from '@tumorcast/regressor';
-import type { Regressor, RegressorConfig } from '@tumorcast/regressor';
+import type { Regressor, RegressorConfig, RegressorHead } from '@tumorcast/regressor';
 import { createDiffusion, qSample } from '@tumorcast/diffusion';
-import type { Diffusion } from '@tumorcast/diffusion';
+import type { DataRange, Diffusion } from '@tumorcast/diffusion';
 import { CliError } from '@tumorcast/cli';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { trainLoop } from './loop.js';
@@ -18,7 +19,7 @@ import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
 import type { CommonTrainConfig, DiffusionProcessKeys } from './schema.js';
-import { DIFFUSION_CONFIG_KEY, REGRESSOR_CONFIG_KEY } from './metadata.js';
+import { DATA_RANGE_KEY, DIFFUSION_CONFIG_KEY, REGRESSOR_CONFIG_KEY, assertResumable } from './metadata.js';
 
 /** The resolved `regressor` config. */
 export interface RegressorTrainConfig extends CommonTrainConfig, DiffusionProcessKeys {
@@ -30,6 +31,7 @@ export interface RegressorTrainConfig extends CommonTrainConfig, DiffusionProces
   regressor_use_scale_shift_norm: boolean;
   regressor_resblock_updown: boolean;
   regressor_pool: 'attention';
+  regressor_head: RegressorHead;
   max_timestep: number;
 }
 
@@ -47,12 +49,14 @@ export function regressorConfigOf(c: RegressorTrainConfig): RegressorConfig {
     useScaleShiftNorm: c.regressor_use_scale_shift_norm,
     resblockUpdown: c.regressor_resblock_updown,
     pool: c.regressor_pool,
+    head: c.regressor_head,
   };
 }
 
-/** Mean squared error of the regressor's burden prediction on `source` at seeded timesteps. */
+/** Mean squared error of the regressor's burden prediction on `source` at seeded timesteps, images in `dataRange` (the network's). */
 export async function regressorMse(
   net: Regressor, diffusion: Diffusion, source: SliceSource, batchSize: number, seed: number, perSlice = 1,
+  dataRange: DataRange = '[-1,1]',
 ): Promise<number> {
   const rng = new Rng(seed, 'regressor-validation');
   let sum = 0;
@@ -64,7 +68,7 @@ export async function regressorMse(
       const t = idx.map(() => rng.int(diffusion.numTimesteps));
       const noise = rng.normalArray(b.images.length);
       sum += tf.tidy(() => {
-        const x0 = toModelBatch(b.images, idx.length, source.imageSize);
+        const x0 = toModelBatch(b.images, idx.length, source.imageSize, dataRange);
         const xt = qSample(diffusion, x0, t, tf.tensor4d(noise, x0.shape));
         const pred = net.predict(xt, t);
         return tf.sub(pred, tf.tensor1d(b.burden)).square().sum().dataSync()[0] as number;
@@ -91,6 +95,7 @@ export async function trainRegressor(c: RegressorTrainConfig, log: (m: string) =
   const resume = resolveResume(c.resume_checkpoint, c.results_dir);
   let startStep = 0;
   if (resume) {
+    assertResumable(resume, { dataRange: c.data_range, head: c.regressor_head });
     startStep = await loadCheckpoint(resume, state);
     log(`resumed from ${resume} at step ${startStep}`);
   }
@@ -112,7 +117,7 @@ export async function trainRegressor(c: RegressorTrainConfig, log: (m: string) =
         const t = idx.map(() => rng.int(tMax));
         const noise = rng.normalArray(b.images.length);
         const loss = optimizer.minimize(() => {
-          const x0 = toModelBatch(b.images, idx.length, train.imageSize);
+          const x0 = toModelBatch(b.images, idx.length, train.imageSize, c.data_range);
           const xt = qSample(diffusion, x0, t, tf.tensor4d(noise, x0.shape));
           const pred = net.predict(xt, t);
           return tf.losses.meanSquaredError(tf.tensor1d(b.burden), pred) as tf.Scalar;
@@ -120,10 +125,11 @@ export async function trainRegressor(c: RegressorTrainConfig, log: (m: string) =
         if (!Number.isFinite(loss)) throw new CliError(`the loss became ${loss} at step ${step + 1}; lower the learning rate (--lr)`, 1);
         return { loss, lr: c.lr };
       },
-      evaluate: val ? async () => ({ val_mse: await regressorMse(net, diffusion, val, c.batch_size, c.seed) }) : undefined,
+      evaluate: val ? async () => ({ val_mse: await regressorMse(net, diffusion, val, c.batch_size, c.seed, 1, c.data_range) }) : undefined,
       save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, 'regressor', {
         [REGRESSOR_CONFIG_KEY]: JSON.stringify(net.config),
         [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: false }),
+        [DATA_RANGE_KEY]: c.data_range,
       }),
     });
   } finally {

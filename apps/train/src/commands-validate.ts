@@ -7,9 +7,9 @@
  */
 import { loadSafetensors } from '@tumorcast/nn';
 import { createUNet } from '@tumorcast/unet';
-import { createRegressor } from '@tumorcast/regressor';
+import { createRegressor, regressorConfigFromMetadata } from '@tumorcast/regressor';
 import { loadSegmenter } from '@tumorcast/segmenter';
-import { createDiffusion } from '@tumorcast/diffusion';
+import { createDiffusion, dataRangeFromMetadata } from '@tumorcast/diffusion';
 import { CliError, writeFileAtomicSync } from '@tumorcast/cli';
 import { openSlices } from './data.js';
 import { diffusionValidationMse } from './commands-diffusion.js';
@@ -66,19 +66,27 @@ export async function validateCheckpoint(c: ValidateConfig, log: (m: string) => 
     slices = data.size;
     log(`${kind} checkpoint at step ${step}; ${slices} slices`);
     const diffusion = createDiffusion({ steps: dcfg.steps, schedule: dcfg.schedule, learnSigma: dcfg.learnSigma });
+    // the network sees the data in the range it was trained on ('[-1,1]' for checkpoints that do not say)
+    let dataRange: ReturnType<typeof dataRangeFromMetadata>;
+    try {
+      dataRange = dataRangeFromMetadata(file.metadata, c.checkpoint);
+    } catch (e) {
+      throw new CliError((e as Error).message, 1);
+    }
     if (kind === 'diffusion') {
       const net = createUNet(modelConfig as never);
       try {
         await net.loadWeights(c.checkpoint);
-        value = await diffusionValidationMse(net, diffusion, data, c.batch_size, c.seed, c.timesteps_per_slice, net.config.numClasses !== null);
+        value = await diffusionValidationMse(net, diffusion, data, c.batch_size, c.seed, c.timesteps_per_slice, net.config.numClasses !== null, dataRange);
       } finally {
         net.dispose();
       }
     } else {
-      const net = createRegressor(modelConfig as never);
+      // a stored config without 'head' was written when tumorcast built only the classifier head
+      const net = createRegressor(regressorConfigFromMetadata(modelConfig, c.checkpoint));
       try {
         await net.loadWeights(c.checkpoint);
-        value = await regressorMse(net, diffusion, data, c.batch_size, c.seed, c.timesteps_per_slice);
+        value = await regressorMse(net, diffusion, data, c.batch_size, c.seed, c.timesteps_per_slice, dataRange);
       } finally {
         net.dispose();
       }

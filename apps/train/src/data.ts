@@ -4,6 +4,8 @@
  * network size, kept in memory after the first read.
  */
 import * as tf from '@tensorflow/tfjs';
+import { toModelRange } from '@tumorcast/diffusion';
+import type { DataRange } from '@tumorcast/diffusion';
 
 /** A batch of slices: images `[B,H,W,4]` in [0,1] (t1n,t1c,t2w,t2f), tumour masks `[B,H,W]`. */
 export interface SliceBatch {
@@ -41,9 +43,12 @@ export interface OpenSlicesOptions {
   requireLabels: boolean;
 }
 
-/** Converts [0,1] NHWC values to the networks' [-1,1] range as a tensor. */
-export function toModelBatch(images: Float32Array, n: number, size: number): tf.Tensor4D {
-  return tf.tidy(() => tf.tensor4d(images, [n, size, size, 4]).mul(2).sub(1) as tf.Tensor4D);
+/**
+ * Converts [0,1] NHWC values to a network's data range as a tensor: `2x - 1`
+ * for `'[-1,1]'`, unchanged for `'[0,1]'` (the authors' convention).
+ */
+export function toModelBatch(images: Float32Array, n: number, size: number, range: DataRange): tf.Tensor4D {
+  return tf.tidy(() => toModelRange(tf.tensor4d(images, [n, size, size, 4]), range));
 }
 
 export { openSlices } from './data-nifti.js';

@@ -23,6 +23,12 @@ const common: ConfigSchema = {
 const diffusionProcess: ConfigSchema = {
   diffusion_steps: { type: 'integer', description: 'T, the number of diffusion steps', default: 1000, min: 1 },
   noise_schedule: { type: 'string', description: 'beta schedule', default: 'linear', choices: ['linear', 'cosine'] },
+  data_range: {
+    type: 'string',
+    description: "value range the network sees: '[-1,1]' (2x - 1 of the [0,1] slices, the DDPM convention) or '[0,1]' (the slices unchanged, as the authors' code); recorded in the checkpoint; the diffusion model and the regressor used together must share it (quote it in YAML)",
+    default: '[-1,1]',
+    choices: ['[-1,1]', '[0,1]'],
+  },
 };
 
 /** `tumorcast-train diffusion` keys (guided-diffusion UNetModel options). */
@@ -54,7 +60,13 @@ export const REGRESSOR_SCHEMA: ConfigSchema = {
   regressor_num_head_channels: { type: 'integer', description: 'channels per attention head', default: 64, min: 1 },
   regressor_use_scale_shift_norm: { type: 'boolean', description: 'scale-shift norm', default: true },
   regressor_resblock_updown: { type: 'boolean', description: 'residual up/down-sampling blocks', default: true },
-  regressor_pool: { type: 'string', description: 'output head', default: 'attention', choices: ['attention'] },
+  regressor_pool: { type: 'string', description: 'output pooling', default: 'attention', choices: ['attention'] },
+  regressor_head: {
+    type: 'string',
+    description: "attention-pool head: 'regression' (GroupNorm, AttentionPool2d: the authors' regressor) or 'classifier' (GroupNorm, SiLU, AttentionPool2d: stock guided-diffusion, the shipped demo regressor)",
+    default: 'regression',
+    choices: ['regression', 'classifier'],
+  },
   max_timestep: { type: 'integer', description: 'draw training timesteps uniformly in [0, max_timestep) (0: all of [0, T), as the paper); guidance only queries t < its noise level', default: 0, min: 0 },
 };
 
@@ -109,4 +121,6 @@ export interface CommonTrainConfig {
 export interface DiffusionProcessKeys {
   diffusion_steps: number;
   noise_schedule: 'linear' | 'cosine';
+  /** The value range of the network's input images (recorded in the checkpoint). */
+  data_range: '[-1,1]' | '[0,1]';
 }
