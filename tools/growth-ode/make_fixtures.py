@@ -10,7 +10,16 @@ instantaneous event at the RT start) and exponential / logistic / Gompertz growt
 with linear-quadratic radiotherapy per fraction, piecewise between state jumps,
 with scipy.integrate.solve_ivp (DOP853, rtol 1e-12) and cross-checks each
 trajectory with scipy.integrate.odeint (LSODA). Writes
-libs/growth-ode/test/fixtures/{two_phase,lq_models}.json.
+libs/growth-ode/test/fixtures/{two_phase,lq_models,retrospective}.json.
+
+retrospective.json: radiotherapy that started (or even ended) before the first
+scan t0. The model is integrated from the RT start itself, where the event
+splits an unknown pre-RT size A into S A living and (1 - S) A damaged tumour;
+A is then chosen so that the total size at t0 equals v0 (the system is linear
+in the state, so a run with A = 1 is scaled by v0 / y(t0)). For the LQ models
+the state is the size alone: a pre-RT size is found with brentq such that the
+size at t0 after the earlier fractions equals v0, and the trajectory after t0
+is reported.
 """
 import json
 import os
@@ -18,6 +27,7 @@ import os
 import numpy as np
 import scipy
 from scipy.integrate import odeint, solve_ivp
+from scipy.optimize import brentq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', '..', 'libs', 'growth-ode', 'test', 'fixtures')
@@ -145,6 +155,68 @@ def main():
                          'schedule': sched, 'times': times, 'sizes': y.tolist()})
     write('lq_models.json', {'meta': dict(meta, note='schedule: 30 x 1.8 Gy on weekdays from rtStart; beta = alpha / 10'),
                              'cases': lq_cases})
+    write('retrospective.json', retrospective_cases(meta))
+
+
+def retrospective_two_phase(p, rt_start, t0, times):
+    """Integrate from the RT start with A = 1 (jump at rt_start), scale so that y(t0) = v0."""
+    unit = dict(p, v0=1.0)
+    grid = np.array(sorted(set([rt_start, t0] + list(times))))
+    y, y_ode = two_phase(unit, rt_start, rt_start, grid)
+    scale = p['v0'] / y[grid == t0][0]
+    scale_ode = p['v0'] / y_ode[grid == t0][0]
+    pick = np.isin(grid, times)
+    return y[pick] * scale, y_ode[pick] * scale_ode
+
+
+def retrospective_lq(kind, p, schedule, t0, times):
+    """Start before the first fraction with a size found by brentq so that y(t0) = v0; report times >= t0."""
+    t_pre = min(f['day'] for f in schedule) - 1.0
+    grid = np.array(sorted(set([t_pre, t0] + list(times))))
+
+    def at_t0(v_pre):
+        y, _ = lq(kind, dict(p, v0=v_pre), schedule, t_pre, grid)
+        return y[grid == t0][0] - p['v0']
+
+    hi = p['v0']
+    while at_t0(hi) < 0:
+        hi *= 2
+    v_pre = brentq(at_t0, 1e-9 * p['v0'], hi, xtol=1e-14, rtol=1e-14)
+    y, y_ode = lq(kind, dict(p, v0=v_pre), schedule, t_pre, grid)
+    pick = np.isin(grid, times)
+    return y[pick], y_ode[pick], v_pre
+
+
+def retrospective_cases(meta):
+    cases = []
+    sets = [
+        # RT course ended 18 days before the first scan (started 60 days before); decay phase at t0.
+        ('ended-before-first-scan', {'lambdaGr': 0.01, 'lambdaDecay': 0.05, 'delay': 30, 'slope': 0.2, 'survival': 0.1, 'v0': 800.0}, 100.0, 40.0),
+        # RT started 10 days before the first scan, still swelling at t0.
+        ('started-before-first-scan', {'lambdaGr': 0.012, 'lambdaDecay': 0.03, 'delay': 25, 'slope': 0.3, 'survival': 0.15, 'v0': 1.0}, 0.0, -10.0),
+        # Sharp switch, long before the first scan.
+        ('long-ago-sharp', {'lambdaGr': 0.005, 'lambdaDecay': 0.03, 'delay': 60, 'slope': 50, 'survival': 0.05, 'v0': 2500.0}, 30.0, -120.0),
+    ]
+    for name, p, t0, rt in sets:
+        times = [t0, t0 + 3.5, t0 + 20, t0 + 45, t0 + 90.25, t0 + 150, t0 + 300]
+        y, y_ode = retrospective_two_phase(p, rt, t0, times)
+        check(y_ode, y, name)
+        cases.append({'model': 'two-phase', 'name': name, 'params': p, 'context': {'t0': t0, 'rtStart': rt}, 'times': times, 'sizes': y.tolist()})
+    lq_sets = [
+        ('exponential', 'course-before-first-scan', {'lambda': 0.01, 'alpha': 0.05, 'v0': 1000.0}, 60.0, 0.0),
+        ('logistic', 'course-spans-first-scan', {'lambda': 0.05, 'capacity': 5000.0, 'alpha': 0.1, 'v0': 800.0}, 20.0, 0.0),
+        ('gompertz', 'course-spans-first-scan', {'lambda': 0.02, 'capacity': 8000.0, 'alpha': 0.08, 'v0': 900.0}, 10.5, 0.0),
+    ]
+    for kind, name, p, t0, rt in lq_sets:
+        sched = standard_schedule(rt)
+        times = [t0, t0 + 0.5, t0 + 4, t0 + 13.3, t0 + 39, t0 + 80, t0 + 200]
+        y, y_ode, v_pre = retrospective_lq(kind, p, sched, t0, times)
+        check(y_ode, y, f'{kind} {name}')
+        cases.append({'model': kind, 'name': name, 'params': p, 'alphaBetaRatio': 10.0, 'context': {'t0': t0, 'rtStart': rt},
+                      'schedule': sched, 'preRtSize': v_pre, 'times': times, 'sizes': y.tolist()})
+    return {'meta': dict(meta, note='retrospective RT: two-phase integrated from the RT start and scaled to y(t0) = v0; '
+                                     'LQ models started before the first fraction at the brentq size giving y(t0) = v0'),
+            'cases': cases}
 
 
 def write(name, obj):

@@ -106,9 +106,9 @@ describe('fitGrowth', () => {
     y.forEach((v, i) => expect(Math.abs(v - want[i]) / want[i]).toBeLessThan(1e-5));
   });
 
-  it('uses the paper bounds (upper widened by 1.1) as defaults', () => {
+  it("uses the paper bounds (upper x 1.1, the rates' lower / 1.1) as defaults", () => {
     const fit = fitGrowth(twoPhaseRtModel, series, { starts: 1 });
-    expect(fit.bounds.lower).toEqual({ lambdaGr: 0.001, lambdaDecay: 0.001, delay: 0.001, slope: 0.001, survival: 0.001, v0: 900 });
+    expect(fit.bounds.lower).toEqual({ lambdaGr: 0.001 / 1.1, lambdaDecay: 0.001 / 1.1, delay: 0.001, slope: 0.001, survival: 0.001, v0: 900 });
     expect(fit.bounds.upper.lambdaGr).toBeCloseTo(2.2, 12);
     expect(fit.bounds.upper.slope).toBeCloseTo(660, 9);
     expect(fit.bounds.upper.survival).toBeCloseTo(0.22, 12);
@@ -206,8 +206,8 @@ describe('fitGrowth', () => {
     });
 
     it('rejects RT dates out of range', () => {
-      expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: { rtStart: -30 } })).toThrow(/'context.rtStart' passed to 'fitGrowth' is out of range/);
-      expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: { rtEnd: 30 } })).toThrow(/out of range.*RT start -12/);
+      expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: { rtStart: -3700 } })).toThrow(/series 'synthetic': 'context.rtStart' passed to 'fitGrowth' is out of range/);
+      expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: { rtEnd: -3610 } })).toThrow(/out of range.*RT start -3652/);
       expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: { rtStart: 10000 } })).toThrow(/out of range/);
       expect(() => fitGrowth(twoPhaseRtModel, { ...series, context: {} })).toThrow(/must give 'rtStart' or 'rtEnd'/);
     });

@@ -26,6 +26,31 @@ export interface GrowthSeries {
   readonly context?: GrowthContext;
 }
 
+/**
+ * The objective of {@link fitGrowth}: `'least-squares'` minimises
+ * `0.5 sum (y_i - m_i)^2`; `'reference'` hands the squared residuals
+ * `(y_i - m_i)^2` to the least-squares solver, i.e. minimises
+ * `0.5 sum (y_i - m_i)^4`, as the reference code does.
+ */
+export type FitObjective = 'least-squares' | 'reference';
+
+/**
+ * What {@link fitGrowth} does with a series that has fewer fitted points than
+ * free parameters: `'error'` throws a {@link TooFewPointsError};
+ * `'population'` holds parameters at the model's population values
+ * (`GrowthModel.shortSeriesFallback`, e.g. `TWO_PHASE_SHORT_SERIES`) until
+ * the points suffice, and says so in the result's `notice`.
+ */
+export type ShortSeriesMode = 'error' | 'population';
+
+/**
+ * The multiplicative noise of {@link bootstrapGrowth}'s replicates:
+ * `'symmetric'`: `y * max(0, N(1, noiseStd))`;
+ * `'reference'`: the reference code's `max(y * clip(N(1, noiseStd), 0.001, 1), 0.05)`
+ * (the floor 0.05 in fitting units: 5 % of the first size when normalised).
+ */
+export type BootstrapNoise = 'symmetric' | 'reference';
+
 /** Options of {@link fitGrowth}. */
 export interface FitGrowthOptions<P> {
   /**
@@ -51,10 +76,28 @@ export interface FitGrowthOptions<P> {
    */
   upper?: Partial<ParamRecord<P>>;
   /**
-   * Parameters held at the given values (not fitted).
+   * Parameters held at the given values (not fitted), in fitting units (`v0`
+   * divided by the first size when `normalize`), e.g. `{ slope: 1, delay: 5 }`.
+   * Each held parameter lowers the number of points a series needs by one.
    * @defaultValue {}
    */
   fixed?: Partial<ParamRecord<P>>;
+  /**
+   * A series with fewer fitted points than free parameters: `'error'` throws a
+   * {@link TooFewPointsError} (naming `fixed` and this option);
+   * `'population'` holds the model's population parameters (for the two-phase
+   * model `slope`, then `delay`, then `survival`: `TWO_PHASE_SHORT_SERIES`)
+   * until the points suffice, and explains it in the result's `notice`.
+   * @defaultValue 'error'
+   */
+  shortSeries?: ShortSeriesMode;
+  /**
+   * `'least-squares'` (ordinary least squares on `data - model`) or
+   * `'reference'` (the reference code's squared residuals handed to a
+   * least-squares solver: minimises fourth powers; for reproducing the paper's fits).
+   * @defaultValue 'least-squares'
+   */
+  objective?: FitObjective;
   /**
    * Number of starts: the initial point, then points drawn in the bounds
    * (log-uniform where the bounds span more than two decades). The lowest cost wins.
@@ -144,7 +187,7 @@ export interface FitConvergence {
   readonly starts: number;
   /** Index of the best start (0 = the initial point). */
   readonly bestStart: number;
-  /** `0.5 * sum(r^2)` in fitting units. */
+  /** `0.5 * sum(r^2)` in fitting units (`0.5 * sum(r^4)` with the `'reference'` objective). */
   readonly cost: number;
 }
 
@@ -164,6 +207,12 @@ export interface FitResult<P extends ParamRecord<P> = Record<string, number>> ex
   readonly params: P;
   /** Names of the fitted (not fixed) parameters. */
   readonly freeParams: string[];
+  /** Parameters held at population values because the series was short (`shortSeries: 'population'`). */
+  readonly heldByFallback: string[];
+  /** Why and at which values parameters were held for a short series (absent otherwise). */
+  readonly notice?: string;
+  /** The objective minimised. */
+  readonly objective: FitObjective;
   /** Starting point and bounds used (fitting units). */
   readonly bounds: { readonly initial: P; readonly lower: P; readonly upper: P };
   /** Divisor of the sizes during fitting (the first size when normalised, else 1). */
@@ -199,6 +248,27 @@ export interface BootstrapGrowthOptions<P> extends FitGrowthOptions<P> {
    */
   noiseStd?: number;
   /**
+   * The replicates' noise: `'symmetric'` multiplies each fitted size by
+   * `max(0, N(1, noiseStd))`; `'reference'` by `clip(N(1, noiseStd), 0.001, 1)`
+   * with a floor of 0.05 (fitting units) on the product, as the reference code
+   * does. The reference's factors never exceed 1 (half of them are exactly 1),
+   * so its replicates only shrink the data and its band leans below the data;
+   * the symmetric noise is the default for that reason, the reference's is
+   * there to reproduce the paper.
+   * @defaultValue 'symmetric'
+   */
+  bootstrapNoise?: BootstrapNoise;
+  /**
+   * The reference's second pass: after the bootstrap, set the upper bounds of
+   * `lambdaGr`, `lambdaDecay` and `delay` to 1.1 x the largest replicate value
+   * not above that parameter's 90th percentile, the lower bound of `delay` to 0
+   * and its starting value to 60 days (clamped into the new bounds), and run
+   * the whole bootstrap again with the same seed (so on the same noisy data).
+   * The result is the second pass's, with the first in `refinement`.
+   * @defaultValue false
+   */
+  refineFromBootstrap?: boolean;
+  /**
    * Lower and upper percentiles of the band.
    * @defaultValue [5, 95]
    */
@@ -228,6 +298,18 @@ export interface ParamSummary {
   readonly lower: number;
   /** Upper percentile. */
   readonly upper: number;
+}
+
+/** The bounds the second pass of `refineFromBootstrap` used, and the first pass. */
+export interface BootstrapRefinement<P extends ParamRecord<P> = Record<string, number>> {
+  /** The refined lower bounds (fitting units). */
+  readonly lower: Record<string, number>;
+  /** The refined upper bounds. */
+  readonly upper: Record<string, number>;
+  /** The refined starting values. */
+  readonly initial: Record<string, number>;
+  /** The first pass (default bounds). */
+  readonly firstPass: BootstrapResult<P>;
 }
 
 /** The result of {@link bootstrapGrowth}. */
@@ -272,8 +354,62 @@ export interface BootstrapResult<P extends ParamRecord<P> = Record<string, numbe
   readonly nFit: number;
   /** Median-trajectory prediction of the held-out points. */
   readonly heldOut?: HeldOutResult & { readonly lower: number[]; readonly upper: number[] };
+  /** The replicates' noise. */
+  readonly bootstrapNoise: BootstrapNoise;
+  /** Parameters held at population values because the series was short (drawn per replicate where the model gives a range). */
+  readonly heldByFallback: string[];
+  /** Why and how parameters were held for a short series (absent otherwise). */
+  readonly notice?: string;
+  /** With `refineFromBootstrap`: the refined bounds and the first pass. */
+  readonly refinement?: BootstrapRefinement<P>;
   /** The pointwise median of the replicate trajectories at non-decreasing `times >= t0`. */
   predict(times: readonly number[]): number[];
+}
+
+/**
+ * A series has fewer fitted points than the model has free parameters (after
+ * `fixed` and, with `shortSeries: 'population'`, the population values). The
+ * message says how many points there are, which parameters are free and which
+ * option helps; the fields let a CLI name its own flags.
+ */
+export class TooFewPointsError extends RangeError {
+  /** Fitted points of the series. */
+  readonly points: number;
+  /** The parameters left free. */
+  readonly freeParams: string[];
+  /** The model's name. */
+  readonly modelName: string;
+  /** What the population fallback holds (or would hold), in order; empty when the model has none. */
+  readonly fallbackParams: string[];
+  /** Whether `shortSeries: 'population'` was in effect. */
+  readonly fallbackUsed: boolean;
+
+  /**
+   * @param message - the full message
+   * @param info - the fields
+   */
+  constructor(message: string, info: { points: number; freeParams: string[]; modelName: string; fallbackParams: string[]; fallbackUsed: boolean }) {
+    super(message);
+    this.name = 'TooFewPointsError';
+    this.points = info.points;
+    this.freeParams = info.freeParams;
+    this.modelName = info.modelName;
+    this.fallbackParams = info.fallbackParams;
+    this.fallbackUsed = info.fallbackUsed;
+  }
+}
+
+/**
+ * Prefixes the message of an error thrown by `fn` with the series id, so that
+ * a failure in a batch names the series it came from.
+ */
+function forSeries<T>(id: string | undefined, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (id !== undefined && e instanceof Error && !e.message.startsWith(`series '${id}': `)) e.message = `series '${id}': ${e.message}`;
+    throw e;
+  }
 }
 
 /**
@@ -327,6 +463,9 @@ export function percentile(values: readonly number[], q: number): number {
 }
 
 interface Prepared<P> {
+  heldByFallback: string[];
+  notice?: string;
+  objective: FitObjective;
   times: number[];
   sizes: number[];
   nFit: number;
@@ -368,11 +507,53 @@ function prepareFit<P extends ParamRecord<P>>(
     const v = (fixed as Record<string, number>)[key];
     if (!Number.isFinite(v)) throw new RangeError(`'options.fixed.${key}' passed to '${caller}' must be finite, got ${v}`);
   }
+  const shortSeries = options.shortSeries ?? 'error';
+  if (shortSeries !== 'error' && shortSeries !== 'population') {
+    throw new RangeError(`'options.shortSeries' passed to '${caller}' must be 'error' or 'population', got ${String(shortSeries)}`);
+  }
+  const objective = options.objective ?? 'least-squares';
+  if (objective !== 'least-squares' && objective !== 'reference') {
+    throw new RangeError(`'options.objective' passed to '${caller}' must be 'least-squares' or 'reference', got ${String(objective)}`);
+  }
+  const fb = model.shortSeriesFallback;
+  const fallbackParams = fb ? fb.order.filter((k) => !(k in fixed)) : [];
+  const heldByFallback: string[] = [];
+  const freeCount = (): number => names.filter((k) => !(k in fixed)).length;
+  if (nFit < freeCount() && shortSeries === 'population' && fb) {
+    for (const k of fallbackParams) {
+      if (nFit >= freeCount()) break;
+      const v = fb.values[k];
+      if (v === undefined || !Number.isFinite(v)) throw new TypeError(`model '${model.name}' has no finite population value for '${k}' in its shortSeriesFallback`);
+      (fixed as Record<string, number>)[k] = v;
+      heldByFallback.push(k);
+    }
+  }
   const freeIdx = names.map((_, i) => i).filter((i) => !(names[i] in fixed));
   if (nFit < freeIdx.length) {
-    throw new RangeError(
-      `'series' passed to '${caller}' has ${nFit} fitted points${holdOut ? ` (${n} minus ${holdOut} held out)` : ''} but model '${model.name}' has ${freeIdx.length} free parameters: need at least as many points as free parameters`,
+    const free = freeIdx.map((i) => names[i]);
+    const pts = `${nFit} fitted points${holdOut ? ` (${n} minus ${holdOut} held out)` : ''}`;
+    let help: string;
+    if (shortSeries === 'population' && fb) {
+      help = `even with the population values (${heldByFallback.join(', ') || 'none left'}) held; hold more parameters with 'options.fixed', e.g. { ${free.filter((k) => !fallbackParams.includes(k))[0] ?? free[0]}: <value> }`;
+    } else if (fb && fallbackParams.length > 0) {
+      help = `hold parameters with 'options.fixed' (e.g. { ${fallbackParams[0]}: ${fb.values[fallbackParams[0]]} }), or pass shortSeries: 'population' to hold ${fallbackParams.join(', ')} at population values as needed`;
+    } else {
+      help = `hold parameters with 'options.fixed'`;
+    }
+    throw new TooFewPointsError(
+      `'series' passed to '${caller}' has ${pts} but model '${model.name}' has ${free.length} free parameters (${free.join(', ')}): need at least as many points as free parameters; ${help}`,
+      { points: nFit, freeParams: free, modelName: model.name, fallbackParams: heldByFallback.length ? heldByFallback : fallbackParams, fallbackUsed: shortSeries === 'population' },
     );
+  }
+  let notice: string | undefined;
+  if (heldByFallback.length && fb) {
+    const values = fb.values as Record<string, number | undefined>;
+    const ranges = (fb.ranges ?? {}) as Record<string, readonly [number, number] | undefined>;
+    const held = heldByFallback.map((k) => `${k} = ${values[k]}`).join(', ');
+    const ranged = heldByFallback.filter((k) => ranges[k] !== undefined);
+    notice =
+      `${nFit} fitted points for ${names.length - Object.keys(options.fixed ?? {}).length} free parameters of model '${model.name}': held ${held} (population values: ${fb.source})` +
+      (ranged.length ? `; a bootstrap draws ${ranged.map((k) => `${k} log-uniformly in [${ranges[k]![0]}, ${ranges[k]![1]}]`).join(', ')} per replicate, so its band includes their uncertainty` : '');
   }
   const form = options.form ?? 'auto';
   if (form !== 'auto' && form !== 'closed' && form !== 'ode') throw new RangeError(`'options.form' passed to '${caller}' must be 'auto', 'closed' or 'ode', got ${String(form)}`);
@@ -414,7 +595,7 @@ function prepareFit<P extends ParamRecord<P>>(
   checkPositiveInt(starts, 'options.starts', caller);
   const odeRtol = options.odeRtol ?? 1e-8;
   if (!(odeRtol > 0)) throw new RangeError(`'options.odeRtol' passed to '${caller}' must be > 0, got ${odeRtol}`);
-  return { times, sizes, nFit, holdOut, ctx, names, freeIdx, fixed, initial, lower, upper, scale, form, odeRtol };
+  return { heldByFallback, ...(notice !== undefined ? { notice } : {}), objective, times, sizes, nFit, holdOut, ctx, names, freeIdx, fixed, initial, lower, upper, scale, form, odeRtol };
 }
 
 function makePredict<P extends ParamRecord<P>>(
@@ -445,9 +626,11 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
     freeIdx.forEach((i, j) => (p[names[i]] = x[j]));
     return p as P;
   };
+  const squared = prep.objective === 'reference';
   const residual = (x: readonly number[]): number[] => {
     const m = evaluateModel(model, toParams(x), fitTimes, ctx, form, prep.odeRtol, atol, 'fitGrowth');
-    return fitY.map((y, i) => y - m[i]);
+    // The reference objective squares the residuals before the solver squares them again.
+    return squared ? fitY.map((y, i) => (y - m[i]) ** 2) : fitY.map((y, i) => y - m[i]);
   };
   const lo = freeIdx.map((i) => lower[names[i]]);
   const hi = freeIdx.map((i) => upper[names[i]]);
@@ -482,6 +665,9 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
     ...(seriesId !== undefined ? { seriesId } : {}),
     context: ctx,
     freeParams: freeIdx.map((i) => names[i]),
+    heldByFallback: [...prep.heldByFallback],
+    ...(prep.notice !== undefined ? { notice: prep.notice } : {}),
+    objective: prep.objective,
     bounds: { initial, lower, upper },
     scale,
     times: [...times],
@@ -556,84 +742,101 @@ function sampleIn(rng: Rng, lo: number, hi: number, around: number): number {
 
 /**
  * Fits a growth model to a size series by bounded nonlinear least squares on
- * the residuals `data - model` (ordinary least squares; the reference code
- * squares the residuals first, i.e. minimises their fourth powers — not done
- * here). Several starts (the model's defaults, then random points in the bounds);
- * optional normalisation to the first measurement; optional hold-out of the last
- * points for validation.
+ * the residuals `data - model` (ordinary least squares; `objective: 'reference'`
+ * squares the residuals first, as the reference code does, i.e. minimises
+ * their fourth powers). Several starts (the model's defaults, then random
+ * points in the bounds); optional normalisation to the first measurement;
+ * optional hold-out of the last points for validation; parameters held with
+ * `fixed`, or for short series at population values (`shortSeries: 'population'`).
  *
  * @param model - the growth model, e.g. {@link twoPhaseRtModel}
  * @param series - days and sizes (strictly increasing days, sizes >= 0), with RT context
- * @param options - bounds, starts, normalisation, hold-out, ODE or closed form
+ * @param options - bounds, held parameters, starts, objective, normalisation, hold-out, ODE or closed form
  * @returns the fit; `ok: false` with a `reason` when no start gave finite model output
- * @throws RangeError on bad input: fewer fitted points than free parameters,
- *   unsorted or duplicate days, NaN or negative sizes, RT dates out of range, bad options
+ * @throws TooFewPointsError when the series has fewer fitted points than free
+ *   parameters; RangeError on other bad input: unsorted or duplicate days, NaN or
+ *   negative sizes, RT dates out of range, bad options. Messages start with
+ *   `series '<id>': ` when the series has an id.
  */
 export function fitGrowth<P extends ParamRecord<P>>(
   model: GrowthModel<P, GrowthContext>,
   series: GrowthSeries,
   options: FitGrowthOptions<P> = {},
 ): FitResult<P> {
-  const prep = prepareFit(model, series, options, 'fitGrowth');
-  return runFit(model, prep, options, series.id);
+  return forSeries(seriesIdOf(series), () => {
+    const prep = prepareFit(model, series, options, 'fitGrowth');
+    return runFit(model, prep, options, series.id);
+  });
 }
 
-/**
- * Bootstrap uncertainty: `replicates` fits to the fitted sizes multiplied by
- * seeded N(1, noiseStd) noise (factors clamped at 0), then the pointwise
- * median trajectory (the prediction) and a percentile band, and each
- * parameter's distribution. Held-out points (options.holdOut) are not perturbed
- * and are predicted by the median trajectory.
- *
- * @param model - the growth model
- * @param series - days, sizes and RT context
- * @param options - {@link fitGrowth}'s options plus replicates, noise, band and grid
- * @returns the median trajectory, band, parameter distributions and all fits
- * @throws RangeError on bad input (as {@link fitGrowth}) or bad bootstrap options
- */
-export function bootstrapGrowth<P extends ParamRecord<P>>(
+function seriesIdOf(series: GrowthSeries): string | undefined {
+  return series !== null && typeof series === 'object' && typeof series.id === 'string' ? series.id : undefined;
+}
+
+/** The parameters `refineFromBootstrap` re-bounds, and the reference's factor on their bootstrap maxima. */
+const REFINED_PARAMS = ['lambdaGr', 'lambdaDecay', 'delay'] as const;
+const REFINE_FACTOR = 1.1;
+/** The reference's starting delay (days) and lower delay bound in its second pass. */
+const REFINED_DELAY_INITIAL = 60;
+const REFINED_DELAY_LOWER = 0;
+
+/** The reference's multiplicative noise: factors clipped to [0.001, 1], then a floor of 0.05 (fitting units). */
+const REFERENCE_NOISE_MIN_FACTOR = 1e-3;
+const REFERENCE_NOISE_MAX_FACTOR = 1;
+const REFERENCE_NOISE_FLOOR = 0.05;
+
+interface BootstrapSettings {
+  caller: string;
+  replicates: number;
+  noiseStd: number;
+  noise: BootstrapNoise;
+  pct: readonly [number, number];
+  grid: number[];
+}
+
+function runBootstrap<P extends ParamRecord<P>>(
   model: GrowthModel<P, GrowthContext>,
   series: GrowthSeries,
-  options: BootstrapGrowthOptions<P> = {},
+  options: BootstrapGrowthOptions<P>,
+  prep: Prepared<P>,
+  set: BootstrapSettings,
 ): BootstrapResult<P> {
-  const caller = 'bootstrapGrowth';
-  const prep = prepareFit(model, series, options, caller);
-  const replicates = options.replicates ?? 30;
-  checkPositiveInt(replicates, 'options.replicates', caller);
-  const noiseStd = options.noiseStd ?? 0.1;
-  if (!(noiseStd >= 0) || !Number.isFinite(noiseStd)) throw new RangeError(`'options.noiseStd' passed to '${caller}' must be a finite number >= 0, got ${noiseStd}`);
-  const pct = options.percentiles ?? [5, 95];
-  if (!Array.isArray(pct) || pct.length !== 2 || !(pct[0] >= 0 && pct[0] < pct[1] && pct[1] <= 100)) {
-    throw new RangeError(`'options.percentiles' passed to '${caller}' must be [low, high] with 0 <= low < high <= 100, got ${JSON.stringify(pct)}`);
-  }
+  const { caller, replicates, noiseStd, noise, pct, grid } = set;
   const t0 = prep.ctx.t0 ?? prep.times[0];
-  let grid: number[];
-  if (options.times !== undefined) {
-    checkTimes(options.times, 'options.times', caller, false);
-    if (options.times[0] < t0) throw new RangeError(`'options.times' passed to '${caller}' must be >= t0 (${t0}), got ${options.times[0]}`);
-    grid = [...options.times];
-  } else {
-    const gridPoints = options.gridPoints ?? 121;
-    checkPositiveInt(gridPoints, 'options.gridPoints', caller, 2);
-    const until = options.until ?? prep.times[prep.times.length - 1];
-    if (!Number.isFinite(until) || until <= t0) throw new RangeError(`'options.until' passed to '${caller}' must be a finite day after t0 (${t0}), got ${until}`);
-    grid = Array.from({ length: gridPoints }, (_, i) => t0 + ((until - t0) * i) / (gridPoints - 1));
-  }
   const base = runFit(model, prep, options, series.id);
   const rng = new Rng(options.seed ?? 0, 'bootstrapGrowth-noise');
+  const fb = model.shortSeriesFallback;
+  const floor = REFERENCE_NOISE_FLOOR * prep.scale;
   const fits: FitResult<P>[] = [];
   let nFailed = 0;
   for (let b = 0; b < replicates; b++) {
-    const noisy = prep.sizes.map((s, i) => (i < prep.nFit ? s * Math.max(0, rng.normal(1, noiseStd)) : s));
+    const noisy =
+      noise === 'reference'
+        ? prep.sizes.map((s, i) =>
+            i < prep.nFit ? Math.max(floor, s * Math.min(REFERENCE_NOISE_MAX_FACTOR, Math.max(REFERENCE_NOISE_MIN_FACTOR, rng.normal(1, noiseStd)))) : s,
+          )
+        : prep.sizes.map((s, i) => (i < prep.nFit ? s * Math.max(0, rng.normal(1, noiseStd)) : s));
     const seed = rng.seedInt();
+    // Parameters held for a short series: drawn per replicate where the model gives a range.
+    const held: Record<string, number> = {};
+    for (const k of prep.heldByFallback) {
+      const range = fb?.ranges?.[k as keyof P];
+      const v = fb?.values[k as keyof P] as number;
+      held[k] = range ? drawIn(rng, range[0], range[1]) : v;
+    }
     if (!(noisy[0] > 0)) {
       nFailed++;
       continue;
     }
+    const repOptions: BootstrapGrowthOptions<P> = {
+      ...options,
+      seed,
+      ...(prep.heldByFallback.length ? { fixed: { ...(options.fixed ?? {}), ...held } as Partial<ParamRecord<P>> } : {}),
+    };
     // Bounds that follow the data (e.g. v0 within +-10 % of the first size) follow the noisy sizes; a user's
     // starting value outside them is clamped rather than rejected.
-    const repPrep = prepareFit(model, { ...series, sizes: noisy }, { ...options, seed }, caller, { times: prep.times, sizes: noisy }, true);
-    const fit = runFit(model, repPrep, { ...options, seed }, series.id);
+    const repPrep = prepareFit(model, { ...series, sizes: noisy }, repOptions, caller, { times: prep.times, sizes: noisy }, true);
+    const fit = runFit(model, repPrep, repOptions, series.id);
     if (fit.ok) fits.push(fit);
     else nFailed++;
   }
@@ -679,6 +882,9 @@ export function bootstrapGrowth<P extends ParamRecord<P>>(
     seriesSizes: [...prep.sizes],
     nFit: prep.nFit,
     ...(heldOut ? { heldOut } : {}),
+    bootstrapNoise: noise,
+    heldByFallback: [...prep.heldByFallback],
+    ...(prep.notice !== undefined ? { notice: prep.notice } : {}),
     predict: (ts: readonly number[]): number[] => {
       if (!ok) throw new Error(`'predict' of a failed bootstrap of model '${model.name}': all ${replicates} bootstrap fits failed`);
       checkTimes(ts, 'times', 'predict', false);
@@ -686,6 +892,98 @@ export function bootstrapGrowth<P extends ParamRecord<P>>(
       return band(ts).median;
     },
   };
+}
+
+/** Log-uniform in `[lo, hi]` when `lo > 0`, else uniform. */
+function drawIn(rng: Rng, lo: number, hi: number): number {
+  return lo > 0 ? Math.exp(rng.uniformRange(Math.log(lo), Math.log(hi))) : rng.uniformRange(lo, hi);
+}
+
+/**
+ * Bootstrap uncertainty: `replicates` fits to the fitted sizes multiplied by
+ * seeded noise (`bootstrapNoise`: symmetric N(1, noiseStd) factors clamped at 0
+ * by default, or the reference code's one-sided factors), then the pointwise
+ * median trajectory (the prediction) and a percentile band, and each
+ * parameter's distribution. Held-out points (options.holdOut) are not perturbed
+ * and are predicted by the median trajectory. With `refineFromBootstrap`, a
+ * second pass with bootstrap-informed bounds, as in the reference.
+ *
+ * @param model - the growth model
+ * @param series - days, sizes and RT context
+ * @param options - {@link fitGrowth}'s options plus replicates, noise, refinement, band and grid
+ * @returns the median trajectory, band, parameter distributions and all fits
+ * @throws TooFewPointsError or RangeError on bad input (as {@link fitGrowth}) or bad bootstrap options
+ */
+export function bootstrapGrowth<P extends ParamRecord<P>>(
+  model: GrowthModel<P, GrowthContext>,
+  series: GrowthSeries,
+  options: BootstrapGrowthOptions<P> = {},
+): BootstrapResult<P> {
+  return forSeries(seriesIdOf(series), () => bootstrapChecked(model, series, options));
+}
+
+function bootstrapChecked<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, series: GrowthSeries, options: BootstrapGrowthOptions<P>): BootstrapResult<P> {
+  const caller = 'bootstrapGrowth';
+  const prep = prepareFit(model, series, options, caller);
+  const replicates = options.replicates ?? 30;
+  checkPositiveInt(replicates, 'options.replicates', caller);
+  const noiseStd = options.noiseStd ?? 0.1;
+  if (!(noiseStd >= 0) || !Number.isFinite(noiseStd)) throw new RangeError(`'options.noiseStd' passed to '${caller}' must be a finite number >= 0, got ${noiseStd}`);
+  const noise = options.bootstrapNoise ?? 'symmetric';
+  if (noise !== 'symmetric' && noise !== 'reference') {
+    throw new RangeError(`'options.bootstrapNoise' passed to '${caller}' must be 'symmetric' or 'reference', got ${String(noise)}`);
+  }
+  const refine = options.refineFromBootstrap ?? false;
+  if (typeof refine !== 'boolean') throw new RangeError(`'options.refineFromBootstrap' passed to '${caller}' must be true or false, got ${String(refine)}`);
+  const refined = REFINED_PARAMS.filter((k) => (model.paramNames as readonly string[]).includes(k) && !(k in prep.fixed));
+  if (refine && refined.length === 0) {
+    throw new RangeError(
+      `'options.refineFromBootstrap' passed to '${caller}' re-bounds ${REFINED_PARAMS.join(', ')} (the two-phase model's), but model '${model.name}' has none of them free`,
+    );
+  }
+  const pct = options.percentiles ?? [5, 95];
+  if (!Array.isArray(pct) || pct.length !== 2 || !(pct[0] >= 0 && pct[0] < pct[1] && pct[1] <= 100)) {
+    throw new RangeError(`'options.percentiles' passed to '${caller}' must be [low, high] with 0 <= low < high <= 100, got ${JSON.stringify(pct)}`);
+  }
+  const t0 = prep.ctx.t0 ?? prep.times[0];
+  let grid: number[];
+  if (options.times !== undefined) {
+    checkTimes(options.times, 'options.times', caller, false);
+    if (options.times[0] < t0) throw new RangeError(`'options.times' passed to '${caller}' must be >= t0 (${t0}), got ${options.times[0]}`);
+    grid = [...options.times];
+  } else {
+    const gridPoints = options.gridPoints ?? 121;
+    checkPositiveInt(gridPoints, 'options.gridPoints', caller, 2);
+    const until = options.until ?? prep.times[prep.times.length - 1];
+    if (!Number.isFinite(until) || until <= t0) throw new RangeError(`'options.until' passed to '${caller}' must be a finite day after t0 (${t0}), got ${until}`);
+    grid = Array.from({ length: gridPoints }, (_, i) => t0 + ((until - t0) * i) / (gridPoints - 1));
+  }
+  const set: BootstrapSettings = { caller, replicates, noiseStd, noise, pct: [pct[0], pct[1]], grid };
+  const first = runBootstrap(model, series, options, prep, set);
+  if (!refine) return first;
+  if (!first.ok) return { ...first, reason: `the first pass of 'refineFromBootstrap' failed: ${first.reason}` };
+  // The reference's second pass: upper bound = 1.1 x the largest value not above the 90th percentile.
+  const lower: Record<string, number> = {};
+  const upper: Record<string, number> = {};
+  const initial: Record<string, number> = {};
+  const rec = (o: P): Record<string, number> => o as unknown as Record<string, number>;
+  for (const k of refined) {
+    const values = first.params[k];
+    const p90 = percentile(values, 90);
+    upper[k] = REFINE_FACTOR * values.filter((v) => v <= p90).reduce((m, v) => Math.max(m, v), -Infinity);
+    lower[k] = k === 'delay' ? REFINED_DELAY_LOWER : rec(prep.lower)[k];
+    const init = k === 'delay' ? REFINED_DELAY_INITIAL : rec(prep.initial)[k];
+    initial[k] = Math.min(upper[k], Math.max(lower[k], init));
+  }
+  const options2: BootstrapGrowthOptions<P> = {
+    ...options,
+    lower: { ...(options.lower ?? {}), ...lower } as Partial<ParamRecord<P>>,
+    upper: { ...(options.upper ?? {}), ...upper } as Partial<ParamRecord<P>>,
+    initial: { ...(options.initial ?? {}), ...initial } as Partial<ParamRecord<P>>,
+  };
+  const prep2 = prepareFit(model, series, options2, caller);
+  const second = runBootstrap(model, series, options2, prep2, set);
+  return { ...second, refinement: { lower, upper, initial, firstPass: first } };
 }
 
 /** What {@link relativeChange} needs: a {@link FitResult} or a {@link BootstrapResult}. */

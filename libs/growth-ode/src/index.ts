@@ -6,9 +6,9 @@
  */
 export { solveIvp, OdeError } from './ode.js';
 export type { OdeRhs, StateJump, SolveIvpOptions, OdeSolution, OdeErrorKind } from './ode.js';
-export { simulate, standardSchedule, resolveRtStart, RT_MAX_DAYS_AFTER_LAST } from './model.js';
-export type { GrowthModel, GrowthContext, ParamRecord, RtFraction, ParameterDefaults, SimulateOptions, SimulateForm } from './model.js';
-export { twoPhaseRtModel, TWO_PHASE_PAPER_BOUNDS, TWO_PHASE_UPPER_WIDENING } from './two-phase.js';
+export { simulate, standardSchedule, resolveRtStart, RT_MAX_DAYS_AFTER_LAST, RT_MAX_DAYS_BEFORE_FIRST } from './model.js';
+export type { GrowthModel, GrowthContext, ParamRecord, RtFraction, ParameterDefaults, ShortSeriesFallback, SimulateOptions, SimulateForm } from './model.js';
+export { twoPhaseRtModel, TWO_PHASE_PAPER_BOUNDS, TWO_PHASE_NOISE_FACTOR, TWO_PHASE_UPPER_WIDENING, TWO_PHASE_SHORT_SERIES } from './two-phase.js';
 export type { TwoPhaseParams } from './two-phase.js';
 export {
   createExponentialLqModel,
@@ -21,7 +21,7 @@ export {
 export type { ExponentialLqParams, SaturatingLqParams, LqModelOptions } from './lq-models.js';
 export { leastSquaresBounded } from './lm.js';
 export type { LeastSquaresOptions, LeastSquaresResult, LeastSquaresStatus } from './lm.js';
-export { fitGrowth, bootstrapGrowth, relativeChange, percentile } from './fit.js';
+export { fitGrowth, bootstrapGrowth, relativeChange, percentile, TooFewPointsError } from './fit.js';
 export type {
   GrowthSeries,
   FitGrowthOptions,
@@ -32,7 +32,11 @@ export type {
   BootstrapGrowthOptions,
   ParamSummary,
   BootstrapResult,
+  BootstrapRefinement,
   GrowthPrediction,
+  FitObjective,
+  ShortSeriesMode,
+  BootstrapNoise,
 } from './fit.js';
 export { parseSeriesCsv, readSeriesCsv, resultToJson, resultsToCsv, paramsToCsv, writeFileAtomic, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
 export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';

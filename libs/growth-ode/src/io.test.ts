@@ -92,6 +92,14 @@ describe('writers', () => {
     expect(b.kind).toBe('bootstrap');
     expect(b.trajectory.times).toHaveLength(5);
     expect(b.base.kind).toBe('fit');
+    expect(b.bootstrapNoise).toBe('symmetric');
+    expect(b.base.objective).toBe('least-squares');
+    expect(b.notice).toBeUndefined();
+    const short = bootstrapGrowth(twoPhaseRtModel, { ...ex, times: ex.times.slice(0, 3), sizes: ex.sizes.slice(0, 3) }, { starts: 1, replicates: 3, gridPoints: 5, shortSeries: 'population' });
+    const s = resultToJson(short) as any;
+    expect(s.heldByFallback).toEqual(['slope', 'delay', 'survival']);
+    expect(s.notice).toMatch(/held slope = 1/);
+    expect(s.base.notice).toMatch(/held slope = 1/);
     expect(() => resultToJson({} as never)).toThrow(/'result' passed to 'resultToJson'/);
   });
 

@@ -227,6 +227,10 @@ export function resultToJson(result: GrowthResult): Record<string, unknown> {
       paramSummary: r.paramSummary,
       params: r.params,
       ...(r.heldOut ? { heldOut: r.heldOut } : {}),
+      bootstrapNoise: r.bootstrapNoise,
+      heldByFallback: r.heldByFallback,
+      ...(r.notice !== undefined ? { notice: r.notice } : {}),
+      ...(r.refinement ? { refinement: { lower: r.refinement.lower, upper: r.refinement.upper, initial: r.refinement.initial, firstPass: resultToJson(r.refinement.firstPass) } } : {}),
       base: resultToJson(r.base),
     });
   }
@@ -240,6 +244,9 @@ export function resultToJson(result: GrowthResult): Record<string, unknown> {
     context: f.context,
     params: f.params,
     freeParams: f.freeParams,
+    heldByFallback: f.heldByFallback,
+    ...(f.notice !== undefined ? { notice: f.notice } : {}),
+    objective: f.objective,
     bounds: f.bounds,
     scale: f.scale,
     metrics: { r2: finiteOrNull(f.r2), rmse: finiteOrNull(f.rmse), nrmse: finiteOrNull(f.nrmse) },

@@ -3,7 +3,7 @@
  * radiotherapy applied per fraction.
  */
 import type { GrowthContext, GrowthModel, ParamRecord, ParameterDefaults, RtFraction } from './model.js';
-import { RT_MAX_DAYS_AFTER_LAST, resolveRtStart, standardSchedule } from './model.js';
+import { RT_MAX_DAYS_AFTER_LAST, RT_MAX_DAYS_BEFORE_FIRST, resolveRtStart, standardSchedule } from './model.js';
 
 /** Parameters of {@link exponentialLqModel}. */
 export type ExponentialLqParams = {
@@ -38,9 +38,14 @@ export interface LqModelOptions {
 
 type Flow = (v: number, dt: number, lambda: number, capacity: number) => number;
 
+/**
+ * The fractions on or after `t0`. The state is the size alone, so fractions
+ * before the first scan (retrospective RT) are already in `v0`, the size at `t0`.
+ */
 function scheduleOf(ctx: GrowthContext): readonly RtFraction[] {
   if (ctx.schedule === undefined) throw new RangeError(`the context of an LQ model has no 'schedule': pass it through 'simulate' or 'fitGrowth'`);
-  return ctx.schedule;
+  const t0 = ctx.t0 ?? 0;
+  return ctx.schedule[0] !== undefined && ctx.schedule[0].day < t0 ? ctx.schedule.filter((f) => f.day >= t0) : ctx.schedule;
 }
 
 /** Resolves the fraction schedule: explicit, or the standard one from rtStart/rtEnd. */
@@ -52,9 +57,9 @@ function resolveSchedule(context: GrowthContext | undefined, span: { t0: number;
       if (!Number.isFinite(f?.day) || !Number.isFinite(f?.dose) || f.dose < 0) {
         throw new RangeError(`'context.schedule' passed to '${caller}' must hold finite days and doses >= 0, bad fraction at index ${i}`);
       }
-      if (f.day < span.t0 || f.day > span.tMax + RT_MAX_DAYS_AFTER_LAST) {
+      if (f.day < span.t0 - RT_MAX_DAYS_BEFORE_FIRST || f.day > span.tMax + RT_MAX_DAYS_AFTER_LAST) {
         throw new RangeError(
-          `'context.schedule' passed to '${caller}' is out of range: fraction ${i} on day ${f.day} is before t0=${span.t0} or more than ${RT_MAX_DAYS_AFTER_LAST} days after the last time ${span.tMax}`,
+          `'context.schedule' passed to '${caller}' is out of range: fraction ${i} on day ${f.day} is more than ${RT_MAX_DAYS_BEFORE_FIRST} days before t0=${span.t0} or more than ${RT_MAX_DAYS_AFTER_LAST} days after the last time ${span.tMax}`,
         );
       }
     });
@@ -125,6 +130,7 @@ function maxOf(a: readonly number[]): number {
  * (dose d) `V <- V exp(-alpha d - beta d^2)`. Parameters
  * {@link ExponentialLqParams}; context `rtStart`/`rtEnd` (standard schedule,
  * 30 x 1.8 Gy on weekdays) or an explicit `schedule`. Has a closed form.
+ * Fractions before `t0` (retrospective RT) are already in `v0`, the size at `t0`.
  *
  * @param options - the alpha/beta ratio
  * @returns the model

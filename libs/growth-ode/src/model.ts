@@ -54,6 +54,30 @@ export interface ParameterDefaults<P> {
 }
 
 /**
+ * Population values a model offers for series too short to fit all its
+ * parameters (`shortSeries: 'population'` of `fitGrowth` / `bootstrapGrowth`).
+ */
+export interface ShortSeriesFallback<P> {
+  /**
+   * Parameters to hold, in the order they are held (least identifiable first):
+   * a series with `n` fitted points holds the first ones until at most `n`
+   * parameters are free. At most all of them, so a series needs at least
+   * `paramNames.length - order.length` points.
+   */
+  readonly order: readonly (keyof P & string)[];
+  /** The value each of them is held at in the fit to the data. */
+  readonly values: { readonly [K in keyof P]?: number };
+  /**
+   * Where a bootstrap replicate draws each held parameter from (log-uniform in
+   * `[low, high]`), so that the band includes the uncertainty of the held values.
+   * A parameter without a range keeps its value in every replicate.
+   */
+  readonly ranges?: { readonly [K in keyof P]?: readonly [number, number] };
+  /** Why these values, for the notice of a fallback fit. */
+  readonly source: string;
+}
+
+/**
  * A growth model: an ODE system with optional state jumps, a scalar output (the
  * tumour size) and, optionally, a closed form. Implement it to fit your own model
  * with {@link fitGrowth}.
@@ -86,6 +110,8 @@ export interface GrowthModel<P extends ParamRecord<P> = Record<string, number>, 
   resolveContext?(context: C | undefined, span: { t0: number; tMax: number }, caller: string): C;
   /** Starting point and bounds for fitting, from the (fitting-unit) series. */
   parameterDefaults?(times: readonly number[], sizes: readonly number[], context: C): ParameterDefaults<P>;
+  /** Population values for series with fewer points than parameters (optional). */
+  readonly shortSeriesFallback?: ShortSeriesFallback<P>;
 }
 
 /** Which form `simulate` evaluates. */
@@ -136,8 +162,16 @@ export function standardSchedule(rtStart: number, fractions = 30, dose = 1.8): R
 export const RT_MAX_DAYS_AFTER_LAST = 3650;
 
 /**
+ * Longest sensible distance (days) of the RT start before `t0` (retrospective
+ * radiotherapy: a course that started, or even ended, before the first scan).
+ */
+export const RT_MAX_DAYS_BEFORE_FIRST = 3650;
+
+/**
  * Resolves `rtStart` from a context (`rtStart`, else `rtEnd - courseDays`) and
- * checks it lies in `[t0, tMax + RT_MAX_DAYS_AFTER_LAST]`.
+ * checks it lies in `[t0 - RT_MAX_DAYS_BEFORE_FIRST, tMax + RT_MAX_DAYS_AFTER_LAST]`.
+ * An RT start before `t0` is retrospective radiotherapy: the models then put
+ * its effect into the state at `t0` (see `twoPhaseRtModel`).
  *
  * @param context - the context
  * @param span - the observation span
@@ -162,9 +196,9 @@ export function resolveRtStart(context: GrowthContext | undefined, span: { t0: n
     which = `rtEnd (RT start = rtEnd - ${course} = ${rtStart})`;
   }
   if (!Number.isFinite(rtStart)) throw new RangeError(`'context.${which}' passed to '${caller}' must be a finite day, got ${rtStart}`);
-  if (rtStart < span.t0) {
+  if (rtStart < span.t0 - RT_MAX_DAYS_BEFORE_FIRST) {
     throw new RangeError(
-      `'context.${which}' passed to '${caller}' is out of range: radiotherapy must start at or after the first time t0=${span.t0}, got RT start ${rtStart}`,
+      `'context.${which}' passed to '${caller}' is out of range: RT start ${rtStart} is more than ${RT_MAX_DAYS_BEFORE_FIRST} days before the first time t0=${span.t0}`,
     );
   }
   if (rtStart > span.tMax + RT_MAX_DAYS_AFTER_LAST) {

@@ -87,10 +87,49 @@ describe('twoPhaseRtModel', () => {
     }
   });
 
+  describe('retrospective RT (RT start before t0)', () => {
+    it('matches the scipy trajectories integrated from the RT start (1e-5)', () => {
+      const cases = fixture('retrospective.json').cases.filter((c: any) => c.model === 'two-phase');
+      expect(cases.length).toBe(3);
+      for (const c of cases) {
+        expect(c.context.rtStart).toBeLessThan(c.context.t0);
+        for (const form of ['closed', 'ode'] as const) {
+          const y = simulate(twoPhaseRtModel, c.params, c.times, c.context, { form });
+          expect(maxRel(y, c.sizes)).toBeLessThan(1e-5);
+        }
+      }
+    });
+
+    it('keeps v0 as the size at t0 and differs from ignoring the earlier RT', () => {
+      const y = simulate(twoPhaseRtModel, tp, [0, 60], { rtStart: -20 });
+      expect(y[0]).toBeCloseTo(tp.v0, 9);
+      // Without the event the series would grow exponentially from v0.
+      expect(Math.abs(y[1] - tp.v0 * Math.exp(tp.lambdaGr * 60)) / y[1]).toBeGreaterThan(0.1);
+    });
+
+    it('is continuous as the RT start approaches t0 from below', () => {
+      const ts = [0, 10, 50, 200];
+      const at = simulate(twoPhaseRtModel, tp, ts, { rtStart: 0 });
+      for (const form of ['closed', 'ode'] as const) {
+        const before = simulate(twoPhaseRtModel, tp, ts, { rtStart: -1e-7 }, { form });
+        expect(maxRel(before, at)).toBeLessThan(1e-6);
+      }
+    });
+
+    it('accepts an RT end before the first scan (42-day course) and stays finite long after', () => {
+      const a = simulate(twoPhaseRtModel, tp, [100, 150], { t0: 100, rtEnd: 90 });
+      const b = simulate(twoPhaseRtModel, tp, [100, 150], { t0: 100, rtStart: 48 });
+      expect(a).toEqual(b);
+      const far = simulate(twoPhaseRtModel, { ...tp, lambdaGr: 2.2, slope: 660 }, [0, 10], { rtStart: -3000 });
+      expect(far.every(Number.isFinite)).toBe(true);
+      expect(far[0]).toBeCloseTo(tp.v0, 6);
+    });
+  });
+
   it('rejects bad times, parameters and RT dates', () => {
     expect(() => simulate(twoPhaseRtModel, tp, [0, 10], {})).toThrow(/'context' passed to 'simulate' must give 'rtStart' or 'rtEnd'/);
-    expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtStart: -5 })).toThrow(/out of range/);
-    expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtEnd: 20 })).toThrow(/out of range.*RT start -22/);
+    expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtStart: -3651 })).toThrow(/out of range: RT start -3651 is more than 3650 days before the first time t0=0/);
+    expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtEnd: -3610 })).toThrow(/out of range.*RT start -3652/);
     expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtStart: 1e6 })).toThrow(/out of range/);
     expect(() => simulate(twoPhaseRtModel, tp, [0, 10], { rtStart: NaN })).toThrow(/finite/);
     expect(() => simulate(twoPhaseRtModel, tp, [10, 5], { rtStart: 0 })).toThrow(/'times' passed to 'simulate' must be sorted/);
@@ -147,9 +186,22 @@ describe('LQ models', () => {
     expect(() => createExponentialLqModel({ alphaBetaRatio: 0 })).toThrow(/alphaBetaRatio/);
   });
 
+  it('start from v0 at t0 after fractions before it (retrospective RT), as scipy from a pre-RT size (1e-5)', () => {
+    const cases = fixture('retrospective.json').cases.filter((c: any) => c.model !== 'two-phase');
+    expect(cases.length).toBe(3);
+    for (const c of cases) {
+      const model = models[c.model];
+      expect(c.schedule[0].day).toBeLessThan(c.context.t0);
+      for (const form of ['closed', 'ode'] as const) {
+        expect(maxRel(simulate(model, c.params, c.times, c.context, { form }), c.sizes)).toBeLessThan(1e-5);
+        expect(maxRel(simulate(model, c.params, c.times, { t0: c.context.t0, schedule: c.schedule }, { form }), c.sizes)).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it('rejects a bad schedule', () => {
     const p = { lambda: 0.01, alpha: 0.1, v0: 1 };
-    expect(() => simulate(exponentialLqModel, p, [0, 10], { schedule: [{ day: -3, dose: 2 }] })).toThrow(/out of range/);
+    expect(() => simulate(exponentialLqModel, p, [0, 10], { schedule: [{ day: -3651, dose: 2 }] })).toThrow(/out of range: fraction 0 on day -3651 is more than 3650 days before t0=0/);
     expect(() => simulate(exponentialLqModel, p, [0, 10], { schedule: [{ day: 3, dose: -2 }] })).toThrow(/doses >= 0/);
     expect(() => simulate(exponentialLqModel, p, [0, 10], {})).toThrow(/rtStart/);
   });
