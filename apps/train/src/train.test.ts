@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { CliError, resolveConfig } from '@tumorcast/cli';
 import { initBackend, loadSafetensors } from '@tumorcast/nn';
@@ -13,18 +12,26 @@ import { configFile, trainCli } from './cli.js';
 import { DIFFUSION_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA } from './schema.js';
 import { diffusionValidationMse, unetConfigOf } from './commands-diffusion.js';
 import type { DiffusionTrainConfig } from './commands-diffusion.js';
+import { writePhantomDataset } from '@tumorcast/phantom';
 import { openSlices } from './data.js';
 import { checkpointFiles, latestCheckpoint } from './checkpoint.js';
+import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/nifti/test/brats-sample.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SAMPLE = path.resolve(repo, '../shared/data/brats-sample');
 const quiet = () => undefined;
 
-let tmp: string;
+// Every output goes under this temporary folder (never into the working directory).
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-train-'));
+// The default results_dir, relative to the working directory: no test may leave it behind.
+const DEFAULT_RESULTS = path.resolve('results');
+const started = Date.now();
+/**
+ * Phantom training slices in the seed layout, written at test time: 2 patients
+ * x 3 scans x 2 slices, 240 x 240 like BraTS, each with its seg.
+ */
+const PHANTOM = path.join(tmp, 'phantom');
 beforeAll(async () => {
-  if (!fs.existsSync(SAMPLE)) throw new Error(`the BraTS sample data is missing at ${SAMPLE}`);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-train-'));
   await initBackend({ log: false });
+  await writePhantomDataset(PHANTOM, { seed: 5, patients: 0, trainingPatients: 2, preview: false, patient: { sliceIds: [78, 82], days: [0, 90, 210] } });
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -34,8 +41,25 @@ const tinyDiffusion = [
   '--batch-size', '2', '--lr', '1e-3', '--diffusion-steps', '100', '--max-slices', '4', '--save-interval', '0',
 ];
 
-function args(cmd: string, results: string, extra: string[]): string[] {
-  return [cmd, '--data-dir', SAMPLE, '--results-dir', results, ...extra];
+function args(cmd: string, results: string, extra: string[], data = PHANTOM): string[] {
+  return [cmd, '--data-dir', data, '--results-dir', results, ...extra];
+}
+
+/**
+ * Copies the slice folder `src` without its t2f file to a new slice 99 of a
+ * fresh data set and expects training to name that folder and the modality.
+ */
+async function expectBrokenSliceNamed(src: string, tag: string): Promise<void> {
+  const [pid, slice] = path.basename(src).split('_') as [string, string];
+  const root = path.join(tmp, `bad-data-${tag}`);
+  const bad = path.join(root, 'training', `${pid}_99`);
+  fs.mkdirSync(bad, { recursive: true });
+  for (const f of fs.readdirSync(src)) {
+    if (!f.includes('_t2f_')) fs.copyFileSync(path.join(src, f), path.join(bad, f.replace(`_${slice}_`, '_99_')));
+  }
+  const re = new RegExp(`${pid}_99.*t2f|t2f.*${pid}_99`);
+  await expect(trainCli(['diffusion', '--data-dir', root, '--results-dir', path.join(tmp, `bad-out-${tag}`), ...tinyDiffusion, '--iterations', '1'], quiet))
+    .rejects.toThrow(re);
 }
 
 async function stdoutOf(fn: () => Promise<unknown>): Promise<string> {
@@ -50,10 +74,16 @@ async function stdoutOf(fn: () => Promise<unknown>): Promise<string> {
   return chunks.join('');
 }
 
-describe('tumorcast-train diffusion', () => {
-  it('lowers the loss on a fixed batch (overfit) and writes checkpoint, EMA, optimiser state, log and curve', async () => {
-    const dir = path.join(tmp, 'diff');
-    expect(await trainCli(args('diffusion', dir, [...tinyDiffusion, '--iterations', '12', '--seed', '3']), quiet)).toBe(0);
+/**
+ * What training must do on any data set in the seed layout: the diffusion
+ * model overfits a fixed batch, validate scores it, the regressor's loss goes
+ * down, the segmenter logs its validation Dice and loads back. `tag` names the
+ * data set's output folder.
+ */
+function learningTests(data: string, tag: string): void {
+  it('diffusion: lowers the loss on a fixed batch (overfit) and writes checkpoint, EMA, optimiser state, log and curve', async () => {
+    const dir = path.join(tmp, `out-${tag}`, 'diff');
+    expect(await trainCli(args('diffusion', dir, [...tinyDiffusion, '--iterations', '12', '--seed', '3'], data), quiet)).toBe(0);
     const files = checkpointFiles(dir, 12);
     for (const f of Object.values(files)) expect(fs.existsSync(f)).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n')).toHaveLength(13);
@@ -62,17 +92,60 @@ describe('tumorcast-train diffusion', () => {
     expect(cfg.image_size).toBe(32);
 
     // Fixed batch, fixed timesteps and noise: compare the initial weights (same seed) with the trained ones.
-    const data = await openSlices([SAMPLE], { imageSize: 32, split: 'training', maxSlices: 4, requireLabels: true });
+    const slices = await openSlices([data], { imageSize: 32, split: 'training', maxSlices: 4, requireLabels: true });
     const diffusion = createDiffusion({ steps: 100, learnSigma: true });
     const before = createUNet(unetConfigOf(cfg), { seed: 3 });
     const after = createUNet(unetConfigOf(cfg), { seed: 3 });
     await after.loadWeights(files.model);
-    const l0 = await diffusionValidationMse(before, diffusion, data, 4, 11, 2);
-    const l1 = await diffusionValidationMse(after, diffusion, data, 4, 11, 2);
+    const l0 = await diffusionValidationMse(before, diffusion, slices, 4, 11, 2);
+    const l1 = await diffusionValidationMse(after, diffusion, slices, 4, 11, 2);
     before.dispose();
     after.dispose();
     expect(l1).toBeLessThan(0.8 * l0);
   });
+
+  it('validate reports the validation MSE of a checkpoint', async () => {
+    const ckpt = checkpointFiles(path.join(tmp, `out-${tag}`, 'diff'), 12).model;
+    const out = await stdoutOf(() => trainCli(['validate', '--checkpoint', ckpt, '--data-dir', data, '--max-slices', '3', '--timesteps-per-slice', '1'], quiet));
+    const r = JSON.parse(out) as { kind: string; value: number; slices: number };
+    expect(r.kind).toBe('diffusion');
+    expect(r.slices).toBe(3);
+    expect(Number.isFinite(r.value)).toBe(true);
+  });
+
+  it('regressor: loss goes down over a few steps on a fixed small set', async () => {
+    const dir = path.join(tmp, `out-${tag}`, 'reg');
+    const common = ['--image-size', '32', '--regressor-width', '32', '--regressor-depth', '1', '--regressor-channel-mult', '1,2',
+      '--regressor-attention-resolutions', '16', '--regressor-num-head-channels', '32', '--batch-size', '4', '--max-slices', '4',
+      '--lr', '1e-3', '--diffusion-steps', '100', '--save-interval', '0', '--eval-interval', '10', '--data-dir-val', data];
+    expect(await trainCli(args('regressor', dir, [...common, '--iterations', '20'], data), quiet)).toBe(0);
+    const rows = fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n');
+    const head = rows[0]!.split(',');
+    const val = rows.slice(1).map((r) => r.split(',')[head.indexOf('val_mse')]).filter((v) => v !== '').map(Number);
+    expect(val).toHaveLength(2);
+    const loss = rows.slice(1).map((r) => Number(r.split(',')[head.indexOf('loss')]));
+    const first = loss.slice(0, 5).reduce((a, b) => a + b) / 5;
+    const last = loss.slice(-5).reduce((a, b) => a + b) / 5;
+    expect(last).toBeLessThan(first);
+  });
+
+  it('segmenter: Dice rises and the checkpoint loads as a segmenter', async () => {
+    const dir = path.join(tmp, `out-${tag}`, 'seg');
+    const common = ['--image-size', '32', '--base-channels', '32', '--channel-mult', '1,2', '--num-res-blocks', '1', '--batch-size', '4',
+      '--max-slices', '4', '--lr', '3e-3', '--save-interval', '0', '--eval-interval', '15', '--data-dir-val', data];
+    expect(await trainCli(args('segmenter', dir, [...common, '--iterations', '30'], data), quiet)).toBe(0);
+    const rows = fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n');
+    const head = rows[0]!.split(',');
+    const dice = rows.slice(1).map((r) => r.split(',')[head.indexOf('val_dice')]).filter((v) => v !== '').map(Number);
+    expect(dice).toHaveLength(2);
+    const net = await loadSegmenter(latestCheckpoint(dir)!);
+    expect(net.config.imageSize).toBe(32);
+    net.dispose();
+  });
+}
+
+describe('tumorcast-train on phantom slices (written at test time)', () => {
+  learningTests(PHANTOM, 'phantom');
 
   it('resuming reproduces the uninterrupted run exactly', async () => {
     const a = path.join(tmp, 'resume-a');
@@ -127,46 +200,13 @@ describe('tumorcast-train diffusion', () => {
     net.dispose();
     expect(Number(/model(\d+)/.exec(ckpt)![1])).toBeLessThan(1000);
   });
-
-  it('validate reports the validation MSE of a checkpoint', async () => {
-    const ckpt = checkpointFiles(path.join(tmp, 'diff'), 12).model;
-    const out = await stdoutOf(() => trainCli(['validate', '--checkpoint', ckpt, '--data-dir', SAMPLE, '--max-slices', '3', '--timesteps-per-slice', '1'], quiet));
-    const r = JSON.parse(out) as { kind: string; value: number; slices: number };
-    expect(r.kind).toBe('diffusion');
-    expect(r.slices).toBe(3);
-    expect(Number.isFinite(r.value)).toBe(true);
-  });
 });
 
-describe('tumorcast-train regressor and segmenter', () => {
-  it('regressor: loss goes down over a few steps on a fixed small set', async () => {
-    const dir = path.join(tmp, 'reg');
-    const common = ['--image-size', '32', '--regressor-width', '32', '--regressor-depth', '1', '--regressor-channel-mult', '1,2',
-      '--regressor-attention-resolutions', '16', '--regressor-num-head-channels', '32', '--batch-size', '4', '--max-slices', '4',
-      '--lr', '1e-3', '--diffusion-steps', '100', '--save-interval', '0', '--eval-interval', '10', '--data-dir-val', SAMPLE];
-    expect(await trainCli(args('regressor', dir, [...common, '--iterations', '20']), quiet)).toBe(0);
-    const rows = fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n');
-    const head = rows[0]!.split(',');
-    const val = rows.slice(1).map((r) => r.split(',')[head.indexOf('val_mse')]).filter((v) => v !== '').map(Number);
-    expect(val).toHaveLength(2);
-    const loss = rows.slice(1).map((r) => Number(r.split(',')[head.indexOf('loss')]));
-    const first = loss.slice(0, 5).reduce((a, b) => a + b) / 5;
-    const last = loss.slice(-5).reduce((a, b) => a + b) / 5;
-    expect(last).toBeLessThan(first);
-  });
+describeWithSample('tumorcast-train on the BraTS sample', () => {
+  learningTests(SAMPLE, 'brats');
 
-  it('segmenter: Dice rises and the checkpoint loads as a segmenter', async () => {
-    const dir = path.join(tmp, 'seg');
-    const common = ['--image-size', '32', '--base-channels', '32', '--channel-mult', '1,2', '--num-res-blocks', '1', '--batch-size', '4',
-      '--max-slices', '4', '--lr', '3e-3', '--save-interval', '0', '--eval-interval', '15', '--data-dir-val', SAMPLE];
-    expect(await trainCli(args('segmenter', dir, [...common, '--iterations', '30']), quiet)).toBe(0);
-    const rows = fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n');
-    const head = rows[0]!.split(',');
-    const dice = rows.slice(1).map((r) => r.split(',')[head.indexOf('val_dice')]).filter((v) => v !== '').map(Number);
-    expect(dice).toHaveLength(2);
-    const net = await loadSegmenter(latestCheckpoint(dir)!);
-    expect(net.config.imageSize).toBe(32);
-    net.dispose();
+  it('names the slice folder of a broken real slice', async () => {
+    await expectBrokenSliceNamed(path.join(SAMPLE, 'training', '00004000_25'), 'brats');
   });
 });
 
@@ -177,25 +217,19 @@ describe('bad configs and commands', () => {
     ['wrong type', ['diffusion', '--data-dir', 'x', '--batch-size', 'four'], /'batch_size' must be an integer, got "four"/],
     ['missing data_dir', ['diffusion'], /missing required config key\(s\): data_dir/],
     ['unknown preset file', ['diffusion', '--config', '/nope.yaml', '--data-dir', 'x'], /config file \/nope\.yaml: cannot read/],
-    ['empty data folder', ['diffusion', '--data-dir', os.tmpdir() + '/tc-nothing-here', '--iterations', '1'], /tc-nothing-here: data set root folder not found/],
-    ['bad resume file', ['diffusion', '--data-dir', SAMPLE, '--resume-checkpoint', 'weights.bin', '--image-size', '32', '--num-channels', '32', '--channel-mult', '1,2', '--attention-resolutions', '', '--max-slices', '1', '--results-dir', os.tmpdir() + '/tc-bad-resume'], /modelNNNNNN\.safetensors/],
+    ['empty data folder', ['diffusion', '--data-dir', path.join(tmp, 'nothing-here'), '--results-dir', path.join(tmp, 'empty-out'), '--iterations', '1'], /nothing-here: data set root folder not found/],
+    ['bad resume file', ['diffusion', '--data-dir', PHANTOM, '--resume-checkpoint', 'weights.bin', '--image-size', '32', '--num-channels', '32', '--channel-mult', '1,2', '--attention-resolutions', '', '--max-slices', '1', '--results-dir', path.join(tmp, 'bad-resume')], /modelNNNNNN\.safetensors/],
   ];
   it.each(cases)('%s', async (_name, argv, re) => {
     await expect(trainCli(argv, quiet)).rejects.toThrow(re);
   });
 
-  it('names the slice folder of a broken sample', async () => {
-    const bad = path.join(tmp, 'bad-data', 'training', '00004000_99');
-    fs.mkdirSync(bad, { recursive: true });
-    for (const f of fs.readdirSync(path.join(SAMPLE, 'training', '00004000_25'))) {
-      if (!f.includes('_t2f_')) fs.copyFileSync(path.join(SAMPLE, 'training', '00004000_25', f), path.join(bad, f.replace('_25_', '_99_')));
-    }
-    await expect(trainCli(['diffusion', '--data-dir', path.join(tmp, 'bad-data'), '--results-dir', path.join(tmp, 'bad-out'), ...tinyDiffusion, '--iterations', '1'], quiet))
-      .rejects.toThrow(/00004000_99.*t2f|t2f.*00004000_99/);
+  it('names the slice folder of a broken phantom slice', async () => {
+    await expectBrokenSliceNamed(path.join(PHANTOM, 'training', '91000000_78'), 'phantom');
   });
 
   it('refuses a config that would overflow the wasm heap, saying what to change', async () => {
-    await expect(trainCli(['diffusion', '--data-dir', SAMPLE, '--results-dir', path.join(tmp, 'huge'), '--image-size', '256', '--num-channels', '32',
+    await expect(trainCli(['diffusion', '--data-dir', PHANTOM, '--results-dir', path.join(tmp, 'huge'), '--image-size', '256', '--num-channels', '32',
       '--channel-mult', '1,1', '--attention-resolutions', '', '--num-res-blocks', '1', '--batch-size', '512', '--max-slices', '1'], quiet))
       .rejects.toThrow(/more than the wasm backend can hold safely.*reduce batch_size/);
   });
@@ -210,7 +244,8 @@ describe('bad configs and commands', () => {
       const out = await stdoutOf(() => trainCli([cmd, '--help'], quiet));
       expect(out).toContain(`tumorcast-train ${cmd}`);
     }
-    await expect(trainCli(['diffusion', '--config', 'small', '--data-dir', SAMPLE, '--iterations', '0'], quiet)).rejects.toBeInstanceOf(CliError);
+    await expect(trainCli(['diffusion', '--config', 'small', '--data-dir', PHANTOM, '--results-dir', path.join(tmp, 'small-0'), '--iterations', '0'], quiet))
+      .rejects.toBeInstanceOf(CliError);
   });
 
   it('does not leak tensors across training steps', async () => {
@@ -242,5 +277,14 @@ describe('tumorcast-train prepare', () => {
     const samples = await listSamples(out, { split: 'training', requireLabels: true });
     expect(samples.map((s) => s.slice).sort()).toEqual([2, 3]);
     await expect(trainCli(['prepare', '--input', path.join(tmp, 'volumes'), '--out', out, '--slices', '3:1'], quiet)).rejects.toThrow(/'a:b' with a < b/);
+  });
+});
+
+describe('test hygiene', () => {
+  it('wrote nothing into a default results folder of the working directory (every test passes --results-dir)', () => {
+    const written = fs.existsSync(DEFAULT_RESULTS)
+      ? fs.readdirSync(DEFAULT_RESULTS).filter((f) => fs.statSync(path.join(DEFAULT_RESULTS, f)).mtimeMs >= started - 1000)
+      : [];
+    expect(written).toEqual([]);
   });
 });
