@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tumorcast/nn';
 import { loadNifti } from '@tumorcast/nifti';
@@ -12,24 +11,28 @@ import type { PhantomDatasetManifest } from '@tumorcast/phantom';
 import { predictCli } from './cli.js';
 import { shardSlices } from './slices.js';
 import type { SliceResult } from './run.js';
+import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/nifti/test/brats-sample.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SAMPLE = path.resolve(repo, '../shared/data/brats-sample');
 const quiet = () => undefined;
 // Fast sampling for tests: L = 100 in 5 respaced steps, 2 runs per map.
 const FAST = ['--respacing', 'ddim50', '--noise-level', '100', '--samples', '2'];
 
-let tmp: string;
-let phantom: string;
+// Every output goes under this temporary folder.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-'));
+/** A phantom test patient (baseline in testing/, real follow-up in followup/), written at test time. */
+const phantom = path.join(tmp, 'phantom');
+/** Its only slice. */
+const PHANTOM_SLICE = '90000000_80';
+/** Phantom training-style slices (training/, with seg files): 1 patient x 2 scans. */
+const phantomTrain = path.join(tmp, 'phantom-train');
 let manifest: PhantomDatasetManifest;
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-'));
   await initBackend({ log: false });
-  phantom = path.join(tmp, 'phantom');
   manifest = await writePhantomDataset(phantom, {
     seed: 11, patients: 1, preview: false,
     patient: { sliceIds: [80], tumourHalfHeight: 10, days: [0, 14, 21, 35, 49, 63, 90, 120, 150, 210] },
   });
+  await writePhantomDataset(phantomTrain, { seed: 12, patients: 0, trainingPatients: 1, preview: false, patient: { sliceIds: [80], days: [0, 60] } });
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -134,30 +137,42 @@ describe('tumorcast-predict run on the phantom (with the real follow-up)', () =>
   }, 300_000);
 });
 
-describe('tumorcast-predict on the BraTS sample slices', () => {
+/**
+ * Prediction with a given relative change and no real follow-up: `run` on a
+ * baseline slice, `sample` on a training-style slice (label from its seg).
+ */
+function withoutFollowupTests(run: [root: string, id: string], sample: [root: string, id: string], tag: string): void {
   it('run completes with a constant relative change and writes valid NIfTI files', async () => {
-    const out = path.join(tmp, 'brats');
+    const [root, id] = run;
+    const out = path.join(tmp, `out-${tag}`, 'run');
     const n0 = tf.memory().numTensors;
-    expect(await predictCli(['run', '--data', SAMPLE, '--relative-change', '0.3', '--slices', '00002000_27', '--out', out, ...FAST], quiet)).toBe(0);
+    expect(await predictCli(['run', '--data', root, '--relative-change', '0.3', '--slices', id, '--out', out, ...FAST], quiet)).toBe(0);
     expect(tf.memory().numTensors).toBe(n0);
-    for (const id of ['00002000_27']) {
-      const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
-      const img = await loadNifti(path.join(out, r.files.followup[3]!));
-      expect(img.shape).toEqual([240, 240]);
-      expect(Array.from(img.data as ArrayLike<number>).every(Number.isFinite)).toBe(true);
-    }
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
+    const img = await loadNifti(path.join(out, r.files.followup[3]!));
+    expect(img.shape).toEqual([240, 240]);
+    expect(Array.from(img.data as ArrayLike<number>).every(Number.isFinite)).toBe(true);
     expect(fs.existsSync(path.join(out, 'report.html'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'metrics.csv'))).toBe(false); // no real follow-up given
   }, 600_000);
 
   it('sample writes follow-ups without maps or report', async () => {
-    const out = path.join(tmp, 'brats-sample-only');
-    expect(await predictCli(['sample', '--data', SAMPLE, '--relative-change', '-0.2', '--slices', '00004000_25', '--out', out, ...FAST, '--samples', '1'], quiet)).toBe(0);
-    const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', '00004000_25', 'result.json'), 'utf8')) as SliceResult;
+    const [root, id] = sample;
+    const out = path.join(tmp, `out-${tag}`, 'sample-only');
+    expect(await predictCli(['sample', '--data', root, '--relative-change', '-0.2', '--slices', id, '--out', out, ...FAST, '--samples', '1'], quiet)).toBe(0);
+    const r = JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
     expect(r.files.followup).toHaveLength(4);
     expect(r.files.probability).toBeUndefined();
     expect(fs.existsSync(path.join(out, 'report.html'))).toBe(false);
   }, 600_000);
+}
+
+describe('tumorcast-predict without a real follow-up, on phantom slices', () => {
+  withoutFollowupTests([phantom, PHANTOM_SLICE], [phantomTrain, '91000000_80'], 'phantom');
+});
+
+describeWithSample('tumorcast-predict on the BraTS sample slices', () => {
+  withoutFollowupTests([SAMPLE, '00002000_27'], [SAMPLE, '00004000_25'], 'brats');
 });
 
 describe('the shipped models beat the unchanged baseline (smaller demo run)', () => {
@@ -189,14 +204,14 @@ describe('shards and bad input', () => {
 
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['predict'], /unknown command 'predict'/],
-    ['no target', ['run', '--data', SAMPLE, '--out', '/tmp/x'], /give exactly one of --series/],
-    ['two targets', ['run', '--data', SAMPLE, '--out', '/tmp/x', '--relative-change', '0.1', '--targets', 't.json'], /got --targets and --relative-change|got --relative-change and --targets/],
-    ['series without day', ['run', '--data', SAMPLE, '--out', '/tmp/x', '--series', 's.csv'], /--series needs --followup-day/],
-    ['missing data folder', ['sample', '--data', '/nonexistent/data', '--out', '/tmp/x', '--relative-change', '0.1'], /data folder \/nonexistent\/data does not exist/],
-    ['missing model file', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--relative-change', '0.1', '--diffusion', '/nope.safetensors', '--slices', '00002000_27'], /diffusion weights \/nope\.safetensors do not exist/],
-    ['unknown slice', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--relative-change', '0.1', '--slices', 'nope_1'], /none of the requested slices/],
-    ['bad option value', ['sample', '--data', SAMPLE, '--out', '/tmp/x', '--relative-change', '0.1', '--samples', '0'], /'samples' must be >= 1/],
-    ['missing targets file', ['sample', '--data', SAMPLE, '--out', '/tmp/tc-x', '--targets', '/nope.json'], /targets file \/nope\.json: cannot read/],
+    ['no target', ['run', '--data', phantom, '--out', path.join(tmp, 'x')], /give exactly one of --series/],
+    ['two targets', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--targets', 't.json'], /got --targets and --relative-change|got --relative-change and --targets/],
+    ['series without day', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--series', 's.csv'], /--series needs --followup-day/],
+    ['missing data folder', ['sample', '--data', '/nonexistent/data', '--out', path.join(tmp, 'x'), '--relative-change', '0.1'], /data folder \/nonexistent\/data does not exist/],
+    ['missing model file', ['sample', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--diffusion', '/nope.safetensors', '--slices', PHANTOM_SLICE], /diffusion weights \/nope\.safetensors do not exist/],
+    ['unknown slice', ['sample', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--slices', 'nope_1'], /none of the requested slices/],
+    ['bad option value', ['sample', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--samples', '0'], /'samples' must be >= 1/],
+    ['missing targets file', ['sample', '--data', phantom, '--out', path.join(tmp, 'x'), '--targets', '/nope.json'], /targets file \/nope\.json: cannot read/],
   ];
   it.each(cases)('%s', async (_n, argv, re) => {
     await expect(predictCli(argv, quiet)).rejects.toThrow(re);
