@@ -3,7 +3,9 @@
  * names, the resolved config in the metadata), `emaNNNNNN.safetensors` (EMA
  * weights), `optNNNNNN.safetensors` (AdamW moments by parameter name plus the
  * step), each written atomically; the model file is written last, so a
- * checkpoint whose model file exists is complete.
+ * checkpoint whose model file exists is complete. Resuming checks the files'
+ * headers against their sizes first ({@link checkpointProblem}), which
+ * catches files truncated by a full disk or a copy.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,12 +35,109 @@ export function stepOfCheckpoint(file: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The newest complete checkpoint's model file in `dir`, or undefined. */
+/** The steps of the checkpoints (model files) in `dir`, newest first. */
+function checkpointSteps(dir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.map((f) => stepOfCheckpoint(f)).filter((s): s is number => s !== undefined).sort((a, b) => b - a);
+}
+
+/** The newest checkpoint's model file in `dir` (the model file is written last, so its presence marks a finished save), or undefined. */
 export function latestCheckpoint(dir: string): string | undefined {
-  if (!fs.existsSync(dir)) return undefined;
-  const steps = fs.readdirSync(dir).map((f) => stepOfCheckpoint(f)).filter((s): s is number => s !== undefined);
-  if (!steps.length) return undefined;
-  return checkpointFiles(dir, Math.max(...steps)).model;
+  const steps = checkpointSteps(dir);
+  return steps.length ? checkpointFiles(dir, steps[0] as number).model : undefined;
+}
+
+/**
+ * What is wrong with a safetensors file, read from its header only (the
+ * data is not loaded): missing, truncated, a header that is not JSON or
+ * describes more bytes than the file has. Undefined when it looks intact.
+ */
+export function safetensorsProblem(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return 'not a regular file';
+    if (st.size < 8) return `truncated (${st.size} bytes)`;
+    const lenBuf = Buffer.alloc(8);
+    fs.readSync(fd, lenBuf, 0, 8, 0);
+    const headerLen = Number(lenBuf.readBigUInt64LE(0));
+    if (headerLen < 2 || 8 + headerLen > st.size) return `truncated or damaged: the header length ${headerLen} does not fit in ${st.size} bytes`;
+    const head = Buffer.alloc(headerLen);
+    let got = 0;
+    while (got < headerLen) {
+      const r = fs.readSync(fd, head, got, headerLen - got, 8 + got);
+      if (r === 0) break;
+      got += r;
+    }
+    let header: Record<string, { data_offsets?: unknown }>;
+    try {
+      header = JSON.parse(head.subarray(0, got).toString('utf8')) as typeof header;
+    } catch {
+      return 'damaged: the header is not valid JSON';
+    }
+    let end = 0;
+    for (const [name, entry] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const off = entry?.data_offsets;
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x))) return `damaged: tensor '${name}' has no valid data_offsets`;
+      end = Math.max(end, off[1] as number);
+    }
+    const need = 8 + headerLen + end;
+    if (need > st.size) return `truncated: ${st.size} bytes, the header describes ${need}`;
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * What is wrong with the checkpoint whose model file is `modelFile`: the
+ * model file and the optimiser state must be intact, the EMA file (when
+ * there is one) too. Undefined when the checkpoint can be resumed from.
+ */
+export function checkpointProblem(modelFile: string): string | undefined {
+  const step = stepOfCheckpoint(modelFile);
+  if (step === undefined) return 'not a modelNNNNNN.safetensors file';
+  const files = checkpointFiles(path.dirname(modelFile), step);
+  const model = safetensorsProblem(files.model);
+  if (model) return `${path.basename(files.model)}: ${model}`;
+  const opt = safetensorsProblem(files.opt);
+  if (opt) return `optimiser state ${path.basename(files.opt)}: ${opt}`;
+  if (fs.existsSync(files.ema)) {
+    const ema = safetensorsProblem(files.ema);
+    if (ema) return `EMA weights ${path.basename(files.ema)}: ${ema}`;
+  }
+  return undefined;
+}
+
+/** What {@link latestIntactCheckpoint} found. */
+export interface LatestIntactCheckpoint {
+  /** The newest checkpoint that passes {@link checkpointProblem}, or undefined. */
+  file?: string;
+  /** Newer checkpoints passed over, with what is wrong with each. */
+  damaged: { file: string; problem: string }[];
+}
+
+/** The newest intact checkpoint in `dir` (see {@link checkpointProblem}), and the damaged newer ones. */
+export function latestIntactCheckpoint(dir: string): LatestIntactCheckpoint {
+  const damaged: { file: string; problem: string }[] = [];
+  for (const step of checkpointSteps(dir)) {
+    const file = checkpointFiles(dir, step).model;
+    const problem = checkpointProblem(file);
+    if (!problem) return { file, damaged };
+    damaged.push({ file, problem });
+  }
+  return { damaged };
 }
 
 /** Maps tfjs variable names (auto-generated, process-specific) to the parameters' PyTorch names. */
@@ -117,9 +216,11 @@ export async function readCheckpointInfo(modelFile: string): Promise<{ step: num
  * identically); a missing EMA file restarts the EMA from the weights.
  */
 export async function loadCheckpoint(modelFile: string, state: TrainState): Promise<number> {
-  if (!fs.existsSync(modelFile)) throw new CliError(`resume checkpoint ${modelFile} does not exist`);
   const step = stepOfCheckpoint(modelFile);
   if (step === undefined) throw new CliError(`resume checkpoint ${modelFile}: expected a file named modelNNNNNN.safetensors`);
+  if (!fs.existsSync(modelFile)) throw new CliError(`resume checkpoint ${modelFile} does not exist`);
+  const problem = checkpointProblem(modelFile);
+  if (problem) throw new CliError(`resume checkpoint ${modelFile} is damaged (${problem}); resume from an earlier one, or use --resume-checkpoint latest to take the newest intact one`, 1);
   const files = checkpointFiles(path.dirname(modelFile), step);
   await state.store.loadWeights(modelFile);
   const { toVar, vars } = nameMaps(state.store);

@@ -4,11 +4,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, describeSchema, parseArgs, resolveConfig, writeFileAtomicSync } from '@tumorcast/cli';
+import {
+  CliError, ExitCode, describeFsError, describeSchema, parseArgs, removeStaleTempFiles, resolveConfig, signalExitCode, writeFileAtomicSync,
+} from '@tumorcast/cli';
 import type { ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
 import { DIFFUSION_SCHEMA, PREPARE_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA, VALIDATE_SCHEMA } from './schema.js';
+import type { TrainLoopResult } from './loop.js';
+import { resolveResume } from './resume.js';
 
 /** Folder of the shipped YAML configs (`small-*.yaml`, `paper-*.yaml`). */
 export const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../configs');
@@ -29,6 +33,9 @@ const EXAMPLES = `Examples:
   tumorcast-train validate --checkpoint runs/diff/model002000.safetensors --data-dir data/val
   tumorcast-train prepare --input BraTS2023/ --out data --slices tumour`;
 
+const EXIT_CODES = 'Exit codes: 0 success, 1 failure (bad data, a failed step), 2 usage error (unknown command or option, invalid value,\n'
+  + 'a named file or folder missing or of the wrong kind), 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.';
+
 /** The top-level help text. */
 export function helpText(command?: string): string {
   if (command && COMMANDS[command]) {
@@ -37,7 +44,9 @@ export function helpText(command?: string): string {
 
 Usage: tumorcast-train ${command} [--config small|paper|FILE.yaml] [--KEY VALUE ...]
 Every config key can be given as a flag (--data-dir or --data_dir); flags override the YAML file.
-${c.trains ? `Ctrl-C saves a checkpoint and exits 0; resume with --resume-checkpoint latest.\n` : ''}
+${c.trains ? `Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and exits 130 (143 for SIGTERM);
+a second one quits at once (or, while a checkpoint is being written, right after it). Resume with --resume-checkpoint latest.\n` : ''}${EXIT_CODES}
+
 Options:
   --config NAME|FILE           ${c.trains ? "shipped preset 'paper', 'small' (64x64, CPU) or 'demo' (tiny), or a YAML file" : 'a YAML file with the keys below'}
   --backend auto|wasm|tensorflow|cpu   compute backend (default auto)
@@ -52,6 +61,8 @@ Usage: tumorcast-train <command> [options]     (tumorcast-train <command> --help
 Commands:
 ${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`).join('\n')}
 
+${EXIT_CODES}
+
 ${EXAMPLES}`;
 }
 
@@ -65,17 +76,29 @@ export function configFile(command: string, value: string | true | undefined): s
   if (value === true) throw new CliError('--config needs a value: small, paper or a YAML file');
   if (/^[a-z]+$/.test(value)) {
     const f = path.join(CONFIG_DIR, `${value}-${command}.yaml`);
-    if (!fs.existsSync(f)) {
+    // A file or folder of that name in the working directory is what the user meant.
+    if (!fs.existsSync(f) && !fs.existsSync(value)) {
       const shipped = fs.readdirSync(CONFIG_DIR).filter((n) => n.endsWith(`-${command}.yaml`)).map((n) => n.split('-')[0]);
       throw new CliError(`no shipped '${value}' config for '${command}' (shipped: ${shipped.join(', ')}); to use a file, give its path`);
     }
-    return f;
+    return fs.existsSync(f) ? f : value;
   }
   return value;
 }
 
 /** Runs `tumorcast-train` with `argv` (without node and the script); returns the exit code. */
 export async function trainCli(argv: readonly string[], log: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<number> {
+  try {
+    return await run(argv, log);
+  } catch (e) {
+    // A Node file-system error reaching here names no option: say which path and what went wrong, in one line.
+    const m = describeFsError(e);
+    if (m) throw new CliError(m, ExitCode.failure);
+    throw e;
+  }
+}
+
+async function run(argv: readonly string[], log: (m: string) => void): Promise<number> {
   const command = argv[0];
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${helpText()}\n`);
@@ -90,31 +113,27 @@ export async function trainCli(argv: readonly string[], log: (m: string) => void
   }
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
   const file = configFile(command, flags.get('config'));
-  const cfg = resolveConfig<Record<string, unknown>>(spec.schema, { file, flags, ignoreFlags: ['config', 'backend'] });
+  const resolved = resolveConfig<Record<string, unknown>>(spec.schema, { file, flags, ignoreFlags: ['config', 'backend'] });
   const backend = flags.get('backend');
-  if (backend === true) throw new CliError('--backend needs a value: auto, wasm, tensorflow or cpu');
+  const backends: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'cpu'];
+  if (backend === true) throw new CliError(`--backend needs a value: ${backends.join(', ')}`);
+  if (backend !== undefined && !backends.includes(backend as BackendRequest)) throw new CliError(`--backend must be one of ${backends.join(', ')}, got '${backend}'`);
+  checkPaths(command, resolved);
+  // What the command runs with: 'latest' resolved here, so that the notices go to `log`.
+  const cfg = spec.trains ? prepareResultsDir(resolved, log) : resolved;
   await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
   switch (command) {
     case 'diffusion': {
       const { trainDiffusion } = await import('./commands-diffusion.js');
-      writeResolvedConfig(cfg);
-      const r = await trainDiffusion(cfg as never, log);
-      log(`${r.interrupted ? 'interrupted' : 'done'} after ${r.stepsDone} steps; checkpoint ${r.lastCheckpoint}`);
-      return 0;
+      return finished(await trainDiffusion(cfg as never, log), log);
     }
     case 'regressor': {
       const { trainRegressor } = await import('./commands-regressor.js');
-      writeResolvedConfig(cfg);
-      const r = await trainRegressor(cfg as never, log);
-      log(`${r.interrupted ? 'interrupted' : 'done'} after ${r.stepsDone} steps; checkpoint ${r.lastCheckpoint}`);
-      return 0;
+      return finished(await trainRegressor(cfg as never, log), log);
     }
     case 'segmenter': {
       const { trainSegmenter } = await import('./commands-segmenter.js');
-      writeResolvedConfig(cfg);
-      const r = await trainSegmenter(cfg as never, log);
-      log(`${r.interrupted ? 'interrupted' : 'done'} after ${r.stepsDone} steps; checkpoint ${r.lastCheckpoint}`);
-      return 0;
+      return finished(await trainSegmenter(cfg as never, log), log);
     }
     case 'validate': {
       const { validateCheckpoint } = await import('./commands-validate.js');
@@ -131,8 +150,95 @@ export async function trainCli(argv: readonly string[], log: (m: string) => void
   return 2;
 }
 
-/** Saves the resolved config beside the checkpoints (YAML-compatible JSON), so a run can be repeated or resumed. */
-function writeResolvedConfig(cfg: Record<string, unknown>): void {
+/** The last line of a training command, and its exit code (128 + the signal number when a signal stopped it). */
+function finished(r: TrainLoopResult, log: (m: string) => void): number {
+  if (r.signal) {
+    log(`stopped by ${r.signal} after ${r.stepsDone} steps; checkpoint ${r.lastCheckpoint}; continue with --resume-checkpoint latest`);
+    return signalExitCode(r.signal);
+  }
+  log(`${r.interrupted ? 'interrupted' : 'done'} after ${r.stepsDone} steps; checkpoint ${r.lastCheckpoint}`);
+  return 0;
+}
+
+function statOf(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path-valued keys of each command and what each must be. */
+const PATH_KEYS: Record<string, Record<string, 'input-folder' | 'input-file' | 'output-folder' | 'output-file'>> = {
+  diffusion: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
+  regressor: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
+  segmenter: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
+  validate: { checkpoint: 'input-file', data_dir: 'input-folder', out: 'output-file' },
+  prepare: { input: 'input-folder', out: 'output-folder' },
+};
+
+/**
+ * Usage errors (exit 2) for paths the user named that cannot work, before
+ * anything is loaded: a missing input, a file where a folder is expected or
+ * the other way round. Each message names the key, the path and what was
+ * expected.
+ */
+export function checkPaths(command: string, cfg: Record<string, unknown>): void {
+  const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
+  for (const [key, kind] of Object.entries(PATH_KEYS[command] ?? {})) {
+    const v = cfg[key];
+    if (v === undefined) continue;
+    for (const p of Array.isArray(v) ? (v as string[]) : [v as string]) {
+      const st = statOf(p);
+      if (kind === 'input-folder') {
+        if (key.startsWith('data_dir') && !st?.isDirectory()) {
+          const problem = st ? 'is a file, not a data set root folder' : 'data set root folder not found';
+          throw new CliError(`${p}: ${problem} (${flag(key)} expects a folder with training/<pid>_<slice>/ slice folders)`);
+        }
+        if (!st) throw new CliError(`${flag(key)} ${p}: no such folder`);
+        if (!st.isDirectory()) throw new CliError(`${flag(key)} ${p}: is a file, expected a folder`);
+      } else if (kind === 'input-file') {
+        if (!st) throw new CliError(`${flag(key)} ${p}: no such file`);
+        if (!st.isFile()) throw new CliError(`${flag(key)} ${p}: is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, expected a file`);
+      } else if (kind === 'output-folder') {
+        if (st && !st.isDirectory()) throw new CliError(`${flag(key)} ${p}: is a file, expected a folder (or a path where one can be created)`);
+      } else if (st && !st.isFile()) {
+        throw new CliError(`${flag(key)} ${p}: is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, expected a file path to write`);
+      }
+    }
+  }
+  if (command === 'diffusion' || command === 'regressor' || command === 'segmenter') {
+    const resume = cfg['resume_checkpoint'] as string | undefined;
+    if (resume && resume !== 'latest') {
+      resolveResume(resume, '');
+      const st = statOf(resume);
+      if (!st) throw new CliError(`--resume-checkpoint ${resume}: no such file (give a modelNNNNNN.safetensors of an earlier run, or 'latest')`);
+      if (!st.isFile()) throw new CliError(`--resume-checkpoint ${resume}: is not a file, expected a modelNNNNNN.safetensors`);
+    }
+  }
+}
+
+/**
+ * Readies `results_dir` for a training run: creates it, removes the
+ * temporary files a killed run left there (with a notice), saves the
+ * resolved config as `config.json`, and resolves `resume_checkpoint: latest`
+ * to the newest intact checkpoint (or to none, starting from scratch).
+ * Returns the config the command runs with.
+ */
+export function prepareResultsDir(cfg: Record<string, unknown>, log: (m: string) => void): Record<string, unknown> {
   const dir = cfg['results_dir'] as string;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`results_dir ${describeFsError(e) ?? `${dir}: ${(e as Error).message}`}`);
+  }
+  const removed = removeStaleTempFiles(dir);
+  if (removed.length) log(`removed ${removed.length} temporary file(s) an interrupted run left in ${dir}: ${removed.map((f) => path.basename(f)).join(', ')}`);
+  // Saved with 'latest' as given, so that `--config <dir>/config.json` resumes again later.
   writeFileAtomicSync(path.join(dir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const resume = resolveResume(cfg['resume_checkpoint'] as string | undefined, dir, log);
+  const out = { ...cfg };
+  if (resume) out['resume_checkpoint'] = resume;
+  else delete out['resume_checkpoint'];
+  return out;
 }

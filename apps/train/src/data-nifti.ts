@@ -1,10 +1,19 @@
 /**
  * {@link SliceSource} over the seed layout, on @tumorcast/nifti's data set
  * reader; slices are cached in memory after their first load.
+ *
+ * Checked before training: every data root exists (a usage error
+ * otherwise), every slice folder has the shape of the others (read from the
+ * NIfTI headers at open, so a stray 200x200 slice is refused at once instead
+ * of being padded silently), and every loaded slice is finite (NaN or
+ * infinite voxels are reported with the file, not later as a NaN loss).
  */
-import { listSamples, loadSample, SPLITS } from '@tumorcast/nifti';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { MODALITIES, listSamples, loadSample, SPLITS } from '@tumorcast/nifti';
 import type { SliceSample, SliceSampleInfo } from '@tumorcast/nifti';
-import { CliError } from '@tumorcast/cli';
+import { CliError, ExitCode } from '@tumorcast/cli';
 import type { OpenSlicesOptions, SliceBatch, SliceSource } from './data.js';
 
 async function listAll(roots: readonly string[], o: OpenSlicesOptions): Promise<SliceSampleInfo[]> {
@@ -23,8 +32,98 @@ async function listAll(roots: readonly string[], o: OpenSlicesOptions): Promise<
   return out;
 }
 
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Usage errors for data roots that are not there (the user named them). */
+function checkRoots(roots: readonly string[], o: OpenSlicesOptions): void {
+  for (const root of roots) {
+    if (!isDir(root)) {
+      const kind = fs.existsSync(root) ? 'is not a folder' : 'data set root folder not found';
+      throw new CliError(`${root}: ${kind} (expected a folder with ${o.split === 'training' ? 'training/' : 'training/, validation/ or testing/'}<pid>_<slice>/ slice folders)`, ExitCode.usage);
+    }
+    if (o.split === 'training' && !isDir(path.join(root, 'training'))) {
+      throw new CliError(`${root}: no training/ folder in this data set root (expected ${path.join(root, 'training')}/<pid>_<slice>/ slice folders)`, ExitCode.usage);
+    }
+  }
+}
+
+/**
+ * The in-plane size (dim[1] x dim[2]) from a NIfTI-1/2 header, reading only
+ * the start of the file; undefined when the header cannot be read (the full
+ * load reports that file then).
+ */
+export function niftiSliceShape(file: string): [number, number] | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    let head: Buffer;
+    try {
+      const buf = Buffer.alloc(4096);
+      head = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+    // A partial gzip stream inflates as far as it goes with a sync flush.
+    if (head[0] === 0x1f && head[1] === 0x8b) head = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    if (head.length < 348) return undefined;
+    const le = head.readInt32LE(0);
+    const be = head.readInt32BE(0);
+    if (le === 348 || be === 348) {
+      const dim = (i: number) => (le === 348 ? head.readInt16LE(40 + 2 * i) : head.readInt16BE(40 + 2 * i));
+      return [dim(1), dim(2)];
+    }
+    if (le === 540 || be === 540) {
+      const dim = (i: number) => Number(le === 540 ? head.readBigInt64LE(16 + 8 * i) : head.readBigInt64BE(16 + 8 * i));
+      return [dim(1), dim(2)];
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses slice folders whose shape differs from the others', naming the folder and both shapes. */
+export function checkSameShape(infos: readonly SliceSampleInfo[]): void {
+  const groups = new Map<string, SliceSampleInfo[]>();
+  for (const info of infos) {
+    const s = niftiSliceShape(info.files.t1n);
+    if (!s) continue;
+    const key = `${s[0]}x${s[1]}`;
+    const g = groups.get(key);
+    if (g) g.push(info);
+    else groups.set(key, [info]);
+  }
+  if (groups.size <= 1) return;
+  const sorted = [...groups.entries()].sort((a, b) => b[1].length - a[1].length);
+  const [refShape, refInfos] = sorted[0]!;
+  const [oddShape, oddInfos] = sorted[1]!;
+  const others = oddInfos.length > 1 ? ` (and ${oddInfos.length - 1} more of that shape)` : '';
+  throw new CliError(
+    `slice folder ${oddInfos[0]!.dir} is ${oddShape}, but ${refInfos.length} other slice(s) are ${refShape} (e.g. ${refInfos[0]!.dir})${others}; `
+    + 'all slices of a data set must have one shape: re-slice or remove the odd ones', 1,
+  );
+}
+
+/** Refuses a slice with NaN or infinite values, naming the modality file. */
+function checkFinite(s: SliceSample): void {
+  const { image } = s;
+  for (let i = 0; i < image.length; i++) {
+    if (!Number.isFinite(image[i] as number)) {
+      const mod = MODALITIES[i % 4]!;
+      const file = s.info.files[mod];
+      throw new CliError(`${file}: the ${mod} image has NaN or infinite voxel values; training needs finite data (fix or remove the slice folder ${s.info.dir})`, 1);
+    }
+  }
+}
+
 /** Opens the slices under `roots` (see {@link OpenSlicesOptions}). */
 export async function openSlices(roots: readonly string[], o: OpenSlicesOptions): Promise<SliceSource> {
+  checkRoots(roots, o);
   let infos: SliceSampleInfo[];
   try {
     infos = await listAll(roots, o);
@@ -34,6 +133,7 @@ export async function openSlices(roots: readonly string[], o: OpenSlicesOptions)
   }
   if (o.maxSlices > 0) infos = infos.slice(0, o.maxSlices);
   if (!infos.length) throw new CliError(`no slices found under ${roots.join(', ')} (expected ${o.split === 'training' ? 'training/' : 'training/, validation/ or testing/'}<pid>_<slice>/ folders)`, 1);
+  checkSameShape(infos);
   const size = o.imageSize;
   const cache = new Map<number, SliceSample>();
   const load = async (i: number): Promise<SliceSample> => {
@@ -45,6 +145,7 @@ export async function openSlices(roots: readonly string[], o: OpenSlicesOptions)
       } catch (e) {
         throw new CliError(`slice ${info.dir}: ${(e as Error).message}`, 1);
       }
+      checkFinite(s);
       cache.set(i, s);
     }
     return s;
