@@ -12,7 +12,7 @@ import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
 import type { SampleSettings } from './predict.js';
 import { runPipeline } from './run.js';
 import type { TargetSource } from './run.js';
-import { fitGrowthCommand } from './growth.js';
+import { FIT_GROWTH_KEYS, fitGrowthCommand, fitGrowthModelOptionsOf } from './growth.js';
 import { evaluateCommand } from './evaluate-command.js';
 import { runDemo } from './demo.js';
 
@@ -96,7 +96,7 @@ const COMMANDS: Record<string, Command> = {
       series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day])' },
       followup_day: { type: 'number', description: 'follow-up day to predict' },
       baseline_day: TARGET_KEYS['baseline_day']!, rt_end_day: TARGET_KEYS['rt_end_day']!, bootstrap: TARGET_KEYS['bootstrap']!,
-      growth_objective: TARGET_KEYS['growth_objective']!, bootstrap_noise: TARGET_KEYS['bootstrap_noise']!,
+      growth_objective: TARGET_KEYS['growth_objective']!, bootstrap_noise: TARGET_KEYS['bootstrap_noise']!, ...FIT_GROWTH_KEYS,
       hold_out: { type: 'integer', description: 'hold out the last k points and predict them', default: 0, min: 0 },
       seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0 },
       out: { type: 'string', description: 'output folder' },
@@ -251,7 +251,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   if (command === 'fit-growth') {
     const preds = await fitGrowthCommand(c['series'] as string, c['out'] as string, {
       followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined,
-      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number, ...growthFitOf(c),
+      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number, ...growthFitOf(c), ...fitGrowthModelOptionsOf(c), log,
     });
     for (const p of preds) log(`${p.id}: size ${p.sizeBaseline.toFixed(1)} -> ${p.sizeFollowup.toFixed(1)}, relative change ${p.relativeChange.toFixed(4)} [${p.relativeChangeBand.map((v) => v.toFixed(4)).join(', ')}]`);
     log(`wrote ${path.join(c['out'] as string, 'targets.json')}`);

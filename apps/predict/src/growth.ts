@@ -7,10 +7,68 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  bootstrapGrowth, plotGrowth, readSeriesCsv, relativeChange, twoPhaseRtModel, writeParamsCsv, writeResultsCsv, writeResultsJson,
+  bootstrapGrowth, plotGrowth, readSeriesCsv, relativeChange, TooFewPointsError, twoPhaseRtModel, TWO_PHASE_SHORT_SERIES, writeParamsCsv, writeResultsCsv, writeResultsJson,
 } from '@tumorcast/growth-ode';
-import type { BootstrapResult, CsvSeries, GrowthSeries } from '@tumorcast/growth-ode';
+import type { BootstrapResult, CsvSeries, GrowthSeries, TwoPhaseParams } from '@tumorcast/growth-ode';
 import { CliError, writeFileAtomicSync } from '@tumorcast/cli';
+import type { ConfigSchema } from '@tumorcast/cli';
+
+/**
+ * The growth-model flags of `fit-growth` (`--fix`, `--short-series`,
+ * `--refine-from-bootstrap`); {@link fitGrowthModelOptionsOf} turns their
+ * resolved values into {@link FitGrowthCommandOptions}.
+ */
+export const FIT_GROWTH_KEYS: ConfigSchema = {
+  fix: {
+    type: 'string[]',
+    description: `hold two-phase parameters at values: name=value,... (names ${twoPhaseRtModel.paramNames.join(', ')}; v0 in units of the first size), e.g. slope=1,delay=5; each lowers the points a series needs by one`,
+    optional: true,
+  },
+  short_series: {
+    type: 'string',
+    description: 'a series with fewer points than free parameters: hold slope, then delay, then survival at population values (slope=1, delay=5, survival=0.001; the bootstrap draws them within the paper\'s bounds, so the band is wide), or fail',
+    default: 'population',
+    choices: ['population', 'error'],
+  },
+  refine_from_bootstrap: {
+    type: 'boolean',
+    description: "the reference code's second pass: upper bounds of lambdaGr, lambdaDecay, delay from the bootstrap (1.1 x the largest value <= the 90th percentile), then bootstrap again",
+    default: false,
+  },
+};
+
+/**
+ * Parses `--fix` entries (`name=value`) into held two-phase parameters.
+ *
+ * @param entries - the comma-separated items of `--fix`
+ * @returns the held values by parameter name
+ * @throws CliError (usage) naming the bad entry, an unknown name or a non-finite value
+ */
+export function parseFixFlag(entries: readonly string[]): Partial<TwoPhaseParams> {
+  const names = twoPhaseRtModel.paramNames as readonly string[];
+  const out: Record<string, number> = {};
+  for (const e of entries) {
+    const m = /^\s*([A-Za-z0-9_]+)\s*=\s*(\S+)\s*$/.exec(e);
+    if (!m) throw new CliError(`--fix: '${e}' is not name=value (e.g. --fix slope=1,delay=5)`);
+    const [, name, raw] = m as unknown as [string, string, string];
+    if (!names.includes(name)) throw new CliError(`--fix: unknown parameter '${name}'; the two-phase model's parameters are ${names.join(', ')}`);
+    const v = Number(raw);
+    if (!Number.isFinite(v)) throw new CliError(`--fix: the value of '${name}' must be a finite number, got '${raw}'`);
+    if (name in out) throw new CliError(`--fix: '${name}' is given twice`);
+    out[name] = v;
+  }
+  return out as Partial<TwoPhaseParams>;
+}
+
+/** The growth-model options of a resolved `fit-growth` config (keys of {@link FIT_GROWTH_KEYS}). */
+export function fitGrowthModelOptionsOf(c: Record<string, unknown>): Pick<FitGrowthCommandOptions, 'fixed' | 'shortSeries' | 'refineFromBootstrap'> {
+  const fix = c['fix'] as string[] | undefined;
+  return {
+    ...(fix !== undefined ? { fixed: parseFixFlag(fix) } : {}),
+    shortSeries: (c['short_series'] as 'population' | 'error' | undefined) ?? 'population',
+    refineFromBootstrap: (c['refine_from_bootstrap'] as boolean | undefined) ?? false,
+  };
+}
 
 /** Options of {@link fitGrowthSeries}. */
 export interface FitGrowthCommandOptions {
@@ -30,6 +88,33 @@ export interface FitGrowthCommandOptions {
   objective?: 'least-squares' | 'reference';
   /** Bootstrap noise: `'symmetric'` N(1, 0.1), or the reference code's clipped noise (`'reference'`). @defaultValue 'symmetric' */
   bootstrapNoise?: 'symmetric' | 'reference';
+  /**
+   * Two-phase parameters held at these values (fitting units: `v0` in units of the first size).
+   * @defaultValue {}
+   */
+  fixed?: Partial<TwoPhaseParams>;
+  /**
+   * Series with fewer points than free parameters: `'population'` holds slope, delay, survival at
+   * the package's population values (`TWO_PHASE_SHORT_SERIES`) as needed, with a notice;
+   * `'error'` fails naming `--fix` and `--short-series population`.
+   * @defaultValue 'population'
+   */
+  shortSeries?: 'population' | 'error';
+  /**
+   * The reference code's second pass with bootstrap-informed bounds (see `refineFromBootstrap` of `bootstrapGrowth`).
+   * @defaultValue false
+   */
+  refineFromBootstrap?: boolean;
+  /**
+   * The CSV file, named in error messages.
+   * @defaultValue undefined
+   */
+  source?: string;
+  /**
+   * Receives the notice of each series fitted with population values.
+   * @defaultValue undefined
+   */
+  log?: (message: string) => void;
 }
 
 /** One fitted series and its guidance target. */
@@ -52,30 +137,58 @@ export interface SeriesPrediction {
   relativeChange: number;
   /** 5th-95th percentile band of the relative change over the bootstrap fits. */
   relativeChangeBand: [number, number];
+  /** Parameters held at population values because the series was short. */
+  heldByFallback: string[];
+  /** Which parameters were held at which values, and why (short series only). */
+  notice?: string;
   /** The bootstrap result (for plots and reports). */
   result: BootstrapResult;
   /** The SVG plot. */
   svg: string;
 }
 
+/** The CLI's message for a series with too few points: the flags that help. */
+function tooFewPointsMessage(id: string, e: TooFewPointsError): string {
+  const head = `series '${id}': ${e.points} fitted points but ${e.freeParams.length} free parameters of the two-phase model (${e.freeParams.join(', ')}); a fit needs at least as many points as free parameters`;
+  if (e.fallbackUsed) {
+    return `${head}, even with ${e.fallbackParams.join(', ')} held at population values: hold more with --fix, e.g. --fix ${e.freeParams[0]}=<value>`;
+  }
+  const values = TWO_PHASE_SHORT_SERIES.values as Record<string, number | undefined>;
+  const example = e.fallbackParams.length ? e.fallbackParams.map((k) => `${k}=${values[k]}`).join(',') : `${e.freeParams[0]}=<value>`;
+  return `${head}: hold parameters with --fix name=value,... (e.g. --fix ${example}) or use --short-series population`;
+}
+
 /** Fits and bootstraps each series; returns one prediction per series. */
 export function fitGrowthSeries(series: readonly (CsvSeries | GrowthSeries & { id: string; patientId?: string; sliceId?: string })[], o: FitGrowthCommandOptions): SeriesPrediction[] {
   const out: SeriesPrediction[] = [];
+  const where = o.source !== undefined ? `${o.source}: ` : '';
   for (const s of series) {
     const last = s.times[s.times.length - 1] as number;
     const baselineDay = o.baselineDay ?? last;
-    if (!(o.followupDay > baselineDay)) throw new CliError(`series '${s.id}': the follow-up day (${o.followupDay}) must be after the baseline day (${baselineDay})`);
+    if (!(o.followupDay > baselineDay)) throw new CliError(`${where}series '${s.id}': the follow-up day (${o.followupDay}) must be after the baseline day (${baselineDay})`);
     const until = Math.max(o.followupDay, last);
-    const result = bootstrapGrowth(twoPhaseRtModel, s, {
-      replicates: o.replicates ?? 30,
-      seed: o.seed ?? 0,
-      normalize: o.normalize ?? true,
-      holdOut: o.holdOut ?? 0,
-      until,
-      objective: o.objective ?? 'least-squares',
-      bootstrapNoise: o.bootstrapNoise ?? 'symmetric',
-    }) as unknown as BootstrapResult;
-    if (!result.ok) throw new CliError(`series '${s.id}': the growth fit failed: ${result.reason}`, 1);
+    let result: BootstrapResult;
+    try {
+      result = bootstrapGrowth(twoPhaseRtModel, s, {
+        replicates: o.replicates ?? 30,
+        seed: o.seed ?? 0,
+        normalize: o.normalize ?? true,
+        holdOut: o.holdOut ?? 0,
+        until,
+        objective: o.objective ?? 'least-squares',
+        bootstrapNoise: o.bootstrapNoise ?? 'symmetric',
+        fixed: o.fixed ?? {},
+        shortSeries: o.shortSeries ?? 'population',
+        refineFromBootstrap: o.refineFromBootstrap ?? false,
+      }) as unknown as BootstrapResult;
+    } catch (e) {
+      if (e instanceof TooFewPointsError) throw new CliError(`${where}${tooFewPointsMessage(s.id, e)}`, 1);
+      // Bad data or options (the message names the series): a user error, not a crash.
+      if (e instanceof RangeError || e instanceof TypeError) throw new CliError(`${where}${e.message}`, 1);
+      throw e;
+    }
+    if (!result.ok) throw new CliError(`${where}series '${s.id}': the growth fit failed: ${result.reason}`, 1);
+    if (result.notice !== undefined) o.log?.(`series '${s.id}': ${result.notice}`);
     const d = relativeChange(result, baselineDay, o.followupDay);
     const [yb, yf] = result.predict([baselineDay, o.followupDay]) as [number, number];
     const perFit = result.fits.map((f) => {
@@ -94,6 +207,8 @@ export function fitGrowthSeries(series: readonly (CsvSeries | GrowthSeries & { i
       sizeFollowup: yf,
       relativeChange: d,
       relativeChangeBand: [q(5), q(95)],
+      heldByFallback: [...result.heldByFallback],
+      ...(result.notice !== undefined ? { notice: result.notice } : {}),
       result,
       svg,
     });
@@ -121,7 +236,7 @@ export async function fitGrowthCommand(csv: string, outDir: string, o: FitGrowth
     throw new CliError(e.message, 1);
   });
   if (!series.length) throw new CliError(`${csv}: no series found`, 1);
-  const predictions = fitGrowthSeries(series, o);
+  const predictions = fitGrowthSeries(series, { source: csv, ...o });
   fs.mkdirSync(outDir, { recursive: true });
   const results = predictions.map((p) => p.result);
   await writeResultsJson(path.join(outDir, 'growth.json'), results as never);
