@@ -1,5 +1,5 @@
 /**
- * Metrics of a prediction against the real follow-up (method.md section 7):
+ * Metrics of a prediction against the real follow-up (docs/method.md section 7):
  * MSE, PSNR and SSIM (mean over the four channels; over the whole slice and
  * within the brain mask), Dice and HD95 (mm) of the tumour masks, and the
  * probability map's Dice/HD95 at thresholds and Brier score. The unchanged
