@@ -215,13 +215,16 @@ def training_losses(d, model, x0, t, noise, y=None):
 
 # ---------------------------------------------------------------- guided sample known
 def guided_sample_known(d, model, regressor, image, r0, change, noise_level=200, scale=200000.0,
-                        class_label=1, amplify=True, initial_noise=None, clip=True):
+                        class_label=1, amplify=True, initial_noise=None, clip=True, initial_noise_std=0.01):
     """The project's corrected indexing: invert t = 0..L-1, decode t = L-1..0,
-    both networks at ORIGINAL timesteps, target x1.15 while original t > 20."""
+    both networks at ORIGINAL timesteps, target x1.15 while original t > 20.
+    With `initial_noise` (a standard normal tensor z) the start is
+    sqrt(1 - s^2) image + s z, s = initial_noise_std: the reference code's
+    q_sample at t = 0 for s = sqrt(1 - alpha_bar_0) (0.01, linear, T = 1000)."""
     B = image.shape[0]
     steps = int(np.sum(d.timestep_map < noise_level))
     y = th.full((B,), class_label, dtype=th.long)
-    x = image if initial_noise is None else image + initial_noise
+    x = image if initial_noise is None else math.sqrt(1 - initial_noise_std ** 2) * image + initial_noise_std * initial_noise
     with th.no_grad():
         for i in range(steps):
             x = ddim_reverse_sample(d, model, x, [i] * B, y, clip)

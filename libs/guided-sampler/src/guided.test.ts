@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { initBackend } from '@tumorcast/nn';
-import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
+import { createDiffusion, normalTensor, type DiffusionModel } from '@tumorcast/diffusion';
+import { Rng } from '@tumorcast/random';
 import { guidedSampleKnown, regressorValueAndGrad, type RegressorFn } from './index.js';
 import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
 
@@ -180,6 +181,23 @@ describe('determinism, memory, abort, guard, errors', () => {
       .rejects.toThrow(/would need about 1\.27 GiB .* reduce the batch .* to at most 3/);
     await expect(guidedSampleKnown({ ...o, heapLimitBytes: 2 ** 20 })).rejects.toThrow(/reduce the image size/);
     image.dispose();
+  });
+
+  it('adds the initial noise as the forward process does: sqrt(1 - s^2) x + s z, z from Rng(seed, b)', async () => {
+    const image = tf.tensor4d(fx.image, shape);
+    const s = 0.2;
+    const o = { diffusion, model, regressor, baselineBurden: 0.2, relativeChange: 0.3, noiseLevel: 30, scale: 1000 };
+    const noised = await guidedSampleKnown({ ...o, image, initialNoiseStd: s, seed: 9 });
+    const z = normalTensor(image.shape, [new Rng(9, 0), new Rng(9, 1)]);
+    const start = tf.add(tf.mul(image, Math.sqrt(1 - s * s)), tf.mul(z, s)) as tf.Tensor4D;
+    const manual = await guidedSampleKnown({ ...o, image: start, initialNoiseStd: 0 });
+    expect(maxAbsDiff(noised.latent, manual.latent.dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(noised.sample, manual.sample.dataSync())).toBeLessThan(1e-6);
+    // the plain sum x + s z (no sqrt(1 - s^2)) is a different start
+    const plain = await guidedSampleKnown({ ...o, image: tf.add(image, tf.mul(z, s)) as tf.Tensor4D, initialNoiseStd: 0 });
+    expect(maxAbsDiff(noised.latent, plain.latent.dataSync())).toBeGreaterThan(1e-3);
+    await expect(guidedSampleKnown({ ...o, image, initialNoiseStd: 1 })).rejects.toThrow(/'initialNoiseStd' passed to 'guidedSampleKnown' must be a number in \[0, 1\)/);
+    tf.dispose([image, z, start, noised.sample, noised.latent, noised.differenceMap, manual.sample, manual.latent, manual.differenceMap, plain.sample, plain.latent, plain.differenceMap]);
   });
 
   it('validates its options, naming the argument', async () => {

@@ -104,8 +104,10 @@ export interface GuidedSampleKnownOptions {
    */
   amplifyAbove?: number;
   /**
-   * Std of the Gaussian noise added to the baseline before inversion (the
-   * reference's 0.01); 0 for none.
+   * Std s of the Gaussian noise added to the baseline before inversion, as
+   * the forward process adds it: `sqrt(1 - s^2) x + s z` (the reference's
+   * `q_sample` at t = 0 is exactly this for s = 0.01 with the linear
+   * 1000-step schedule, where 1 - alpha_bar_0 = 1e-4); 0 for none. In [0, 1).
    * @defaultValue 0.01
    */
   initialNoiseStd?: number;
@@ -166,6 +168,12 @@ function perImage(v: number | readonly number[], batch: number, name: string): n
     throw new RangeError(`'${name}' passed to '${FN}' must be a finite number or ${batch} finite numbers (one per image), got ${JSON.stringify(v)}`);
   }
   return arr;
+}
+
+function initialNoise(v: number | undefined, fn: string): number {
+  const s = v ?? 0.01;
+  if (typeof s !== 'number' || !(s >= 0 && s < 1)) throw new RangeError(`'initialNoiseStd' passed to '${fn}' must be a number in [0, 1), got ${v}`);
+  return s;
 }
 
 /** Options of a guided run after validation and defaults (internal). */
@@ -254,7 +262,7 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
     amplify: o.amplifyEarlyTarget ?? true,
     amplifyFactor: num(o.amplifyFactor, 1.15, 'amplifyFactor'),
     amplifyAbove: num(o.amplifyAbove, 20, 'amplifyAbove'),
-    initialNoiseStd: num(o.initialNoiseStd, 0.01, 'initialNoiseStd', 0),
+    initialNoiseStd: initialNoise(o.initialNoiseStd, fn),
     clipDenoised: o.clipDenoised ?? true,
     onProgress: o.onProgress,
     signal: o.signal,
@@ -274,8 +282,9 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
   const batch = image.shape[0];
   if (rngs.length !== batch) throw new RangeError(`'rngs' passed to 'runGuided' must hold ${batch} generators`);
   const y = r.classLabel === null ? undefined : r.classLabel;
+  // Variance-preserving, as q_sample: sqrt(1 - s^2) x + s z.
   const start = tf.tidy((): tf.Tensor4D => (r.initialNoiseStd > 0
-    ? tf.add<tf.Tensor4D>(image, tf.mul(normalTensor(image.shape, rngs), r.initialNoiseStd))
+    ? tf.add<tf.Tensor4D>(tf.mul(image, Math.sqrt(1 - r.initialNoiseStd ** 2)), tf.mul(normalTensor(image.shape, rngs), r.initialNoiseStd))
     : image.clone()));
   const predictions: number[][] = [];
   const timesteps: number[] = [];
@@ -325,9 +334,9 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
 
 /**
  * Predicts follow-up scans from baseline scans (method section 5): the
- * target burden is `r* = r0 (1 + d)`; the baseline (plus noise of std
- * `initialNoiseStd`) is DDIM-inverted for step indices t = 0 .. L'-1 (L' =
- * the steps below `noiseLevel`), then decoded for t = L'-1 .. 0 with guided
+ * target burden is `r* = r0 (1 + d)`; the baseline (noised as
+ * `sqrt(1 - s^2) x + s z`, s = `initialNoiseStd`) is DDIM-inverted for step
+ * indices t = 0 .. L'-1 (L' = the steps below `noiseLevel`), then decoded for t = L'-1 .. 0 with guided
  * DDIM: at each step `g = (r*' - R(x_t, t)) · dR(x_t, t)/dx_t · s` with
  * `r*' = 1.15 r*` while the original t > 20 (`amplifyEarlyTarget`), and the
  * step uses `eps' = eps - sqrt(1 - alpha_bar_t) g` (see `ddimStep`). Both
