@@ -26,7 +26,7 @@ export const FIT_GROWTH_KEYS: ConfigSchema = {
   },
   short_series: {
     type: 'string',
-    description: 'a series with fewer points than free parameters: hold slope, then delay, then survival at population values (slope=1, delay=5, survival=0.001; the bootstrap draws them within the paper\'s bounds, so the band is wide), or fail',
+    description: 'a series with fewer points than free parameters: hold slope, then delay, then survival at population values (slope=1, delay=5, survival=0.001; the bootstrap draws them over their plausible ranges, so the band is wide), or fail',
     default: 'population',
     choices: ['population', 'error'],
   },

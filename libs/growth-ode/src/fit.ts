@@ -553,7 +553,7 @@ function prepareFit<P extends ParamRecord<P>>(
     const ranged = heldByFallback.filter((k) => ranges[k] !== undefined);
     notice =
       `${nFit} fitted points for ${names.length - Object.keys(options.fixed ?? {}).length} free parameters of model '${model.name}': held ${held} (population values: ${fb.source})` +
-      (ranged.length ? `; a bootstrap draws ${ranged.map((k) => `${k} log-uniformly in [${ranges[k]![0]}, ${ranges[k]![1]}]`).join(', ')} per replicate, so its band includes their uncertainty` : '');
+      (ranged.length ? `; a bootstrap draws ${ranged.map((k) => `${k} ${ranges[k]![0] > 0 ? 'log-uniformly' : 'uniformly'} in [${ranges[k]![0]}, ${ranges[k]![1]}]`).join(', ')} per replicate, so its band includes their uncertainty` : '');
   }
   const form = options.form ?? 'auto';
   if (form !== 'auto' && form !== 'closed' && form !== 'ode') throw new RangeError(`'options.form' passed to '${caller}' must be 'auto', 'closed' or 'ode', got ${String(form)}`);

@@ -68,9 +68,10 @@ export interface ShortSeriesFallback<P> {
   /** The value each of them is held at in the fit to the data. */
   readonly values: { readonly [K in keyof P]?: number };
   /**
-   * Where a bootstrap replicate draws each held parameter from (log-uniform in
-   * `[low, high]`), so that the band includes the uncertainty of the held values.
-   * A parameter without a range keeps its value in every replicate.
+   * Where a bootstrap replicate draws each held parameter from: log-uniform in
+   * `[low, high]` when `low > 0`, uniform otherwise, so that the band includes
+   * the uncertainty of the held values. A parameter without a range keeps its
+   * value in every replicate.
    */
   readonly ranges?: { readonly [K in keyof P]?: readonly [number, number] };
   /** Why these values, for the notice of a fallback fit. */

@@ -208,7 +208,7 @@ describe('short series', () => {
     expect(boot.ok).toBe(true);
     expect(boot.heldByFallback).toEqual(['slope', 'delay', 'survival']);
     expect(boot.notice).toMatch(/draws slope log-uniformly in \[0.001, 600\]/);
-    // the held parameters vary over the replicates, within the paper's bounds
+    // the held parameters vary over the replicates, within their ranges
     const delays = boot.params.delay;
     expect(new Set(delays).size).toBe(delays.length);
     for (const k of ['slope', 'delay', 'survival'] as const) {

@@ -48,14 +48,16 @@ export const TWO_PHASE_UPPER_WIDENING = TWO_PHASE_NOISE_FACTOR;
  * (`shortSeries: 'population'`): hold `slope`, then `delay`, then `survival`,
  * so that a series of 5, 4 or 3 points fits 5, 4 or 3 parameters. The held
  * values are the paper's starting point (no cohort estimates of the model's
- * parameters are published with the paper or its code); in a bootstrap each
- * replicate draws the held parameters log-uniformly within the paper's bounds
- * (before widening), so that the band carries their uncertainty.
+ * parameters are published with the paper or its code). In a bootstrap each
+ * replicate draws the held parameters instead, so that the band carries their
+ * uncertainty: `slope` and `survival` log-uniformly within the paper's bounds,
+ * `delay` uniformly in [0, 126] days: the 42-day course plus the 12 weeks after
+ * it within which the RANO criteria place pseudo-progression.
  */
 export const TWO_PHASE_SHORT_SERIES: ShortSeriesFallback<TwoPhaseParams> = {
   order: ['slope', 'delay', 'survival'],
   values: { slope: 1, delay: 5, survival: 0.001 },
-  ranges: { slope: [0.001, 600], delay: [0.001, 300], survival: [0.001, 0.2] },
+  ranges: { slope: [0.001, 600], delay: [0, 126], survival: [0.001, 0.2] },
   source: "the paper's starting values",
 };
 
