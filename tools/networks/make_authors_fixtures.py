@@ -24,8 +24,9 @@ Writes libs/regressor/test/fixtures/authors-fork/ (deterministic, about 1.5 MB):
   (`runs`: respacing, noise level, scale, steps, predictions, final
   predictions) and the targets.
 - `preset_shapes.json`: state-dict names and shapes of the fork's regressor
-  at the paper's and the `small` settings (regression head) and of its paper
-  U-Net.
+  at the paper's and the `small` settings (regression head). (The fork's
+  paper U-Net is checked here to have stock guided-diffusion's state dict,
+  which make_fixtures.py records.)
 """
 import json
 import os
@@ -39,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(HERE, '..', 'diffusion'))  # after tools/networks: both have a make_fixtures.py
 import authors_nets as A  # noqa: E402
+import gd_nets as G  # noqa: E402
 from make_fixtures import perturb  # noqa: E402
 from safetensors_np import save_safetensors  # noqa: E402
 import reference as R  # noqa: E402
@@ -154,9 +156,12 @@ def main():
     presets = {
         'regressor_paper': shapes_of(A.authors_regressor(256, 32, 4, [32, 16, 8], [1, 1, 2, 2, 4, 4])),
         'regressor_small': shapes_of(A.authors_regressor(64, 32, 1, [16, 8], [1, 1, 2, 2], num_head_channels=32)),
-        'unet_paper': shapes_of(A.AuthorsUNetModel(256, 4, 128, 8, 2, (16,), channel_mult=(1, 1, 2, 2, 4, 4),
-                                                   num_classes=2, num_heads=1)),
     }
+    # The fork's paper U-Net (its create_model with the authors' config) has exactly stock guided-diffusion's
+    # state dict, which make_fixtures.py records for @tumorcast/unet's 'paper' preset.
+    paper = dict(image_size=256, in_channels=4, model_channels=128, out_channels=8, num_res_blocks=2,
+                 attention_resolutions=(16,), channel_mult=(1, 1, 2, 2, 4, 4), num_classes=2, num_heads=1)
+    assert shapes_of(A.AuthorsUNetModel(**paper)) == shapes_of(G.UNetModel(**paper)), 'fork and stock paper U-Net differ'
     with open(os.path.join(OUT, 'preset_shapes.json'), 'w') as f:
         json.dump(presets, f, separators=(',', ':'))
     print({k: v['parameters'] for k, v in presets.items()})
