@@ -23,6 +23,8 @@ const MODEL_KEYS: ConfigSchema = {
   segmenter: { type: 'string', description: "learned segmenter weights, or 'flair' for the training-free FLAIR segmenter", optional: true },
   diffusion_preset: { type: 'string', description: 'architecture of a .pt diffusion file', default: 'paper', choices: ['paper', 'small'] },
   regressor_preset: { type: 'string', description: 'architecture of a .pt regressor file', default: 'paper', choices: ['paper', 'small'] },
+  regressor_head: { type: 'string', description: "head of a .pt regressor: 'regression' (the reference code's) or 'classifier' (stock guided-diffusion's)", default: 'regression', choices: ['regression', 'classifier'] },
+  data_range: { type: 'string', description: "data range both networks were trained on, overriding the files (default: as recorded in tumorcast checkpoints; '[0,1]' for .pt files, as the reference code trains)", optional: true, choices: ['[-1,1]', '[0,1]'] },
 };
 const TARGET_KEYS: ConfigSchema = {
   series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day]): fit the growth model', optional: true },
@@ -206,6 +208,8 @@ function modelsOf(c: Record<string, unknown>): ModelPaths {
     segmenter: seg === 'flair' ? undefined : seg ?? b.segmenter,
     diffusionPreset: c['diffusion_preset'] as 'paper' | 'small',
     regressorPreset: c['regressor_preset'] as 'paper' | 'small',
+    regressorHead: c['regressor_head'] as 'regression' | 'classifier',
+    dataRange: c['data_range'] as '[-1,1]' | '[0,1]' | undefined,
   };
 }
 

@@ -1,18 +1,21 @@
 /**
  * Loading the networks for prediction: safetensors checkpoints written by
- * `tumorcast-train` carry their network config and diffusion process in the
- * metadata; PyTorch `.pt`/`.pth` state dicts (from the reference code) need a
- * preset name for their architecture.
+ * `tumorcast-train` carry their network config, diffusion process and data
+ * range in the metadata; PyTorch `.pt`/`.pth` state dicts (from the
+ * reference code) need a preset name (or config) for their architecture and
+ * are taken to be trained, as the reference code trains, on [0, 1] data with
+ * the regression head.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSafetensors } from '@tumorcast/nn';
-import { createUNet, UNET_CONFIG_KEY } from '@tumorcast/unet';
+import { WeightsMismatchError, loadSafetensors } from '@tumorcast/nn';
+import { createUNet, UNET_CONFIG_KEY, UNET_PRESETS } from '@tumorcast/unet';
 import type { UNet, UNetConfig, UNetPresetName } from '@tumorcast/unet';
-import { createRegressor, REGRESSOR_CONFIG_KEY } from '@tumorcast/regressor';
-import { DIFFUSION_CONFIG_KEY } from '@tumorcast/diffusion';
-import type { Regressor, RegressorConfig, RegressorPresetName } from '@tumorcast/regressor';
+import { createRegressor, REGRESSOR_CONFIG_KEY, REGRESSOR_PRESETS, regressorConfigFromMetadata } from '@tumorcast/regressor';
+import { DIFFUSION_CONFIG_KEY, REFERENCE_DATA_RANGE, checkDataRange, dataRangeFromMetadata } from '@tumorcast/diffusion';
+import type { DataRange } from '@tumorcast/diffusion';
+import type { Regressor, RegressorConfig, RegressorHead, RegressorPresetName } from '@tumorcast/regressor';
 import { loadSegmenter } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
 import { CliError } from '@tumorcast/cli';
@@ -39,10 +42,24 @@ export interface ModelPaths {
   regressor: string;
   /** Learned segmenter weights (optional: the FLAIR segmenter is used without it). */
   segmenter?: string;
-  /** Architecture of a .pt diffusion file. @defaultValue 'paper' */
-  diffusionPreset?: UNetPresetName;
-  /** Architecture of a .pt regressor file. @defaultValue 'paper' */
-  regressorPreset?: RegressorPresetName;
+  /** Architecture of a .pt diffusion file: a preset name or a config. @defaultValue 'paper' */
+  diffusionPreset?: UNetPresetName | UNetConfig;
+  /** Architecture of a .pt regressor file: a preset name or a config. @defaultValue 'paper' */
+  regressorPreset?: RegressorPresetName | RegressorConfig;
+  /**
+   * Attention-pool head of a .pt regressor (overrides a config's `head`):
+   * the reference code's regressors have the `'regression'` head.
+   * @defaultValue 'regression'
+   */
+  regressorHead?: RegressorHead;
+  /**
+   * The data range both networks were trained on, overriding what the files
+   * say (for a .pt trained on another range, or a file whose metadata is wrong).
+   * @defaultValue from the files: tumorcast checkpoints record theirs ('[-1,1]'
+   * when written before it was recorded); .pt/.pth files are '[0,1]', as the
+   * reference code trains
+   */
+  dataRange?: DataRange;
 }
 
 /** Loaded networks. */
@@ -57,6 +74,8 @@ export interface LoadedModels {
   process: DiffusionProcessConfig;
   /** The networks' input size. */
   imageSize: number;
+  /** The data range both networks were trained on: images are converted to it (and the map's FLAIR background follows it). */
+  dataRange: DataRange;
   /** Frees every network. */
   dispose(): void;
 }
@@ -86,6 +105,19 @@ function assertExists(file: string, what: string): void {
 
 const isTorch = (f: string) => /\.(pt|pth)$/i.test(f);
 
+/** A .pt architecture: a preset name or a config, checked here so that a bad name is a CLI error naming the option. */
+function torchArchitecture<P extends string, C>(spec: P | C | undefined, presets: Readonly<Record<P, unknown>>, what: string): P | C {
+  const v = spec ?? ('paper' as P);
+  if (typeof v === 'string' && !(v in presets)) throw new CliError(`${what} must be one of ${Object.keys(presets).join(', ')}, got '${v}'`, 2);
+  return v;
+}
+
+/** The data range of a network file: the override, else the file's metadata, else the reference code's [0, 1] for .pt. */
+function rangeOf(file: string, metadata: Record<string, string> | undefined, override: DataRange | undefined): DataRange {
+  if (override !== undefined) return checkDataRange(override, "'dataRange' passed to 'loadModels'");
+  return metadata ? dataRangeFromMetadata(metadata, file) : REFERENCE_DATA_RANGE;
+}
+
 /** Loads the networks (see {@link ModelPaths}). */
 export async function loadModels(paths: ModelPaths): Promise<LoadedModels> {
   assertExists(paths.diffusion, 'diffusion');
@@ -95,31 +127,58 @@ export async function loadModels(paths: ModelPaths): Promise<LoadedModels> {
   try {
     let unet: UNet;
     let process: DiffusionProcessConfig;
+    let diffusionRange: DataRange;
     if (isTorch(paths.diffusion)) {
-      unet = createUNet(paths.diffusionPreset ?? 'paper');
+      unet = createUNet(torchArchitecture(paths.diffusionPreset, UNET_PRESETS, "'diffusionPreset' (--diffusion-preset)"));
       disposers.push(() => unet.dispose());
       await unet.loadWeights(paths.diffusion);
       process = { steps: 1000, schedule: 'linear', learnSigma: unet.config.learnSigma };
+      diffusionRange = rangeOf(paths.diffusion, undefined, paths.dataRange);
     } else {
       const f = await loadSafetensors(paths.diffusion);
       unet = createUNet(parseMeta<UNetConfig>(f.metadata, UNET_CONFIG_KEY, paths.diffusion));
       disposers.push(() => unet.dispose());
       await unet.loadWeights(paths.diffusion);
       process = parseMeta<DiffusionProcessConfig>(f.metadata, DIFFUSION_CONFIG_KEY, paths.diffusion);
+      diffusionRange = rangeOf(paths.diffusion, f.metadata, paths.dataRange);
     }
     let regressor: Regressor;
+    let regressorRange: DataRange;
     if (isTorch(paths.regressor)) {
-      regressor = createRegressor(paths.regressorPreset ?? 'paper');
+      const arch = torchArchitecture(paths.regressorPreset, REGRESSOR_PRESETS, "'regressorPreset' (--regressor-preset)");
+      const config: RegressorConfig = typeof arch === 'string' ? { ...REGRESSOR_PRESETS[arch] } : { ...arch };
+      if (paths.regressorHead !== undefined) config.head = paths.regressorHead;
+      regressor = createRegressor(config);
       disposers.push(() => regressor.dispose());
-      await regressor.loadWeights(paths.regressor);
+      try {
+        await regressor.loadWeights(paths.regressor);
+      } catch (e) {
+        // the library's message says which head the file holds; add the command-line spelling of the fix
+        if (e instanceof WeightsMismatchError && /config\.head = '(\w+)'/.test(e.message)) {
+          const head = /config\.head = '(\w+)'/.exec(e.message)![1];
+          throw new CliError(`${e.message} (tumorcast-predict: --regressor-head ${head})`, 1);
+        }
+        throw e;
+      }
+      regressorRange = rangeOf(paths.regressor, undefined, paths.dataRange);
     } else {
       const f = await loadSafetensors(paths.regressor);
-      regressor = createRegressor(parseMeta<RegressorConfig>(f.metadata, REGRESSOR_CONFIG_KEY, paths.regressor));
+      // a stored config without 'head' comes from a tumorcast that built only the classifier head
+      const config = regressorConfigFromMetadata(parseMeta<Record<string, unknown>>(f.metadata, REGRESSOR_CONFIG_KEY, paths.regressor), paths.regressor);
+      regressor = createRegressor(config);
       disposers.push(() => regressor.dispose());
       await regressor.loadWeights(paths.regressor);
+      regressorRange = rangeOf(paths.regressor, f.metadata, paths.dataRange);
     }
     if (regressor.config.imageSize !== unet.config.imageSize) {
       throw new CliError(`the regressor (${paths.regressor}) takes ${regressor.config.imageSize}x${regressor.config.imageSize} images but the diffusion model (${paths.diffusion}) ${unet.config.imageSize}x${unet.config.imageSize}`, 1);
+    }
+    if (regressorRange !== diffusionRange) {
+      throw new CliError(
+        `the diffusion model (${paths.diffusion}) was trained on ${diffusionRange} data but the regressor (${paths.regressor}) on ${regressorRange} data: `
+        + 'one of them would see inputs it has never seen. Use networks trained on the same data range (tumorcast-train data_range), '
+        + 'or --data-range if a file\'s recorded range is wrong (.pt files are taken as [0,1], as the reference code trains)', 1,
+      );
     }
     let segmenter: SegmenterNet | undefined;
     if (paths.segmenter) {
@@ -128,7 +187,7 @@ export async function loadModels(paths: ModelPaths): Promise<LoadedModels> {
       disposers.push(() => s.dispose());
     }
     return {
-      unet, regressor, segmenter, process, imageSize: unet.config.imageSize,
+      unet, regressor, segmenter, process, imageSize: unet.config.imageSize, dataRange: diffusionRange,
       dispose: () => disposers.forEach((d) => d()),
     };
   } catch (e) {

@@ -4,7 +4,7 @@
  * back to the input's geometry.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createDiffusion } from '@tumorcast/diffusion';
+import { backgroundValue, createDiffusion, fromModelRange, toModelRange } from '@tumorcast/diffusion';
 import type { Diffusion } from '@tumorcast/diffusion';
 import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown } from '@tumorcast/guided-sampler';
 import type { Segmenter } from '@tumorcast/guided-sampler';
@@ -81,9 +81,14 @@ export function samplingDiffusion(models: LoadedModels, settings: SampleSettings
   });
 }
 
-/** The segmenter used for maps and burdens: the learned one when loaded, else the FLAIR one. */
+/**
+ * The segmenter used for maps and burdens: the learned one when loaded, else
+ * the FLAIR one; both told the networks' data range (the images they get).
+ */
 export function segmenterOf(models: LoadedModels): Segmenter {
-  return models.segmenter ? learnedSegmenter(models.segmenter) : createFlairSegmenter();
+  return models.segmenter
+    ? learnedSegmenter(models.segmenter, { inputRange: models.dataRange })
+    : createFlairSegmenter({ background: backgroundValue(models.dataRange) });
 }
 
 function brainCount(img: Float32Array, channels: number): number {
@@ -99,7 +104,8 @@ export async function predictSlice(
 ): Promise<SlicePrediction> {
   const S = models.imageSize;
   const segmenter = segmenterOf(models);
-  const image = tf.tidy(() => tf.tensor4d(slice.model, [1, S, S, 4]).mul(2).sub(1) as tf.Tensor4D);
+  // the networks see the slice in the range they were trained on
+  const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), models.dataRange));
   let baselineMaskModel: tf.Tensor4D;
   let baselineBurden: number;
   let source: string;
@@ -110,7 +116,7 @@ export async function predictSlice(
   } else {
     // No label: segment the baseline itself (the FLAIR segmenter needs a baseline tumour to look around,
     // so without a label it searches the whole brain).
-    const seg = models.segmenter ? segmenter : createFlairSegmenter({ neighbourhoodRadius: Infinity });
+    const seg = models.segmenter ? segmenter : createFlairSegmenter({ neighbourhoodRadius: Infinity, background: backgroundValue(models.dataRange) });
     baselineMaskModel = (await seg.segment({ image, baseline: image })) as tf.Tensor4D;
     const m = baselineMaskModel.dataSync();
     let t = 0;
@@ -124,6 +130,7 @@ export async function predictSlice(
       model: (x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => models.unet.apply(x, t, y),
       regressor: models.regressor,
       image,
+      dataRange: models.dataRange,
       baselineBurden,
       relativeChange,
       noiseLevel: settings.noiseLevel,
@@ -135,7 +142,7 @@ export async function predictSlice(
       initialNoiseStd: settings.initialNoiseStd,
     };
     const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
-    const followupModel = tf.tidy(() => guided.sample.add(1).div(2).clipByValue(0, 1).dataSync() as Float32Array);
+    const followupModel = tf.tidy(() => fromModelRange(guided.sample, models.dataRange).clipByValue(0, 1).dataSync() as Float32Array);
     const trajectory = guided.predictions.map((p) => p[0] as number);
     const predictedBurden = guided.finalPrediction[0] as number;
     const followMaskModel = (await segmenter.segment({
