@@ -5,7 +5,7 @@
 JSON: {"nets": "unet" | "standin", "unet": {guided-diffusion UNetModel kwargs},
 "regressor": {EncoderUNetModel kwargs}, "cases": [{"name", "respacing",
 "noiseLevel", "batch", "reps"}], "scale": float}. "unet" uses
-tools/networks/gd_nets.py (guided-diffusion's UNetModel / EncoderUNetModel);
+tools/networks/gd_nets.py (guided-diffusion's UNetModel) and authors_nets.py (the fork's EncoderUNetModel);
 "standin" the small conv networks of StandInEps / StandInRegressor below (the
 same as bench/nets.mjs). Same algorithm as reference.guided_sample_known
 (invert L steps, guided DDIM decode L steps), CPU, float32,
@@ -65,8 +65,9 @@ def main():
     if cfg["nets"] == "unet":
         sys.path.insert(0, os.path.join(HERE, "..", "networks"))
         import gd_nets as G  # noqa: E402
+        import authors_nets as A  # noqa: E402
         unet = G.UNetModel(**cfg["unet"]).eval()
-        enc = G.EncoderUNetModel(**cfg["regressor"]).eval()
+        enc = A.AuthorsEncoderUNetModel(**cfg["regressor"]).eval()  # `regression` picks the head
         model = lambda x, t, y=None: unet(x, t, y)  # noqa: E731
         regressor = lambda x, t: enc(x, t)[:, 0]  # noqa: E731
         size, ch = cfg["unet"]["image_size"], cfg["unet"]["in_channels"]

@@ -4,7 +4,8 @@ Usage (called by libs/unet/bench/unet.mjs and libs/regressor/bench/regressor.mjs
 
     /usr/bin/python3 tools/networks/bench_reference.py '<json cases>'
 
-Each case: {"name", "kind": "unet"|"regressor", "kwargs": {guided-diffusion kwargs},
+Each case: {"name", "kind": "unet"|"regressor", "kwargs": {guided-diffusion kwargs; for the
+regressor also the fork's `regression` flag},
 "batch", "modes": ["forward", "train", "input_grad"], "reps", "class_cond": bool}.
 Runs on the CPU with torch.set_num_threads(2) (the machine has 2 cores; the
 tfjs wasm backend runs on one thread per op here), float32. Prints one JSON
@@ -24,6 +25,7 @@ import torch as th
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gd_nets as G  # noqa: E402
+import authors_nets as A  # noqa: E402
 
 
 def timed(fn, reps):
@@ -43,7 +45,8 @@ def main():
     results = []
     for c in cases:
         kw = dict(c['kwargs'])
-        net = (G.UNetModel if c['kind'] == 'unet' else G.EncoderUNetModel)(**kw)
+        # the regressor as the authors' fork builds it (its `regression` flag picks the head)
+        net = (G.UNetModel if c['kind'] == 'unet' else A.AuthorsEncoderUNetModel)(**kw)
         # like a trained model: re-draw the zero-initialised layers (zero_module) with PyTorch's
         # default init (a fresh model's exact zeros make oneDNN's forward several times slower here)
         for m in net.modules():

@@ -8,8 +8,8 @@
 //
 // Networks: @tumorcast/unet's createUNet('small') and @tumorcast/regressor's
 // createRegressor('small') when they are built (PyTorch: guided-diffusion's
-// UNetModel / EncoderUNetModel from tools/networks/gd_nets.py with the same
-// configs); else, or with BENCH_NETS=standin, small stand-in conv networks
+// UNetModel from tools/networks/gd_nets.py and the authors' EncoderUNetModel
+// from authors_nets.py with the same configs and head); else, or with BENCH_NETS=standin, small stand-in conv networks
 // (bench/nets.mjs, the same in PyTorch). BENCH_QUICK=1 skips the L = 200 case.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,7 +50,7 @@ if (process.env.BENCH_NETS !== 'standin') {
         num_res_blocks: r.numResBlocks, attention_resolutions: r.attentionDs, dropout: r.dropout, channel_mult: r.channelMult,
         conv_resample: r.convResample, num_heads: r.numHeads, num_head_channels: r.numHeadChannels,
         use_scale_shift_norm: r.useScaleShiftNorm, resblock_updown: r.resblockUpdown,
-        use_new_attention_order: r.useNewAttentionOrder, pool: r.pool,
+        use_new_attention_order: r.useNewAttentionOrder, pool: r.pool, regression: r.head === 'regression',
       },
     };
     nets = "unet('small') + regressor('small')";

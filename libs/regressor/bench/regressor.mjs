@@ -54,6 +54,7 @@ function torchKwargs(c) {
     resblock_updown: c.resblockUpdown,
     use_new_attention_order: c.useNewAttentionOrder,
     pool: c.pool,
+    regression: c.head === 'regression',
   };
 }
 
