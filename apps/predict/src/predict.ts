@@ -97,7 +97,11 @@ function brainCount(img: Float32Array, channels: number): number {
   return n;
 }
 
-/** Runs guided sampling and the probability map for one slice. */
+/**
+ * Runs guided sampling and the probability map for one slice. `onProgress`
+ * receives each step: phases `encode`/`decode` (the guided sample), `map
+ * encode`/`map decode` (a batch of map runs) and `map` (map runs done).
+ */
 export async function predictSlice(
   models: LoadedModels, diffusion: Diffusion, slice: PredictionSlice, relativeChange: number, settings: SampleSettings,
   onProgress?: (what: string, done: number, total: number) => void,
@@ -153,6 +157,8 @@ export async function predictSlice(
 
     const map = await growthProbabilityMap({
       ...common, samples: settings.samples, segmenter, baselineMask: baselineMaskModel,
+      // Per step within each batch of runs too, so that progress moves while the map is computed.
+      onProgress: (p) => onProgress?.(`map ${p.phase}`, p.done, p.total),
       onSamples: (done, total) => onProgress?.('map', done, total),
     });
     const probabilityModel = map.probability.dataSync() as Float32Array;
