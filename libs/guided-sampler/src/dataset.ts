@@ -20,6 +20,8 @@ export type GrowthTargets = Record<string, GrowthTarget>;
  * Parses and validates a targets JSON `{ sliceId: { relativeChange, targetImage? } }`.
  *
  * @param json - the JSON text, or the already parsed value.
+ * @throws SyntaxError for invalid JSON; TypeError for a wrong shape or a non-finite
+ *   `relativeChange`; RangeError for a `relativeChange` below -1.
  */
 export function parseGrowthTargets(json: string | unknown): GrowthTargets {
   const fn = 'parseGrowthTargets';
@@ -39,6 +41,9 @@ export function parseGrowthTargets(json: string | unknown): GrowthTargets {
     const o = t as Record<string, unknown>;
     if (!o || typeof o !== 'object' || typeof o.relativeChange !== 'number' || !Number.isFinite(o.relativeChange)) {
       throw new TypeError(`'json' passed to '${fn}': slice '${id}' needs a finite number 'relativeChange'`);
+    }
+    if (o.relativeChange < -1) {
+      throw new RangeError(`'json' passed to '${fn}': the 'relativeChange' of slice '${id}' is ${o.relativeChange}; it must be >= -1 (-1: the tumour vanishes; below, the target burden would be negative)`);
     }
     if (o.targetImage !== undefined && typeof o.targetImage !== 'string') {
       throw new TypeError(`'json' passed to '${fn}': slice '${id}' has a non-string 'targetImage'`);

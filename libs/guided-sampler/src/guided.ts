@@ -56,7 +56,7 @@ export interface GuidedSampleKnownOptions {
   regressorDataRange?: DataRange;
   /** The baseline tumour burden r0 (fraction of brain pixels), one or one per image. */
   baselineBurden: number | readonly number[];
-  /** The relative change d predicted by the growth model, one or one per image: target `r0 (1 + d)`. */
+  /** The relative change d predicted by the growth model (>= -1), one or one per image: target `r0 (1 + d)`. */
   relativeChange: number | readonly number[];
   /**
    * The noise level L in ORIGINAL timesteps: the run inverts and decodes the
@@ -227,6 +227,16 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
   const r0 = perImage(o.baselineBurden, b, 'baselineBurden');
   if (r0.some((r) => r < 0)) throw new RangeError(`'baselineBurden' passed to '${fn}' must be >= 0`);
   const change = perImage(o.relativeChange, b, 'relativeChange');
+  // Below -1 the target burden r0 (1 + d) would be negative: no image has a negative tumour burden.
+  const below = change.findIndex((c) => c < -1);
+  if (below >= 0) {
+    throw new RangeError(`'relativeChange' passed to '${fn}' must be >= -1 (-1: the tumour vanishes; the target burden r0 (1 + d) must not be negative), got ${change[below]}${b > 1 ? ` for image ${below}` : ''}`);
+  }
+  const target = r0.map((r, i) => r * (1 + (change[i] as number)));
+  const badTarget = target.findIndex((t) => !Number.isFinite(t) || t < 0);
+  if (badTarget >= 0) {
+    throw new RangeError(`the target burden r0 (1 + d) of '${fn}' must be a finite number >= 0, got ${target[badTarget]} (baselineBurden ${r0[badTarget]}, relativeChange ${change[badTarget]})`);
+  }
   const noiseLevel = o.noiseLevel ?? 200;
   if (!Number.isInteger(noiseLevel) || noiseLevel < 1 || noiseLevel > d.originalNumTimesteps) {
     throw new RangeError(`'noiseLevel' passed to '${fn}' must be an integer in [1, ${d.originalNumTimesteps}] (original timesteps), got ${o.noiseLevel}`);
@@ -253,7 +263,7 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
     regressor: o.regressor,
     image: x,
     dataRange,
-    target: r0.map((r, i) => r * (1 + change[i])),
+    target,
     noiseLevel,
     steps,
     scale: num(o.scale, 200000, 'scale'),
