@@ -7,7 +7,7 @@ INPUT.json: {"times": [...], "sizes": [...], "rtStart": float, "replicates": 30,
              "noiseStd": 0.1, "repeats": 3}
 
 Runs the same bootstrap as libs/growth-ode/bench/bootstrap.mjs the way the
-reference code does it: the two-phase model (method.md section 6) integrated with
+reference code does it: the two-phase model (docs/method.md section 6) integrated with
 scipy.integrate.odeint piecewise around the RT-start event, fitted by
 scipy.optimize.least_squares (trf, bounds = the paper's, upper widened by 1.1,
 v0 within +-10 % of the first size) from the paper's initial point, one start per

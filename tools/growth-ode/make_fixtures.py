@@ -5,7 +5,7 @@ Run with Debian's Python (scipy 1.10, numpy 1.24):
 
     /usr/bin/python3 tools/growth-ode/make_fixtures.py
 
-Integrates the paper's two-phase radiotherapy model (method.md section 6, with the
+Integrates the paper's two-phase radiotherapy model (docs/method.md section 6, with the
 instantaneous event at the RT start) and exponential / logistic / Gompertz growth
 with linear-quadratic radiotherapy per fraction, piecewise between state jumps,
 with scipy.integrate.solve_ivp (DOP853, rtol 1e-12) and cross-checks each

@@ -1,6 +1,6 @@
 /**
  * Full 3-D BraTS volumes (`BraTS-GLI-xxxxx-xxx-t1n.nii.gz`, ...) -> the
- * seed's slice layout (method.md section 1).
+ * seed's slice layout (docs/method.md section 1).
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';

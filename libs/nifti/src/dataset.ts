@@ -1,5 +1,5 @@
 /**
- * The seed's slice data set (method.md section 1): one folder per axial
+ * The seed's slice data set (docs/method.md section 1): one folder per axial
  * slice `<pid>_<slice>` under `training/`, `validation/`, `testing/` of a
  * root folder, four modality files plus `seg` in training, labels of the
  * validation/testing slices in `test_labels/<pid>_<slice>-label.nii[.gz]`.
@@ -11,7 +11,7 @@ import { DatasetError, NiftiError } from './errors.js';
 import type { NiftiImage } from './image.js';
 import { loadNifti } from './load.js';
 
-/** The four MRI channels in their fixed order (method.md section 1). */
+/** The four MRI channels in their fixed order (docs/method.md section 1). */
 export const MODALITIES = Object.freeze(['t1n', 't1c', 't2w', 't2f'] as const);
 
 /** One of {@link MODALITIES}. */

@@ -30,7 +30,7 @@ export class NiftiError extends Error {
 }
 
 /**
- * A problem with the slice data set layout (method.md section 1): a missing
+ * A problem with the slice data set layout (docs/method.md section 1): a missing
  * folder or modality, an unexpected file name, slices of different shapes...
  * The message is `<path>: <problem>`.
  */

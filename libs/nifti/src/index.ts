@@ -2,7 +2,7 @@
  * @packageDocumentation
  * `@tumorcast/nifti`: NIfTI-1/NIfTI-2 reading and writing as nibabel does
  * it (on nifti-reader-js), the BraTS slice data set of the seed's layout
- * (method.md section 1), and the conversion of full BraTS volumes into it.
+ * (docs/method.md section 1), and the conversion of full BraTS volumes into it.
  * See the package README.
  */
 export { NiftiError, DatasetError } from './errors.js';

@@ -1,5 +1,5 @@
 /**
- * Writes phantom patients to disk in the seed layout (method.md section 1),
+ * Writes phantom patients to disk in the seed layout (docs/method.md section 1),
  * with the size series CSV, the true follow-ups, previews and a manifest.
  */
 import { Rng, type Seed } from '@tumorcast/random';

@@ -1,5 +1,5 @@
 /**
- * The two-phase tumour growth model with radiotherapy (method.md section 6),
+ * The two-phase tumour growth model with radiotherapy (docs/method.md section 6),
  * in closed form. This is a deliberately small local copy of what the phantom
  * needs; `@tumorcast/growth-ode` is the package that fits and validates the
  * model (against an adaptive Runge-Kutta solver).
@@ -14,7 +14,7 @@
  */
 import { checkNumber, checkPositive } from './validate.js';
 
-/** Parameters of the two-phase growth model (method.md section 6), time unit: day. */
+/** Parameters of the two-phase growth model (docs/method.md section 6), time unit: day. */
 export interface TwoPhaseParams {
   /** Proliferation rate of the living tumour `lambda_gr` (1/day). */
   lambdaGr: number;
@@ -37,7 +37,7 @@ export const DEFAULT_TWO_PHASE_PARAMS: Readonly<TwoPhaseParams> = Object.freeze(
   survival: 0.1,
 });
 
-/** Standard RT course length: RT start = RT end - 42 days (method.md section 6). */
+/** Standard RT course length: RT start = RT end - 42 days (docs/method.md section 6). */
 export const RT_COURSE_DAYS = 42;
 
 /** Validates a full parameter set for `fn`. */

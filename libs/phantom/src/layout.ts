@@ -1,5 +1,5 @@
 /**
- * File naming of the seed layout (method.md section 1).
+ * File naming of the seed layout (docs/method.md section 1).
  */
 import type { PhantomModality } from './slice.js';
 

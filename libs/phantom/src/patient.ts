@@ -33,7 +33,7 @@ export interface PhantomPatientOptions {
    */
   days?: number[];
   /**
-   * Last day of radiotherapy; RT starts 42 days earlier (method.md section 6).
+   * Last day of radiotherapy; RT starts 42 days earlier (docs/method.md section 6).
    * @defaultValue 63
    */
   rtEndDay?: number;
@@ -135,7 +135,7 @@ const FN = 'generatePhantomPatient';
 
 /**
  * Generates a phantom patient whose tumour size follows the two-phase
- * growth model with RT (method.md section 6, closed form) at the given
+ * growth model with RT (docs/method.md section 6, closed form) at the given
  * days, and renders the scans. All slices and days share the anatomy and
  * the tumour shape; only the tumour size and the acquisition noise change,
  * so baseline and follow-up differ by tumour growth alone.

@@ -16,7 +16,7 @@ import { checkBool, checkInt, checkNumber, checkOptions, checkPositive, checkSee
 // Global lookups are slow inside Jest's VM contexts; alias Math once per module.
 const M = Math;
 
-/** The four MRI channels, in the fixed order used everywhere in tumorcast (method.md section 1). */
+/** The four MRI channels, in the fixed order used everywhere in tumorcast (docs/method.md section 1). */
 export const PHANTOM_MODALITIES = ['t1n', 't1c', 't2w', 't2f'] as const;
 
 /** One of {@link PHANTOM_MODALITIES}. */
@@ -169,7 +169,7 @@ export interface PhantomSlice {
   tumourArea: number;
   /** `count(label > 0)`. */
   tumourPixels: number;
-  /** Tumour burden `count(label > 0) / count(t2f != 0)` (method.md section 1). */
+  /** Tumour burden `count(label > 0) / count(t2f != 0)` (docs/method.md section 1). */
   burden: number;
   /** The tumour shape used (drawn or overridden). */
   tumour: PhantomTumourShape;

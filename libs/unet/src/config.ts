@@ -98,7 +98,7 @@ export interface ResolvedUNetConfig extends Required<Omit<UNetConfig, 'numClasse
 export type UNetPresetName = 'paper' | 'small';
 
 /**
- * Presets. `paper`: the paper's diffusion model (method.md section 3; 256x256,
+ * Presets. `paper`: the paper's diffusion model (docs/method.md section 3; 256x256,
  * 4 channels, 128 base channels, (1,1,2,2,4,4), 2 blocks, attention at 16,
  * 1 head, 2 classes, learn_sigma). `small`: a CPU-sized variant for tests and
  * the demo (64x64, 32 channels, (1,2,2), 2 blocks, attention at 16).
