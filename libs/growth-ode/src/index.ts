@@ -38,7 +38,7 @@ export type {
   ShortSeriesMode,
   BootstrapNoise,
 } from './fit.js';
-export { parseSeriesCsv, readSeriesCsv, resultToJson, resultsToCsv, paramsToCsv, writeFileAtomic, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
+export { parseSeriesCsv, readSeriesCsv, SERIES_CSV_COLUMNS, resultToJson, resultsToCsv, paramsToCsv, writeFileAtomic, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
 export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';
 export { plotGrowth } from './plot.js';
 export type { PlotGrowthOptions, PlotMarker } from './plot.js';

@@ -38,7 +38,26 @@ export interface ReadSeriesCsvOptions {
    * @defaultValue true
    */
   bySlice?: boolean;
+  /**
+   * A header column that is not one of {@link SERIES_CSV_COLUMNS}: `'error'`
+   * refuses the file (a misspelt `rt_end_day` would otherwise be dropped
+   * without a word and change the fit), `'warn'` calls `onWarning` and reads
+   * on, `'ignore'` reads on.
+   * @defaultValue 'error'
+   */
+  unknownColumns?: 'error' | 'warn' | 'ignore';
+  /**
+   * Receives the warning of `unknownColumns: 'warn'`.
+   * @defaultValue `process.emitWarning`
+   */
+  onWarning?: (message: string) => void;
 }
+
+/** The columns a size series CSV may have: the required ones, then the optional ones. */
+export const SERIES_CSV_COLUMNS = {
+  required: ['patient_id', 'day', 'size'],
+  optional: ['slice_id', 'rt_end_day', 'rt_start_day'],
+} as const;
 
 /** Splits one CSV line (RFC 4180 quotes). */
 function splitCsvLine(line: string): string[] {
@@ -71,14 +90,15 @@ function lookup(v: number | Readonly<Record<string, number>> | undefined, patien
 /**
  * Parses a tidy CSV with columns `patient_id,day,size` and optionally
  * `slice_id`, `rt_end_day`, `rt_start_day` (header required, any column order,
- * blank lines and lines starting with `#` ignored). Rows of a series are
+ * blank lines and lines starting with `#` ignored; other columns are refused
+ * unless `options.unknownColumns` says otherwise). Rows of a series are
  * sorted by day.
  *
  * @param text - the CSV text
  * @param options - RT dates when the file has none, slice grouping
  * @param source - file name for error messages
  * @returns one series per patient (or patient and slice), in order of first appearance
- * @throws RangeError naming the line on a missing column, non-numeric or negative
+ * @throws RangeError naming the line on a missing or unknown column, non-numeric or negative
  *   value, duplicate day, or conflicting RT dates
  */
 export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {}, source = 'CSV'): CsvSeries[] {
@@ -89,8 +109,17 @@ export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {},
   if (headerIdx < 0) throw new RangeError(`${source} passed to '${caller}' is empty: expected a header 'patient_id,day,size'`);
   const header = splitCsvLine(lines[headerIdx].replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
   const col = (name: string): number => header.indexOf(name);
-  for (const required of ['patient_id', 'day', 'size']) {
+  for (const required of SERIES_CSV_COLUMNS.required) {
     if (col(required) < 0) throw new RangeError(`${source} passed to '${caller}' has no '${required}' column (header: ${header.join(',')})`);
+  }
+  const known: readonly string[] = [...SERIES_CSV_COLUMNS.required, ...SERIES_CSV_COLUMNS.optional];
+  const unknown = header.filter((h) => !known.includes(h));
+  const policy = options.unknownColumns ?? 'error';
+  if (!['error', 'warn', 'ignore'].includes(policy)) throw new RangeError(`'options.unknownColumns' passed to '${caller}' must be 'error', 'warn' or 'ignore', got ${JSON.stringify(policy)}`);
+  if (unknown.length && policy !== 'ignore') {
+    const message = `${source} has unknown column(s) ${unknown.map((u) => `'${u}'`).join(', ')}; the columns are ${SERIES_CSV_COLUMNS.required.join(', ')} and optionally ${SERIES_CSV_COLUMNS.optional.join(', ')}`;
+    if (policy === 'error') throw new RangeError(`${message}: rename or remove the column(s)`);
+    (options.onWarning ?? ((m: string) => process.emitWarning(m)))(`${message}; ignored`);
   }
   const iP = col('patient_id');
   const iD = col('day');
