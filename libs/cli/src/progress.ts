@@ -90,9 +90,30 @@ export class Progress {
 
   private readonly startStep: number;
 
+  /** Steps done so far. */
+  get position(): number {
+    return this.current;
+  }
+
   /** Advances by `n` steps, with metrics to show (e.g. `{ loss }`). */
   tick(metrics: Record<string, number | string> = {}, n = 1): void {
     this.current = Math.min(this.total, this.current + n);
+    this.draw(metrics, n);
+  }
+
+  /**
+   * Moves to step `position` (clamped to [current, total]: a bar never goes
+   * back), e.g. when the work reports "k of n done" rather than single steps.
+   * Like {@link Progress.tick}, it redraws (TTY) or logs a line when one is due.
+   */
+  update(position: number, metrics: Record<string, number | string> = {}): void {
+    if (!Number.isFinite(position)) throw new RangeError(`'position' passed to 'Progress.update' must be a finite number, got ${position}`);
+    const before = this.current;
+    this.current = Math.max(before, Math.min(this.total, Math.floor(position)));
+    if (this.current > before) this.draw(metrics, this.current - before);
+  }
+
+  private draw(metrics: Record<string, number | string>, advanced: number): void {
     const now = this.opts.now();
     const final = this.current >= this.total;
     if (this.opts.tty) {
@@ -100,7 +121,7 @@ export class Progress {
         this.lastDraw = now;
         this.stream.write(`\r${this.line(metrics, now, true)}\x1b[K`);
       }
-    } else if (final || this.current % this.opts.logEvery === 0) {
+    } else if (final || Math.floor(this.current / this.opts.logEvery) > Math.floor((this.current - advanced) / this.opts.logEvery)) {
       this.stream.write(`${this.line(metrics, now, false)}\n`);
     }
   }
