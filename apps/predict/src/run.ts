@@ -16,6 +16,7 @@ import type { LoadedModels, ModelPaths } from './models.js';
 import { checkSlices, listPredictionSlices, loadPredictionSlice, shardSlices } from './slices.js';
 import type { PredictionSlice } from './slices.js';
 import { predictSlice, samplingDiffusion } from './predict.js';
+import { describePlan, samplingPlan, sliceProgress } from './plan.js';
 import type { SampleSettings } from './predict.js';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { SliceScores } from './evaluate.js';
@@ -145,14 +146,17 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
   try {
     // Written once every input has passed its checks.
     writeFileAtomicSync(path.join(o.out, 'run.json'), `${JSON.stringify({ data: o.data, models: o.models, targets: o.targets, truth: o.truth, preset: o.preset ?? null, settings: o.settings, shard: o.shard ?? null }, null, 2)}\n`);
-    const bar = new Progress(todo.length, { label: 'slices' });
-    for (const info of todo) {
+    // Progress per sampling step (the map is most of the work), after a plan line.
+    const plan = samplingPlan(models ? samplingDiffusion(models, o.settings) : { timestepMap: new Int32Array(0) }, o.maps ? o.settings : { ...o.settings, samples: 1 }, todo.length);
+    if (todo.length) o.log(describePlan(plan));
+    const bar = new Progress(plan.units, { label: 'sampling' });
+    for (const [index, info] of todo.entries()) {
       const t0 = performance.now();
       const slice = await loadPredictionSlice(info, models!.imageSize);
       const d = (targets[info.id] as { relativeChange: number }).relativeChange;
       const diffusion = samplingDiffusion(models!, o.settings);
       const settings = o.maps ? o.settings : { ...o.settings, samples: 1 };
-      const p = await predictSlice(models!, diffusion, slice, d, settings);
+      const p = await predictSlice(models!, diffusion, slice, d, settings, sliceProgress(bar, plan, index));
       const dir = path.join(o.out, 'slices', info.id);
       const followup = await writeFollowupNifti(dir, slice, p.followupNative);
       let probability: string | undefined;
@@ -175,7 +179,7 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
         scores, seconds: (performance.now() - t0) / 1000,
       };
       writeFileAtomicSync(path.join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-      bar.tick({ burden: p.predictedBurden });
+      bar.update((index + 1) * plan.unitsPerSlice, { [`slice ${index + 1}/${todo.length}`]: 'done', burden: p.predictedBurden });
     }
     bar.done();
   } finally {

@@ -1,0 +1,86 @@
+/**
+ * The sampling plan of a run (slices x runs x steps) and its progress: the
+ * per-step callbacks of the guided sampler and the probability map are
+ * turned into one count of "image-steps" (one network evaluation of one
+ * image), so that the bar moves every step and its ETA means something.
+ */
+import type { Diffusion } from '@tumorcast/diffusion';
+import type { Progress } from '@tumorcast/cli';
+import type { SampleSettings } from './predict.js';
+
+/** What a run will compute. */
+export interface SamplingPlan {
+  /** Slices to sample. */
+  slices: number;
+  /** DDIM inversion steps per run (the respaced steps below the noise level). */
+  encodeSteps: number;
+  /** Guided decoding steps per run (as many as inversion steps). */
+  decodeSteps: number;
+  /** Probability-map runs per slice (`predictSlice` computes a map of at least 1 run). */
+  mapRuns: number;
+  /** Map runs batched together (the probability map's default batch, min(runs, 8)). */
+  mapBatch: number;
+  /** Image-steps per slice: (1 + mapRuns) x (encodeSteps + decodeSteps). */
+  unitsPerSlice: number;
+  /** Image-steps of the whole run. */
+  units: number;
+}
+
+/**
+ * The plan of a run.
+ *
+ * @param diffusion - the (respaced) sampling process.
+ * @param settings - the sampling settings the slices run with (noise level, runs per map).
+ * @param slices - slices to sample (>= 0).
+ */
+export function samplingPlan(diffusion: Pick<Diffusion, 'timestepMap'>, settings: Pick<SampleSettings, 'noiseLevel' | 'samples'>, slices: number): SamplingPlan {
+  if (!Number.isInteger(slices) || slices < 0) throw new RangeError(`'slices' passed to 'samplingPlan' must be a non-negative integer, got ${slices}`);
+  if (!Number.isInteger(settings.samples) || settings.samples < 1) throw new RangeError(`'settings.samples' passed to 'samplingPlan' must be an integer >= 1, got ${settings.samples}`);
+  // The guided sampler inverts for every respaced step whose original timestep is below L.
+  const steps = Array.from(diffusion.timestepMap).filter((t) => t < settings.noiseLevel).length;
+  const mapRuns = settings.samples;
+  const unitsPerSlice = (1 + mapRuns) * 2 * steps;
+  return { slices, encodeSteps: steps, decodeSteps: steps, mapRuns, mapBatch: Math.min(mapRuns, 8), unitsPerSlice, units: slices * unitsPerSlice };
+}
+
+/** One line describing a plan, e.g. for the log before the first step. */
+export function describePlan(p: SamplingPlan): string {
+  const runs = `(1 guided sample + ${p.mapRuns} probability-map run${p.mapRuns === 1 ? '' : 's'})`;
+  return `plan: ${p.slices} slice(s) x ${runs} x (${p.encodeSteps} inversion + ${p.decodeSteps} guided steps) = ${p.units} image-steps`;
+}
+
+/**
+ * The `onProgress` callback of `predictSlice` for slice `index` (0-based) of
+ * a plan: moves `bar` (whose total is `plan.units`) to the image-steps done.
+ * Understands the phases `encode`/`decode` (the guided sample), `map encode`/
+ * `map decode` (a batch of map runs, per step) and `map` (map runs done).
+ *
+ * @param bar - the run's progress bar.
+ * @param plan - the run's plan.
+ * @param index - the slice's position in the run.
+ */
+export function sliceProgress(bar: Pick<Progress, 'update'>, plan: SamplingPlan, index: number): (what: string, done: number, total: number) => void {
+  const per = 2 * plan.encodeSteps;
+  const base = index * plan.unitsPerSlice;
+  let runsDone = 0;
+  const tag = `slice ${index + 1}/${plan.slices}`;
+  return (what, done, total) => {
+    let pos: number;
+    let phase: string;
+    if (what === 'encode' || what === 'decode') {
+      pos = (what === 'decode' ? plan.encodeSteps : 0) + done;
+      phase = `${what === 'encode' ? 'inversion' : 'guided'} ${done}/${total}`;
+    } else if (what === 'map') {
+      runsDone = done;
+      pos = per * (1 + done);
+      phase = `map ${done}/${total} runs`;
+    } else if (what === 'map encode' || what === 'map decode') {
+      const k = Math.min(plan.mapBatch, plan.mapRuns - runsDone);
+      pos = per * (1 + runsDone) + k * ((what === 'map decode' ? plan.encodeSteps : 0) + done);
+      phase = `map runs ${runsDone + 1}-${runsDone + k}/${plan.mapRuns} ${what === 'map encode' ? 'inversion' : 'guided'} ${done}/${total}`;
+    } else {
+      return;
+    }
+    bar.update(base + Math.min(plan.unitsPerSlice, pos), { [tag]: phase });
+  };
+}
