@@ -13,3 +13,7 @@ export { parseArgs, flagKey, resolveConfig, readYamlConfig, describeSchema, MAX_
 export type { ConfigField, ConfigFieldType, ConfigSchema, ConfigSources, ParsedArgs } from './config.js';
 export { lineChartSvg } from './svg.js';
 export type { ChartSeries, LineChartOptions } from './svg.js';
+export {
+  DIVERGING_BLUE_RED, SEQUENTIAL_YELLOW_RED, colorAt, colorize, overlayColormap, drawOutline, maskOutlinePath, colorBarSvg, niceCeil,
+} from './colormap.js';
+export type { ColorStops, ColorizeOptions, OverlayColormapOptions, ColorBarOptions } from './colormap.js';
