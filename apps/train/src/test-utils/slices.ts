@@ -58,9 +58,9 @@ export const TINY_DIFFUSION = [
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** `tumorcast-train` as a real child process, run from the sources (no build needed; see run-ts.mjs). */
+/** `tumorcast-train` as a real child process, run from the sources (no build needed; see tools/test-utils/run-ts.mjs). */
 export function spawnTrainCli(args: readonly string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', path.join(here, 'run-ts.mjs'), path.join(here, '..', 'main.ts'), ...args], {
+  return spawn(process.execPath, ['--import', path.join(here, '../../../../tools/test-utils/run-ts.mjs'), path.join(here, '..', 'main.ts'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TUMORCAST_DEBUG: '' },
   });
