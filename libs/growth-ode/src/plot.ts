@@ -11,6 +11,26 @@ export interface PlotMarker {
   readonly label: string;
 }
 
+/** A labelled point on the plot (e.g. the predicted or the real follow-up size), listed in the legend. */
+export interface PlotPoint {
+  /** Day. */
+  readonly day: number;
+  /** Size, in the data's unit (before `yScale`). */
+  readonly size: number;
+  /** Legend label. */
+  readonly label: string;
+  /**
+   * Marker shape.
+   * @defaultValue 'diamond'
+   */
+  readonly shape?: 'diamond' | 'square' | 'triangle' | 'circle';
+  /**
+   * Fill colour.
+   * @defaultValue '#e76f51'
+   */
+  readonly color?: string;
+}
+
 /** Options of {@link plotGrowth}. */
 export interface PlotGrowthOptions {
   /**
@@ -53,6 +73,17 @@ export interface PlotGrowthOptions {
    * @defaultValue true
    */
   showRt?: boolean;
+  /**
+   * Labelled points drawn over the curve, with their value beside them and a legend entry.
+   * @defaultValue []
+   */
+  points?: readonly PlotPoint[];
+  /**
+   * Factor applied to every size drawn (data, curve, band, points), e.g.
+   * `1 / firstSize` to plot sizes relative to the first scan (say so in `yLabel`).
+   * @defaultValue 1
+   */
+  yScale?: number;
 }
 
 function esc(s: string): string {
@@ -106,14 +137,20 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
   markers.forEach((m, i) => {
     if (!Number.isFinite(m?.day)) throw new RangeError(`'options.markers' passed to '${caller}' must hold finite days, bad entry ${i}`);
   });
+  const points = options.points ?? [];
+  points.forEach((pt, i) => {
+    if (!Number.isFinite(pt?.day) || !Number.isFinite(pt?.size)) throw new RangeError(`'options.points' passed to '${caller}' must hold finite days and sizes, bad entry ${i}`);
+  });
+  const yScale = options.yScale ?? 1;
+  if (!(yScale > 0) || !Number.isFinite(yScale)) throw new RangeError(`'options.yScale' passed to '${caller}' must be a positive finite number, got ${options.yScale}`);
   const until = options.until;
   if (until !== undefined && !(until > t0)) throw new RangeError(`'options.until' passed to '${caller}' must be a day after t0 (${t0}), got ${until}`);
-  let tEnd = Math.max(times[times.length - 1], boot ? boot.times[boot.times.length - 1] : -Infinity, until ?? -Infinity, ...markers.map((m) => m.day));
+  let tEnd = Math.max(times[times.length - 1], boot ? boot.times[boot.times.length - 1] : -Infinity, until ?? -Infinity, ...markers.map((m) => m.day), ...points.map((q) => q.day));
   const rtStart = ctx.rtStart;
   const rtEnd = rtStart !== undefined ? rtStart + (ctx.courseDays ?? 42) : undefined;
   const showRt = (options.showRt ?? true) && rtStart !== undefined;
   if (showRt) tEnd = Math.max(tEnd, rtEnd!);
-  let tStart = Math.min(t0, times[0], ...markers.map((m) => m.day));
+  let tStart = Math.min(t0, times[0], ...markers.map((m) => m.day), ...points.map((q) => q.day));
   const pad = (tEnd - tStart || 1) * 0.02;
   const tCurveEnd = tEnd;
   tStart -= pad;
@@ -133,8 +170,13 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
     curveT = Array.from({ length: 241 }, (_, i) => t0 + ((tCurveEnd - t0) * i) / 240);
     curveY = fit.predict(curveT);
   }
+  if (yScale !== 1) {
+    const sc = (a: readonly number[]): number[] => a.map((v) => v * yScale);
+    [curveY, bandLo, bandHi] = [sc(curveY), sc(bandLo), sc(bandHi)];
+  }
+  const ySizes = sizes.map((v) => v * yScale);
   const finite = (a: number[]): number[] => a.filter((v) => Number.isFinite(v));
-  const yMax = Math.max(...finite(sizes), ...finite(curveY), ...finite(bandHi), 1e-12) * 1.08;
+  const yMax = Math.max(...finite(ySizes), ...finite(curveY), ...finite(bandHi), ...points.map((q) => q.size * yScale), 1e-12) * 1.08;
   const yMin = 0;
 
   const legendW = 170;
@@ -190,9 +232,22 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
     const held = i >= nFit;
     parts.push(
       held
-        ? `<circle cx="${p(xs(t))}" cy="${p(ys(sizes[i]))}" r="5" fill="#ffffff" stroke="#d62828" stroke-width="2"/>`
-        : `<circle cx="${p(xs(t))}" cy="${p(ys(sizes[i]))}" r="4.5" fill="#111111"/>`,
+        ? `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]))}" r="5" fill="#ffffff" stroke="#d62828" stroke-width="2"/>`
+        : `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]))}" r="4.5" fill="#111111"/>`,
     );
+  });
+  const symbol = (shape: PlotPoint['shape'], color: string, x: number, y: number): string => {
+    const r = 6;
+    if (shape === 'square') return `<rect x="${p(x - r * 0.8)}" y="${p(y - r * 0.8)}" width="${p(1.6 * r)}" height="${p(1.6 * r)}" fill="${color}" stroke="#111" stroke-width="1"/>`;
+    if (shape === 'circle') return `<circle cx="${p(x)}" cy="${p(y)}" r="${r * 0.85}" fill="${color}" stroke="#111" stroke-width="1"/>`;
+    const pts = shape === 'triangle' ? [[0, -r], [r, r * 0.8], [-r, r * 0.8]] : [[0, -r * 1.2], [r, 0], [0, r * 1.2], [-r, 0]];
+    return `<polygon points="${pts.map(([dx, dy]) => `${p(x + dx)},${p(y + dy)}`).join(' ')}" fill="${color}" stroke="#111" stroke-width="1"/>`;
+  };
+  points.forEach((pt) => {
+    const x = xs(pt.day);
+    const y = ys(pt.size * yScale);
+    const right = x > m.l + pw * 0.85;
+    parts.push(`<g class="plot-point">${symbol(pt.shape, pt.color ?? '#e76f51', x, y)}<text x="${p(right ? x - 10 : x + 10)}" y="${p(y + 4)}" text-anchor="${right ? 'end' : 'start'}" fill="#111">${esc(fmt(pt.size * yScale))}</text></g>`);
   });
   // Legend.
   const legend: [string, string][] = [['data (fitted)', `<circle cx="8" cy="0" r="4.5" fill="#111"/>`]];
@@ -200,6 +255,7 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
   if (curveT.length > 0) legend.push([isBoot ? 'bootstrap median' : 'fit', `<line x1="0" x2="16" y1="0" y2="0" stroke="#1f4e99" stroke-width="2"/>`]);
   if (bandLo.length > 0) legend.push([`${boot!.percentiles[0]}–${boot!.percentiles[1]} % band`, `<rect x="0" y="-6" width="16" height="12" fill="#4a90d9" fill-opacity="0.22"/>`]);
   if (showRt) legend.push(['radiotherapy', `<rect x="0" y="-6" width="16" height="12" fill="#f4a261" fill-opacity="0.35"/>`]);
+  points.forEach((pt) => legend.push([pt.label, symbol(pt.shape, pt.color ?? '#e76f51', 8, 0)]));
   if (!result.ok) {
     parts.push(`<text x="${m.l + pw / 2}" y="${m.t + ph / 2}" text-anchor="middle" fill="#d62828">${esc(`fit failed: ${result.reason ?? ''}`)}</text>`);
   }
