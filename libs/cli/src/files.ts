@@ -66,7 +66,8 @@ export function appendLine(file: string, line: string, header?: string): void {
 /** Matches the temporary files of {@link tempPathFor} and of `@tumorcast/nn`'s `saveSafetensors` (`<name>.tmp-<pid>-<n>`). */
 const TEMP_RE = /\.tmp-(\d+)-\d+$/;
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` runs on this host (this process counts as running). @internal */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

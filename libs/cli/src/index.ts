@@ -5,6 +5,8 @@
 export { CliError, ExitCode, runMain, describeFsError, signalExitCode } from './errors.js';
 export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor, removeStaleTempFiles, readTextFileChecked } from './files.js';
 export type { ReadTextFileOptions } from './files.js';
+export { lockFolder, readLockInfo, lockHolderAlive, FolderLockedError } from './lock.js';
+export type { FolderLock, LockFolderOptions, LockInfo } from './lock.js';
 export { Progress } from './progress.js';
 export type { ProgressOptions } from './progress.js';
 export { encodePng, decodePng, overlay, tileImages } from './png.js';
