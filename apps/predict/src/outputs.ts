@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { saveNifti, MODALITIES } from '@tumorcast/nifti';
-import { encodePng, overlay, tileImages, writeFileAtomicSync } from '@tumorcast/cli';
-import type { PngImage } from '@tumorcast/cli';
+import { colorize, drawOutline, encodePng, niceCeil, overlayColormap, tileImages, writeFileAtomicSync } from '@tumorcast/cli';
+import type { PngImage, Rgb } from '@tumorcast/cli';
 import type { PredictionSlice } from './slices.js';
 import { channelOf } from './slices.js';
 
@@ -31,20 +31,74 @@ export function channelImages(img: Float32Array, width: number, height: number):
   return [0, 1, 2, 3].map((c) => ({ width, height, data: channelOf(img, 4, c) }));
 }
 
-/** |a - b| averaged over channels, scaled so that 0.25 is white. */
-export function differenceImage(a: Float32Array, b: Float32Array, width: number, height: number): PngImage {
-  const d = new Float32Array(width * height);
-  for (let p = 0; p < d.length; p++) {
-    let s = 0;
-    for (let c = 0; c < 4; c++) s += Math.abs((a[p * 4 + c] as number) - (b[p * 4 + c] as number));
-    d[p] = Math.min(1, s / 4 / 0.25);
-  }
-  return { width, height, data: d };
+/** Outline colours of the tumour masks drawn over the probability map (PNG and report alike). */
+export const OUTLINE_COLORS: { readonly baseline: Rgb; readonly truth: Rgb } = { baseline: [0, 200, 255], truth: [40, 210, 70] };
+
+/** A signed difference image with its colour scale. */
+export interface DifferenceView {
+  /** (a - b) averaged over the 4 channels, HW. */
+  values: Float32Array;
+  /** The values coloured blue (negative) - neutral (0) - red (positive) over [-limit, +limit]. */
+  image: PngImage;
+  /** The colour scale's end: a "nice" value at or above `maxAbs` (0.01 when nothing changed). */
+  limit: number;
+  /** The largest |a - b| of any pixel and channel. */
+  maxAbs: number;
 }
 
-/** Probability map over the baseline FLAIR (red), as an image. */
-export function probabilityOverlay(baseline: Float32Array, probability: ArrayLike<number>, width: number, height: number): PngImage {
-  return overlay({ width, height, data: channelOf(baseline, 4, 3) }, probability, [255, 40, 40], 0.8);
+function checkHwc(name: string, img: Float32Array, width: number, height: number, fn: string): void {
+  if (img.length !== width * height * 4) throw new RangeError(`'${name}' passed to '${fn}' has ${img.length} values, expected ${width}x${height}x4`);
+}
+
+/**
+ * The signed change `a - b` (e.g. predicted follow-up minus baseline, both HWC
+ * in [0, 1]) averaged over the 4 channels, coloured on a symmetric diverging
+ * scale: brighter in `a` is red, darker is blue, unchanged is neutral.
+ */
+export function differenceView(a: Float32Array, b: Float32Array, width: number, height: number): DifferenceView {
+  checkHwc('a', a, width, height, 'differenceView');
+  checkHwc('b', b, width, height, 'differenceView');
+  const values = new Float32Array(width * height);
+  let maxAbs = 0;
+  let maxMean = 0;
+  for (let p = 0; p < values.length; p++) {
+    let s = 0;
+    for (let c = 0; c < 4; c++) {
+      const d = (a[p * 4 + c] as number) - (b[p * 4 + c] as number);
+      s += d;
+      maxAbs = Math.max(maxAbs, Math.abs(d));
+    }
+    values[p] = s / 4;
+    maxMean = Math.max(maxMean, Math.abs(s / 4));
+  }
+  const limit = niceCeil(maxMean, 0.01);
+  return { values, image: colorize(values, width, height, { min: -limit, max: limit }), limit, maxAbs };
+}
+
+/** The signed difference image of {@link differenceView} (for previews). */
+export function differenceImage(a: Float32Array, b: Float32Array, width: number, height: number): PngImage {
+  return differenceView(a, b, width, height).image;
+}
+
+/**
+ * The growth probability over the baseline FLAIR: pixels with p > 0 coloured
+ * by p (yellow at low, dark red at 1; see `SEQUENTIAL_YELLOW_RED` of
+ * @tumorcast/cli), with optional mask outlines drawn on top.
+ *
+ * @param baseline - the baseline scan, HWC (channel 3 is FLAIR).
+ * @param probability - HW values in [0, 1].
+ * @param width - width.
+ * @param height - height.
+ * @param outlines - masks (HW, 0/1) to outline, with their colours, e.g. the baseline tumour in `OUTLINE_COLORS.baseline`.
+ * @defaultValue outlines []
+ */
+export function probabilityOverlay(
+  baseline: Float32Array, probability: ArrayLike<number>, width: number, height: number, outlines: readonly { mask: ArrayLike<number>; color: Rgb }[] = [],
+): PngImage {
+  checkHwc('baseline', baseline, width, height, 'probabilityOverlay');
+  let img = overlayColormap({ width, height, data: channelOf(baseline, 4, 3) }, probability, { alpha: 0.85 });
+  for (const o of outlines) img = drawOutline(img, o.mask, o.color);
+  return img;
 }
 
 /** Writes a PNG. */
@@ -52,7 +106,11 @@ export function writePng(file: string, image: PngImage): void {
   writeFileAtomicSync(file, encodePng(image));
 }
 
-/** A preview grid: rows baseline, predicted follow-up (and the real one), 4 channels each, plus difference and map. */
+/**
+ * A preview grid: rows baseline, predicted follow-up (and the real one), 4
+ * channels each, plus the signed difference and the probability map (with
+ * the baseline tumour's outline when the slice has a label).
+ */
 export function previewGrid(
   slice: PredictionSlice, followup: Float32Array, probability: ArrayLike<number>, truth?: Float32Array,
 ): PngImage {
@@ -60,7 +118,8 @@ export function previewGrid(
   const blank: PngImage = { width: w, height: h, data: new Float32Array(w * h) };
   const rows: PngImage[] = [
     ...channelImages(slice.native, w, h), differenceImage(followup, slice.native, w, h),
-    ...channelImages(followup, w, h), probabilityOverlay(slice.native, probability, w, h),
+    ...channelImages(followup, w, h),
+    probabilityOverlay(slice.native, probability, w, h, slice.nativeLabel ? [{ mask: slice.nativeLabel, color: OUTLINE_COLORS.baseline }] : []),
   ];
   if (truth) rows.push(...channelImages(truth, w, h), blank);
   return tileImages(rows, 5, 2);

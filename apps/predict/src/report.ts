@@ -1,10 +1,14 @@
 /**
  * The self-contained HTML report of a `run`: images inlined as PNG data
- * URIs, growth curves as inline SVG, no external resources.
+ * URIs, mask outlines, colour bars and growth curves as inline SVG, a click
+ * enlarges any image (inline script), no external resources.
  */
-import { encodePng } from '@tumorcast/cli';
-import type { PngImage } from '@tumorcast/cli';
-import type { SliceScores } from './evaluate.js';
+import { DIVERGING_BLUE_RED, SEQUENTIAL_YELLOW_RED, colorBarSvg, encodePng, maskOutlinePath } from '@tumorcast/cli';
+import type { PngImage, Rgb } from '@tumorcast/cli';
+import { plotGrowth } from '@tumorcast/growth-ode';
+import type { FollowupTruth, SliceScores } from './evaluate.js';
+import type { SeriesPrediction } from './growth.js';
+import { OUTLINE_COLORS, channelImages, differenceView, probabilityOverlay } from './outputs.js';
 
 /** One slice's section of the report. */
 export interface ReportSlice {
@@ -16,14 +20,22 @@ export interface ReportSlice {
   predicted: PngImage[];
   /** Real follow-up channels, when known. */
   truth?: PngImage[];
-  /** |predicted - baseline|. */
-  difference: PngImage;
-  /** Probability map over the baseline FLAIR. */
+  /** Signed predicted - baseline (mean over channels), coloured on [-limit, +limit]; `maxAbs` over every pixel and channel. */
+  difference: { image: PngImage; limit: number; maxAbs: number };
+  /** Probability map over the baseline FLAIR, graded (colour bar 0..1). */
   probability: PngImage;
+  /** Baseline tumour mask (HW, the probability image's size), outlined over the maps. */
+  baselineMask?: ArrayLike<number>;
+  /** Where the baseline mask came from (e.g. 'label'), for the legend. @defaultValue 'label' */
+  baselineMaskSource?: string;
+  /** Real follow-up tumour mask (HW), outlined over the probability map. */
+  truthMask?: ArrayLike<number>;
   /** Facts shown under the images. */
   facts: Record<string, string>;
   /** Metrics, when the real follow-up is known. */
   scores?: SliceScores;
+  /** Warnings shown prominently at the top of the section (see {@link sliceFlags}). @defaultValue [] */
+  flags?: string[];
 }
 
 /** Inputs of {@link renderReport}. */
@@ -40,15 +52,161 @@ export interface ReportInput {
   means?: { predicted: Record<string, number>; baseline: Record<string, number>; slices: number };
   /** A note shown prominently (e.g. that the data are synthetic). */
   note?: string;
+  /** Runs per probability map, named in the map's colour bar. @defaultValue undefined (not named) */
+  mapRuns?: number;
+}
+
+/** What {@link reportSlice} needs of one finished slice (all images in the input's geometry). */
+export interface ReportSliceInput {
+  /** Slice id. */
+  id: string;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+  /** Baseline scan, HWC in [0, 1]. */
+  baseline: Float32Array;
+  /** Predicted follow-up, HWC in [0, 1]. */
+  predicted: Float32Array;
+  /** Growth probability, HW. */
+  probability: ArrayLike<number>;
+  /** Baseline tumour mask (HW, 0/1), when known. */
+  baselineMask?: ArrayLike<number>;
+  /** Where the baseline mask came from. @defaultValue 'label' */
+  baselineMaskSource?: string;
+  /** The real follow-up, when known. */
+  truth?: FollowupTruth;
+  /** Tumour burdens: baseline r0, target r*, and the regressor's on the prediction. */
+  burdens?: { baseline: number; target: number; predicted: number };
+  /** Facts shown under the images. */
+  facts: Record<string, string>;
+  /** Metrics, when the real follow-up is known. */
+  scores?: SliceScores;
+}
+
+/**
+ * The largest per-pixel change (in [0, 1] intensity) below which a prediction
+ * counts as equal to the baseline: one 8-bit grey level.
+ */
+export const UNCHANGED_MAX_DIFFERENCE = 1 / 255;
+
+/**
+ * Warnings for a slice whose prediction is (in effect) the unchanged
+ * baseline: no pixel moved by a grey level; the segmented follow-up tumour
+ * scores exactly as the baseline tumour against the real follow-up; or the
+ * regressor's burden moved less than a tenth of the way to a target that
+ * asks for a change.
+ *
+ * @param maxAbs - the largest |predicted - baseline| over pixels and channels.
+ * @param scores - the slice's metrics, when the real follow-up is known.
+ * @param burdens - r0, r* and the regressor's burden on the prediction.
+ */
+export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: { baseline: number; target: number; predicted: number }): string[] {
+  const flags: string[] = [];
+  if (!(maxAbs >= UNCHANGED_MAX_DIFFERENCE)) {
+    flags.push(`The predicted follow-up equals the baseline: no pixel changed by one grey level (largest change ${maxAbs.toExponential(2)}).`);
+  }
+  if (scores) {
+    const p = scores.predicted, b = scores.baseline;
+    const same = (x: number, y: number) => x === y || (Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y));
+    if (same(p.dice, b.dice) && same(p.hd95, b.hd95) && same(p.areaError, b.areaError)) {
+      flags.push('The segmented follow-up tumour equals the baseline tumour (same Dice, HD95 and area error against the real follow-up): the predicted tumour burden did not change.');
+    }
+  }
+  if (burdens) {
+    const want = burdens.target - burdens.baseline;
+    const got = burdens.predicted - burdens.baseline;
+    if (Math.abs(want) > 1e-3 && Math.abs(got) < 0.1 * Math.abs(want)) {
+      flags.push(`The regressor sees (almost) no change of tumour burden: ${burdens.baseline.toFixed(4)} -> ${burdens.predicted.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
+    }
+  }
+  return flags;
+}
+
+/** Builds a slice's report section data (images, masks, flags) from its arrays. */
+export function reportSlice(s: ReportSliceInput): ReportSlice {
+  const { width: w, height: h } = s;
+  const diff = differenceView(s.predicted, s.baseline, w, h);
+  return {
+    id: s.id,
+    baseline: channelImages(s.baseline, w, h),
+    predicted: channelImages(s.predicted, w, h),
+    truth: s.truth ? channelImages(s.truth.image, w, h) : undefined,
+    difference: { image: diff.image, limit: diff.limit, maxAbs: diff.maxAbs },
+    probability: probabilityOverlay(s.baseline, s.probability, w, h),
+    baselineMask: s.baselineMask,
+    baselineMaskSource: s.baselineMaskSource,
+    truthMask: s.truth?.label,
+    facts: s.facts,
+    scores: s.scores,
+    flags: sliceFlags(diff.maxAbs, s.scores, s.burdens),
+  };
+}
+
+/** Options of {@link growthFigure}. */
+export interface GrowthFigureOptions {
+  /**
+   * Unit of the sizes in the size CSV (e.g. 'mm²'); without one, sizes are
+   * plotted relative to the first scan.
+   * @defaultValue undefined
+   */
+  sizeUnit?: string;
+  /**
+   * The real size at the follow-up day, in the CSV's unit, when known.
+   * @defaultValue undefined
+   */
+  trueFollowupSize?: number;
+}
+
+const fmtSize = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+
+/**
+ * The growth plot of a fitted series for the report: data, bootstrap median
+ * and band, baseline and follow-up lines, the predicted follow-up size and,
+ * when known, the real one; the y axis in the data's unit or relative to the
+ * first scan.
+ */
+export function growthFigure(g: SeriesPrediction, o: GrowthFigureOptions = {}): { caption: string; svg: string } {
+  const first = g.result.seriesSizes[0] as number;
+  const relative = !o.sizeUnit;
+  const yScale = relative && first > 0 ? 1 / first : 1;
+  const unit = relative ? ' (relative to the first scan)' : ` ${o.sizeUnit}`;
+  const points: { day: number; size: number; label: string; shape: 'diamond' | 'square'; color: string }[] = [
+    { day: g.followupDay, size: g.sizeFollowup, label: 'predicted follow-up', shape: 'diamond', color: '#e76f51' },
+  ];
+  if (o.trueFollowupSize !== undefined && Number.isFinite(o.trueFollowupSize)) {
+    points.push({ day: g.followupDay, size: o.trueFollowupSize, label: 'real follow-up', shape: 'square', color: '#2a9d8f' });
+  }
+  const svg = plotGrowth(g.result, {
+    until: g.followupDay,
+    markers: [{ day: g.baselineDay, label: 'baseline' }, { day: g.followupDay, label: 'follow-up' }],
+    yLabel: relative ? 'tumour size relative to the first scan' : `tumour size (${o.sizeUnit})`,
+    yScale,
+    points,
+  });
+  const s = (v: number) => `${fmtSize(v * yScale)}${relative ? '' : unit}`;
+  const real = points[1] ? `; real ${s(points[1].size)}` : '';
+  return {
+    caption: `${g.id}: relative change ${g.relativeChange.toFixed(3)} from day ${g.baselineDay} to day ${g.followupDay} (band ${g.relativeChangeBand.map((v) => v.toFixed(3)).join(' – ')}); `
+      + `predicted size at day ${g.followupDay}: ${s(g.sizeFollowup)}${real}${relative ? ' (sizes relative to the first scan)' : ''}`,
+    svg,
+  };
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4)) : v > 0 ? '∞' : '—');
+const css = (c: Rgb) => `rgb(${c.join(',')})`;
 
-function img(p: PngImage, alt: string): string {
+/** An image figure; outlines are SVG paths over it (pixel coordinates), and a click enlarges it. */
+function img(p: PngImage, caption: string, outlines: { d: string; cls: string }[] = []): string {
   const b64 = Buffer.from(encodePng(p)).toString('base64');
-  return `<figure><img alt="${esc(alt)}" src="data:image/png;base64,${b64}" width="${p.width}" height="${p.height}"><figcaption>${esc(alt)}</figcaption></figure>`;
+  const paths = outlines.filter((o) => o.d).map((o) => `<path class="${o.cls}" d="${o.d}"/>`).join('');
+  const svg = paths ? `<svg class="outlines" viewBox="0 0 ${p.width} ${p.height}" preserveAspectRatio="none" aria-hidden="true">${paths}</svg>` : '';
+  return `<figure class="zoom" tabindex="0" title="click to enlarge"><div class="frame"><img alt="${esc(caption)}" src="data:image/png;base64,${b64}" width="${p.width}" height="${p.height}">${svg}</div><figcaption>${esc(caption)}</figcaption></figure>`;
 }
+
+/** A line swatch for a legend. */
+const swatch = (cls: string) => `<svg class="swatch" width="26" height="10" aria-hidden="true"><line class="${cls}" x1="1" x2="25" y1="5" y2="5"/></svg>`;
 
 const MODS = ['T1n', 'T1c', 'T2w', 'T2-FLAIR'];
 const METRICS: [string, string, boolean][] = [
@@ -80,8 +238,88 @@ function mapSummary(slices: ReportSlice[]): string {
   return `<table class="metrics"><thead><tr><th>growth probability map vs real follow-up tumour</th><th>Dice</th><th>HD95 (mm)</th></tr></thead><tbody>${rows.join('')}<tr><td>unchanged baseline tumour</td><td>${fmt(baseDice)}</td><td>${fmt(baseHd)}</td></tr></tbody></table>`;
 }
 
+/** The signed-difference figure with its colour bar. */
+function differencePanel(s: ReportSlice, baselinePath: string): string {
+  const L = s.difference.limit;
+  const bar = colorBarSvg(DIVERGING_BLUE_RED, {
+    min: -L, max: L, ticks: [-L, -L / 2, 0, L / 2, L], label: 'predicted − baseline (intensity, 1 = full range)', width: 260,
+  });
+  const key = baselinePath ? `<div class="key">${swatch('ol-dark')} baseline tumour</div>` : '';
+  return `<div class="panel">${img(s.difference.image, 'predicted − baseline, mean of the 4 channels (red: brighter, blue: darker)', [{ d: baselinePath, cls: 'ol-dark' }])}${bar}${key}`
+    + `<div class="note-small">largest change of any pixel and channel: ${s.difference.maxAbs.toPrecision(3)}</div></div>`;
+}
+
+/**
+ * A square box around the tumour masks (their union), with a margin of 60 %
+ * of its size and at least 32 px a side, inside the image; undefined without masks.
+ */
+export function tumourBox(width: number, height: number, masks: readonly (ArrayLike<number> | undefined)[]): { x: number; y: number; size: number } | undefined {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const m of masks) {
+    if (!m) continue;
+    for (let i = 0; i < width * height; i++) {
+      if (!((m[i] as number) > 0.5)) continue;
+      const x = i % width, y = Math.floor(i / width);
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+  }
+  if (!Number.isFinite(x0)) return undefined;
+  const side = Math.max(x1 - x0 + 1, y1 - y0 + 1);
+  const size = Math.min(width, height, Math.max(32, Math.ceil(side * 1.6)));
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi - size, v));
+  return { x: clamp(Math.round((x0 + x1 + 1) / 2 - size / 2), width), y: clamp(Math.round((y0 + y1 + 1) / 2 - size / 2), height), size };
+}
+
+function crop<T extends ArrayLike<number>>(data: T, width: number, channels: number, b: { x: number; y: number; size: number }): Float32Array {
+  const out = new Float32Array(b.size * b.size * channels);
+  for (let y = 0; y < b.size; y++) {
+    for (let x = 0; x < b.size; x++) {
+      for (let c = 0; c < channels; c++) out[(y * b.size + x) * channels + c] = data[((b.y + y) * width + b.x + x) * channels + c] as number;
+    }
+  }
+  return out;
+}
+
+/** The probability figure (and a zoom on the tumour) with its colour bar and outline legend. */
+function probabilityPanel(s: ReportSlice, baselinePath: string, truthPath: string, runs?: number): string {
+  const bar = colorBarSvg(SEQUENTIAL_YELLOW_RED, {
+    min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], format: (v) => String(v),
+    label: `growth probability${runs ? ` (fraction of ${runs} runs)` : ''}; uncoloured: 0`, width: 260,
+  });
+  const keys = [
+    baselinePath ? `<div class="key">${swatch('ol-baseline')} baseline tumour${s.baselineMaskSource && s.baselineMaskSource !== 'label' ? ` (${esc(s.baselineMaskSource)})` : ''}</div>` : '',
+    truthPath ? `<div class="key">${swatch('ol-truth')} real follow-up tumour</div>` : '',
+  ].join('');
+  const p = s.probability;
+  const box = tumourBox(p.width, p.height, [s.baselineMask, s.truthMask]);
+  let zoom = '';
+  if (box) {
+    const image: PngImage = { width: box.size, height: box.size, data: crop(p.data, p.width, p.channels ?? 1, box), channels: p.channels ?? 1 };
+    const path = (m?: ArrayLike<number>) => (m ? maskOutlinePath(crop(m, p.width, 1, box), box.size, box.size) : '');
+    zoom = img(image, `the same, around the tumour (x ${box.x}-${box.x + box.size - 1}, y ${box.y}-${box.y + box.size - 1})`,
+      [{ d: path(s.baselineMask), cls: 'ol-baseline' }, { d: path(s.truthMask), cls: 'ol-truth' }]);
+  }
+  return `<div class="panel"><div class="pair">${img(p, 'growth probability over the baseline FLAIR', [{ d: baselinePath, cls: 'ol-baseline' }, { d: truthPath, cls: 'ol-truth' }])}${zoom}</div>`
+    + `${bar}<div class="legend">${keys}</div></div>`;
+}
+
+const SCRIPT = `(() => {
+  const lb = document.getElementById('lightbox');
+  const inner = lb.querySelector('.lb-inner');
+  const cap = lb.querySelector('.lb-cap');
+  const open = (f) => { inner.replaceChildren(f.querySelector('.frame').cloneNode(true)); cap.textContent = f.querySelector('figcaption')?.textContent ?? ''; lb.hidden = false; };
+  const close = () => { lb.hidden = true; inner.replaceChildren(); };
+  document.querySelectorAll('figure.zoom').forEach((f) => {
+    f.addEventListener('click', () => open(f));
+    f.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(f); } });
+  });
+  lb.addEventListener('click', close);
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
+})();`;
+
 /** Renders the report HTML. */
 export function renderReport(r: ReportInput): string {
+  const flagged = r.slices.filter((s) => s.flags?.length);
   const sections = r.slices.map((s) => {
     const row = (imgs: PngImage[], what: string) => `<div class="row"><div class="rowlabel">${esc(what)}</div>${imgs.map((p, i) => img(p, `${what} ${MODS[i]}`)).join('')}</div>`;
     const facts = Object.entries(s.facts).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('');
@@ -89,35 +327,58 @@ export function renderReport(r: ReportInput): string {
       ? `<table class="metrics"><thead><tr><th>map threshold</th><th>Dice</th><th>HD95 (mm)</th></tr></thead><tbody>${s.scores.map.thresholds
           .map((t) => `<tr><td>p ≥ ${t.threshold}</td><td>${fmt(t.dice)}</td><td>${fmt(t.hd95)}</td></tr>`).join('')}<tr><td>Brier score</td><td colspan="2">${fmt(s.scores.map.brier)}</td></tr></tbody></table>`
       : '';
-    return `<section id="slice-${esc(s.id)}"><h2>Slice ${esc(s.id)}</h2>
+    const { width: w, height: h } = s.probability;
+    const basePath = s.baselineMask ? maskOutlinePath(s.baselineMask, w, h) : '';
+    const truthPath = s.truthMask ? maskOutlinePath(s.truthMask, w, h) : '';
+    const flags = s.flags?.length ? `<div class="flag" role="alert"><strong>⚠ Prediction unchanged from the baseline</strong><ul>${s.flags.map((f) => `<li>${esc(f)}</li>`).join('')}</ul></div>` : '';
+    return `<section id="slice-${esc(s.id)}"${flags ? ' class="flagged"' : ''}><h2>Slice ${esc(s.id)}${flags ? ' <span class="badge">unchanged</span>' : ''}</h2>
+${flags}
 ${row(s.baseline, 'baseline')}
 ${row(s.predicted, 'predicted follow-up')}
 ${s.truth ? row(s.truth, 'real follow-up') : ''}
-<div class="row"><div class="rowlabel">change</div>${img(s.difference, '|predicted − baseline| (mean over channels)')}${img(s.probability, 'growth probability over baseline FLAIR')}</div>
+<div class="row"><div class="rowlabel">change</div>${differencePanel(s, basePath)}${probabilityPanel(s, basePath, truthPath, r.mapRuns)}</div>
 <div class="tables"><table class="facts">${facts}</table>${s.scores ? scoresTable(s.scores.predicted as unknown as Record<string, number>, s.scores.baseline as unknown as Record<string, number>) : ''}${mapTable}</div>
 </section>`;
   });
   const growth = r.growth.map((g) => `<figure class="growth">${g.svg}<figcaption>${esc(g.caption)}</figcaption></figure>`).join('');
+  const flaggedNote = flagged.length
+    ? `<p class="flag" role="alert"><strong>⚠ ${flagged.length} slice(s) with a prediction unchanged from the baseline:</strong> ${flagged.map((s) => `<a href="#slice-${esc(s.id)}">${esc(s.id)}</a>`).join(', ')}</p>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{margin-bottom:4px} .summary{color:#555;margin:0 0 16px} .note{background:#fff4d6;border:1px solid #e8c26a;padding:8px 12px;border-radius:6px}
-section{border-top:1px solid #ddd;padding-top:8px;margin-top:24px}
+section{border-top:1px solid #ddd;padding-top:8px;margin-top:24px} section.flagged{border-left:6px solid #d62828;padding-left:12px}
+.flag{background:#fde2e2;border:1px solid #d62828;color:#7a1010;padding:6px 12px;border-radius:6px} .flag ul{margin:4px 0 0 0;padding-left:20px}
+.badge{background:#d62828;color:#fff;font-size:13px;padding:2px 8px;border-radius:10px;vertical-align:middle}
 .row{display:flex;align-items:flex-start;gap:6px;margin:6px 0;flex-wrap:wrap} .rowlabel{width:120px;font-weight:600;padding-top:8px}
-figure{margin:0} figure img{image-rendering:pixelated;border:1px solid #ccc;width:200px;height:auto} figcaption{font-size:11px;color:#666;max-width:200px}
+figure{margin:0} figure.zoom{cursor:zoom-in} figure.zoom:focus{outline:2px solid #4a90d9}
+.frame{position:relative;display:inline-block;line-height:0} .frame img{image-rendering:pixelated;border:1px solid #ccc;width:200px;height:auto}
+.outlines{position:absolute;left:1px;top:1px;width:calc(100% - 2px);height:calc(100% - 2px);pointer-events:none}
+.outlines path,.swatch line{fill:none;stroke-width:1.6;vector-effect:non-scaling-stroke}
+.ol-baseline{stroke:${css(OUTLINE_COLORS.baseline)}} .ol-truth{stroke:${css(OUTLINE_COLORS.truth)};stroke-dasharray:4 3} .ol-dark{stroke:#111}
+.swatch line{stroke-width:2.5} .panel{display:flex;flex-direction:column;gap:2px;margin-right:18px} .panel .frame img{width:260px}
+.pair{display:flex;gap:6px} .growth figcaption{max-width:720px;font-size:12px} .key{font-size:12px;color:#333;display:flex;align-items:center;gap:6px} .legend{display:flex;flex-direction:column;gap:2px} .note-small{font-size:11px;color:#666}
+figcaption{font-size:11px;color:#666;max-width:260px;line-height:1.3}
 .growth svg{max-width:100%;height:auto} .tables{display:flex;gap:24px;flex-wrap:wrap;margin-top:8px}
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right} td:first-child,th:first-child{text-align:left}
 td.better{background:#e3f6e3;font-weight:600} table.metrics{margin-bottom:10px}
+#lightbox{position:fixed;inset:0;background:rgba(0,0,0,.88);display:flex;flex-direction:column;align-items:center;justify-content:center;z-index:10;cursor:zoom-out}
+#lightbox[hidden]{display:none} #lightbox .frame img{width:min(90vw,82vh);border:0} .lb-cap{color:#eee;font-size:14px;margin-top:8px}
 </style></head><body>
 <h1>${esc(r.title)}</h1>
 <ul class="summary">${r.summary.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
 ${r.note ? `<p class="note">${esc(r.note)}</p>` : ''}
+${flaggedNote}
 ${r.means ? `<h2>Summary over ${r.means.slices} slice(s)</h2>${scoresTable(r.means.predicted, r.means.baseline)}${mapSummary(r.slices)}<p class="summary">Green: the prediction is closer to the real follow-up than the unchanged baseline is.</p>` : ''}
 ${growth ? `<h2>Tumour growth model</h2>${growth}` : ''}
 ${sections.join('\n')}
+<p class="summary">Click any image to enlarge it (Esc or a click closes it).</p>
 <footer><p class="summary">Generated by tumorcast-predict (TensorFlow.js). Method: Laslo et al., MICCAI 2025 LMID workshop, arXiv 2509.09610.</p></footer>
+<div id="lightbox" hidden><div class="lb-inner"></div><p class="lb-cap"></p></div>
+<script>${SCRIPT}</script>
 </body></html>
 `;
 }

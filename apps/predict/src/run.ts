@@ -21,8 +21,8 @@ import type { SampleSettings } from './predict.js';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { SliceScores } from './evaluate.js';
 import { checkTruth, loadTruth } from './truth.js';
-import { channelImages, differenceImage, previewGrid, probabilityOverlay, writeFollowupNifti, writeMapNifti, writePng } from './outputs.js';
-import { renderReport } from './report.js';
+import { OUTLINE_COLORS, previewGrid, probabilityOverlay, writeFollowupNifti, writeMapNifti, writePng } from './outputs.js';
+import { growthFigure, renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
 import { fitGrowthCommand, targetsFor } from './growth.js';
 import type { SeriesPrediction } from './growth.js';
@@ -67,6 +67,10 @@ export interface RunOptions {
   title?: string;
   /** Note in the report. */
   note?: string;
+  /** Unit of the sizes in the size CSV, for the report's growth plot (e.g. 'mm²'); without it, sizes are plotted relative to the first scan. */
+  sizeUnit?: string;
+  /** The real follow-up size per series (ids as in the size CSV: `patient` or `patient/slice`), in the CSV's unit, marked in the growth plot. */
+  followupSizes?: Record<string, number>;
   /** Log lines. */
   log: (m: string) => void;
 }
@@ -163,7 +167,7 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
       if (o.maps) {
         probability = path.join(dir, `${info.id}_probability.nii.gz`);
         await writeMapNifti(probability, slice, p.probabilityNative);
-        writePng(path.join(dir, 'probability.png'), probabilityOverlay(slice.native, p.probabilityNative, slice.width, slice.height));
+        writePng(path.join(dir, 'probability.png'), probabilityOverlay(slice.native, p.probabilityNative, slice.width, slice.height, [{ mask: p.baselineMaskNative, color: OUTLINE_COLORS.baseline }]));
       }
       const truth = o.truth ? await loadTruth(o.truth, info.id) : undefined;
       const preview = path.join(dir, 'preview.png');
@@ -223,13 +227,10 @@ async function buildReport(o: RunOptions, results: SliceResult[], ids: string[],
     const predicted = await loadPlanes(r.files.followup.map((f) => path.join(o.out, f)));
     const prob = r.files.probability ? (await loadNifti(path.join(o.out, r.files.probability))).data as ArrayLike<number> : new Float32Array(w * h);
     const truth = o.truth ? await loadTruth(o.truth, r.id) : undefined;
-    sections.push({
-      id: r.id,
-      baseline: channelImages(slice.native, w, h),
-      predicted: channelImages(predicted, w, h),
-      truth: truth ? channelImages(truth.image, w, h) : undefined,
-      difference: differenceImage(predicted, slice.native, w, h),
-      probability: probabilityOverlay(slice.native, prob, w, h),
+    sections.push(reportSlice({
+      id: r.id, width: w, height: h, baseline: slice.native, predicted, probability: prob, truth,
+      baselineMask: slice.nativeLabel, baselineMaskSource: r.baselineBurdenSource,
+      burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden },
       facts: {
         'relative change d (growth model)': r.relativeChange.toFixed(3),
         'baseline burden r0': `${r.baselineBurden.toFixed(4)} (${r.baselineBurdenSource})`,
@@ -238,7 +239,7 @@ async function buildReport(o: RunOptions, results: SliceResult[], ids: string[],
         'time': `${r.seconds.toFixed(1)} s`,
       },
       scores: r.scores,
-    });
+    }));
   }
   const scores = results.map((r) => r.scores).filter((s): s is SliceScores => !!s);
   const s = o.settings;
@@ -250,8 +251,9 @@ async function buildReport(o: RunOptions, results: SliceResult[], ids: string[],
       `guided DDIM${o.preset ? ` (preset ${o.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map`,
     ],
     note: o.note,
-    growth: growth.map((g) => ({ caption: `${g.id}: relative change ${g.relativeChange.toFixed(3)} from day ${g.baselineDay} to day ${g.followupDay} (band ${g.relativeChangeBand.map((v) => v.toFixed(3)).join(' – ')})`, svg: g.svg })),
+    growth: growth.map((g) => growthFigure(g, { sizeUnit: o.sizeUnit, trueFollowupSize: o.followupSizes?.[g.id] })),
     slices: sections,
+    mapRuns: o.maps ? s.samples : undefined,
     means: scores.length ? summarise(scores) : undefined,
   });
 }
