@@ -106,6 +106,8 @@ describe('colorBarSvg', () => {
 describe('niceCeil', () => {
   it('rounds up to 1, 2, 2.5 or 5 times a power of ten', () => {
     expect([0.037, 0.05, 0.2, 0.21, 0.6, 7, 1e-4].map((v) => niceCeil(v))).toEqual([0.05, 0.05, 0.2, 0.25, 1, 10, 1e-4]);
+    expect(niceCeil(0.1000000238)).toBe(0.1); // float32 0.6 - 0.5
+    expect(niceCeil(0.10001)).toBe(0.2);
     expect(niceCeil(0, 0.01)).toBe(0.01);
     expect(niceCeil(Number.NaN)).toBe(1);
   });

@@ -313,8 +313,9 @@ function hash(s: string): number {
 }
 
 /**
- * A "nice" upper limit at or above `v` > 0: 1, 2, 2.5 or 5 times a power of 10
- * (for symmetric colour scales such as ±0.05).
+ * A "nice" upper limit at or above `v` > 0 (or within a relative 1e-6 below
+ * it): 1, 2, 2.5 or 5 times a power of 10 (for symmetric colour scales such
+ * as ±0.05).
  *
  * @param v - a positive value; 0 or non-finite give `fallback`.
  * @param fallback - returned when `v` is not positive and finite.
@@ -325,7 +326,8 @@ export function niceCeil(v: number, fallback = 1): number {
   const mag = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) {
     const c = +(m * mag).toPrecision(12);
-    if (c >= v * (1 - 1e-12)) return c;
+    // Within float32 rounding of a nice value (0.6 - 0.5 = 0.100000024): that value.
+    if (c >= v * (1 - 1e-6)) return c;
   }
   return 10 * mag;
 }
