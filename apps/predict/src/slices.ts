@@ -41,7 +41,7 @@ export const PREDICTION_SPLITS: readonly Split[] = ['testing', 'validation', 'tr
 
 /** Lists the slices of `root`: testing/, validation/ and training/ folders. */
 export async function listPredictionSlices(root: string): Promise<SliceSampleInfo[]> {
-  if (!fs.existsSync(root)) throw new CliError(`data folder ${root} does not exist`, 1);
+  if (!fs.existsSync(root)) throw new CliError(`data folder ${root} does not exist`, 2);
   const out: SliceSampleInfo[] = [];
   for (const split of SPLITS) {
     if (!fs.existsSync(path.join(root, split))) continue;
@@ -65,20 +65,56 @@ export function shardSlices<T extends { id: string }>(slices: readonly T[], shar
   return [...slices].sort((a, b) => a.id.localeCompare(b.id)).filter((_, k) => k % n === i - 1);
 }
 
+/** What {@link checkSlices} found out about one slice. */
+export interface CheckedSlice {
+  /** `<pid>_<slice>`. */
+  id: string;
+  /** Native width. */
+  width: number;
+  /** Native height. */
+  height: number;
+  /** Tumour burden of its label (0 for an empty label); undefined without a label. */
+  burden?: number;
+}
+
+/** The index of the first value that is NaN or infinite, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return i;
+  return -1;
+}
+
 /**
  * Loads every slice once at its native size, before any sampling, so that an
  * unreadable or inconsistent file (or label) stops a run at once with its
- * name; returns each slice's size.
+ * name; NaN or infinite voxels (which the networks would spread over the
+ * whole predicted scan) are refused naming the file and the voxel. Returns
+ * each slice's size and label burden.
  */
-export async function checkSlices(infos: readonly SliceSampleInfo[]): Promise<{ id: string; width: number; height: number }[]> {
-  const out: { id: string; width: number; height: number }[] = [];
+export async function checkSlices(infos: readonly SliceSampleInfo[]): Promise<CheckedSlice[]> {
+  const out: CheckedSlice[] = [];
   for (const info of infos) {
+    let s: SliceSample;
     try {
-      const s = await loadSample(info, { size: null, layout: 'hwc', label: true });
-      out.push({ id: info.id, width: s.width, height: s.height });
+      s = await loadSample(info, { size: null, layout: 'hwc', label: true });
     } catch (e) {
       throw new CliError(`slice ${info.dir}: ${(e as Error).message}`, 1);
     }
+    const bad = firstNonFinite(s.image);
+    if (bad >= 0) {
+      const c = bad % MODALITIES.length;
+      const p = Math.floor(bad / MODALITIES.length);
+      throw new CliError(`slice ${info.id}: ${info.files[MODALITIES[c]!]} has a ${s.image[bad]} voxel (at x ${p % s.width}, y ${Math.floor(p / s.width)}); `
+        + 'every voxel must be a finite number: fix or leave out this slice (--slices)', 1);
+    }
+    if (info.label) {
+      // loadSample binarises the label (NaN > 0 is false): check the file itself.
+      const label = await loadNifti(info.label);
+      const badLabel = firstNonFinite(label.data as ArrayLike<number>);
+      if (badLabel >= 0) {
+        throw new CliError(`slice ${info.id}: label ${info.label} has a ${(label.data as ArrayLike<number>)[badLabel]} voxel (index ${badLabel}); every voxel must be a finite number`, 1);
+      }
+    }
+    out.push({ id: info.id, width: s.width, height: s.height, ...(s.burden !== undefined ? { burden: s.burden } : {}) });
   }
   return out;
 }
