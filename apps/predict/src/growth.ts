@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  bootstrapGrowth, plotGrowth, readSeriesCsv, relativeChange, TooFewPointsError, twoPhaseRtModel, TWO_PHASE_SHORT_SERIES, writeParamsCsv, writeResultsCsv, writeResultsJson,
+  bootstrapGrowth, parseSeriesCsv, plotGrowth, relativeChange, TooFewPointsError, twoPhaseRtModel, TWO_PHASE_SHORT_SERIES, writeParamsCsv, writeResultsCsv, writeResultsJson,
 } from '@tumorcast/growth-ode';
 import type { BootstrapResult, CsvSeries, GrowthSeries, TwoPhaseParams } from '@tumorcast/growth-ode';
-import { CliError, writeFileAtomicSync } from '@tumorcast/cli';
+import { CliError, ExitCode, readTextFileChecked, writeFileAtomicSync } from '@tumorcast/cli';
 import type { ConfigSchema } from '@tumorcast/cli';
 
 /**
@@ -158,6 +158,29 @@ function tooFewPointsMessage(id: string, e: TooFewPointsError): string {
   return `${head}: hold parameters with --fix name=value,... (e.g. --fix ${example}) or use --short-series population`;
 }
 
+/** Below this fraction of the largest measured size, the tumour counts as vanished at the baseline. */
+const VANISHED_FRACTION = 1e-3;
+
+/**
+ * Refuses a prediction that is not a number (sizes near the largest double
+ * overflow) or whose baseline size is (almost) zero, where a relative change
+ * y(follow-up) / y(baseline) - 1 means nothing.
+ */
+function checkPrediction(what: string, s: { times: readonly number[]; sizes: readonly number[] }, baselineDay: number, yb: number, rest: number[]): void {
+  const largest = Math.max(...s.sizes);
+  if (![yb, ...rest].every(Number.isFinite)) {
+    throw new CliError(`${what}: the predicted sizes or relative change are not finite numbers (the largest size in the series is ${largest.toExponential(3)}, `
+      + `near the largest number a double holds, 1.8e308, so the growth model's sizes overflow); give the sizes in a larger unit (e.g. divided by a power of ten)`, 1);
+  }
+  const at = s.times.indexOf(baselineDay);
+  const measured = at >= 0 ? s.sizes[at] as number : undefined;
+  if (measured === 0 || !(yb > VANISHED_FRACTION * largest)) {
+    throw new CliError(`${what}: the tumour has vanished by the baseline day ${baselineDay} (${measured !== undefined ? `measured size ${measured}, ` : ''}fitted size ${yb.toPrecision(3)}, `
+      + `largest measured size ${largest}): a relative change from a size of (almost) zero means nothing. Leave this series out of the CSV, `
+      + `or give its slices a relative change with --targets or --relative-change`, 1);
+  }
+}
+
 /** Fits and bootstraps each series; returns one prediction per series. */
 export function fitGrowthSeries(series: readonly (CsvSeries | GrowthSeries & { id: string; patientId?: string; sliceId?: string })[], o: FitGrowthCommandOptions): SeriesPrediction[] {
   const out: SeriesPrediction[] = [];
@@ -196,6 +219,7 @@ export function fitGrowthSeries(series: readonly (CsvSeries | GrowthSeries & { i
       return b / a - 1;
     }).sort((a, b) => a - b);
     const q = (p: number) => perFit.length ? perFit[Math.min(perFit.length - 1, Math.max(0, Math.round((p / 100) * (perFit.length - 1))))] as number : d;
+    checkPrediction(`${where}series '${s.id}'`, s, baselineDay, yb, [yf, d, q(5), q(95)]);
     const svg = plotGrowth(result, { until, markers: [{ day: baselineDay, label: 'baseline' }, { day: o.followupDay, label: 'follow-up' }] });
     out.push({
       id: s.id,
@@ -230,13 +254,37 @@ export function targetsFor(predictions: readonly SeriesPrediction[], sliceIds: r
   return targets;
 }
 
+/** The largest size series CSV read (a CSV of sizes is kilobytes; this refuses devices and wrong files). */
+export const MAX_SERIES_CSV_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads a size series CSV (see `parseSeriesCsv` of `@tumorcast/growth-ode`):
+ * a missing file, a folder or device, or a file over {@link MAX_SERIES_CSV_BYTES}
+ * is a usage error (exit code 2); bad content, an unknown column included,
+ * is an error naming the file and the line (exit code 1).
+ */
+export function readSizeSeries(csv: string, rtEndDay?: number): CsvSeries[] {
+  const text = readTextFileChecked(csv, { what: 'size series CSV', maxBytes: MAX_SERIES_CSV_BYTES, exitCode: ExitCode.usage });
+  let series: CsvSeries[];
+  try {
+    series = parseSeriesCsv(text, { ...(rtEndDay !== undefined ? { rtEndDay } : {}), unknownColumns: 'error' }, csv);
+  } catch (e) {
+    throw new CliError((e as Error).message.replace(/ passed to 'parseSeriesCsv'/g, ''), ExitCode.failure);
+  }
+  if (!series.length) throw new CliError(`${csv}: no series found`, ExitCode.failure);
+  return series;
+}
+
 /** Reads the CSV, fits, and writes growth.json, growth.csv, params.csv, targets.json and one SVG per series into `outDir`. */
 export async function fitGrowthCommand(csv: string, outDir: string, o: FitGrowthCommandOptions & { rtEndDay?: number }): Promise<SeriesPrediction[]> {
-  const series = await readSeriesCsv(csv, o.rtEndDay !== undefined ? { rtEndDay: o.rtEndDay } : {}).catch((e: Error) => {
-    throw new CliError(e.message, 1);
-  });
-  if (!series.length) throw new CliError(`${csv}: no series found`, 1);
+  const series = readSizeSeries(csv, o.rtEndDay);
   const predictions = fitGrowthSeries(series, { source: csv, ...o });
+  await writeGrowthOutputs(outDir, predictions);
+  return predictions;
+}
+
+/** Writes growth.json, growth.csv, params.csv, predictions.json, targets.json and one SVG per series into `outDir`. */
+export async function writeGrowthOutputs(outDir: string, predictions: readonly SeriesPrediction[]): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const results = predictions.map((p) => p.result);
   await writeResultsJson(path.join(outDir, 'growth.json'), results as never);
@@ -246,5 +294,4 @@ export async function fitGrowthCommand(csv: string, outDir: string, o: FitGrowth
   const summary = predictions.map(({ result: _r, svg: _s, ...rest }) => rest);
   writeFileAtomicSync(path.join(outDir, 'predictions.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileAtomicSync(path.join(outDir, 'targets.json'), `${JSON.stringify(targetsFor(predictions), null, 2)}\n`);
-  return predictions;
 }
