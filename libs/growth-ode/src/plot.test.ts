@@ -31,6 +31,14 @@ describe('plotGrowth points', () => {
     expect(svg).toContain('>real &lt;follow-up&gt;</text>');
   });
 
+  it('keeps the value labels of points on one day apart', () => {
+    const svg = plotGrowth(boot, { points: [{ day: 450, size: 2000, label: 'a' }, { day: 450, size: 2001, label: 'b' }, { day: 450, size: 1999, label: 'c' }] });
+    const ys = [...svg.matchAll(/<g class="plot-point">.*?<text x="[\d.]+" y="([\d.]+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    expect(ys).toHaveLength(3);
+    expect(ys[1]! - ys[0]!).toBeGreaterThanOrEqual(13 - 1e-9);
+    expect(ys[2]! - ys[1]!).toBeGreaterThanOrEqual(13 - 1e-9);
+  });
+
   it('yScale changes the values and ticks, not the picture', () => {
     const plain = plotGrowth(boot, { points: [{ day: 450, size: 2000, label: 'p' }] });
     const rel = plotGrowth(boot, { yScale: 1 / ex.sizes[0]!, yLabel: 'relative to the first scan', points: [{ day: 450, size: 2000, label: 'p' }] });

@@ -243,11 +243,18 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
     const pts = shape === 'triangle' ? [[0, -r], [r, r * 0.8], [-r, r * 0.8]] : [[0, -r * 1.2], [r, 0], [0, r * 1.2], [-r, 0]];
     return `<polygon points="${pts.map(([dx, dy]) => `${p(x + dx)},${p(y + dy)}`).join(' ')}" fill="${color}" stroke="#111" stroke-width="1"/>`;
   };
-  points.forEach((pt) => {
+  // Value labels beside the points, pushed apart (13 px) where points share a day and nearly a size.
+  const labelY = points.map((pt) => ys(pt.size * yScale) + 4);
+  const order = points.map((_, i) => i).sort((a, b) => labelY[a] - labelY[b]);
+  for (let k = 1; k < order.length; k++) {
+    const [prev, cur] = [order[k - 1], order[k]];
+    if (Math.abs(xs(points[cur].day) - xs(points[prev].day)) < 40 && labelY[cur] - labelY[prev] < 13) labelY[cur] = labelY[prev] + 13;
+  }
+  points.forEach((pt, i) => {
     const x = xs(pt.day);
     const y = ys(pt.size * yScale);
     const right = x > m.l + pw * 0.85;
-    parts.push(`<g class="plot-point">${symbol(pt.shape, pt.color ?? '#e76f51', x, y)}<text x="${p(right ? x - 10 : x + 10)}" y="${p(y + 4)}" text-anchor="${right ? 'end' : 'start'}" fill="#111">${esc(fmt(pt.size * yScale))}</text></g>`);
+    parts.push(`<g class="plot-point">${symbol(pt.shape, pt.color ?? '#e76f51', x, y)}<text x="${p(right ? x - 10 : x + 10)}" y="${p(labelY[i])}" text-anchor="${right ? 'end' : 'start'}" fill="#111">${esc(fmt(pt.size * yScale))}</text></g>`);
   });
   // Legend.
   const legend: [string, string][] = [['data (fitted)', `<circle cx="8" cy="0" r="4.5" fill="#111"/>`]];
