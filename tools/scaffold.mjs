@@ -15,28 +15,38 @@ if (fs.existsSync(path.join(dir, 'package.json'))) throw new Error(`${dir} exist
 fs.mkdirSync(path.join(dir, 'src'), { recursive: true });
 const w = (f, s) => fs.writeFileSync(path.join(dir, f), s.endsWith('\n') ? s : s + '\n');
 
+// Publish metadata as tools/repo-checks expects it; add keywords (at least 3).
+const repo = 'https://github.com/tumorcast/tumorcast';
 const pkg = {
   name: `@tumorcast/${name}`,
   version: '0.1.0',
   description,
+  keywords: ['tumorcast', name],
+  homepage: `${repo}/tree/main/${dir}#readme`,
+  bugs: { url: `${repo}/issues` },
+  repository: { type: 'git', url: `git+${repo}.git`, directory: dir },
   license: 'Apache-2.0',
+  author: 'tumorcast contributors',
   type: 'module',
   ...(isApp ? { bin: { [bin]: './dist/main.js' } } : {}),
   main: './dist/index.js',
   types: './dist/index.d.ts',
   exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' }, './package.json': './package.json' },
-  files: ['dist', '!dist/**/*.test.*', '!dist/**/*.tsbuildinfo', 'README.md'],
+  files: ['dist', '!dist/**/*.test.*', '!dist/**/*.tsbuildinfo', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md'],
   sideEffects: false,
   scripts: {
     build: 'tsc -b tsconfig.lib.json',
     typecheck: 'tsc -p tsconfig.json --noEmit',
     lint: 'eslint src',
     test: 'node --experimental-vm-modules ../../node_modules/jest/bin/jest.js -c jest.config.js',
+    prepack: "node -e \"require('node:fs').copyFileSync('../../LICENSE','LICENSE')\"",
+    postpack: "node -e \"require('node:fs').rmSync('LICENSE',{force:true})\"",
   },
   dependencies: Object.fromEntries(deps.map((d) => [`@tumorcast/${d}`, '0.1.0'])),
   ...(usesTf && !isApp ? { peerDependencies: { '@tensorflow/tfjs': '^4.22.0' } } : {}),
   ...(isApp ? { dependencies: { ...Object.fromEntries(deps.map((d) => [`@tumorcast/${d}`, '0.1.0'])), '@tensorflow/tfjs': '^4.22.0' } } : {}),
   engines: { node: '>=20' },
+  publishConfig: { access: 'public' },
 };
 w('package.json', JSON.stringify(pkg, null, 2));
 w('tsconfig.lib.json', JSON.stringify({
@@ -57,3 +67,4 @@ import { projectConfig } from '../../jest.preset.js';
 export default projectConfig(fileURLToPath(new URL('.', import.meta.url)), '${name}');
 `);
 console.log('scaffolded', dir);
+console.log(`next: keywords and README.md in ${dir}, "${name}" in nx.json release.conventionalCommits.types, the package in docs/architecture.md (tools/repo-checks checks all three)`);
