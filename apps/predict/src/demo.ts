@@ -6,9 +6,12 @@
  * true follow-up, and `report.html` is written.
  */
 import path from 'node:path';
+import { spaceTimesteps } from '@tumorcast/diffusion';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import { builtinModelPaths } from './models.js';
 import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
+import { describePlan, samplingPlan } from './plan.js';
+import type { SamplingPlan } from './plan.js';
 import { runPipeline } from './run.js';
 import type { SliceResult } from './run.js';
 
@@ -28,8 +31,28 @@ export interface DemoOptions {
 
 const SLICE_IDS = [80, 84, 76, 88, 72];
 
+/**
+ * Seconds per image-step (one network evaluation of one image, averaged over
+ * guided and batched map steps, overheads included) of the shipped networks
+ * on one core of the 2-core development machine: the default demo took 118 s
+ * of CPU time (and 118 s of wall time at load average 2-3) for its 720
+ * image-steps. tfjs wasm runs on one thread, so on an idle machine the CPU
+ * time is the wall time.
+ */
+export const DEMO_SECONDS_PER_IMAGE_STEP = 0.164;
+
+/** The demo's sampling plan (the shipped diffusion model has 1000 steps) and its expected seconds on an idle machine. */
+export function demoPlan(slices: number, samples: number): { plan: SamplingPlan; seconds: number } {
+  const s = DEFAULT_SAMPLE_SETTINGS;
+  const plan = samplingPlan({ timestepMap: Int32Array.from(spaceTimesteps(1000, s.respacing || '1000')) }, { noiseLevel: s.noiseLevel, samples }, slices);
+  return { plan, seconds: plan.imageSteps * DEMO_SECONDS_PER_IMAGE_STEP };
+}
+
 /** Runs the demo; returns the slice results. */
 export async function runDemo(o: DemoOptions): Promise<SliceResult[]> {
+  const t0 = performance.now();
+  const { plan, seconds } = demoPlan(o.slices, o.samples);
+  o.log(`demo ${describePlan(plan)}; expected about ${Math.max(1, Math.round(seconds / 60))} min on an idle 2-core machine, longer on a busy one (the bar shows the ETA)`);
   const data = path.join(o.out, 'data');
   o.log(`writing a synthetic phantom patient to ${data}`);
   const manifest = await writePhantomDataset(data, {
@@ -49,9 +72,12 @@ export async function runDemo(o: DemoOptions): Promise<SliceResult[]> {
     maps: true,
     report: true,
     title: `tumorcast demo: synthetic phantom patient ${patient.patientId}`,
+    // The phantom's sizes are rendered tumour areas; its true follow-up size is known.
+    sizeUnit: 'mm²',
+    followupSizes: Object.fromEntries(patient.slices.map((s) => [`${patient.patientId}/${s.sliceId}`, s.sizes[patient.days.indexOf(patient.followupDay)]!])),
     note: 'The scans, sizes and follow-ups in this report are synthetic (tumorcast phantom), and the networks are tiny 64x64 models trained for minutes on a CPU: the report shows the pipeline working, not clinical performance.',
     log: o.log,
   });
-  o.log(`open ${path.resolve(o.out, 'report.html')}`);
+  o.log(`demo finished in ${Math.round((performance.now() - t0) / 1000)} s; open ${path.resolve(o.out, 'report.html')}`);
   return results;
 }
