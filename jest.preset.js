@@ -24,6 +24,8 @@ export function projectConfig(projectDir, displayName) {
     },
     moduleNameMapper: {
       '^@tumorcast/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/index.ts'),
+      // subpath exports (`@tumorcast/nifti/node`) map to src/<subpath>.ts
+      '^@tumorcast/([a-z0-9-]+)/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/$2.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testTimeout: 120000,

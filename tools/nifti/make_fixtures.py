@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Golden fixtures for @tumorcast/nifti, produced by nibabel (the reference).
+"""Golden fixtures for @tumorcast/nifti and @tumorcast/dataset, produced by
+nibabel (the reference).
 
 Run with Debian's python (nibabel 5, numpy):   /usr/bin/python3 tools/nifti/make_fixtures.py
 (`--slices` writes only slices/, slices.json and slices-8.f32: no BraTS sample needed.)
@@ -7,7 +8,7 @@ Then, after `npx nx run @tumorcast/nifti:build`:
     node tools/nifti/write_with_ts.mjs            # files written by writeNifti
     /usr/bin/python3 tools/nifti/make_fixtures.py --check-ts   # nibabel reads them back
 
-Outputs (libs/nifti/test/fixtures/):
+Outputs, for @tumorcast/dataset (libs/dataset/test/fixtures/):
   sample.json        every file of ../shared/data/brats-sample as nibabel reads it
                      (shape, dataobj dtype, affine, zooms, sha256 of the float64
                      values in x-fastest order, sum, nonzero count, a few voxels),
@@ -21,6 +22,9 @@ Outputs (libs/nifti/test/fixtures/):
   slices.json        what nibabel reads from each of its files (as sample.json),
                      the numpy tumour burdens, and one sample padded to 32 and
                      area-resized to 8 (slices-8.f32, laid out as sample-64.f32).
+  brats-case/        a tiny 3-D BraTS case; brats-case.json: what converting it
+                     into slices must give (numpy percentiles and normalisation).
+and for @tumorcast/nifti (libs/nifti/test/fixtures/):
   synthetic/         small files written by nibabel: every datatype x NIfTI-1/2 x
                      little/big endian, gzip, .hdr/.img pairs, scaling, sform/qform/
                      base affines, extensions, multi-member gzip, patched headers.
@@ -42,6 +46,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(ROOT, 'libs', 'nifti', 'test', 'fixtures')
+DFIX = os.path.join(ROOT, 'libs', 'dataset', 'test', 'fixtures')
 SAMPLE = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'data', 'brats-sample'))
 SYN = os.path.join(FIX, 'synthetic')
 MODS = ['t1n', 't1c', 't2w', 't2f']
@@ -135,11 +140,11 @@ def sample_fixtures():
         if m == 'seg':
             r = (r >= 0.5).astype(np.float64)
         chans.append(r.T.astype('<f4'))
-    with open(os.path.join(FIX, 'sample-64.f32'), 'wb') as fh:
+    with open(os.path.join(DFIX, 'sample-64.f32'), 'wb') as fh:
         for c in chans:
             fh.write(c.tobytes(order='C'))
     out['resized64'] = {'sample': f'training/{sid}', 'file': 'sample-64.f32', 'size': 64, 'from': 256}
-    with open(os.path.join(FIX, 'sample.json'), 'w') as fh:
+    with open(os.path.join(DFIX, 'sample.json'), 'w') as fh:
         json.dump(out, fh, indent=1)
 
 
@@ -452,7 +457,7 @@ def numpy_normalise(v, lower, upper):
 def brats_case_fixture():
     """A tiny 3-D BraTS case (nibabel) and what the slice conversion must produce (numpy)."""
     name = 'BraTS-GLI-00042-001'
-    d = os.path.join(FIX, 'brats-case', name)
+    d = os.path.join(DFIX, 'brats-case', name)
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(42)
     X, Y, Z = 6, 5, 4
@@ -481,13 +486,13 @@ def brats_case_fixture():
         br = int(np.count_nonzero(vols['t2f'][:, :, k] != 0))
         exp['burden'][str(k)] = (t / br) if t else 0.0
     exp['seg'] = [seg[:, :, k].reshape(-1, order='F').astype(float).tolist() for k in range(Z)]
-    with open(os.path.join(FIX, 'brats-case.json'), 'w') as fh:
+    with open(os.path.join(DFIX, 'brats-case.json'), 'w') as fh:
         json.dump(exp, fh, indent=1)
 
 
 # ---------------------------------------------------------------- committed slice data set
 
-SLICES = os.path.join(FIX, 'slices')
+SLICES = os.path.join(DFIX, 'slices')
 
 
 def describe_file(path, picks):
@@ -595,16 +600,17 @@ def slices_fixture():
         if m == 'seg':
             r = (r >= 0.5).astype(np.float64)
         chans.append(r.T.astype('<f4'))  # rows = j, columns = i
-    with open(os.path.join(FIX, 'slices-8.f32'), 'wb') as fh:
+    with open(os.path.join(DFIX, 'slices-8.f32'), 'wb') as fh:
         for c in chans:
             fh.write(c.tobytes(order='C'))
     out['resized'] = {'sample': f'training/{sid}', 'file': 'slices-8.f32', 'size': 32, 'resize': 8}
-    with open(os.path.join(FIX, 'slices.json'), 'w') as fh:
+    with open(os.path.join(DFIX, 'slices.json'), 'w') as fh:
         json.dump(out, fh, indent=1)
 
 
 if __name__ == '__main__':
     os.makedirs(FIX, exist_ok=True)
+    os.makedirs(DFIX, exist_ok=True)
     if '--check-ts' in sys.argv:
         check_ts()
     elif '--slices' in sys.argv:
@@ -616,4 +622,4 @@ if __name__ == '__main__':
         ts_cases()
         brats_case_fixture()
         slices_fixture()
-        print('wrote', FIX)
+        print('wrote', FIX, 'and', DFIX)

@@ -11,9 +11,10 @@ import { transformSync } from '@swc/core';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export async function resolve(specifier, context, next) {
-  const pkg = /^@tumorcast\/([a-z0-9-]+)$/.exec(specifier);
+  // `@tumorcast/<name>` -> src/index.ts, a subpath `@tumorcast/<name>/<sub>` -> src/<sub>.ts
+  const pkg = /^@tumorcast\/([a-z0-9-]+)(?:\/([a-z0-9-]+))?$/.exec(specifier);
   if (pkg) {
-    const src = path.join(root, 'libs', pkg[1], 'src', 'index.ts');
+    const src = path.join(root, 'libs', pkg[1], 'src', `${pkg[2] ?? 'index'}.ts`);
     if (existsSync(src)) return { url: pathToFileURL(src).href, shortCircuit: true };
   }
   if (/^\.{1,2}\//.test(specifier) && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listSamples, loadNifti, loadSample } from '../dist/index.js';
+import { loadNifti } from '../dist/node.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
@@ -48,10 +48,6 @@ const tsLoad = await timeIt(async () => {
     sink += img.data[0] + img.affine[0][0];
   }
 });
-const training = await listSamples(root);
-const tsSamples = await timeIt(async () => {
-  for (const s of training) sink += (await loadSample(s)).image[0];
-});
 
 let nibabel;
 const py = '/usr/bin/python3';
@@ -67,14 +63,13 @@ const tsRate = files.length / tsLoad.best;
 const rows = [
   ['@tumorcast/nifti loadNifti', files.length, tsLoad.best, tsRate, nibabel ? tsRate / nibabel.slices_per_second : undefined],
   ['nibabel nib.load + dataobj', nibabel?.files, nibabel?.best_seconds, nibabel?.slices_per_second, nibabel ? 1 : undefined],
-  ['@tumorcast/nifti loadSample (4 ch + seg, 256)', training.length, tsSamples.best, training.length / tsSamples.best, undefined],
 ];
 const fmt = (v, d) => (v === undefined ? '-' : typeof v === 'number' ? v.toFixed(d) : String(v));
 console.log(`\nNIfTI load throughput, ${files.length} files of ${root} (best of ${repeats}, after a warm-up)\n`);
 console.log('| reader | slices | best time (s) | slices/s | ratio to nibabel |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [name, n, t, rate, ratio] of rows) console.log(`| ${name} | ${fmt(n, 0)} | ${fmt(t, 3)} | ${fmt(rate, 1)} | ${fmt(ratio, 2)} |`);
-console.log('\n(ratio > 1: faster than nibabel; a loadSample row reads 5 files per slice sample)');
+console.log('\n(ratio > 1: faster than nibabel)');
 
 const result = {
   benchmark: 'nifti-load',
@@ -85,7 +80,6 @@ const result = {
   root,
   repeats,
   tumorcast: { files: files.length, seconds: tsLoad.seconds, bestSeconds: tsLoad.best, slicesPerSecond: tsRate },
-  tumorcastSamples: { samples: training.length, seconds: tsSamples.seconds, bestSeconds: tsSamples.best, samplesPerSecond: training.length / tsSamples.best },
   nibabel: nibabel ?? null,
   ratioToNibabel: nibabel ? tsRate / nibabel.slices_per_second : null,
   sink,

@@ -1,5 +1,5 @@
 /**
- * Error types of `@tumorcast/nifti`. Every error names the file (or the
+ * Error type of `@tumorcast/nifti`. Every error names the file (or the
  * argument) it is about and the problem, so that a user pointing tumorcast
  * at their own scans can see at once which file to fix.
  */
@@ -24,30 +24,6 @@ export class NiftiError extends Error {
   constructor(file: string, problem: string, options?: { cause?: unknown }) {
     super(`${file}: ${problem}`, options);
     this.name = 'NiftiError';
-    this.file = file;
-    this.problem = problem;
-  }
-}
-
-/**
- * A problem with the slice data set layout (docs/method.md section 1): a missing
- * folder or modality, an unexpected file name, slices of different shapes...
- * The message is `<path>: <problem>`.
- */
-export class DatasetError extends Error {
-  /** The folder or file the error is about. */
-  readonly file: string;
-  /** What is wrong, without the path. */
-  readonly problem: string;
-
-  /**
-   * @param file - the folder or file path.
-   * @param problem - what is wrong with it.
-   * @param options - standard error options (`cause`).
-   */
-  constructor(file: string, problem: string, options?: { cause?: unknown }) {
-    super(`${file}: ${problem}`, options);
-    this.name = 'DatasetError';
     this.file = file;
     this.problem = problem;
   }

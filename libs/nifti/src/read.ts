@@ -30,7 +30,7 @@ export interface ReadNiftiOptions {
   /**
    * Whether `image` is gzipped. By default it is sniffed from the gzip magic,
    * falling back to the raw bytes if they do not decode (raw image data may
-   * start with 1f 8b 08 by chance); {@link loadNifti} passes what the file
+   * start with 1f 8b 08 by chance); {@link "@tumorcast/nifti/node"!loadNifti} passes what the file
    * extension says.
    * @defaultValue sniffed
    */

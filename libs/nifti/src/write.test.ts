@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { gunzipSync } from 'fflate';
-import { NIFTI_DATATYPES, NiftiError, loadNifti, readNifti, saveNifti, writeNifti, type NiftiDatatype } from './index.js';
+import { NIFTI_DATATYPES, NiftiError, readNifti, writeNifti, type NiftiDatatype } from './index.js';
+import { loadNifti, saveNifti } from './node.js';
 import { FIXTURES, firstMismatch, fixtureJson, maxAbsDiff } from './test-utils/fixtures.js';
 
 interface SynthCase {

@@ -5,10 +5,10 @@ import { gzip as gzipBytes } from './gzip.js';
 import { SINGLE_VOX_OFFSET, encodeHeader } from './header.js';
 import type { NiftiImageInput } from './image.js';
 
-/** Options of {@link writeNifti} and {@link saveNifti}. */
+/** Options of {@link writeNifti} and {@link "@tumorcast/nifti/node"!saveNifti}. */
 export interface WriteNiftiOptions {
   /**
-   * gzip the output (`.nii.gz`). For {@link saveNifti} it follows the file
+   * gzip the output (`.nii.gz`). For {@link "@tumorcast/nifti/node"!saveNifti} it follows the file
    * name and, if given, must agree with it.
    * @defaultValue false
    */

@@ -7,8 +7,6 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 /** libs/nifti/test/fixtures. */
 export const FIXTURES = path.join(REPO_ROOT, 'libs/nifti/test/fixtures');
-/** A tiny seed-layout data set written by nibabel (tools/nifti/make_fixtures.py). */
-export const SLICES_ROOT = path.join(FIXTURES, 'slices');
 
 /** Parses a fixture JSON file. */
 export function fixtureJson<T>(name: string): T {

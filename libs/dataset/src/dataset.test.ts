@@ -2,7 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { DatasetError, iterateBatches, listSamples, loadNifti, loadSample, saveNifti, shuffleSamples, type SliceSampleInfo } from './index.js';
+import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
+import { DatasetError, iterateBatches, listSamples, loadSample, shuffleSamples, type SliceSampleInfo } from './index.js';
 import { padOrCrop, resizePlane } from './dataset.js';
 import { FIXTURES, SLICES_ROOT, fixtureJson } from './test-utils/fixtures.js';
 import { SAMPLE_ROOT, describeWithSample } from '../test/brats-sample.js';

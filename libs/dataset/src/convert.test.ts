@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { DatasetError, convertBratsVolumes, listSamples, loadNifti, loadSample, type ConvertProgress } from './index.js';
+import { loadNifti } from '@tumorcast/nifti/node';
+import { DatasetError, convertBratsVolumes, listSamples, loadSample, type ConvertProgress } from './index.js';
 import { normaliseVolume, patientIdOf } from './convert.js';
 import { FIXTURES, fixtureJson } from './test-utils/fixtures.js';
 

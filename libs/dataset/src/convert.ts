@@ -4,12 +4,10 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { NiftiError, type NiftiImage } from '@tumorcast/nifti';
+import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
 import { MODALITIES, SPLITS, type Modality, type Split } from './dataset.js';
-import { DatasetError, NiftiError } from './errors.js';
-import type { NiftiImage } from './image.js';
-import { loadNifti } from './load.js';
-import { writeNifti } from './write.js';
+import { DatasetError } from './errors.js';
 
 /** Which axial slices to convert: all, those with tumour (`seg > 0`), or `k` in `[start, end)`. */
 export type SliceSelection = 'all' | 'tumour' | { start: number; end: number };
@@ -318,12 +316,10 @@ export async function convertBratsVolumes(
         await mkdir(tmpDir, { recursive: true });
         const slice = (v: Float64Array) => v.slice(k * n, (k + 1) * n);
         for (const [m, mod] of MODALITIES.entries()) {
-          const bytes = writeNifti({ shape: [X, Y], data: slice(vols[m] as Float64Array) }, { datatype, gzip: true });
-          await writeFileAtomic(path.join(tmpDir, `${dataset}_${token}_${pid}_${mod}_${k}_w.nii.gz`), bytes);
+          await saveNifti(path.join(tmpDir, `${dataset}_${token}_${pid}_${mod}_${k}_w.nii.gz`), { shape: [X, Y], data: slice(vols[m] as Float64Array) }, { datatype });
         }
         if (seg && split === 'training') {
-          const bytes = writeNifti({ shape: [X, Y], data: slice(seg) }, { datatype, gzip: true });
-          await writeFileAtomic(path.join(tmpDir, `${dataset}_${token}_${pid}_seg_${k}_w.nii.gz`), bytes);
+          await saveNifti(path.join(tmpDir, `${dataset}_${token}_${pid}_seg_${k}_w.nii.gz`), { shape: [X, Y], data: slice(seg) }, { datatype });
         }
         if (overwrite) await rm(finalDir, { recursive: true, force: true });
         await rename(tmpDir, finalDir);
@@ -332,8 +328,7 @@ export async function convertBratsVolumes(
         throw e;
       }
       if (seg && split !== 'training') {
-        const bytes = writeNifti({ shape: [X, Y], data: seg.slice(k * n, (k + 1) * n) }, { datatype, gzip: true });
-        await writeFileAtomic(path.join(outputRoot, 'test_labels', `${id}-label.nii.gz`), bytes);
+        await saveNifti(path.join(outputRoot, 'test_labels', `${id}-label.nii.gz`), { shape: [X, Y], data: seg.slice(k * n, (k + 1) * n) }, { datatype });
       }
       samples.push(id);
       written++;

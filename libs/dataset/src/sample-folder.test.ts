@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { DatasetError, listSamples, readSampleFolder, saveNifti } from './index.js';
+import { saveNifti } from '@tumorcast/nifti/node';
+import { DatasetError, listSamples, readSampleFolder } from './index.js';
 
 // Self-made 4x4 slices: only the paths matter here, not the pixels.
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tumorcast-sample-folder-'));

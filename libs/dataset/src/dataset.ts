@@ -6,10 +6,10 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { NiftiError, type NiftiImage } from '@tumorcast/nifti';
+import { loadNifti } from '@tumorcast/nifti/node';
 import { Rng, type Seed } from '@tumorcast/random';
-import { DatasetError, NiftiError } from './errors.js';
-import type { NiftiImage } from './image.js';
-import { loadNifti } from './load.js';
+import { DatasetError } from './errors.js';
 
 /** The four MRI channels in their fixed order (docs/method.md section 1). */
 export const MODALITIES = Object.freeze(['t1n', 't1c', 't2w', 't2f'] as const);

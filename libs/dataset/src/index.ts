@@ -1,0 +1,23 @@
+/**
+ * @packageDocumentation
+ * `@tumorcast/dataset`: the BraTS slice data set of the seed's layout
+ * (docs/method.md section 1) — listing, loading, burden, seeded shuffling
+ * and batching — and the conversion of full 3-D BraTS volumes into it.
+ * Files are read and written with `@tumorcast/nifti`. Node only (`node:fs`).
+ * See the package README.
+ */
+export { DatasetError } from './errors.js';
+export { MODALITIES, SPLITS, listSamples, readSampleFolder, loadSample, shuffleSamples, iterateBatches } from './dataset.js';
+export type {
+  Modality,
+  Split,
+  SliceSampleInfo,
+  ListSamplesOptions,
+  ReadSampleFolderOptions,
+  LoadSampleOptions,
+  SliceSample,
+  BatchOptions,
+  SliceBatch,
+} from './dataset.js';
+export { convertBratsVolumes } from './convert.js';
+export type { SliceSelection, ConvertProgress, ConvertBratsOptions, ConvertBratsResult } from './convert.js';
