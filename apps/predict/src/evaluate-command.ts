@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadNifti } from '@tumorcast/nifti';
+import { loadNifti } from '@tumorcast/nifti/node';
 import { CliError, writeFileAtomicSync } from '@tumorcast/cli';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { SliceScores } from './evaluate.js';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CliError } from '@tumorcast/cli';
 import { DATA_RANGE_KEY } from '@tumorcast/diffusion';
 import { initBackend, loadSafetensors } from '@tumorcast/nn';
-import type { SliceSampleInfo } from '@tumorcast/nifti';
+import type { SliceSampleInfo } from '@tumorcast/dataset';
 import { REGRESSOR_CONFIG_KEY, createRegressor } from '@tumorcast/regressor';
 import type { UNetConfig } from '@tumorcast/unet';
 import { builtinModelPaths, loadModels } from './models.js';

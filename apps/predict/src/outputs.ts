@@ -3,7 +3,8 @@
  * affine and spacing, and PNG previews (all written atomically).
  */
 import path from 'node:path';
-import { saveNifti, MODALITIES } from '@tumorcast/nifti';
+import { MODALITIES } from '@tumorcast/dataset';
+import { saveNifti } from '@tumorcast/nifti/node';
 import { colorize, drawOutline, encodePng, niceCeil, overlayColormap, tileImages, writeFileAtomicSync } from '@tumorcast/cli';
 import type { PngImage, Rgb } from '@tumorcast/cli';
 import type { PredictionSlice } from './slices.js';

@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tumorcast/nn';
-import { loadNifti } from '@tumorcast/nifti';
+import { loadNifti } from '@tumorcast/nifti/node';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { PhantomDatasetManifest } from '@tumorcast/phantom';
 import { predictCli } from './cli.js';
 import { shardSlices } from './slices.js';
 import type { SliceResult } from './run.js';
-import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/nifti/test/brats-sample.js';
+import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/dataset/test/brats-sample.js';
 
 const quiet = () => undefined;
 // Fast sampling for tests: L = 100 in 5 respaced steps, 2 runs per map.

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadNifti } from '@tumorcast/nifti';
+import { loadNifti } from '@tumorcast/nifti/node';
 import { parseGrowthTargets } from '@tumorcast/guided-sampler';
 import type { GrowthTargets } from '@tumorcast/guided-sampler';
 import { CliError, Progress, writeFileAtomicSync } from '@tumorcast/cli';

@@ -6,8 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { listSamples, loadNifti, loadSample, MODALITIES, SPLITS } from '@tumorcast/nifti';
-import type { Affine, SliceSample, SliceSampleInfo, Split } from '@tumorcast/nifti';
+import { listSamples, loadSample, MODALITIES, SPLITS } from '@tumorcast/dataset';
+import { loadNifti } from '@tumorcast/nifti/node';
+import type { SliceSample, SliceSampleInfo, Split } from '@tumorcast/dataset';
+import type { Affine } from '@tumorcast/nifti';
 import { CliError } from '@tumorcast/cli';
 
 /** A baseline slice ready for prediction. */

@@ -9,8 +9,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DatasetError, loadSample, readSampleFolder } from '@tumorcast/nifti';
-import type { SliceSample, SliceSampleInfo, Split } from '@tumorcast/nifti';
+import { DatasetError, loadSample, readSampleFolder } from '@tumorcast/dataset';
+import type { SliceSample, SliceSampleInfo, Split } from '@tumorcast/dataset';
 import { CliError } from '@tumorcast/cli';
 import type { FollowupTruth } from './evaluate.js';
 

@@ -4,8 +4,8 @@
  * with @tumorcast/nifti's `convertBratsVolumes` (each modality normalised to
  * [0, 1] over its volume, clipped at the 99.5th percentile).
  */
-import { convertBratsVolumes } from '@tumorcast/nifti';
-import type { SliceSelection } from '@tumorcast/nifti';
+import { convertBratsVolumes } from '@tumorcast/dataset';
+import type { SliceSelection } from '@tumorcast/dataset';
 import { CliError, Progress } from '@tumorcast/cli';
 
 /** The resolved `prepare` config. */

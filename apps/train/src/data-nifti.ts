@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { MODALITIES, listSamples, loadSample, SPLITS } from '@tumorcast/nifti';
-import type { SliceSample, SliceSampleInfo } from '@tumorcast/nifti';
+import { MODALITIES, listSamples, loadSample, SPLITS } from '@tumorcast/dataset';
+import type { SliceSample, SliceSampleInfo } from '@tumorcast/dataset';
 import { CliError, ExitCode } from '@tumorcast/cli';
 import type { OpenSlicesOptions, SliceBatch, SliceSource } from './data.js';
 

@@ -15,7 +15,7 @@ import type { DiffusionTrainConfig } from './commands-diffusion.js';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import { openSlices } from './data.js';
 import { checkpointFiles, latestCheckpoint } from './checkpoint.js';
-import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/nifti/test/brats-sample.js';
+import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/dataset/test/brats-sample.js';
 
 const quiet = () => undefined;
 
@@ -259,7 +259,8 @@ describe('bad configs and commands', () => {
 
 describe('tumorcast-train prepare', () => {
   it('turns 3-D BraTS volumes into tumour-bearing slice folders', async () => {
-    const { saveNifti, listSamples } = await import('@tumorcast/nifti');
+    const { saveNifti } = await import('@tumorcast/nifti/node');
+    const { listSamples } = await import('@tumorcast/dataset');
     const caseDir = path.join(tmp, 'volumes', 'BraTS-GLI-00001-000');
     fs.mkdirSync(caseDir, { recursive: true });
     const [X, Y, Z] = [16, 16, 5];

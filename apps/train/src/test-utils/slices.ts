@@ -8,7 +8,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MODALITIES, saveNifti } from '@tumorcast/nifti';
+import { MODALITIES } from '@tumorcast/dataset';
+import { saveNifti } from '@tumorcast/nifti/node';
 
 /** Options of {@link writeSlice}. */
 export interface WriteSliceOptions {
