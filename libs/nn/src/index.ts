@@ -1,6 +1,6 @@
 /**
  * @packageDocumentation
- * @tumorcast/nn — compute backend, kernels, safetensors and network building blocks.
+ * @tumorcast/nn — compute backend, kernels, safetensors, network building blocks and the network base class.
  */
 export { Rng, createRng } from '@tumorcast/random';
 export type { Seed } from '@tumorcast/random';
@@ -9,3 +9,4 @@ export * from './safetensors.js';
 export * from './optim/index.js';
 export * from './layers/index.js';
 export * from './torch/index.js';
+export * from './module/index.js';
