@@ -1,9 +1,9 @@
 /**
  * Configuration of the tumour-burden regressor: guided-diffusion's
- * EncoderUNetModel options (camelCase), defaults in one place, validation,
- * and presets.
+ * EncoderUNetModel options (camelCase), defaults in one place and presets;
+ * the preset lookup, merging and checks are @tumorcast/nn's `configResolver`.
  */
-import { attentionDownsampleFactors, defaultChannelMult } from '@tumorcast/nn';
+import { attentionDownsampleFactors, configResolver, defaultChannelMult } from '@tumorcast/nn';
 
 /** Output pooling: `'attention'` (GroupNorm, AttentionPool2d; see {@link RegressorHead}) or `'adaptive'` (GroupNorm, SiLU, global mean, 1x1 conv). */
 export type RegressorPool = 'attention' | 'adaptive';
@@ -159,65 +159,61 @@ export const REGRESSOR_PRESETS: Readonly<Record<RegressorPresetName, Readonly<Re
   }),
 });
 
-function posInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`'config.${name}' passed to 'createRegressor' must be a positive integer, got ${v}`);
-}
+/** The resolved keys in the order the resolved config (and its JSON in weights files) lists them. */
+const REGRESSOR_KEYS = [
+  'imageSize', 'inChannels', 'modelChannels', 'outChannels', 'numResBlocks', 'attentionResolutions', 'dropout', 'channelMult',
+  'convResample', 'numHeads', 'numHeadChannels', 'useScaleShiftNorm', 'resblockUpdown', 'useNewAttentionOrder', 'pool', 'head',
+] as const;
 
-/** Applies the defaults to `config` and validates it; errors name the field. */
-export function resolveRegressorConfig(config: RegressorConfig | RegressorPresetName): ResolvedRegressorConfig {
-  if (typeof config === 'string') {
-    const preset = REGRESSOR_PRESETS[config];
-    if (!preset) throw new RangeError(`'config' passed to 'createRegressor' must be a config or one of ${Object.keys(REGRESSOR_PRESETS).join(', ')}, got '${config}'`);
-    config = preset;
-  }
-  if (config === null || typeof config !== 'object') throw new TypeError(`'config' passed to 'createRegressor' must be an object or a preset name`);
-  posInt(config.imageSize, 'imageSize');
-  posInt(config.inChannels, 'inChannels');
-  posInt(config.modelChannels, 'modelChannels');
-  const channelMult = [...(config.channelMult ?? defaultChannelMult(config.imageSize))];
-  const attentionResolutions = [...(config.attentionResolutions ?? [32, 16, 8])];
-  const r: ResolvedRegressorConfig = {
-    imageSize: config.imageSize,
-    inChannels: config.inChannels,
-    modelChannels: config.modelChannels,
-    outChannels: config.outChannels ?? 1,
-    numResBlocks: config.numResBlocks ?? 2,
-    attentionResolutions,
-    dropout: config.dropout ?? 0,
-    channelMult,
-    convResample: config.convResample ?? true,
-    numHeads: config.numHeads ?? 1,
-    numHeadChannels: config.numHeadChannels ?? 64,
-    useScaleShiftNorm: config.useScaleShiftNorm ?? true,
-    resblockUpdown: config.resblockUpdown ?? true,
-    useNewAttentionOrder: config.useNewAttentionOrder ?? false,
-    pool: config.pool ?? 'attention',
-    head: config.head ?? 'regression',
-    attentionDs: attentionDownsampleFactors(config.imageSize, attentionResolutions),
-  };
-  posInt(r.outChannels, 'outChannels');
-  posInt(r.numResBlocks, 'numResBlocks');
-  if (!(r.dropout >= 0 && r.dropout < 1)) throw new RangeError(`'config.dropout' passed to 'createRegressor' must be in [0, 1), got ${r.dropout}`);
-  if (r.pool !== 'attention' && r.pool !== 'adaptive') throw new RangeError(`'config.pool' passed to 'createRegressor' must be 'attention' or 'adaptive', got '${String(r.pool)}'`);
-  if (r.head !== 'regression' && r.head !== 'classifier') {
-    throw new RangeError(`'config.head' passed to 'createRegressor' must be 'regression' (the authors' head: GroupNorm, AttentionPool2d) or 'classifier' (guided-diffusion's: GroupNorm, SiLU, AttentionPool2d), got '${String(r.head)}'`);
-  }
-  if (channelMult.length === 0) throw new RangeError(`'config.channelMult' passed to 'createRegressor' must not be empty`);
-  for (const m of channelMult) {
-    const ch = Math.trunc(m * r.modelChannels);
-    if (!(m > 0) || ch % 32 !== 0) {
-      throw new RangeError(`'config.channelMult' passed to 'createRegressor': ${m} x modelChannels ${r.modelChannels} = ${ch} channels, not a positive multiple of 32 (GroupNorm groups)`);
-    }
-  }
-  const factor = 2 ** (channelMult.length - 1);
-  if (r.imageSize % factor !== 0) {
-    throw new RangeError(`'config.imageSize' passed to 'createRegressor' must be divisible by 2^(levels-1) = ${factor}, got ${r.imageSize}`);
-  }
-  if (r.numHeadChannels === -1) {
-    if (r.pool === 'attention') throw new RangeError(`'config.numHeadChannels' passed to 'createRegressor' must be set (not -1) with the attention pool`);
-    posInt(r.numHeads, 'numHeads');
-  } else posInt(r.numHeadChannels, 'numHeadChannels');
-  return r;
+const resolveMerged = configResolver<RegressorConfig, RegressorPresetName, Omit<ResolvedRegressorConfig, 'attentionDs'>>({
+  fn: 'createRegressor',
+  presets: REGRESSOR_PRESETS,
+  keys: REGRESSOR_KEYS,
+  required: ['imageSize', 'inChannels', 'modelChannels'],
+  defaults: (c) => ({
+    outChannels: 1,
+    numResBlocks: 2,
+    attentionResolutions: [32, 16, 8],
+    dropout: 0,
+    // guided-diffusion's table covers a few sizes only: consulted only when channelMult is not given
+    channelMult: c.channelMult ?? defaultChannelMult(c.imageSize),
+    convResample: true,
+    numHeads: 1,
+    numHeadChannels: 64,
+    useScaleShiftNorm: true,
+    resblockUpdown: true,
+    useNewAttentionOrder: false,
+    pool: 'attention',
+    head: 'regression',
+  }),
+  validate: (r, check) => {
+    check.positiveInt(r.outChannels, 'outChannels');
+    check.positiveInt(r.numResBlocks, 'numResBlocks');
+    check.dropout(r.dropout);
+    check.oneOf(r.pool, ['attention', 'adaptive'], 'pool');
+    check.oneOf(r.head, REGRESSOR_HEADS, 'head',
+      "'regression' (the authors' head: GroupNorm, AttentionPool2d) or 'classifier' (guided-diffusion's: GroupNorm, SiLU, AttentionPool2d)");
+    check.channelMult(r.channelMult, r.modelChannels, 'modelChannels', 32, '32 (the GroupNorm groups)');
+    check.divisibleByLevels(r.imageSize, r.channelMult.length);
+    if (r.numHeadChannels === -1) {
+      if (r.pool === 'attention') throw check.error('numHeadChannels', 'must be set (not -1) with the attention pool');
+      check.positiveInt(r.numHeads, 'numHeads');
+    } else check.positiveInt(r.numHeadChannels, 'numHeadChannels');
+  },
+});
+
+/**
+ * Applies the defaults to `config` (or looks up a preset) and validates it;
+ * errors name the field and `fn`. The attention downsample factors are derived
+ * from `attentionResolutions`.
+ *
+ * @param config - a config or a preset name.
+ * @param fn - the function named in errors.
+ * @defaultValue fn: 'createRegressor'
+ */
+export function resolveRegressorConfig(config: RegressorConfig | RegressorPresetName, fn = 'createRegressor'): ResolvedRegressorConfig {
+  const r = resolveMerged(config, fn);
+  return { ...r, attentionDs: attentionDownsampleFactors(r.imageSize, r.attentionResolutions) };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * guided-diffusion's EncoderUNetModel as a regressor (one value per image),
  * on tfjs variables (NHWC), with the PyTorch `state_dict` names and shapes,
- * and the input gradient that guidance needs.
+ * and the input gradient that guidance needs; a `Module` of @tumorcast/nn.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -9,29 +9,25 @@ import {
   Conv2d,
   EmbedSequential,
   GroupNorm,
-  ParamStore,
+  Module,
   TimeEmbed,
   buildInputBlocks,
   buildMiddleBlock,
   WeightsMismatchError,
+  checkImageBatch,
   silu,
   timestepEmbedding,
+  timestepTensor,
 } from '@tumorcast/nn';
-import type { FlopCounter, LoadStateDictOptions, LoadWeightsOptions, Rng, SaveWeightsOptions, Seed, StateDict } from '@tumorcast/nn';
+import type { FlopCounter, ModuleOptions, ParamStore, Rng, TimestepInput } from '@tumorcast/nn';
 import { resolveRegressorConfig } from './config.js';
 import type { RegressorConfig, RegressorPresetName, ResolvedRegressorConfig } from './config.js';
 
 /** The safetensors metadata key under which regressor weights files carry their config (JSON). */
 export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
 
-/** Options of {@link createRegressor}. */
-export interface CreateRegressorOptions {
-  /**
-   * Seed of the random initialisation.
-   * @defaultValue 0
-   */
-  seed?: Seed;
-}
+/** Options of {@link createRegressor} (see `ModuleOptions` in @tumorcast/nn: the initialisation seed). */
+export type CreateRegressorOptions = ModuleOptions;
 
 /** Options of {@link Regressor.apply}. */
 export interface RegressorApplyOptions {
@@ -53,7 +49,7 @@ export interface RegressorApplyOptions {
 }
 
 /** Timesteps: one per image (`[B]` tensor or array), or one number for the whole batch. */
-export type Timesteps = tf.Tensor1D | readonly number[] | number;
+export type Timesteps = TimestepInput;
 
 /** Per-image weights of the summed output whose gradient is taken: `[B]` tensor or array, or one number. */
 export type OutputWeights = tf.Tensor1D | readonly number[] | number;
@@ -66,68 +62,52 @@ export interface ValueAndGradient {
   grad: tf.Tensor4D;
 }
 
+/** The regressor's layers, in PyTorch module order. */
+interface RegressorLayers {
+  timeEmbed: TimeEmbed;
+  inputBlocks: EmbedSequential[];
+  middleBlock: EmbedSequential;
+  outNorm: GroupNorm;
+  /** SiLU between the GroupNorm and the pool (classifier head and adaptive pool; not the authors' regression head). */
+  outSilu: boolean;
+  pool: AttentionPool2d | null;
+  adaptiveConv: Conv2d | null;
+}
+
+/** Registers the regressor's parameters in `store` (guided-diffusion's `EncoderUNetModel.__init__`). */
+function buildRegressorLayers(store: ParamStore, c: ResolvedRegressorConfig): RegressorLayers {
+  const embDim = 4 * c.modelChannels;
+  const timeEmbed = new TimeEmbed(store, 'time_embed', c.modelChannels, embDim);
+  const enc = buildInputBlocks(store, c, embDim);
+  const middleBlock = buildMiddleBlock(store, c, enc.channels, embDim);
+  const outNorm = new GroupNorm(store, 'out.0', enc.channels);
+  const base = { timeEmbed, inputBlocks: enc.blocks, middleBlock, outNorm };
+  if (c.pool === 'attention') {
+    // The regression head has no SiLU module, so the pool is `out.1` (`out.2` after the classifier head's SiLU).
+    const regression = c.head === 'regression';
+    const pool = new AttentionPool2d(store, regression ? 'out.1' : 'out.2', c.imageSize / enc.ds, enc.channels, c.numHeadChannels, c.outChannels);
+    return { ...base, outSilu: !regression, pool, adaptiveConv: null };
+  }
+  return { ...base, outSilu: true, pool: null, adaptiveConv: new Conv2d(store, 'out.3', enc.channels, c.outChannels, 1, { zeroInit: true }) };
+}
+
 /**
  * guided-diffusion's EncoderUNetModel with a regression head (by default the
  * authors' `[GroupNorm, AttentionPool2d]`; see `RegressorConfig.head`).
+ * Weights, saving, loading and disposal come from the `Module` base class of
+ * @tumorcast/nn (config stored under {@link REGRESSOR_CONFIG_KEY}).
  * Create with {@link createRegressor}; call {@link Regressor.dispose} when done.
  */
-export class Regressor {
-  /** The configuration, defaults applied. */
-  readonly config: ResolvedRegressorConfig;
-  /** The parameters under their PyTorch names. */
-  readonly params: ParamStore;
-  private readonly timeEmbed: TimeEmbed;
-  private readonly inputBlocks: EmbedSequential[];
-  private readonly middleBlock: EmbedSequential;
-  private readonly outNorm: GroupNorm;
-  /** SiLU between the GroupNorm and the pool (classifier head and adaptive pool; not the authors' regression head). */
-  private readonly outSilu: boolean;
-  private readonly pool: AttentionPool2d | null;
-  private readonly adaptiveConv: Conv2d | null;
-  private readonly levels: number;
+export class Regressor extends Module<ResolvedRegressorConfig> {
+  private readonly layers: RegressorLayers;
 
   /**
    * @param config - the resolved configuration (see {@link createRegressor}).
    * @param options - see {@link CreateRegressorOptions}.
    */
   constructor(config: ResolvedRegressorConfig, options: CreateRegressorOptions = {}) {
-    this.config = config;
-    const c = config;
-    const store = new ParamStore({ seed: options.seed ?? 0 });
-    this.params = store;
-    this.levels = c.channelMult.length;
-    try {
-      const embDim = 4 * c.modelChannels;
-      this.timeEmbed = new TimeEmbed(store, 'time_embed', c.modelChannels, embDim);
-      const enc = buildInputBlocks(store, c, embDim);
-      this.inputBlocks = enc.blocks;
-      this.middleBlock = buildMiddleBlock(store, c, enc.channels, embDim);
-      this.outNorm = new GroupNorm(store, 'out.0', enc.channels);
-      if (c.pool === 'attention') {
-        // The regression head has no SiLU module, so the pool is `out.1` (`out.2` after the classifier head's SiLU).
-        const regression = c.head === 'regression';
-        this.outSilu = !regression;
-        this.pool = new AttentionPool2d(store, regression ? 'out.1' : 'out.2', c.imageSize / enc.ds, enc.channels, c.numHeadChannels, c.outChannels);
-        this.adaptiveConv = null;
-      } else {
-        this.outSilu = true;
-        this.pool = null;
-        this.adaptiveConv = new Conv2d(store, 'out.3', enc.channels, c.outChannels, 1, { zeroInit: true });
-      }
-    } catch (e) {
-      store.dispose();
-      throw e;
-    }
-  }
-
-  /** The trainable variables (for a tfjs optimizer's `varList` or `tf.variableGrads`). */
-  get trainableVariables(): tf.Variable[] {
-    return this.params.variables;
-  }
-
-  /** Number of scalar parameters. */
-  get parameterCount(): number {
-    return this.params.parameterCount;
+    super(config, REGRESSOR_CONFIG_KEY, options);
+    this.layers = this.build((store) => buildRegressorLayers(store, config));
   }
 
   /**
@@ -141,17 +121,18 @@ export class Regressor {
     this.checkX(x, 'Regressor.apply');
     const c = this.config;
     const ctx = { training: options.training ?? false, rng: options.rng, flops: options.flops };
+    const L = this.layers;
     return tf.tidy(() => {
       const tt = timestepTensor(t, x.shape[0], 'Regressor.apply');
-      const emb = this.timeEmbed.apply(timestepEmbedding(tt, c.modelChannels), ctx);
+      const emb = L.timeEmbed.apply(timestepEmbedding(tt, c.modelChannels), ctx);
       let h = x;
-      for (const block of this.inputBlocks) h = block.apply(h, emb, ctx);
-      h = this.middleBlock.apply(h, emb, ctx);
-      const n = this.outNorm.apply(h);
-      const a = (this.outSilu ? silu(n) : n) as tf.Tensor4D;
-      if (this.pool) return this.pool.apply(a, ctx);
+      for (const block of L.inputBlocks) h = block.apply(h, emb, ctx);
+      h = L.middleBlock.apply(h, emb, ctx);
+      const n = L.outNorm.apply(h);
+      const a = (L.outSilu ? silu(n) : n) as tf.Tensor4D;
+      if (L.pool) return L.pool.apply(a, ctx);
       const pooled = tf.mean(a, [1, 2], true) as tf.Tensor4D;
-      return tf.reshape(this.adaptiveConv!.apply(pooled, undefined, ctx), [x.shape[0], c.outChannels]) as tf.Tensor2D;
+      return tf.reshape(L.adaptiveConv!.apply(pooled, undefined, ctx), [x.shape[0], c.outChannels]) as tf.Tensor2D;
     });
   }
 
@@ -215,50 +196,12 @@ export class Regressor {
     }
   }
 
-  /** The parameters as a PyTorch state dict (guided-diffusion names, conv weights OIHW). */
-  stateDict(): Map<string, { shape: number[]; data: Float32Array }> {
-    return this.params.stateDict();
-  }
-
   /**
-   * Assigns the parameters from a PyTorch state dict; see
-   * {@link ParamStore.loadStateDict}. Weights of the other attention head
-   * (`out.1.*` vs `out.2.*`) are refused with a `WeightsMismatchError` that
-   * says which head the weights hold and which `head` to configure.
+   * A WeightsMismatchError caused by the other attention head (`out.1.*` vs
+   * `out.2.*`) gets the fix added to its message: which head the weights hold
+   * and which `config.head` to create the model with. Other errors unchanged.
    */
-  loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): void {
-    try {
-      this.params.loadStateDict(dict, options);
-    } catch (e) {
-      throw this.withHeadHint(e);
-    }
-  }
-
-  /** Saves the weights as safetensors with PyTorch names and layouts (config in the metadata), atomically. */
-  async saveWeights(path: string, options: SaveWeightsOptions = {}): Promise<void> {
-    await this.params.saveWeights(path, { ...options, metadata: { [REGRESSOR_CONFIG_KEY]: JSON.stringify(this.config), ...options.metadata } });
-  }
-
-  /**
-   * Loads weights with PyTorch names from a safetensors file or a PyTorch
-   * `.pt`/`.pth` state dict (`module.` prefixes stripped); see
-   * `ParamStore.loadWeights` in @tumorcast/nn. Returns the safetensors metadata.
-   */
-  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<Record<string, string>> {
-    try {
-      return await this.params.loadWeights(path, options);
-    } catch (e) {
-      throw this.withHeadHint(e);
-    }
-  }
-
-  /** Frees the variables. */
-  dispose(): void {
-    this.params.dispose();
-  }
-
-  /** A WeightsMismatchError caused by the other attention head, with the fix added to its message; other errors unchanged. */
-  private withHeadHint(e: unknown): unknown {
+  protected override explainWeightsError(e: unknown): unknown {
     if (!(e instanceof WeightsMismatchError) || this.config.pool !== 'attention') return e;
     const has = (keys: string[], prefix: string) => keys.some((k) => k.startsWith(prefix));
     const head = this.config.head;
@@ -275,28 +218,10 @@ export class Regressor {
 
   private checkX(x: tf.Tensor4D, fn: string): void {
     const c = this.config;
-    if (!(x instanceof tf.Tensor) || x.rank !== 4) throw new RangeError(`'x' passed to '${fn}' must be a 4-D NHWC tensor`);
-    const [, h, w, ch] = x.shape;
-    if (ch !== c.inChannels) throw new RangeError(`'x' passed to '${fn}' must have ${c.inChannels} channels (NHWC), got shape [${x.shape}]`);
-    if (c.pool === 'attention' && (h !== c.imageSize || w !== c.imageSize)) {
-      throw new RangeError(`'x' passed to '${fn}' must be ${c.imageSize}x${c.imageSize} (the attention pool's size), got ${h}x${w}`);
-    }
-    const factor = 2 ** (this.levels - 1);
-    if (h % factor !== 0 || w % factor !== 0) throw new RangeError(`'x' passed to '${fn}' must have height and width divisible by ${factor}, got ${h}x${w}`);
+    // The attention pool's positional embedding fixes the input size; the adaptive pool takes any size the levels divide.
+    const size = c.pool === 'attention' ? { value: c.imageSize, reason: "the attention pool's size" } : undefined;
+    checkImageBatch(x, { fn, channels: c.inChannels, levels: c.channelMult.length, size });
   }
-}
-
-function timestepTensor(t: Timesteps, batch: number, fn: string): tf.Tensor1D {
-  if (typeof t === 'number') {
-    if (!Number.isFinite(t)) throw new RangeError(`'t' passed to '${fn}' must be finite, got ${t}`);
-    return tf.fill([batch], t, 'float32') as tf.Tensor1D;
-  }
-  const tt = t instanceof tf.Tensor ? tf.cast(t, 'float32') : tf.tensor1d(t as number[], 'float32');
-  if (tt.rank !== 1 || tt.shape[0] !== batch) {
-    tt.dispose();
-    throw new RangeError(`'t' passed to '${fn}' must have one timestep per image (${batch}), got shape [${t instanceof tf.Tensor ? t.shape : (t as number[]).length}]`);
-  }
-  return tt as tf.Tensor1D;
 }
 
 function weightTensor(w: OutputWeights | undefined, batch: number, fn: string): tf.Tensor1D {

@@ -1,7 +1,12 @@
 /**
- * Configuration of the segmentation U-Net: options, defaults in one place,
- * validation, and presets.
+ * Configuration of the segmentation U-Net: options, defaults in one place and
+ * presets; the preset lookup, merging and checks are @tumorcast/nn's
+ * `configResolver`.
  */
+import { configResolver } from '@tumorcast/nn';
+
+/** The safetensors metadata key holding the network's config as JSON. */
+export const SEGMENTER_CONFIG_KEY = 'tumorcast.segmenter.config';
 
 /** Options of the segmentation U-Net (see {@link createSegmenterNet}). */
 export interface SegmenterConfig {
@@ -75,14 +80,23 @@ export const SEGMENTER_PRESETS: Readonly<Record<SegmenterPresetName, Readonly<Se
   paper: Object.freeze({ imageSize: 256, inChannels: 4, baseChannels: 64, channelMult: Object.freeze([1, 1, 2, 2, 4]), numResBlocks: 2, dropout: 0 }),
 });
 
-const KNOWN_KEYS = new Set(['imageSize', 'inChannels', 'baseChannels', 'channelMult', 'numResBlocks', 'dropout', 'normGroups']);
-
-function positiveInt(value: unknown, arg: string, fn: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(`'${arg}' passed to '${fn}' must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const resolveMerged = configResolver<SegmenterConfig, SegmenterPresetName, ResolvedSegmenterConfig>({
+  fn: 'resolveSegmenterConfig',
+  presets: SEGMENTER_PRESETS,
+  keys: ['imageSize', 'inChannels', 'baseChannels', 'channelMult', 'numResBlocks', 'dropout', 'normGroups'],
+  required: ['imageSize', 'baseChannels'],
+  defaults: () => ({ inChannels: 4, channelMult: [1, 2, 2], numResBlocks: 2, dropout: 0, normGroups: 32 }),
+  // Configs come back from weights files: a misspelt key must not be ignored.
+  strictKeys: true,
+  validate: (r, check) => {
+    check.positiveInt(r.inChannels, 'inChannels');
+    check.positiveInt(r.numResBlocks, 'numResBlocks');
+    check.positiveInt(r.normGroups, 'normGroups');
+    check.dropout(r.dropout);
+    check.channelMult(r.channelMult, r.baseChannels, 'baseChannels', r.normGroups, `normGroups ${r.normGroups}`);
+    check.divisibleByLevels(r.imageSize, r.channelMult.length);
+  },
+});
 
 /**
  * Applies the defaults to a config (or looks up a preset) and validates it:
@@ -92,37 +106,8 @@ function positiveInt(value: unknown, arg: string, fn: string): number {
  *
  * @param config - a config or a preset name.
  * @param fn - the calling function, for error messages.
+ * @defaultValue fn: 'resolveSegmenterConfig'
  */
 export function resolveSegmenterConfig(config: SegmenterConfig | SegmenterPresetName, fn = 'resolveSegmenterConfig'): ResolvedSegmenterConfig {
-  if (typeof config === 'string') {
-    const preset = (SEGMENTER_PRESETS as Record<string, SegmenterConfig>)[config];
-    if (!preset) throw new RangeError(`'config' passed to '${fn}' must be a config or a preset name (${Object.keys(SEGMENTER_PRESETS).join(', ')}), got '${config}'`);
-    return resolveSegmenterConfig(preset, fn);
-  }
-  if (config === null || typeof config !== 'object') throw new TypeError(`'config' passed to '${fn}' must be an object or a preset name, got ${config === null ? 'null' : typeof config}`);
-  const unknown = Object.keys(config).filter((k) => !KNOWN_KEYS.has(k));
-  if (unknown.length) throw new RangeError(`'config' passed to '${fn}' has unknown keys: ${unknown.join(', ')} (valid: ${[...KNOWN_KEYS].join(', ')})`);
-  const imageSize = positiveInt(config.imageSize, 'config.imageSize', fn);
-  const inChannels = positiveInt(config.inChannels ?? 4, 'config.inChannels', fn);
-  const baseChannels = positiveInt(config.baseChannels, 'config.baseChannels', fn);
-  const numResBlocks = positiveInt(config.numResBlocks ?? 2, 'config.numResBlocks', fn);
-  const normGroups = positiveInt(config.normGroups ?? 32, 'config.normGroups', fn);
-  const dropout = config.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new RangeError(`'config.dropout' passed to '${fn}' must be in [0, 1), got ${dropout}`);
-  const mult = config.channelMult ?? [1, 2, 2];
-  if (!Array.isArray(mult) || mult.length === 0) throw new RangeError(`'config.channelMult' passed to '${fn}' must be a non-empty array, got ${JSON.stringify(mult)}`);
-  for (const m of mult) {
-    if (typeof m !== 'number' || !Number.isFinite(m) || m <= 0) throw new RangeError(`'config.channelMult' passed to '${fn}' must hold positive numbers, got ${JSON.stringify(mult)}`);
-    const ch = Math.trunc(m * baseChannels);
-    if (ch < 1 || ch % normGroups !== 0) {
-      throw new RangeError(
-        `'config.channelMult' passed to '${fn}' gives ${ch} channels at multiplier ${m} (baseChannels ${baseChannels}), not a positive multiple of normGroups ${normGroups}`,
-      );
-    }
-  }
-  const factor = 2 ** (mult.length - 1);
-  if (imageSize % factor !== 0) {
-    throw new RangeError(`'config.imageSize' passed to '${fn}' must be divisible by ${factor} (2^(levels-1) with ${mult.length} levels), got ${imageSize}`);
-  }
-  return { imageSize, inChannels, baseChannels, channelMult: [...mult], numResBlocks, dropout, normGroups };
+  return resolveMerged(config, fn);
 }

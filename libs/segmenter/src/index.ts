@@ -4,7 +4,7 @@
  * without timestep embedding (Dice + BCE), usable as the guided sampler's
  * `Segmenter` for growth probability maps.
  */
-export { SEGMENTER_PRESETS, resolveSegmenterConfig } from './config.js';
+export { SEGMENTER_PRESETS, SEGMENTER_CONFIG_KEY, resolveSegmenterConfig } from './config.js';
 export type { SegmenterConfig, ResolvedSegmenterConfig, SegmenterPresetName } from './config.js';
 export { SegmenterNet, createSegmenterNet } from './net.js';
 export type { CreateSegmenterNetOptions, SegmenterApplyOptions } from './net.js';
@@ -12,7 +12,7 @@ export { segmentationLoss, diceScore } from './loss.js';
 export type { SegmentationLossOptions, DiceScoreOptions } from './loss.js';
 export { learnedSegmenter } from './segmenter.js';
 export type { Segmenter, SegmenterInput, SegmenterInputRange, LearnedSegmenter, LearnedSegmenterOptions } from './segmenter.js';
-export { saveSegmenter, loadSegmenter, SEGMENTER_CONFIG_KEY } from './io.js';
+export { saveSegmenter, loadSegmenter } from './io.js';
 export type { SaveSegmenterOptions } from './io.js';
 
 /** The package's name, for diagnostics. */

@@ -1,15 +1,15 @@
 /**
  * Saving and loading a segmenter: safetensors weights (PyTorch names and
  * layouts) with the resolved config in the file's metadata, so that the file
- * alone recreates the network.
+ * alone recreates the network. Both go through the `Module` base class of
+ * @tumorcast/nn (`saveWeights`, `loadModule`).
  */
-import { loadSafetensors } from '@tumorcast/nn';
-import { resolveSegmenterConfig } from './config.js';
+import { loadModule } from '@tumorcast/nn';
+import { SEGMENTER_CONFIG_KEY, resolveSegmenterConfig } from './config.js';
 import type { SegmenterConfig } from './config.js';
 import { SegmenterNet } from './net.js';
 
-/** The safetensors metadata key holding the network's config as JSON. */
-export const SEGMENTER_CONFIG_KEY = 'tumorcast.segmenter.config';
+export { SEGMENTER_CONFIG_KEY };
 
 /** Options of {@link saveSegmenter}. */
 export interface SaveSegmenterOptions {
@@ -20,6 +20,7 @@ export interface SaveSegmenterOptions {
   dtype?: 'F32' | 'F16';
   /**
    * Extra string metadata stored beside the config (e.g. the training step).
+   * A {@link SEGMENTER_CONFIG_KEY} entry is ignored: the file always holds the net's own config.
    * @defaultValue none
    */
   metadata?: Record<string, string>;
@@ -39,8 +40,9 @@ export async function saveSegmenter(path: string, net: SegmenterNet, options: Sa
   if (!(net instanceof SegmenterNet)) throw new TypeError(`'net' passed to '${fn}' must be a SegmenterNet`);
   const dtype = options.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16') throw new RangeError(`'dtype' passed to '${fn}' must be 'F32' or 'F16', got ${String(dtype)}`);
-  const metadata = { ...options.metadata, [SEGMENTER_CONFIG_KEY]: JSON.stringify(net.config) };
-  await net.params.saveWeights(path, { metadata, dtype });
+  const metadata = { ...options.metadata };
+  delete metadata[SEGMENTER_CONFIG_KEY];
+  await net.saveWeights(path, { metadata, dtype });
 }
 
 /**
@@ -53,25 +55,11 @@ export async function saveSegmenter(path: string, net: SegmenterNet, options: Sa
  */
 export async function loadSegmenter(path: string): Promise<SegmenterNet> {
   const fn = 'loadSegmenter';
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`'path' passed to '${fn}' must be a non-empty string`);
-  const file = await loadSafetensors(path, { widenToFloat32: true });
-  const raw = file.metadata[SEGMENTER_CONFIG_KEY];
-  if (raw === undefined) {
-    throw new Error(`'path' passed to '${fn}' is not a segmenter file: ${path} has no '${SEGMENTER_CONFIG_KEY}' metadata (was it written by saveSegmenter?)`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (e) {
-    throw new Error(`'path' passed to '${fn}': the '${SEGMENTER_CONFIG_KEY}' metadata of ${path} is not valid JSON (${(e as Error).message})`);
-  }
-  const config = resolveSegmenterConfig(parsed as SegmenterConfig, fn);
-  const net = new SegmenterNet(config);
-  try {
-    net.loadStateDict(file.tensors, { source: path });
-  } catch (e) {
-    net.dispose();
-    throw e;
-  }
-  return net;
+  return loadModule(path, {
+    fn,
+    configKey: SEGMENTER_CONFIG_KEY,
+    what: 'segmenter',
+    writer: 'saveSegmenter',
+    create: (config) => new SegmenterNet(resolveSegmenterConfig(config as SegmenterConfig, fn)),
+  });
 }

@@ -1,22 +1,16 @@
 /**
  * The segmentation U-Net: a plain 2-D U-Net without timestep embedding,
  * built from @tumorcast/nn's layers, NHWC, parameters under PyTorch
- * `state_dict` names.
+ * `state_dict` names; a `Module` of @tumorcast/nn.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Conv2d, Downsample, GroupNorm, ParamStore, Upsample, dropout as applyDropout, silu } from '@tumorcast/nn';
-import type { LoadStateDictOptions, Rng, Seed, StateDict } from '@tumorcast/nn';
-import { resolveSegmenterConfig } from './config.js';
+import { Conv2d, Downsample, GroupNorm, Module, Upsample, dropout as applyDropout, checkImageBatch, silu } from '@tumorcast/nn';
+import type { ModuleOptions, ParamStore, Rng } from '@tumorcast/nn';
+import { SEGMENTER_CONFIG_KEY, resolveSegmenterConfig } from './config.js';
 import type { ResolvedSegmenterConfig, SegmenterConfig, SegmenterPresetName } from './config.js';
 
-/** Options of {@link createSegmenterNet}. */
-export interface CreateSegmenterNetOptions {
-  /**
-   * Seed of the random initialisation.
-   * @defaultValue 0
-   */
-  seed?: Seed;
-}
+/** Options of {@link createSegmenterNet} (see `ModuleOptions` in @tumorcast/nn: the initialisation seed). */
+export type CreateSegmenterNetOptions = ModuleOptions;
 
 /** Options of {@link SegmenterNet.apply}. */
 export interface SegmenterApplyOptions {
@@ -70,6 +64,51 @@ class ConvBlock {
   }
 }
 
+/** The segmenter's layers, in PyTorch module order. */
+interface SegmenterLayers {
+  inConv: Conv2d;
+  encoder: { blocks: ConvBlock[]; down: Downsample | null }[];
+  middle: ConvBlock;
+  decoder: { blocks: ConvBlock[]; up: Upsample | null }[];
+  outNorm: GroupNorm;
+  outConv: Conv2d;
+}
+
+/** Registers the segmenter's parameters in `store` (the layout described at {@link SegmenterNet}). */
+function buildSegmenterLayers(store: ParamStore, c: ResolvedSegmenterConfig): SegmenterLayers {
+  const g = c.normGroups;
+  const chans = c.channelMult.map((m) => Math.trunc(m * c.baseChannels));
+  const levels = chans.length;
+  let ch = chans[0]!;
+  const inConv = new Conv2d(store, 'in_conv', c.inChannels, ch, 3);
+  const encoder: SegmenterLayers['encoder'] = [];
+  for (let l = 0; l < levels; l++) {
+    const blocks: ConvBlock[] = [];
+    for (let r = 0; r < c.numResBlocks; r++) {
+      blocks.push(new ConvBlock(store, `encoder.${l}.blocks.${r}`, ch, chans[l]!, g, c.dropout));
+      ch = chans[l]!;
+    }
+    const down = l < levels - 1 ? new Downsample(store, `encoder.${l}.down`, ch, true, ch) : null;
+    encoder.push({ blocks, down });
+  }
+  const middle = new ConvBlock(store, 'middle', ch, ch, g, c.dropout);
+  const decoder: SegmenterLayers['decoder'] = [];
+  for (let i = 0; i < levels; i++) {
+    const l = levels - 1 - i;
+    const blocks: ConvBlock[] = [];
+    for (let r = 0; r < c.numResBlocks; r++) {
+      const inCh = r === 0 ? ch + chans[l]! : ch;
+      blocks.push(new ConvBlock(store, `decoder.${i}.blocks.${r}`, inCh, chans[l]!, g, c.dropout));
+      ch = chans[l]!;
+    }
+    const up = l > 0 ? new Upsample(store, `decoder.${i}.up`, ch, true, ch) : null;
+    decoder.push({ blocks, up });
+  }
+  const outNorm = new GroupNorm(store, 'out_norm', ch, g);
+  const outConv = new Conv2d(store, 'out_conv', ch, 1, 3);
+  return { inConv, encoder, middle, decoder, outNorm, outConv };
+}
+
 /**
  * A 2-D U-Net that maps a `[B, H, W, inChannels]` slice with values in
  * [0, 1] to tumour logits `[B, H, W, 1]`.
@@ -86,19 +125,11 @@ class ConvBlock {
  *
  * Conv blocks are described at {@link SegmenterConfig.numResBlocks}. Weights
  * are initialised as PyTorch's defaults (uniform ±1/sqrt(fan_in); GroupNorm 1 and 0).
- * Create with {@link createSegmenterNet}; call {@link SegmenterNet.dispose} when done.
+ * Weights, saving, loading and disposal come from the `Module` base class of
+ * @tumorcast/nn (config stored under `SEGMENTER_CONFIG_KEY`). Create with {@link createSegmenterNet}; call {@link SegmenterNet.dispose} when done.
  */
-export class SegmenterNet {
-  /** The configuration, defaults applied. */
-  readonly config: ResolvedSegmenterConfig;
-  /** The parameters under their PyTorch names. */
-  readonly params: ParamStore;
-  private readonly inConv: Conv2d;
-  private readonly encoder: { blocks: ConvBlock[]; down: Downsample | null }[] = [];
-  private readonly middle: ConvBlock;
-  private readonly decoder: { blocks: ConvBlock[]; up: Upsample | null }[] = [];
-  private readonly outNorm: GroupNorm;
-  private readonly outConv: Conv2d;
+export class SegmenterNet extends Module<ResolvedSegmenterConfig> {
+  private readonly layers: SegmenterLayers;
 
   /**
    * @param config - a config or preset name (validated; see {@link createSegmenterNet}).
@@ -106,52 +137,13 @@ export class SegmenterNet {
    */
   constructor(config: SegmenterConfig | SegmenterPresetName, options: CreateSegmenterNetOptions = {}) {
     const c = resolveSegmenterConfig(config, 'createSegmenterNet');
-    this.config = c;
-    const store = new ParamStore({ seed: options.seed ?? 0 });
-    this.params = store;
-    try {
-      const g = c.normGroups;
-      const chans = c.channelMult.map((m) => Math.trunc(m * c.baseChannels));
-      const levels = chans.length;
-      let ch = chans[0]!;
-      this.inConv = new Conv2d(store, 'in_conv', c.inChannels, ch, 3);
-      for (let l = 0; l < levels; l++) {
-        const blocks: ConvBlock[] = [];
-        for (let r = 0; r < c.numResBlocks; r++) {
-          blocks.push(new ConvBlock(store, `encoder.${l}.blocks.${r}`, ch, chans[l]!, g, c.dropout));
-          ch = chans[l]!;
-        }
-        const down = l < levels - 1 ? new Downsample(store, `encoder.${l}.down`, ch, true, ch) : null;
-        this.encoder.push({ blocks, down });
-      }
-      this.middle = new ConvBlock(store, 'middle', ch, ch, g, c.dropout);
-      for (let i = 0; i < levels; i++) {
-        const l = levels - 1 - i;
-        const blocks: ConvBlock[] = [];
-        for (let r = 0; r < c.numResBlocks; r++) {
-          const inCh = r === 0 ? ch + chans[l]! : ch;
-          blocks.push(new ConvBlock(store, `decoder.${i}.blocks.${r}`, inCh, chans[l]!, g, c.dropout));
-          ch = chans[l]!;
-        }
-        const up = l > 0 ? new Upsample(store, `decoder.${i}.up`, ch, true, ch) : null;
-        this.decoder.push({ blocks, up });
-      }
-      this.outNorm = new GroupNorm(store, 'out_norm', ch, g);
-      this.outConv = new Conv2d(store, 'out_conv', ch, 1, 3);
-    } catch (e) {
-      store.dispose();
-      throw e;
-    }
+    super(c, SEGMENTER_CONFIG_KEY, options);
+    this.layers = this.build((store) => buildSegmenterLayers(store, c));
   }
 
   /** The height and width of inputs must be divisible by this (`2^(levels - 1)`). */
   get sizeFactor(): number {
     return 2 ** (this.config.channelMult.length - 1);
-  }
-
-  /** Number of scalar parameters. */
-  get parameterCount(): number {
-    return this.params.parameterCount;
   }
 
   /**
@@ -170,21 +162,22 @@ export class SegmenterNet {
       throw new Error(`'options.rng' passed to 'SegmenterNet.apply' is required when training with dropout ${this.config.dropout}`);
     }
     const ctx: BlockContext = { training, rng: options.rng };
+    const L = this.layers;
     return tf.tidy(() => {
-      let h = this.inConv.apply(tf.sub(tf.mul(tf.cast(x, 'float32'), 2), 1) as tf.Tensor4D);
+      let h = L.inConv.apply(tf.sub(tf.mul(tf.cast(x, 'float32'), 2), 1) as tf.Tensor4D);
       const skips: tf.Tensor4D[] = [];
-      for (const level of this.encoder) {
+      for (const level of L.encoder) {
         for (const b of level.blocks) h = b.apply(h, ctx);
         skips.push(h);
         if (level.down) h = level.down.apply(h);
       }
-      h = this.middle.apply(h, ctx);
-      for (const level of this.decoder) {
+      h = L.middle.apply(h, ctx);
+      for (const level of L.decoder) {
         h = tf.concat([h, skips.pop()!], 3);
         for (const b of level.blocks) h = b.apply(h, ctx);
         if (level.up) h = level.up.apply(h);
       }
-      return this.outConv.apply(silu(this.outNorm.apply(h)) as tf.Tensor4D);
+      return L.outConv.apply(silu(L.outNorm.apply(h)) as tf.Tensor4D);
     });
   }
 
@@ -198,35 +191,9 @@ export class SegmenterNet {
     return tf.tidy(() => tf.sigmoid(this.apply(x)));
   }
 
-  /** The parameters as a PyTorch state dict (conv weights OIHW). */
-  stateDict(): Map<string, { shape: number[]; data: Float32Array }> {
-    return this.params.stateDict();
-  }
-
-  /** Assigns the parameters from a PyTorch state dict; see {@link ParamStore.loadStateDict}. */
-  loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): void {
-    this.params.loadStateDict(dict, options);
-  }
-
-  /** Frees the variables; the net is unusable afterwards. */
-  dispose(): void {
-    this.params.dispose();
-  }
-
   /** Throws a RangeError naming `fn` unless `x` is a 4-D NHWC tensor this net accepts. */
   checkInput(x: tf.Tensor, fn: string, arg = 'x'): asserts x is tf.Tensor4D {
-    if (!(x instanceof tf.Tensor) || x.rank !== 4) {
-      throw new RangeError(`'${arg}' passed to '${fn}' must be a 4-D NHWC tensor [B, H, W, ${this.config.inChannels}], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}`);
-    }
-    const [b, h, w, c] = x.shape;
-    if (c !== this.config.inChannels) {
-      throw new RangeError(`'${arg}' passed to '${fn}' must have ${this.config.inChannels} channels (NHWC, last axis), got shape [${x.shape}]`);
-    }
-    if (b < 1 || h < 1 || w < 1) throw new RangeError(`'${arg}' passed to '${fn}' must not be empty, got shape [${x.shape}]`);
-    const f = this.sizeFactor;
-    if (h % f !== 0 || w % f !== 0) {
-      throw new RangeError(`'${arg}' passed to '${fn}' must have height and width divisible by ${f} (2^(levels-1) with ${this.config.channelMult.length} levels), got ${h}x${w}`);
-    }
+    checkImageBatch(x, { fn, arg, channels: this.config.inChannels, levels: this.config.channelMult.length, nonEmpty: true });
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Configuration of the diffusion U-Net: guided-diffusion's UNetModel options
- * (camelCase), defaults in one place, validation, and presets.
+ * (camelCase), defaults in one place and presets; the preset lookup, merging
+ * and checks are @tumorcast/nn's `configResolver`.
  */
-import { attentionDownsampleFactors, defaultChannelMult } from '@tumorcast/nn';
+import { attentionDownsampleFactors, configResolver, defaultChannelMult } from '@tumorcast/nn';
 
 /** guided-diffusion `UNetModel` options (2-D). */
 export interface UNetConfig {
@@ -142,61 +143,58 @@ export const UNET_PRESETS: Readonly<Record<UNetPresetName, Readonly<UNetConfig>>
   }),
 });
 
-function posInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`'config.${name}' passed to 'createUNet' must be a positive integer, got ${v}`);
-}
+/** The resolved keys in the order the resolved config (and its JSON in weights files) lists them. */
+const UNET_KEYS = [
+  'imageSize', 'inChannels', 'modelChannels', 'numResBlocks', 'attentionResolutions', 'learnSigma', 'outChannels', 'dropout',
+  'channelMult', 'convResample', 'numClasses', 'numHeads', 'numHeadChannels', 'numHeadsUpsample', 'useScaleShiftNorm',
+  'resblockUpdown', 'useNewAttentionOrder',
+] as const;
 
-/** Applies the defaults to `config` and validates it; errors name the field. */
-export function resolveUNetConfig(config: UNetConfig | UNetPresetName): ResolvedUNetConfig {
-  if (typeof config === 'string') {
-    const preset = UNET_PRESETS[config];
-    if (!preset) throw new RangeError(`'config' passed to 'createUNet' must be a config or one of ${Object.keys(UNET_PRESETS).join(', ')}, got '${config}'`);
-    config = preset;
-  }
-  if (config === null || typeof config !== 'object') throw new TypeError(`'config' passed to 'createUNet' must be an object or a preset name`);
-  posInt(config.imageSize, 'imageSize');
-  posInt(config.inChannels, 'inChannels');
-  posInt(config.modelChannels, 'modelChannels');
-  const learnSigma = config.learnSigma ?? false;
-  const channelMult = [...(config.channelMult ?? defaultChannelMult(config.imageSize))];
-  const attentionResolutions = [...(config.attentionResolutions ?? [16, 8])];
-  const r: ResolvedUNetConfig = {
-    imageSize: config.imageSize,
-    inChannels: config.inChannels,
-    modelChannels: config.modelChannels,
-    numResBlocks: config.numResBlocks ?? 2,
-    attentionResolutions,
-    learnSigma,
-    outChannels: config.outChannels ?? config.inChannels * (learnSigma ? 2 : 1),
-    dropout: config.dropout ?? 0,
-    channelMult,
-    convResample: config.convResample ?? true,
-    numClasses: config.numClasses ?? null,
-    numHeads: config.numHeads ?? 1,
-    numHeadChannels: config.numHeadChannels ?? -1,
-    numHeadsUpsample: config.numHeadsUpsample ?? -1,
-    useScaleShiftNorm: config.useScaleShiftNorm ?? false,
-    resblockUpdown: config.resblockUpdown ?? false,
-    useNewAttentionOrder: config.useNewAttentionOrder ?? false,
-    attentionDs: attentionDownsampleFactors(config.imageSize, attentionResolutions),
-  };
-  posInt(r.numResBlocks, 'numResBlocks');
-  posInt(r.outChannels, 'outChannels');
-  if (!(r.dropout >= 0 && r.dropout < 1)) throw new RangeError(`'config.dropout' passed to 'createUNet' must be in [0, 1), got ${r.dropout}`);
-  if (channelMult.length === 0) throw new RangeError(`'config.channelMult' passed to 'createUNet' must not be empty`);
-  for (const m of channelMult) {
-    const ch = Math.trunc(m * r.modelChannels);
-    if (!(m > 0) || ch % 32 !== 0) {
-      throw new RangeError(`'config.channelMult' passed to 'createUNet': ${m} x modelChannels ${r.modelChannels} = ${ch} channels, not a positive multiple of 32 (GroupNorm groups)`);
-    }
-  }
-  const factor = 2 ** (channelMult.length - 1);
-  if (r.imageSize % factor !== 0) {
-    throw new RangeError(`'config.imageSize' passed to 'createUNet' must be divisible by 2^(levels-1) = ${factor}, got ${r.imageSize}`);
-  }
-  if (r.numClasses !== null) posInt(r.numClasses, 'numClasses');
-  if (r.numHeadChannels === -1) posInt(r.numHeads, 'numHeads');
-  else posInt(r.numHeadChannels, 'numHeadChannels');
-  if (r.numHeadsUpsample !== -1) posInt(r.numHeadsUpsample, 'numHeadsUpsample');
-  return r;
+const resolveMerged = configResolver<UNetConfig, UNetPresetName, Omit<ResolvedUNetConfig, 'attentionDs'>>({
+  fn: 'createUNet',
+  presets: UNET_PRESETS,
+  keys: UNET_KEYS,
+  required: ['imageSize', 'inChannels', 'modelChannels'],
+  defaults: (c) => ({
+    numResBlocks: 2,
+    attentionResolutions: [16, 8],
+    learnSigma: false,
+    outChannels: c.inChannels * (c.learnSigma ? 2 : 1),
+    dropout: 0,
+    // guided-diffusion's table covers a few sizes only: consulted only when channelMult is not given
+    channelMult: c.channelMult ?? defaultChannelMult(c.imageSize),
+    convResample: true,
+    numClasses: null,
+    numHeads: 1,
+    numHeadChannels: -1,
+    numHeadsUpsample: -1,
+    useScaleShiftNorm: false,
+    resblockUpdown: false,
+    useNewAttentionOrder: false,
+  }),
+  validate: (r, check) => {
+    check.positiveInt(r.numResBlocks, 'numResBlocks');
+    check.positiveInt(r.outChannels, 'outChannels');
+    check.dropout(r.dropout);
+    check.channelMult(r.channelMult, r.modelChannels, 'modelChannels', 32, '32 (the GroupNorm groups)');
+    check.divisibleByLevels(r.imageSize, r.channelMult.length);
+    if (r.numClasses !== null) check.positiveInt(r.numClasses, 'numClasses');
+    if (r.numHeadChannels === -1) check.positiveInt(r.numHeads, 'numHeads');
+    else check.positiveInt(r.numHeadChannels, 'numHeadChannels');
+    if (r.numHeadsUpsample !== -1) check.positiveInt(r.numHeadsUpsample, 'numHeadsUpsample');
+  },
+});
+
+/**
+ * Applies the defaults to `config` (or looks up a preset) and validates it;
+ * errors name the field and `fn`. The attention downsample factors are derived
+ * from `attentionResolutions`.
+ *
+ * @param config - a config or a preset name.
+ * @param fn - the function named in errors.
+ * @defaultValue fn: 'createUNet'
+ */
+export function resolveUNetConfig(config: UNetConfig | UNetPresetName, fn = 'createUNet'): ResolvedUNetConfig {
+  const r = resolveMerged(config, fn);
+  return { ...r, attentionDs: attentionDownsampleFactors(r.imageSize, r.attentionResolutions) };
 }
