@@ -48,4 +48,21 @@ describe('Progress.update', () => {
     expect(out.every((s) => s.startsWith('\r[') && s.endsWith('\x1b[K'))).toBe(true);
     expect(out[2]).toContain('10/10 100%');
   });
+
+  it('fits the terminal width, so that it redraws in place: a shorter bar first, then the metrics cut', () => {
+    const write = (cols: number) => {
+      const out: string[] = [];
+      let t = 0;
+      const p = new Progress(10, { stream: { write: (s: string) => (out.push(s), true), columns: cols }, tty: true, intervalMs: 0, now: () => t });
+      t = 5000;
+      p.update(5, { phase: 'a long phase description that would wrap' });
+      return out[0]!;
+    };
+    // Wide: the full 24-character bar and every metric.
+    expect(write(200)).toBe('\r[############............] 5/10 50%  1.00 it/s  elapsed 00:05  ETA 00:05  phase a long phase description that would wrap\x1b[K');
+    // 70 columns: the core ('[] 5/10 50%  1.00 it/s  elapsed 00:05  ETA 00:05', 48 characters) leaves a 21-character bar (11 of it done), ending at the ETA.
+    expect(write(70)).toBe('\r[###########..........] 5/10 50%  1.00 it/s  elapsed 00:05  ETA 00:05\x1b[K');
+    // Too narrow even for the core: a 6-character bar, cut at the width.
+    expect(write(40)).toBe(`\r${'[###...] 5/10 50%  1.00 it/s  elapsed 00:05  ETA 00:05'.slice(0, 39)}\x1b[K`);
+  });
 });

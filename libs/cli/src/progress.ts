@@ -119,21 +119,29 @@ export class Progress {
     if (this.opts.tty) {
       if (final || now - this.lastDraw >= this.opts.intervalMs) {
         this.lastDraw = now;
-        this.stream.write(`\r${this.line(metrics, now, true)}\x1b[K`);
+        // Fit the terminal's width (a wrapped line would not be redrawn in place):
+        // a shorter bar first, so that the ETA stays in view, then cut the metrics.
+        const cols = (this.stream as { columns?: number }).columns;
+        const width = cols ? Math.max(6, Math.min(24, cols - 1 - this.line({}, now, true, 0).length)) : 24;
+        const text = this.line(metrics, now, true, width);
+        this.stream.write(`\r${cols && cols > 1 && text.length >= cols ? text.slice(0, cols - 1) : text}\x1b[K`);
       }
     } else if (final || Math.floor(this.current / this.opts.logEvery) > Math.floor((this.current - advanced) / this.opts.logEvery)) {
       this.stream.write(`${this.line(metrics, now, false)}\n`);
     }
   }
 
-  /** The text of a progress line. */
-  line(metrics: Record<string, number | string>, now = this.opts.now(), withBar = false): string {
+  /**
+   * The text of a progress line.
+   * @defaultValue barWidth 24
+   */
+  line(metrics: Record<string, number | string>, now = this.opts.now(), withBar = false, barWidth = 24): string {
     const elapsed = (now - this.start) / 1000;
     const doneHere = this.current - this.startStep;
     const rate = elapsed > 0 ? doneHere / elapsed : 0;
     const eta = rate > 0 ? (this.total - this.current) / rate : Infinity;
     const pct = this.total > 0 ? this.current / this.total : 1;
-    const width = 24;
+    const width = barWidth;
     const bar = withBar ? `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '.')}] ` : '';
     const label = this.opts.label ? `${this.opts.label} ` : '';
     const m = fmtMetrics(metrics);
