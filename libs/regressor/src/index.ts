@@ -1,8 +1,8 @@
 /**
  * @packageDocumentation
  * @tumorcast/regressor — guided-diffusion's EncoderUNetModel as the
- * tumour-burden regressor, with the input gradients that guidance needs,
- * weight-compatible with PyTorch checkpoints.
+ * tumour-burden regressor, with the input gradients that guidance needs and
+ * its training loss, weight-compatible with PyTorch checkpoints.
  */
 export { createRegressor, Regressor, REGRESSOR_CONFIG_KEY } from './regressor.js';
 export type {
@@ -12,6 +12,8 @@ export type {
   OutputWeights,
   ValueAndGradient,
 } from './regressor.js';
+export { regressorTrainingLoss } from './loss.js';
+export type { RegressorModel, RegressorTrainingLoss, RegressorTrainingLossOptions } from './loss.js';
 export { REGRESSOR_PRESETS, REGRESSOR_HEADS, resolveRegressorConfig, regressorConfigFromMetadata } from './config.js';
 export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool, RegressorHead } from './config.js';
 
