@@ -2,7 +2,7 @@
 // `npm test` ends with Jest's own summary line. (testTimeout is a global
 // option: project configs cannot set it when run through `projects`.)
 export default {
-  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js'],
+  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/tools/repo-checks/jest.config.js'],
   maxWorkers: 2,
   testTimeout: 120000,
 };
