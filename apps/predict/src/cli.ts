@@ -10,8 +10,9 @@ import { builtinModelPaths } from './models.js';
 import type { ModelPaths } from './models.js';
 import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
 import type { SampleSettings } from './predict.js';
-import { runPipeline } from './run.js';
-import type { TargetSource } from './run.js';
+import { reportCommand, runPipeline } from './run.js';
+import type { RunOptions, TargetSource } from './run.js';
+import { shardSlices } from './slices.js';
 import { FIT_GROWTH_KEYS, fitGrowthCommand, fitGrowthModelOptionsOf } from './growth.js';
 import { evaluateCommand } from './evaluate-command.js';
 import { runDemo } from './demo.js';
@@ -42,9 +43,9 @@ const SAMPLE_KEYS: ConfigSchema = {
   scale: { type: 'number', description: 'guidance scale s (paper 200000)', default: d.scale, min: 0 },
   respacing: { type: 'string', description: "timestep respacing of the sampler ('' for none)", default: d.respacing },
   eta: { type: 'number', description: 'DDIM eta', default: d.eta, min: 0 },
-  seed: { type: 'integer', description: 'seed', default: d.seed, min: 0 },
+  seed: { type: 'integer', description: 'seed', default: d.seed, min: 0, max: Number.MAX_SAFE_INTEGER },
   amplify_early_target: { type: 'boolean', description: "the reference code's target x1.15 while t > 20", default: d.amplifyEarlyTarget },
-  initial_noise_std: { type: 'number', description: 'noise added before inversion', default: d.initialNoiseStd, min: 0 },
+  initial_noise_std: { type: 'number', description: 'noise added before inversion (< 1)', default: d.initialNoiseStd, min: 0 },
   samples: { type: 'integer', description: 'runs per growth probability map', default: d.samples, min: 1 },
   output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
 };
@@ -54,6 +55,11 @@ const RUN_KEYS: ConfigSchema = {
   truth: { type: 'string', description: 'real follow-ups for evaluation: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/); checked before sampling', optional: true },
   shard: { type: 'string', description: 'process shard i/n of the slices (e.g. a SLURM array task)', optional: true },
   slices: { type: 'string[]', description: 'only these slice ids', optional: true },
+  overwrite: {
+    type: 'boolean',
+    description: "when --out holds results made with other settings, networks, targets or input files: remove them (tumorcast-predict's outputs only; finished slices that match are kept) instead of refusing",
+    default: false,
+  },
   ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
 };
 
@@ -136,6 +142,13 @@ const COMMANDS: Record<string, Command> = {
       'tumorcast-predict run --preset paper --data cohort --targets targets.json --diffusion model.pt --regressor regressor.pt --out out/paper',
     ],
   },
+  report: {
+    summary: 'report.html and metrics over every finished slice of an output folder (e.g. after shards that ran apart)',
+    schema: {
+      out: { type: 'string', description: 'output folder of run/sample/probability-map' },
+    },
+    examples: ['tumorcast-predict report --out out/cohort'],
+  },
   demo: {
     summary: 'the whole pipeline on a built-in synthetic phantom patient with the shipped models',
     schema: {
@@ -167,7 +180,13 @@ ${Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(16)} ${v.summary}`).joi
 Presets (--preset NAME on ${PRESET_COMMANDS.join(', ')}; options given with it override it):
 ${presetHelp()}
 
-Exit codes: 0 success, 1 failure (bad data, failed fit), 2 usage error.
+Output folders: a rerun into the same --out resumes (finished slices are skipped) only when every
+setting, network file, target and input file matches; otherwise it refuses (exit 2) unless --overwrite.
+A run locks its --out (tumorcast-predict.lock; shards: tumorcast-predict.shard-<i>-of-<n>.lock);
+shards of one split share it, and the last to finish writes report.html over all of them.
+
+Exit codes: 0 success, 1 failure (bad data, failed fit), 2 usage error (options, missing files,
+an --out in use or holding other results).
 `;
 }
 
@@ -188,6 +207,27 @@ export function commandConfig(command: string, flags: ReadonlyMap<string, string
   if (!preset) throw new CliError(`unknown preset '${name}'; presets: ${Object.keys(PREDICT_PRESETS).join(', ')}`);
   const values = Object.fromEntries(Object.entries(preset.values).filter(([k]) => k in spec.schema));
   return { config: resolveConfig<Record<string, unknown>>(spec.schema, { preset: values, flags, ignoreFlags: ['backend', 'preset'] }), preset: name ?? 'fast' };
+}
+
+/** The values of `--backend`. */
+const BACKENDS = ['auto', 'wasm', 'tensorflow', 'cpu'];
+
+/** The syntax of `--respacing`: none, `ddimN`, or comma-separated step counts per section. */
+const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
+
+/**
+ * Checks the sampling options of a resolved config that the schema cannot
+ * (before any file is read), in the CLI's words.
+ *
+ * @throws CliError (exit code 2) naming the flag.
+ */
+export function checkSampleOptions(c: Record<string, unknown>): void {
+  const noise = c['initial_noise_std'] as number;
+  if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
+  const r = c['respacing'] as string;
+  if (!RESPACING_RE.test(r.replace(/\s+/g, ''))) {
+    throw new CliError(`--respacing must be '' (no respacing), 'ddimN' (N evenly spaced steps, e.g. ddim100) or comma-separated step counts per section (e.g. 10,15,20), got '${r}'`);
+  }
 }
 
 /** The sampling settings of a resolved `sample`/`probability-map`/`run` config. */
@@ -261,21 +301,31 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     log(`wrote ${path.join(c['out'] as string, 'targets.json')}`);
     return 0;
   }
+  if (command === 'report') {
+    await reportCommand(c['out'] as string, log);
+    return 0;
+  }
   if (command === 'evaluate') {
     await evaluateCommand(c['run'] as string, c['truth'] as string, (c['out'] as string | undefined) ?? (c['run'] as string), log);
     return 0;
   }
-  await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  if (backend !== undefined && !BACKENDS.includes(backend)) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
   if (command === 'demo') {
+    await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
     await runDemo({ out: c['out'] as string, seed: c['seed'] as number, samples: c['samples'] as number, slices: c['slices'] as number, log });
     return 0;
   }
-  const settings = settingsOf(c);
-  await runPipeline({
+  // Every option is checked before the backend starts and any file is read.
+  checkSampleOptions(c);
+  const shard = c['shard'] as string | undefined;
+  shardSlices([], shard);
+  const options: RunOptions = {
     data: c['data'] as string, out: c['out'] as string, models: modelsOf(c), targets: targetsOf(c), truth: c['truth'] as string | undefined,
-    settings, maps: command !== 'sample', report: command === 'run', shard: c['shard'] as string | undefined, slices: c['slices'] as string[] | undefined, log,
-    preset: presetName,
-  });
+    settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c['slices'] as string[] | undefined, log,
+    preset: presetName, overwrite: c['overwrite'] as boolean,
+  };
+  await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  await runPipeline(options);
   log(`done: ${c['out']}`);
   return 0;
 }

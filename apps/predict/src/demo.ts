@@ -71,6 +71,8 @@ export async function runDemo(o: DemoOptions): Promise<SliceResult[]> {
     settings: { ...DEFAULT_SAMPLE_SETTINGS, seed: o.seed, samples: o.samples },
     maps: true,
     report: true,
+    // A demo of another seed rewrote the phantom above: its results are replaced, not refused.
+    overwrite: true,
     title: `tumorcast demo: synthetic phantom patient ${patient.patientId}`,
     // The phantom's sizes are rendered tumour areas; its true follow-up size is known.
     sizeUnit: 'mm²',

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadNifti } from '@tumorcast/nifti/node';
-import { CliError, writeFileAtomicSync } from '@tumorcast/cli';
+import { CliError, ExitCode, writeFileAtomicSync } from '@tumorcast/cli';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { SliceScores } from './evaluate.js';
 import { loadTruth } from './truth.js';
-import type { SliceResult } from './run.js';
+import { readRunRecord, readSliceResult } from './outdir.js';
 import { listPredictionSlices, loadPredictionSlice } from './slices.js';
 
 async function planes(files: string[]): Promise<{ data: Float32Array; width: number; height: number; spacing: [number, number] }> {
@@ -24,17 +24,19 @@ async function planes(files: string[]): Promise<{ data: Float32Array; width: num
 
 /** Runs the command; returns the per-slice scores. */
 export async function evaluateCommand(runDir: string, truthDir: string, outDir: string, log: (m: string) => void): Promise<SliceScores[]> {
+  if (!fs.existsSync(truthDir) || !fs.statSync(truthDir).isDirectory()) throw new CliError(`--truth folder ${truthDir} does not exist`, ExitCode.usage);
   const slicesDir = path.join(runDir, 'slices');
-  if (!fs.existsSync(slicesDir)) throw new CliError(`${runDir}: not a tumorcast-predict output folder (no slices/)`, 1);
-  const runInfo = path.join(runDir, 'run.json');
-  if (!fs.existsSync(runInfo)) throw new CliError(`${runDir}: run.json is missing`, 1);
-  const { data } = JSON.parse(fs.readFileSync(runInfo, 'utf8')) as { data: string };
+  if (!fs.existsSync(slicesDir)) throw new CliError(`--run ${runDir}: not a tumorcast-predict output folder (no slices/)`, ExitCode.usage);
+  const record = readRunRecord(runDir);
+  if (!record) throw new CliError(`--run ${runDir}: run.json is missing`, ExitCode.usage);
+  const data = record.data;
+  if (typeof data !== 'string') throw new CliError(`${path.join(runDir, 'run.json')}: no 'data' folder recorded`, ExitCode.failure);
   const infos = await listPredictionSlices(data);
   const scores: SliceScores[] = [];
   for (const id of fs.readdirSync(slicesDir).sort()) {
     const resFile = path.join(slicesDir, id, 'result.json');
     if (!fs.existsSync(resFile)) continue;
-    const r = JSON.parse(fs.readFileSync(resFile, 'utf8')) as SliceResult;
+    const r = readSliceResult(resFile);
     const truth = await loadTruth(truthDir, id);
     if (!truth) {
       log(`${id}: no real follow-up in ${truthDir}, skipped`);

@@ -127,7 +127,11 @@ describe('tumorcast-predict run on the phantom (with the real follow-up)', () =>
     const f = path.join(out(), 'slices', results[0]!.id, 'result.json');
     const before = fs.statSync(f).mtimeMs;
     const lines: string[] = [];
-    expect(await predictCli(['run', '--data', phantom, '--relative-change', '0.2', '--out', out(), ...FAST], (m) => lines.push(m))).toBe(0);
+    // The same command line (other settings are refused: see resume.test.ts).
+    const patient = manifest.testing[0]!;
+    expect(await predictCli(['run', '--data', phantom, '--series', path.join(phantom, manifest.files.seriesToBaselineCsv),
+      '--followup-day', String(patient.followupDay), '--baseline-day', String(patient.baselineDay), '--bootstrap', '8',
+      '--truth', path.join(phantom, 'followup'), '--out', out(), ...FAST], (m) => lines.push(m))).toBe(0);
     expect(fs.statSync(f).mtimeMs).toBe(before);
     expect(lines.join('\n')).toMatch(/1 slice\(s\) already done, 0 to go/);
     const evalOut = path.join(tmp, 'eval');

@@ -105,7 +105,7 @@ export async function checkSlices(infos: readonly SliceSampleInfo[]): Promise<Ch
     if (bad >= 0) {
       const c = bad % MODALITIES.length;
       const p = Math.floor(bad / MODALITIES.length);
-      throw new CliError(`slice ${info.id}: ${info.files[MODALITIES[c]!]} has a ${s.image[bad]} voxel (at x ${p % s.width}, y ${Math.floor(p / s.width)}); `
+      throw new CliError(`slice ${info.id}: ${info.files[MODALITIES[c]!]} holds ${s.image[bad]} at x ${p % s.width}, y ${Math.floor(p / s.width)}; `
         + 'every voxel must be a finite number: fix or leave out this slice (--slices)', 1);
     }
     if (info.label) {
@@ -113,7 +113,7 @@ export async function checkSlices(infos: readonly SliceSampleInfo[]): Promise<Ch
       const label = await loadNifti(info.label);
       const badLabel = firstNonFinite(label.data as ArrayLike<number>);
       if (badLabel >= 0) {
-        throw new CliError(`slice ${info.id}: label ${info.label} has a ${(label.data as ArrayLike<number>)[badLabel]} voxel (index ${badLabel}); every voxel must be a finite number`, 1);
+        throw new CliError(`slice ${info.id}: label ${info.label} holds ${(label.data as ArrayLike<number>)[badLabel]} at voxel ${badLabel}; every voxel must be a finite number`, 1);
       }
     }
     out.push({ id: info.id, width: s.width, height: s.height, ...(s.burden !== undefined ? { burden: s.burden } : {}) });
