@@ -106,7 +106,7 @@ const COMMANDS: Record<string, Command> = {
       baseline_day: TARGET_KEYS['baseline_day']!, rt_end_day: TARGET_KEYS['rt_end_day']!, bootstrap: TARGET_KEYS['bootstrap']!,
       growth_objective: TARGET_KEYS['growth_objective']!, bootstrap_noise: TARGET_KEYS['bootstrap_noise']!, ...FIT_GROWTH_KEYS,
       hold_out: { type: 'integer', description: 'hold out the last k points and predict them', default: 0, min: 0 },
-      seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0 },
+      seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
       out: { type: 'string', description: 'output folder' },
     },
     examples: [

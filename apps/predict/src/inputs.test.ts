@@ -188,6 +188,8 @@ describe('usage errors exit with code 2 and name the flag', () => {
     }, /targets file .*big\.json: 65\.0 MiB, more than the 64\.0 MiB/],
     ['missing size CSV', () => ['fit-growth', '--series', path.join(tmp, 'nope.csv'), '--followup-day', '9', '--out', path.join(tmp, 'usage')], /size series CSV .*nope\.csv: cannot read/],
     ['evaluate of a folder that is no run', () => ['evaluate', '--run', tmp, '--truth', tmp], /--run .*: not a tumorcast-predict output folder/],
+    ['missing --truth folder', () => run('--truth', path.join(tmp, 'no-truth')), /--truth folder .*no-truth does not exist/],
+    ['fit-growth seed beyond safe integers', () => ['fit-growth', '--series', path.join(tmp, 'x.csv'), '--followup-day', '9', '--seed', '1e17', '--out', path.join(tmp, 'usage')], /'seed' must be <= 9007199254740991/],
   ];
   it.each(cases)('%s', async (_name, argv, re) => {
     const e = await refusal(argv());

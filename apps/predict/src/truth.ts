@@ -78,7 +78,7 @@ export async function loadTruth(root: string, id: string): Promise<FollowupTruth
  * @throws CliError naming the folder or file and what is wrong.
  */
 export async function checkTruth(root: string, baselines: readonly { id: string; width: number; height: number }[]): Promise<void> {
-  if (!isDir(root)) throw new CliError(`--truth folder ${root} does not exist`, 1);
+  if (!isDir(root)) throw new CliError(`--truth folder ${root} does not exist`, 2);
   const missing = baselines.filter((b) => !findTruthFolder(root, b.id));
   if (missing.length) {
     const first = missing[0]!.id;
