@@ -32,7 +32,7 @@ const pkg = {
   main: './dist/index.js',
   types: './dist/index.d.ts',
   exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' }, './package.json': './package.json' },
-  files: ['dist', '!dist/**/*.test.*', '!dist/**/*.tsbuildinfo', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md'],
+  files: ['dist', '!dist/**/*.test.*', '!dist/**/*.tsbuildinfo', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md', 'CHANGELOG.md'],
   sideEffects: false,
   scripts: {
     build: 'tsc -b tsconfig.lib.json',

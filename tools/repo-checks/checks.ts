@@ -99,7 +99,7 @@ export function metadataProblems(dir: string, pkg: PackageJson): string[] {
     p.push(`${where}: "main", "types" and "exports['.']" with "types" and "import" are required`);
   }
   const files = Array.isArray(pkg.files) ? pkg.files : [];
-  for (const f of ['dist', 'README.md', ...SOURCE_FILES]) {
+  for (const f of ['dist', 'README.md', 'CHANGELOG.md', ...SOURCE_FILES]) {
     if (!files.includes(f)) p.push(`${where}: "files" must include "${f}"`);
   }
   if (pkg.scripts?.prepack !== PREPACK) p.push(`${where}: "scripts.prepack" must copy the root LICENSE in: ${PREPACK}`);

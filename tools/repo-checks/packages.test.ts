@@ -32,7 +32,7 @@ function goodPackage(dir = 'libs/demo'): PackageJson {
     main: './dist/index.js',
     types: './dist/index.d.ts',
     exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
-    files: ['dist', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md'],
+    files: ['dist', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md', 'CHANGELOG.md'],
     scripts: { prepack: PREPACK, postpack: POSTPACK },
     engines: { node: '>=20' },
     publishConfig: { access: 'public' },
@@ -53,7 +53,8 @@ describe('the checks themselves', () => {
     ['author', { author: '' }, '"author"'],
     ['publishConfig', { publishConfig: undefined }, '"publishConfig"'],
     ['license', { license: 'MIT' }, '"license"'],
-    ['sources in files', { files: ['dist', 'README.md'] }, '"files" must include "src"'],
+    ['sources in files', { files: ['dist', 'README.md', 'CHANGELOG.md'] }, '"files" must include "src"'],
+    ['changelog in files', { files: ['dist', 'README.md', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**'] }, '"files" must include "CHANGELOG.md"'],
     ['prepack', { scripts: { postpack: POSTPACK } }, '"scripts.prepack"'],
     ['name', { name: '@tumorcast/other' }, '"name" must be "@tumorcast/demo"'],
   ])('refuse a package.json without a valid %s', (_what, change, message) => {
