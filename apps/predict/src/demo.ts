@@ -52,7 +52,8 @@ export function demoPlan(slices: number, samples: number): { plan: SamplingPlan;
 export async function runDemo(o: DemoOptions): Promise<SliceResult[]> {
   const t0 = performance.now();
   const { plan, seconds } = demoPlan(o.slices, o.samples);
-  o.log(`demo ${describePlan(plan)}; expected about ${Math.max(1, Math.round(seconds / 60))} min on an idle 2-core machine, longer on a busy one (the bar shows the ETA)`);
+  const expected = seconds < 90 ? `${Math.max(10, Math.round(seconds / 10) * 10)} s` : `${Math.round(seconds / 60)} min`;
+  o.log(`demo ${describePlan(plan)}; expected about ${expected} on an idle 2-core machine, longer on a busy one (the bar shows the ETA)`);
   const data = path.join(o.out, 'data');
   o.log(`writing a synthetic phantom patient to ${data}`);
   const manifest = await writePhantomDataset(data, {
