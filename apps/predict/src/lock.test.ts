@@ -155,6 +155,26 @@ describe('locks of other runs', () => {
     holder.kill();
   }, 300_000);
 
+  it('a shard with other settings than a running shard of the split is refused, even before any slice is finished', async () => {
+    const out = path.join(tmp, 'mixed');
+    const args = (shard: string, seed: string) => ['sample', '--data', data, '--relative-change', '0.3', '--shard', shard, '--seed', seed, '--out', out, ...FAST];
+    // Shard 1/2 (seed 0) has set the folder up and is still sampling: its run.json, its live lock, no result yet.
+    expect((await cli(args('1/2', '0'))).code).toBe(0);
+    fs.rmSync(path.join(out, 'slices'), { recursive: true });
+    const holder = liveProcess();
+    writeLock(path.join(out, 'tumorcast-predict.shard-1-of-2.lock'), holder.pid!, 'tumorcast-predict sample --shard 1/2');
+    const e = await refusal(args('2/2', '5'));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(new RegExp(`is being written by another run \\(tumorcast-predict sample --shard 1/2, pid ${holder.pid}\\) with other settings or inputs: --seed \\(0 there, 5 now\\)`));
+    expect(record(out).provenance.settings.seed).toBe(0);
+    // once that run is gone, a record without results is simply replaced
+    holder.kill();
+    await new Promise((resolve) => holder.on('exit', resolve));
+    // (the dead shard's lock is no obstacle: shard 1/2 takes it over when rerun)
+    expect((await cli(args('2/2', '5'))).code).toBe(0);
+    expect(record(out).provenance.settings.seed).toBe(5);
+  }, 300_000);
+
   it('report refuses a folder that is not an output folder', async () => {
     const e = await refusal(['report', '--out', path.join(tmp, 'nothing-here')]);
     expect(e.exitCode).toBe(2);

@@ -33,7 +33,7 @@ import type { SeriesPrediction } from './growth.js';
 import { modelsProvenance, sampleHashes, targetsProvenance } from './provenance.js';
 import type { RunProvenance, SliceInputs } from './provenance.js';
 import {
-  clearResults, finishedSlices, inspectFolder, lockRun, mismatchError, readRunRecord, readSliceResult, removeStaleTemps, RUN_RECORD_FORMAT, withSetupLock,
+  clearResults, finishedSlices, inspectFolder, lockRun, mismatchError, otherRunLocks, readRunRecord, readSliceResult, removeStaleTemps, RUN_RECORD_FORMAT, withSetupLock,
 } from './outdir.js';
 import type { RunRecord } from './outdir.js';
 import { provenanceDifferences } from './provenance.js';
@@ -266,6 +266,16 @@ export async function runPipeline(o: RunOptions): Promise<SliceResult[]> {
       await withSetupLock(o.out, owner, o.log, async () => {
         // Again under the lock: another run may have changed the folder since the first look.
         state = inspectFolder(o.out, provenance, inputs);
+        // A shard of this split with other settings may be running without a finished slice yet: not ours to replace.
+        const running = otherRunLocks(o.out, path.basename(lock.file));
+        const prev = state.record;
+        if (running.length && prev) {
+          const diff = prev.format === RUN_RECORD_FORMAT && prev.provenance ? provenanceDifferences(prev.provenance, provenance) : ['its run.json was written by an earlier tumorcast-predict'];
+          if (diff.length) {
+            throw new CliError(`--out ${o.out} is being written by another run (${running[0]!.owner}, pid ${running[0]!.pid}) with other settings or inputs: ${diff.slice(0, 8).join('; ')}; `
+              + 'give every shard the same options, or use another --out', ExitCode.usage);
+          }
+        }
         if (state.differences.length) {
           if (!o.overwrite) throw mismatchError(o.out, state.differences);
           clearResults(o.out, path.basename(lock.file), state, o.log);
