@@ -19,7 +19,7 @@ import {
   timestepEmbedding,
   timestepTensor,
 } from '@tumorcast/nn';
-import type { FlopCounter, ModuleOptions, ParamStore, Rng, TimestepInput } from '@tumorcast/nn';
+import type { ForwardContext, ModuleOptions, ParamStore, TimestepInput } from '@tumorcast/nn';
 import { resolveRegressorConfig } from './config.js';
 import type { RegressorConfig, RegressorPresetName, ResolvedRegressorConfig } from './config.js';
 
@@ -29,24 +29,13 @@ export const REGRESSOR_CONFIG_KEY = 'tumorcast.regressor.config';
 /** Options of {@link createRegressor} (see `ModuleOptions` in @tumorcast/nn: the initialisation seed). */
 export type CreateRegressorOptions = ModuleOptions;
 
-/** Options of {@link Regressor.apply}. */
-export interface RegressorApplyOptions {
-  /**
-   * Training mode (dropout active when the config has dropout > 0).
-   * @defaultValue false
-   */
-  training?: boolean;
-  /**
-   * Seeded source of dropout masks; required when training with dropout.
-   * @defaultValue none
-   */
-  rng?: Rng;
-  /**
-   * Accumulates the call's FLOPs.
-   * @defaultValue none
-   */
-  flops?: FlopCounter;
-}
+/**
+ * Options of {@link Regressor.apply}: `training` (dropout active when the config has
+ * dropout > 0; default false), `rng` (seeded source of dropout masks, required
+ * when training with dropout) and `flops` (accumulates the call's FLOPs) —
+ * `ForwardContext` of @tumorcast/nn, which every layer takes.
+ */
+export type RegressorApplyOptions = ForwardContext;
 
 /** Timesteps: one per image (`[B]` tensor or array), or one number for the whole batch. */
 export type Timesteps = TimestepInput;

@@ -20,7 +20,7 @@ import {
   timestepEmbedding,
   timestepTensor,
 } from '@tumorcast/nn';
-import type { EmbedLayer, FlopCounter, ModuleOptions, ParamStore, Rng, TimestepInput } from '@tumorcast/nn';
+import type { EmbedLayer, ForwardContext, ModuleOptions, ParamStore, TimestepInput } from '@tumorcast/nn';
 import { resolveUNetConfig } from './config.js';
 import type { ResolvedUNetConfig, UNetConfig, UNetPresetName } from './config.js';
 
@@ -30,24 +30,13 @@ export const UNET_CONFIG_KEY = 'tumorcast.unet.config';
 /** Options of {@link createUNet} (see `ModuleOptions` in @tumorcast/nn: the initialisation seed). */
 export type CreateUNetOptions = ModuleOptions;
 
-/** Options of {@link UNet.apply}. */
-export interface UNetApplyOptions {
-  /**
-   * Training mode (dropout active when the config has dropout > 0).
-   * @defaultValue false
-   */
-  training?: boolean;
-  /**
-   * Seeded source of dropout masks; required when training with dropout.
-   * @defaultValue none
-   */
-  rng?: Rng;
-  /**
-   * Accumulates the call's FLOPs (convolutions, linear layers, attention matmuls).
-   * @defaultValue none
-   */
-  flops?: FlopCounter;
-}
+/**
+ * Options of {@link UNet.apply}: `training` (dropout active when the config has
+ * dropout > 0; default false), `rng` (seeded source of dropout masks, required
+ * when training with dropout) and `flops` (accumulates the call's FLOPs) —
+ * `ForwardContext` of @tumorcast/nn, which every layer takes.
+ */
+export type UNetApplyOptions = ForwardContext;
 
 /** Timesteps: one per image (`[B]` tensor or array), or one number for the whole batch. */
 export type Timesteps = TimestepInput;
