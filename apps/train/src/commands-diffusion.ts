@@ -4,18 +4,15 @@
  * class label = slice has tumour, AdamW, EMA, uniform timesteps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, ExponentialMovingAverage, Rng, assertFitsMemory } from '@tumorcast/nn';
+import { Rng } from '@tumorcast/nn';
 import { createUNet } from '@tumorcast/unet';
 import type { UNet, UNetConfig } from '@tumorcast/unet';
 import { createDiffusion, trainingLosses } from '@tumorcast/diffusion';
 import type { DataRange, Diffusion } from '@tumorcast/diffusion';
-import { CliError } from '@tumorcast/cli';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { trainLoop } from './loop.js';
 import type { TrainLoopResult } from './loop.js';
-import { openSlices, toModelBatch } from './data.js';
 import type { SliceSource } from './data.js';
-import { resolveResume } from './resume.js';
+import { drawNoise, noisedTensors, noisedValidationMean, runTraining } from './train-skeleton.js';
+import type { TrainHooks } from './train-skeleton.js';
 import type { CommonTrainConfig, DiffusionProcessKeys } from './schema.js';
 import { DATA_RANGE_KEY, DIFFUSION_CONFIG_KEY, UNET_CONFIG_KEY, assertResumable } from './metadata.js';
 
@@ -72,95 +69,51 @@ export function diffusionValidationMse(
   net: UNet, diffusion: Diffusion, source: SliceSource, batchSize: number, seed: number, perSlice = 1, classCond = true,
   dataRange: DataRange = '[-1,1]',
 ): Promise<number> {
-  return (async () => {
-    const rng = new Rng(seed, 'validation');
-    let sum = 0;
-    let n = 0;
-    for (let rep = 0; rep < perSlice; rep++) {
-      for (let start = 0; start < source.size; start += batchSize) {
-        const idx = Array.from({ length: Math.min(batchSize, source.size - start) }, (_, i) => start + i);
-        const b = await source.batch(idx);
-        const t = idx.map(() => rng.int(diffusion.numTimesteps));
-        const noise = rng.normalArray(b.images.length);
-        const value = tf.tidy(() => {
-          const x0 = toModelBatch(b.images, idx.length, source.imageSize, dataRange);
-          const eps = tf.tensor4d(noise, x0.shape);
-          const y = classCond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
-          const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy), x0, t, eps, { y });
-          return l.mse.sum().dataSync()[0] as number;
-        });
-        sum += value;
-        n += idx.length;
-      }
-    }
-    return sum / Math.max(1, n);
-  })();
+  const options = { batchSize, passes: perSlice, seed, stream: 'validation', maxT: diffusion.numTimesteps, range: dataRange };
+  return noisedValidationMean(source, options, (b, x0, t, eps) => {
+    const y = classCond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
+    return trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy), x0, t, eps, { y }).mse.sum();
+  });
+}
+
+/** The diffusion U-Net and its hybrid loss as {@link TrainHooks}. */
+export function diffusionHooks(c: DiffusionTrainConfig): TrainHooks<UNet> {
+  const diffusion = createDiffusion({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma });
+  return {
+    kind: 'diffusion',
+    title: 'U-Net',
+    requireLabels: { training: c.class_cond, validation: false },
+    createNet: () => createUNet(unetConfigOf(c), { seed: c.seed }),
+    memory: (net) => ({
+      bytes: diffusionStepBytes(c, net.parameterCount),
+      what: `a training step of batch ${c.batch_size} at ${c.image_size}x${c.image_size}`,
+      hint: 'reduce batch_size (--batch-size), image_size or num_channels',
+    }),
+    emaRate: c.ema_rate,
+    checkResume: (file) => assertResumable(file, { dataRange: c.data_range }),
+    columns: ['loss', 'mse', 'vb', 'val_mse', 'lr'],
+    objective: (net, b, rng, step) => {
+      const draws = drawNoise(rng, b, diffusion.numTimesteps);
+      const dropRng = new Rng(c.seed, `dropout-${step}`);
+      return (metrics) => {
+        const { x0, eps } = noisedTensors(b, draws, c.image_size, c.data_range);
+        const y = c.class_cond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
+        const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy, { training: true, rng: dropRng }), x0, draws.t, eps, { y });
+        metrics['mse'] = l.mse.mean().dataSync()[0] as number;
+        if (l.vb) metrics['vb'] = l.vb.mean().dataSync()[0] as number;
+        return l.loss.mean() as tf.Scalar;
+      };
+    },
+    evaluate: (net, val) => diffusionValidationMse(net, diffusion, val, c.batch_size, c.seed, 1, c.class_cond, c.data_range).then((v) => ({ val_mse: v })),
+    metadata: (net) => ({
+      [UNET_CONFIG_KEY]: JSON.stringify(net.config),
+      [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma }),
+      [DATA_RANGE_KEY]: c.data_range,
+    }),
+  };
 }
 
 /** Runs the command; returns the loop's result. */
-export async function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) => void): Promise<TrainLoopResult> {
-  const train = await openSlices(c.data_dir, { imageSize: c.image_size, split: 'training', maxSlices: c.max_slices, requireLabels: c.class_cond });
-  const val = c.data_dir_val ? await openSlices(c.data_dir_val, { imageSize: c.image_size, split: 'any', maxSlices: c.max_slices, requireLabels: false }) : undefined;
-  log(`training slices: ${train.size}${val ? `, validation slices: ${val.size}` : ''}`);
-  const diffusion = createDiffusion({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma });
-  const net = createUNet(unetConfigOf(c), { seed: c.seed });
-  assertFitsMemory(diffusionStepBytes(c, net.parameterCount), `a training step of batch ${c.batch_size} at ${c.image_size}x${c.image_size}`, { hint: 'reduce batch_size (--batch-size), image_size or num_channels' });
-  const optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weight_decay });
-  const vars = net.params.variables;
-  const ema = new ExponentialMovingAverage(vars, c.ema_rate);
-  const state = { store: net.params, optimizer, ema };
-  const resume = resolveResume(c.resume_checkpoint, c.results_dir);
-  let startStep = 0;
-  if (resume) {
-    assertResumable(resume, { dataRange: c.data_range });
-    startStep = await loadCheckpoint(resume, state);
-    log(`resumed from ${resume} at step ${startStep}`);
-  }
-  log(`U-Net parameters: ${net.parameterCount.toLocaleString('en')}`);
-  try {
-    return await trainLoop({
-      label: 'diffusion',
-      iterations: c.iterations,
-      startStep,
-      saveInterval: c.save_interval,
-      evalInterval: val ? c.eval_interval : 0,
-      resultsDir: c.results_dir,
-      columns: ['loss', 'mse', 'vb', 'val_mse', 'lr'],
-      step: async (step) => {
-        // Every random choice of step k comes from (seed, k): a resumed run repeats it exactly.
-        const rng = new Rng(c.seed, `diffusion-step-${step}`);
-        const idx = Array.from({ length: c.batch_size }, () => rng.int(train.size));
-        const b = await train.batch(idx);
-        const t = idx.map(() => rng.int(diffusion.numTimesteps));
-        const noise = rng.normalArray(b.images.length);
-        const dropRng = new Rng(c.seed, `dropout-${step}`);
-        let mse = 0;
-        let vb = 0;
-        const loss = optimizer.minimize(() => {
-          const x0 = toModelBatch(b.images, idx.length, train.imageSize, c.data_range);
-          const eps = tf.tensor4d(noise, x0.shape);
-          const y = c.class_cond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
-          const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy, { training: true, rng: dropRng }), x0, t, eps, { y });
-          mse = l.mse.mean().dataSync()[0] as number;
-          vb = l.vb ? (l.vb.mean().dataSync()[0] as number) : 0;
-          return l.loss.mean() as tf.Scalar;
-        }, vars);
-        ema.update(vars);
-        if (!Number.isFinite(loss)) throw new CliError(`the loss became ${loss} at step ${step + 1}; lower the learning rate (--lr)`, 1);
-        const metrics: Record<string, number> = { loss, mse, lr: c.lr };
-        if (c.learn_sigma) metrics['vb'] = vb;
-        return metrics;
-      },
-      evaluate: val ? async () => ({ val_mse: await diffusionValidationMse(net, diffusion, val, c.batch_size, c.seed, 1, c.class_cond, c.data_range) }) : undefined,
-      save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, 'diffusion', {
-        [UNET_CONFIG_KEY]: JSON.stringify(net.config),
-        [DIFFUSION_CONFIG_KEY]: JSON.stringify({ steps: c.diffusion_steps, schedule: c.noise_schedule, learnSigma: c.learn_sigma }),
-        [DATA_RANGE_KEY]: c.data_range,
-      }),
-    });
-  } finally {
-    ema.dispose();
-    optimizer.dispose();
-    net.dispose();
-  }
+export function trainDiffusion(c: DiffusionTrainConfig, log: (m: string) => void): Promise<TrainLoopResult> {
+  return runTraining(c, diffusionHooks(c), log);
 }

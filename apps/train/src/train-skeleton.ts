@@ -1,0 +1,234 @@
+/**
+ * What the three training commands share: open the training (and
+ * validation) slices, build the network, check the memory a step needs,
+ * create AdamW (and an EMA of the weights), resume from a checkpoint, run
+ * {@link trainLoop} with seeded steps, save checkpoints with the network's
+ * metadata, and free everything at the end. A command supplies only its
+ * network and objective as {@link TrainHooks}.
+ *
+ * Every random choice of step k comes from the stream `<kind>-step-<k>` of
+ * the run's seed (first the batch's slice indices, then whatever the
+ * objective draws), so a resumed run repeats the steps of an uninterrupted one.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { AdamW, ExponentialMovingAverage, Rng, assertFitsMemory } from '@tumorcast/nn';
+import type { Module } from '@tumorcast/nn';
+import { CliError } from '@tumorcast/cli';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { TrainState } from './checkpoint.js';
+import { trainLoop } from './loop.js';
+import type { TrainLoopResult } from './loop.js';
+import { openSlices, toModelBatch } from './data.js';
+import type { SliceBatch, SliceSource } from './data.js';
+import { resolveResume } from './resume.js';
+import type { CommonTrainConfig } from './schema.js';
+import type { DataRange } from '@tumorcast/diffusion';
+
+/** The loss of one step, called by `optimizer.minimize`; it may record extra per-step values (e.g. `mse`) in `metrics`. */
+export type StepLoss = (metrics: Record<string, number>) => tf.Scalar;
+
+/** A training command's network and objective, plugged into {@link runTraining}. */
+export interface TrainHooks<N extends Module> {
+  /** The command: the progress label, the checkpoints' `tumorcast.kind`, and the name of each step's random stream. */
+  kind: string;
+  /** The network's name in the parameter-count line (e.g. `'U-Net'`). */
+  title: string;
+  /** Whether the training and the validation slices must have a segmentation. */
+  requireLabels: { training: boolean; validation: boolean };
+  /** Builds the network with fresh, seeded weights. */
+  createNet(): N;
+  /** The rough peak memory of one training step, what it is, and what to reduce (see `assertFitsMemory`). */
+  memory(net: N): { bytes: number; what: string; hint: string };
+  /**
+   * EMA rate of the weights (an `emaNNNNNN.safetensors` beside each checkpoint).
+   * @defaultValue no EMA
+   */
+  emaRate?: number;
+  /**
+   * Refuses a checkpoint this run must not continue (e.g. trained with another data range).
+   * @defaultValue every checkpoint of the right files is accepted
+   */
+  checkResume?(file: string): void;
+  /** log.csv columns after `step` (and before `seconds`). */
+  columns: readonly string[];
+  /**
+   * Prepares step `step` on `batch`: draws what the objective needs
+   * (timesteps, noise) from `rng`, which continues the step's stream after the
+   * slice indices, and returns the loss.
+   */
+  objective(net: N, batch: SliceBatch, rng: Rng, step: number): StepLoss;
+  /**
+   * Validation metrics (e.g. `val_mse`) on the validation slices, every `eval_interval` steps.
+   * @defaultValue no validation
+   */
+  evaluate?(net: N, val: SliceSource): Promise<Record<string, number>>;
+  /** Metadata stored in every checkpoint besides the kind, step and config (the network config, the data range). */
+  metadata(net: N): Record<string, string>;
+}
+
+/**
+ * Trains a network as the config says (see the module comment).
+ *
+ * @param c - the command's resolved config.
+ * @param hooks - the network and its objective; see {@link TrainHooks}.
+ * @param log - notices (slice counts, resume, parameter count).
+ */
+export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks: TrainHooks<N>, log: (m: string) => void): Promise<TrainLoopResult> {
+  const common = { imageSize: c.image_size, maxSlices: c.max_slices };
+  const train = await openSlices(c.data_dir, { ...common, split: 'training', requireLabels: hooks.requireLabels.training });
+  const val = c.data_dir_val ? await openSlices(c.data_dir_val, { ...common, split: 'any', requireLabels: hooks.requireLabels.validation }) : undefined;
+  log(`training slices: ${train.size}${val ? `, validation slices: ${val.size}` : ''}`);
+  const evaluate = hooks.evaluate;
+  const net = hooks.createNet();
+  let optimizer: AdamW | undefined;
+  let ema: ExponentialMovingAverage | undefined;
+  try {
+    const mem = hooks.memory(net);
+    assertFitsMemory(mem.bytes, mem.what, { hint: mem.hint });
+    optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weight_decay });
+    const opt = optimizer;
+    const vars = net.trainableVariables;
+    if (hooks.emaRate !== undefined) ema = new ExponentialMovingAverage(vars, hooks.emaRate);
+    const state: TrainState = { store: net.params, optimizer: opt, ema };
+    const resume = resolveResume(c.resume_checkpoint, c.results_dir);
+    let startStep = 0;
+    if (resume) {
+      hooks.checkResume?.(resume);
+      startStep = await loadCheckpoint(resume, state);
+      log(`resumed from ${resume} at step ${startStep}`);
+    }
+    log(`${hooks.title} parameters: ${net.parameterCount.toLocaleString('en')}`);
+    return await trainLoop({
+      label: hooks.kind,
+      iterations: c.iterations,
+      startStep,
+      saveInterval: c.save_interval,
+      evalInterval: val ? c.eval_interval : 0,
+      resultsDir: c.results_dir,
+      columns: hooks.columns,
+      step: async (step) => {
+        const rng = new Rng(c.seed, `${hooks.kind}-step-${step}`);
+        const idx = Array.from({ length: c.batch_size }, () => rng.int(train.size));
+        const lossOf = hooks.objective(net, await train.batch(idx), rng, step);
+        const metrics: Record<string, number> = {};
+        const loss = opt.minimize(() => lossOf(metrics), vars);
+        ema?.update(vars);
+        if (!Number.isFinite(loss)) throw new CliError(`the loss became ${loss} at step ${step + 1}; lower the learning rate (--lr)`, 1);
+        return { loss, ...metrics, lr: c.lr };
+      },
+      evaluate: val && evaluate ? () => evaluate(net, val) : undefined,
+      save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, hooks.kind, hooks.metadata(net)),
+    });
+  } finally {
+    ema?.dispose();
+    optimizer?.dispose();
+    net.dispose();
+  }
+}
+
+/** Options of {@link meanOverSlices}. */
+export interface MeanOverSlicesOptions {
+  /** Slices per batch. */
+  batchSize: number;
+  /**
+   * Passes over the slices (each with fresh random draws).
+   * @defaultValue 1
+   */
+  passes?: number;
+}
+
+/**
+ * The mean over every slice of `source` (in order, `passes` times) of a
+ * per-slice score: `score` gets a batch and its slice indices and returns the
+ * SUM of its slices' scores.
+ *
+ * @param source - the slices.
+ * @param options - see {@link MeanOverSlicesOptions}.
+ * @param score - the summed score of a batch.
+ */
+export async function meanOverSlices(
+  source: SliceSource, options: MeanOverSlicesOptions, score: (batch: SliceBatch, indices: number[]) => number,
+): Promise<number> {
+  let sum = 0;
+  let n = 0;
+  for (let pass = 0; pass < (options.passes ?? 1); pass++) {
+    for (let start = 0; start < source.size; start += options.batchSize) {
+      const idx = Array.from({ length: Math.min(options.batchSize, source.size - start) }, (_, i) => start + i);
+      sum += score(await source.batch(idx), idx);
+      n += idx.length;
+    }
+  }
+  return sum / Math.max(1, n);
+}
+
+/** The random part of a noised batch: one step index per slice, then the standard-normal noise. */
+export interface NoiseDraws {
+  /** Step indices, uniform in `[0, maxT)`. */
+  t: number[];
+  /** Noise values, one per image value (NHWC order). */
+  noise: Float32Array;
+}
+
+/**
+ * Draws a step index per slice of `batch` (uniform below `maxT`), then the
+ * noise, from `rng`; the numbers only, so that the tensors can be made where
+ * they are used (inside `optimizer.minimize` or a `tf.tidy`).
+ *
+ * @param rng - the step's (or the validation's) random stream.
+ * @param batch - the slices.
+ * @param maxT - the number of step indices to draw from.
+ */
+export function drawNoise(rng: Rng, batch: SliceBatch, maxT: number): NoiseDraws {
+  const t = batch.ids.map(() => rng.int(maxT));
+  return { t, noise: rng.normalArray(batch.images.length) };
+}
+
+/**
+ * The clean images of `batch` in the network's `range` and the drawn noise,
+ * as `[B, size, size, 4]` tensors (the caller's tidy scope owns them).
+ *
+ * @param batch - the slices.
+ * @param draws - from {@link drawNoise}.
+ * @param size - the image size.
+ * @param range - the network's data range.
+ */
+export function noisedTensors(batch: SliceBatch, draws: NoiseDraws, size: number, range: DataRange): { x0: tf.Tensor4D; eps: tf.Tensor4D } {
+  const x0 = toModelBatch(batch.images, batch.ids.length, size, range);
+  return { x0, eps: tf.tensor4d(draws.noise, x0.shape) };
+}
+
+/** Options of {@link noisedValidationMean}. */
+export interface NoisedValidationOptions extends MeanOverSlicesOptions {
+  /** Seed of the draws. */
+  seed: number;
+  /** Name of the random stream (e.g. `'validation'`). */
+  stream: string;
+  /** The number of step indices drawn from (the diffusion's T). */
+  maxT: number;
+  /** The network's data range. */
+  range: DataRange;
+}
+
+/**
+ * The per-slice mean of a score on noised slices, as the validations of the
+ * diffusion model and the regressor compute it: for each batch in order,
+ * seeded step indices and noise ({@link drawNoise}), then `score` of the
+ * clean images, the indices and the noise, which returns the batch's SUM.
+ *
+ * @param source - the slices.
+ * @param options - see {@link NoisedValidationOptions}.
+ * @param score - the summed score of a batch (a tensor with one value; computed in a tidy scope).
+ */
+export function noisedValidationMean(
+  source: SliceSource, options: NoisedValidationOptions,
+  score: (batch: SliceBatch, x0: tf.Tensor4D, t: number[], eps: tf.Tensor4D) => tf.Tensor,
+): Promise<number> {
+  const rng = new Rng(options.seed, options.stream);
+  return meanOverSlices(source, options, (b) => {
+    const draws = drawNoise(rng, b, options.maxT);
+    return tf.tidy(() => {
+      const { x0, eps } = noisedTensors(b, draws, source.imageSize, options.range);
+      return score(b, x0, draws.t, eps).dataSync()[0] as number;
+    });
+  });
+}
