@@ -2,8 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PNG } from 'pngjs';
 import {
-  CliError, Progress, decodePng, encodePng, lineChartSvg, overlay, parseArgs, resolveConfig, tileImages, writeFileAtomicSync,
+  CliError, Progress, decodePng, encodePng, encodePngUint8, lineChartSvg, overlay, parseArgs, resolveConfig, tileImages, writeFileAtomicSync,
   type ConfigSchema,
 } from './index.js';
 
@@ -95,6 +96,27 @@ describe('PNG output', () => {
     const back = decodePng(encodePng({ width: 4, height: 3, data }));
     expect(back.width).toBe(4);
     for (let i = 0; i < 12; i++) expect(Math.abs((back.data[3 * i] as number) - (data[i] as number))).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+  });
+
+  it('encodes 8-bit gray and RGB pixels as colour types 0 and 2, values unchanged', () => {
+    // Oracle: pngjs's own decoder, not this package's decodePng.
+    const rgb = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 37) % 256);
+    const gray = Uint8Array.from({ length: 5 * 3 }, (_, i) => (i * 53) % 256);
+    for (const [channels, pixels] of [[3, rgb], [1, gray]] as const) {
+      const png = encodePngUint8(5, 3, channels, pixels);
+      expect(png[25]).toBe(channels === 1 ? 0 : 2); // IHDR colour type
+      expect(png[24]).toBe(8); // bit depth
+      const back = PNG.sync.read(Buffer.from(png));
+      expect([back.width, back.height]).toEqual([5, 3]);
+      for (let i = 0; i < 15; i++) {
+        const px = Array.from(back.data.subarray(4 * i, 4 * i + 3));
+        expect(px).toEqual(channels === 3 ? Array.from(rgb.subarray(3 * i, 3 * i + 3)) : [gray[i], gray[i], gray[i]]);
+      }
+    }
+    expect(() => encodePngUint8(2, 2, 3, new Uint8Array(11))).toThrow(/'pixels' passed to 'encodePngUint8' must have 2x2x3 = 12 bytes, got 11/);
+    expect(() => encodePngUint8(0, 2, 1, new Uint8Array(0))).toThrow(/'width' and 'height' passed to 'encodePngUint8'/);
+    expect(() => encodePngUint8(1, 1, 4 as 3, new Uint8Array(4))).toThrow(/'channels' passed to 'encodePngUint8' must be 1 or 3/);
+    expect(() => encodePngUint8(1, 1, 1, [0] as unknown as Uint8Array)).toThrow(/must be a Uint8Array/);
   });
 
   it('overlays and tiles', () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, signalExitCode, writeFileAtomic } from './index.js';
+import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, signalExitCode, writeFileAtomic, writeFileAtomicSync } from './index.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-cli-files-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -89,6 +89,30 @@ describe('removeStaleTempFiles', () => {
     const dir = fresh();
     await writeFileAtomic(path.join(dir, 'a.txt'), 'hello');
     expect(fs.readdirSync(dir)).toEqual(['a.txt']);
+  });
+
+  it('creates the folder unless told not to; a failed write leaves nothing', async () => {
+    const dir = fresh();
+    await writeFileAtomic(path.join(dir, 'new/sub/a.bin'), new Uint8Array([1, 2, 3]));
+    expect(Array.from(fs.readFileSync(path.join(dir, 'new/sub/a.bin')))).toEqual([1, 2, 3]);
+    await expect(writeFileAtomic(path.join(dir, 'missing/a.txt'), 'x', { createFolder: false })).rejects.toThrow(/ENOENT/);
+    expect(() => writeFileAtomicSync(path.join(dir, 'missing/a.txt'), 'x', { createFolder: false })).toThrow(/ENOENT/);
+    // The target is a folder: the rename fails and the temporary file is removed.
+    fs.mkdirSync(path.join(dir, 'taken'));
+    await expect(writeFileAtomic(path.join(dir, 'taken'), 'x')).rejects.toThrow();
+    expect(fs.readdirSync(dir).sort()).toEqual(['new', 'taken']);
+  });
+
+  it('rejects bad arguments, naming them', async () => {
+    await expect(writeFileAtomic('', 'x')).rejects.toThrow(/'target' passed to 'writeFileAtomic' must be a non-empty path/);
+    expect(() => writeFileAtomicSync('/tmp/x', 3 as unknown as string)).toThrow(/'data' passed to 'writeFileAtomicSync' must be a string or a Uint8Array/);
+    await expect(writeFileAtomic('/tmp/x', 'x', { createFolder: 'no' as unknown as boolean })).rejects.toThrow(/'options.createFolder'/);
+  });
+
+  it('the ./files subpath holds the same functions as the main entry', async () => {
+    const sub = await import('@tumorcast/cli/files');
+    expect(sub.writeFileAtomic).toBe(writeFileAtomic);
+    expect(sub.removeStaleTempFiles).toBe(removeStaleTempFiles);
   });
 });
 

@@ -1,9 +1,14 @@
 /**
- * File input and output for the CLIs: atomic writes (temporary file in the
- * same folder, flushed, then renamed, so that a crash or Ctrl-C never leaves a
+ * File input and output: atomic writes (temporary file in the same folder,
+ * flushed, then renamed, so that a crash or Ctrl-C never leaves a
  * half-written output), the removal of temporary files a killed run left
  * behind, and a guarded text reader for configs, CSV and JSON files that
  * refuses folders, devices and pipes and files too big to be what was asked.
+ *
+ * Also the `@tumorcast/cli/files` subpath: it loads only `node:fs` and
+ * `node:path` (no YAML or PNG code), so that the libraries that write files
+ * (`nifti`'s `saveNifti`, `nn`'s `saveSafetensors`, `phantom`, `growth-ode`)
+ * take their atomic writes from here.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,9 +22,37 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${counter}`);
 }
 
-/** Writes `data` to `target` atomically, creating the folder if needed. */
-export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+/** Options of {@link writeFileAtomic} and {@link writeFileAtomicSync}. */
+export interface WriteFileAtomicOptions {
+  /**
+   * Create the target's folder (and its parents) when missing. With `false`
+   * a missing folder is an error (ENOENT), as with `fs.writeFile`.
+   * @defaultValue true
+   */
+  createFolder?: boolean;
+}
+
+function checkWriteArgs(fn: string, target: unknown, data: unknown, options: unknown): boolean {
+  if (typeof target !== 'string' || target === '') throw new TypeError(`'target' passed to '${fn}' must be a non-empty path, got ${JSON.stringify(target)}`);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError(`'data' passed to '${fn}' must be a string or a Uint8Array`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`'options' passed to '${fn}' must be an object`);
+  const createFolder = (options as WriteFileAtomicOptions).createFolder ?? true;
+  if (typeof createFolder !== 'boolean') throw new TypeError(`'options.createFolder' passed to '${fn}' must be a boolean`);
+  return createFolder;
+}
+
+/**
+ * Writes `data` to `target` atomically: a temporary file in the same folder
+ * ({@link tempPathFor}), flushed to disk, then renamed over `target`. A crash
+ * or Ctrl-C leaves either the old file or the new one, never a partial one,
+ * and a failed write removes its temporary file.
+ *
+ * @param target - the file to write.
+ * @param data - its contents (a string is written as UTF-8).
+ * @param options - see {@link WriteFileAtomicOptions}.
+ */
+export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): void {
+  if (checkWriteArgs('writeFileAtomicSync', target, data, options)) fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   try {
     const fd = fs.openSync(tmp, 'w');
@@ -38,8 +71,8 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
 }
 
 /** Asynchronous {@link writeFileAtomicSync}. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+  if (checkWriteArgs('writeFileAtomic', target, data, options)) await fs.promises.mkdir(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   try {
     const fh = await fs.promises.open(tmp, 'w');
@@ -63,7 +96,7 @@ export function appendLine(file: string, line: string, header?: string): void {
   fs.appendFileSync(file, `${line}\n`);
 }
 
-/** Matches the temporary files of {@link tempPathFor} and of `@tumorcast/nn`'s `saveSafetensors` (`<name>.tmp-<pid>-<n>`). */
+/** Matches the temporary files of {@link tempPathFor} (`.<name>.tmp-<pid>-<n>`; older `@tumorcast/nn` versions wrote `<name>.tmp-<pid>-<n>`). */
 const TEMP_RE = /\.tmp-(\d+)-\d+$/;
 
 /** Whether process `pid` runs on this host (this process counts as running). @internal */

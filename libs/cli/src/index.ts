@@ -4,12 +4,12 @@
  */
 export { CliError, ExitCode, runMain, describeFsError, signalExitCode } from './errors.js';
 export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor, removeStaleTempFiles, readTextFileChecked } from './files.js';
-export type { ReadTextFileOptions } from './files.js';
+export type { ReadTextFileOptions, WriteFileAtomicOptions } from './files.js';
 export { lockFolder, readLockInfo, lockHolderAlive, FolderLockedError } from './lock.js';
 export type { FolderLock, LockFolderOptions, LockInfo } from './lock.js';
 export { Progress } from './progress.js';
 export type { ProgressOptions } from './progress.js';
-export { encodePng, decodePng, overlay, tileImages } from './png.js';
+export { encodePng, encodePngUint8, decodePng, overlay, tileImages } from './png.js';
 export type { PngImage, Rgb } from './png.js';
 export { parseArgs, flagKey, resolveConfig, readYamlConfig, describeSchema, MAX_CONFIG_BYTES } from './config.js';
 export type { ConfigField, ConfigFieldType, ConfigSchema, ConfigSources, ParsedArgs } from './config.js';

@@ -52,6 +52,34 @@ export function encodePng(img: PngImage): Uint8Array {
   return new Uint8Array(PNG.sync.write(png));
 }
 
+/**
+ * Encodes 8-bit pixels as a PNG of the same layout: gray (colour type 0) or
+ * RGB (colour type 2), 8 bits per sample, no alpha, adaptive row filters and
+ * one zlib stream (pngjs). For pixels already in bytes, e.g. a rendered
+ * preview grid; {@link encodePng} takes floats in [0, 1] instead.
+ *
+ * @param width - width in pixels (a positive integer).
+ * @param height - height in pixels (a positive integer).
+ * @param channels - 1 for gray, 3 for RGB.
+ * @param pixels - `width * height * channels` bytes, row-major (y slowest), channels interleaved.
+ * @returns the PNG file's bytes.
+ */
+export function encodePngUint8(width: number, height: number, channels: 1 | 3, pixels: Uint8Array): Uint8Array {
+  const fn = 'encodePngUint8';
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new RangeError(`'width' and 'height' passed to '${fn}' must be positive integers, got ${width}x${height}`);
+  }
+  if (channels !== 1 && channels !== 3) throw new RangeError(`'channels' passed to '${fn}' must be 1 or 3, got ${String(channels)}`);
+  if (!(pixels instanceof Uint8Array)) throw new TypeError(`'pixels' passed to '${fn}' must be a Uint8Array`);
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(`'pixels' passed to '${fn}' must have ${width}x${height}x${channels} = ${width * height * channels} bytes, got ${pixels.length}`);
+  }
+  const colorType = channels === 1 ? 0 : 2;
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  return new Uint8Array(PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: false }));
+}
+
 /** Decodes PNG bytes to RGB floats in [0,1] (for tests and tools). */
 export function decodePng(bytes: Uint8Array): PngImage {
   const png = PNG.sync.read(Buffer.from(bytes));
