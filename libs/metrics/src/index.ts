@@ -28,6 +28,6 @@ export type {
   AssdOptions,
   SurfaceDistances,
 } from './surface.js';
-export { percentile } from './percentile.js';
+export { percentile, percentileInPlace } from './percentile.js';
 export { brierScore, evaluateProbabilityMap } from './probability.js';
 export type { BrierOptions, ProbabilityMapOptions, ThresholdResult, ProbabilityMapEvaluation } from './probability.js';

@@ -48,29 +48,57 @@ function select(a: Float64Array, k: number, left: number, right: number): void {
   }
 }
 
-/**
- * @internal The `p`-th percentile of `a` (reordered in place), linear
- * interpolation as `numpy.percentile(a, p)` (numpy >= 1.22 'linear').
- * `a` must be non-empty and NaN-free.
- */
-export function percentileInPlace(a: Float64Array, p: number): number {
+/** The `p`-th percentile of a non-empty NaN-free `a`, reordered in place (no argument checks). */
+function percentileOf(a: Float64Array, p: number): number {
   const n = a.length;
   if (n === 1) return a[0];
   const q = p / 100;
-  // numpy's _compute_virtual_index for alpha = beta = 1.
-  const virtual = n * q + (1 - q) - 1;
+  // numpy's virtual index for method 'linear': (n - 1) * q, operation for operation.
+  const virtual = (n - 1) * q;
   let lo = Math.floor(virtual);
-  if (lo < 0) lo = 0;
   if (lo > n - 1) lo = n - 1;
   const gamma = virtual - lo;
   select(a, lo, 0, n - 1);
   const below = a[lo];
-  if (lo === n - 1 || gamma === 0) return below;
-  let above = Infinity;
-  for (let i = lo + 1; i < n; i++) if (a[i] < above) above = a[i];
+  // The next order statistic (numpy clips its index to n - 1). No shortcut
+  // for gamma = 0: numpy interpolates then too, which gives NaN next to an
+  // infinity.
+  let above = below;
+  if (lo < n - 1) {
+    above = Infinity;
+    for (let i = lo + 1; i < n; i++) if (a[i] < above) above = a[i];
+  }
   // numpy's _lerp
   const diff = above - below;
   return gamma >= 0.5 ? above - diff * (1 - gamma) : below + diff * gamma;
+}
+
+function checkP(p: unknown, fn: string): void {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 100)) {
+    throw argError('p', fn, `must be a number in [0, 100], got ${String(p)}`);
+  }
+}
+
+/**
+ * {@link percentile} without the copy, for large arrays: the `p`-th
+ * percentile of `a` with numpy's linear interpolation, bit for bit, found by
+ * selection (linear time). `a` is reordered. Unlike {@link percentile},
+ * infinite values are allowed and give what `numpy.percentile` gives (`NaN`
+ * wherever its interpolation meets an infinity); NaN is refused.
+ *
+ * @param a - a non-empty Float64Array without NaN; it is reordered.
+ * @param p - the percentile in [0, 100].
+ * @returns the percentile.
+ */
+export function percentileInPlace(a: Float64Array, p: number): number {
+  const fn = 'percentileInPlace';
+  if (!(a instanceof Float64Array)) throw argError('a', fn, 'must be a Float64Array');
+  if (a.length === 0) throw argError('a', fn, 'must not be empty');
+  checkP(p, fn);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i])) throw argError('a', fn, `must not contain NaN, found at index ${i}`);
+  }
+  return percentileOf(a, p);
 }
 
 /**
@@ -90,12 +118,10 @@ export function percentile(values: ArrayLike<number>, p: number): number {
     throw argError('values', fn, 'must be an array of numbers');
   }
   if (values.length === 0) throw argError('values', fn, 'must not be empty');
-  if (typeof p !== 'number' || !(p >= 0 && p <= 100)) {
-    throw argError('p', fn, `must be a number in [0, 100], got ${String(p)}`);
-  }
+  checkP(p, fn);
   const a = Float64Array.from(values);
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) throw argError('values', fn, `must contain only finite values, found ${a[i]} at index ${i}`);
   }
-  return percentileInPlace(a, p);
+  return percentileOf(a, p);
 }
