@@ -4,6 +4,8 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { tempPathFor } from '@tumorcast/cli/files';
+import { percentileInPlace } from '@tumorcast/metrics';
 import { NiftiError, type NiftiImage } from '@tumorcast/nifti';
 import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
 import { MODALITIES, SPLITS, type Modality, type Split } from './dataset.js';
@@ -145,24 +147,6 @@ export function patientIdOf(caseName: string): string {
 }
 
 /**
- * The p-th percentile (0..100) of sorted values, linear interpolation
- * between order statistics (numpy's default). @internal
- */
-export function percentileSorted(sorted: Float64Array, p: number): number {
-  const n = sorted.length;
-  if (n === 0) return 0;
-  const rank = (p / 100) * (n - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.min(lo + 1, n - 1);
-  const t = rank - lo;
-  const a = sorted[lo] as number;
-  const b = sorted[hi] as number;
-  // numpy's _lerp, operation for operation (so that results agree bit for bit)
-  const d = b - a;
-  return t >= 0.5 ? b - d * (1 - t) : a + d * t;
-}
-
-/**
  * Normalises a modality volume to [0, 1] in place (documented in the
  * README): `v' = clip((v - a) / (b - a), 0, 1)` for `v != 0`, 0 elsewhere,
  * with b the `upper` percentile of the non-zero voxels and a the `lower`
@@ -175,9 +159,9 @@ export function normaliseVolume(v: Float64Array, lower: number, upper: number): 
   const nz = new Float64Array(n);
   n = 0;
   for (let i = 0; i < v.length; i++) if (v[i] !== 0 && !Number.isNaN(v[i])) nz[n++] = v[i] as number;
-  nz.sort();
-  const b = percentileSorted(nz, upper);
-  const a = lower === 0 ? 0 : percentileSorted(nz, lower);
+  // numpy.percentile (linear), bit for bit; an all-zero volume has bounds 0.
+  const b = n === 0 ? 0 : percentileInPlace(nz, upper);
+  const a = lower === 0 || n === 0 ? 0 : percentileInPlace(nz, lower);
   const range = b - a;
   for (let i = 0; i < v.length; i++) {
     const x = v[i] as number;
@@ -311,7 +295,7 @@ export async function convertBratsVolumes(
       const id = `${pid}_${k}`;
       const finalDir = path.join(splitDir, id);
       if ((await exists(finalDir)) && !overwrite) throw new DatasetError(finalDir, 'sample folder already exists (pass overwrite: true to replace it)');
-      const tmpDir = path.join(splitDir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+      const tmpDir = tempPathFor(finalDir);
       try {
         await mkdir(tmpDir, { recursive: true });
         const slice = (v: Float64Array) => v.slice(k * n, (k + 1) * n);
