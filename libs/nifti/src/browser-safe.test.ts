@@ -41,11 +41,23 @@ function isBuiltin(spec: string): boolean {
   return spec.startsWith('node:') || builtinModules.includes(spec) || builtinModules.includes(spec.split('/')[0] as string);
 }
 
-/** The entry file of a bare import (package name, optionally with a subpath), resolved for a browser. */
+/**
+ * The entry file of a bare import (package name, optionally with a subpath),
+ * resolved for a browser. A workspace package resolves to its sources, as in
+ * Jest (`@tumorcast/x` to `libs/x/src/index.ts`, `@tumorcast/x/y` to
+ * `libs/x/src/y.ts`), so that the walk needs no build.
+ */
 function resolvePackage(spec: string, conditions: Set<string>): string {
   const parts = spec.split('/');
   const name = spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);
   const sub = '.' + spec.slice(name.length);
+  if (name.startsWith('@tumorcast/')) {
+    const dir = path.join(REPO_ROOT, 'libs', name.slice('@tumorcast/'.length));
+    const meta = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const target = pickTarget(meta.exports[sub], conditions);
+    if (!target) throw new Error(`cannot resolve '${spec}' for a browser`);
+    return path.join(dir, target.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
+  }
   const dir = path.join(REPO_ROOT, 'node_modules', name);
   const meta = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports?: unknown; module?: string; main?: string };
   let target: string | undefined;
@@ -118,9 +130,10 @@ function nodeGlobalsIn(file: string): string[] {
 describe('the main entry is browser-safe', () => {
   const graph = walk(sourceOf('.', 'import'), BROWSER_CONDITIONS);
 
-  it('the walk covers the reader, the writer and both dependencies', () => {
+  it('the walk covers the reader, the writer and the dependencies', () => {
     for (const f of ['libs/nifti/src/index.ts', 'libs/nifti/src/read.ts', 'libs/nifti/src/write.ts', 'libs/nifti/src/gzip.ts']) expect(graph.files).toContain(f);
     expect(graph.files).toContain('node_modules/nifti-reader-js/dist/nifti.js');
+    expect(graph.files).toContain('node_modules/crc-32/crc32.js');
     // fflate's browser build, not its Node build (which loads worker_threads)
     expect(graph.files).toContain('node_modules/fflate/esm/browser.js');
     expect(graph.files).not.toContain('libs/nifti/src/load.ts');
@@ -141,10 +154,13 @@ describe('the ./node subpath (negative control)', () => {
     expect(pickTarget(pkg.exports['./node'], BROWSER_CONDITIONS)).toBeUndefined();
   });
 
-  it('reaches node:fs, which the walk reports', () => {
+  it('reaches node:fs, which the walk reports, and Node-only globals, which the source check reports', () => {
     const graph = walk(sourceOf('./node', 'node'), new Set(['node', 'import', 'default']));
     expect(graph.files).toContain('libs/nifti/src/load.ts');
+    // saveNifti's atomic write (temporary names with the pid)
+    expect(graph.files).toContain('libs/cli/src/files.ts');
     expect(graph.builtins.map((b) => b.spec)).toContain('node:fs/promises');
-    expect(graph.files.filter((f) => f.startsWith('libs/nifti/src/')).flatMap((f) => nodeGlobalsIn(path.join(REPO_ROOT, f)))).toContain('libs/nifti/src/atomic.ts:8 process');
+    expect(graph.builtins.map((b) => b.spec)).toContain('node:fs');
+    expect(graph.files.filter((f) => f.startsWith('libs/')).flatMap((f) => nodeGlobalsIn(path.join(REPO_ROOT, f)))).toContainEqual(expect.stringMatching(/^libs\/cli\/src\/files\.ts:\d+ process$/));
   });
 });

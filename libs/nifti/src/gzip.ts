@@ -4,6 +4,7 @@
  * multi-member stream; Python's gzip module (which nibabel uses) does all
  * three. This wrapper restores those checks.
  */
+import CRC32 from 'crc-32';
 import { Gunzip, gunzipSync, gzipSync } from 'fflate';
 import { NiftiError } from './errors.js';
 
@@ -14,22 +15,13 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08;
 }
 
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE, as gzip) of `bytes`. @internal */
+/**
+ * CRC-32 (IEEE, as gzip) of `bytes`, unsigned. The `crc-32` package, not
+ * `node:zlib`'s `crc32`: this entry is browser-safe, and Node has that
+ * function only from 20.15. @internal
+ */
 export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  const t = crcTable;
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = (t[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return CRC32.buf(bytes) >>> 0;
 }
 
 function trailer(bytes: Uint8Array): { crc: number; size: number } {

@@ -1,6 +1,6 @@
 /** loadNifti / saveNifti: the Node file-system side of the reader and writer. */
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '@tumorcast/cli/files';
 import { NiftiError } from './errors.js';
 import type { NiftiImage, NiftiImageInput } from './image.js';
 import { readNifti } from './read.js';
