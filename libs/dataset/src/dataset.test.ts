@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
-import { DatasetError, iterateBatches, listSamples, loadSample, shuffleSamples, type SliceSampleInfo } from './index.js';
+import {
+  DatasetError, iterateBatches, listSamples, loadSample, readSampleFiles, sampleFromFiles, shuffleSamples, type SliceSampleInfo,
+} from './index.js';
 import { padOrCrop, resizePlane } from './dataset.js';
 import { FIXTURES, SLICES_ROOT, fixtureJson } from './test-utils/fixtures.js';
 import { SAMPLE_ROOT, describeWithSample } from '../test/brats-sample.js';
@@ -213,6 +215,28 @@ function datasetTests(ds: DataSet): void {
       for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
       expect(maxDiff).toBeLessThanOrEqual(1e-7);
       expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
+    });
+
+    it('readSampleFiles decodes once; sampleFromFiles builds both sizes from it (the numpy block means, and the native slice)', async () => {
+      const r = ds.resized;
+      const info = (await listSamples(ds.root)).find((x) => x.id === r.id) as SliceSampleInfo;
+      const files = await readSampleFiles(info);
+      expect(files.label).toBeDefined();
+      const s = sampleFromFiles(files, { size: r.size, resize: r.resize });
+      const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
+      const n = r.resize * r.resize;
+      let maxDiff = 0;
+      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
+      expect(maxDiff).toBeLessThanOrEqual(1e-7);
+      expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
+      const native = sampleFromFiles(files, { size: null, layout: 'hwc' });
+      expect([native.width, native.height]).toEqual([W, H]);
+      expect(native.burden).toBe(sample.burden[`training/${info.id}`]?.burden);
+      expect(Array.from(native.image.subarray(0, 4 * 50))).toEqual(Array.from((await loadSample(info, { size: null, layout: 'hwc' })).image.subarray(0, 4 * 50)));
+      // Without the label file decoded, no label; bad arguments name the function.
+      expect(sampleFromFiles({ ...files, label: undefined }, { size: null }).label).toBeUndefined();
+      expect(() => sampleFromFiles({} as never)).toThrow(/'files' passed to 'sampleFromFiles'/);
+      expect(() => sampleFromFiles(files, { resize: 0 })).toThrow(/'options.resize' passed to 'sampleFromFiles'/);
     });
 
     it("lays channels out as 'hwc' on request", async () => {

@@ -337,6 +337,38 @@ function checkSide(v: unknown, name: string, fn: string): void {
   if (!(Number.isInteger(v) && (v as number) >= 1)) throw new RangeError(`'${name}' passed to '${fn}' must be a positive integer, got ${String(v)}`);
 }
 
+/** The decoded NIfTI files of one slice sample (see {@link readSampleFiles}). */
+export interface SliceSampleFiles {
+  /** Where they came from. */
+  info: SliceSampleInfo;
+  /** The four modalities, decoded. */
+  images: Readonly<Record<Modality, NiftiImage>>;
+  /** The label file, decoded, when it was read. */
+  label?: NiftiImage;
+}
+
+/**
+ * Reads and decodes the files of one slice sample (no checks of their
+ * content: {@link sampleFromFiles} makes those), so that a caller can build
+ * several sizes of the sample, or look at the files' headers and raw values,
+ * from one decoding.
+ *
+ * @param info - a sample from {@link listSamples}.
+ * @param options - `label`: also read the label file, when the sample has one.
+ * @defaultValue options.label true
+ * @throws DatasetError naming a file that `@tumorcast/nifti` cannot read.
+ */
+export async function readSampleFiles(info: SliceSampleInfo, options: { label?: boolean } = {}): Promise<SliceSampleFiles> {
+  if (info === null || typeof info !== 'object' || typeof info.files !== 'object') {
+    throw new TypeError(`'info' passed to 'readSampleFiles' must be a sample from listSamples`);
+  }
+  const images = {} as Record<Modality, NiftiImage>;
+  for (const mod of MODALITIES) images[mod] = await loadForDataset(info.files[mod]);
+  const out: SliceSampleFiles = { info, images };
+  if ((options.label ?? true) && info.label) out.label = await loadForDataset(info.label);
+  return out;
+}
+
 /**
  * Loads one slice sample: the four modalities as one float32 image (channel
  * order t1n, t1c, t2w, t2f), padded/cropped and optionally resized, plus the
@@ -349,21 +381,47 @@ function checkSide(v: unknown, name: string, fn: string): void {
  *   modalities (or the label) of different shapes, a tumour in an empty brain.
  */
 export async function loadSample(info: SliceSampleInfo, options: LoadSampleOptions = {}): Promise<SliceSample> {
-  const fn = 'loadSample';
   if (info === null || typeof info !== 'object' || typeof info.files !== 'object') {
-    throw new TypeError(`'info' passed to '${fn}' must be a sample from listSamples`);
+    throw new TypeError(`'info' passed to 'loadSample' must be a sample from listSamples`);
   }
-  const size = options.size === undefined ? 256 : options.size;
-  if (size !== null) checkSide(size, 'options.size', fn);
+  checkLoadOptions(options, 'loadSample');
+  return buildSample(await readSampleFiles(info, { label: options.label ?? true }), options);
+}
+
+function checkLoadOptions(options: LoadSampleOptions, fn: string): void {
+  if (options.size !== undefined && options.size !== null) checkSide(options.size, 'options.size', fn);
   if (options.resize !== undefined) checkSide(options.resize, 'options.resize', fn);
   const layout = options.layout ?? 'chw';
   if (layout !== 'chw' && layout !== 'hwc') throw new RangeError(`'options.layout' passed to '${fn}' must be 'chw' or 'hwc', got ${JSON.stringify(layout)}`);
+}
+
+/**
+ * The sample {@link loadSample} would load, from files already decoded by
+ * {@link readSampleFiles} (the label only when `files` holds it and
+ * `options.label` is not false).
+ *
+ * @param files - the decoded files.
+ * @param options - see {@link LoadSampleOptions}.
+ * @throws DatasetError as {@link loadSample} does for the files' content.
+ */
+export function sampleFromFiles(files: SliceSampleFiles, options: LoadSampleOptions = {}): SliceSample {
+  if (files === null || typeof files !== 'object' || typeof files.images !== 'object' || typeof files.info !== 'object') {
+    throw new TypeError(`'files' passed to 'sampleFromFiles' must come from readSampleFiles`);
+  }
+  checkLoadOptions(options, 'sampleFromFiles');
+  return buildSample(files, options);
+}
+
+function buildSample(files: SliceSampleFiles, options: LoadSampleOptions): SliceSample {
+  const { info } = files;
+  const size = options.size === undefined ? 256 : options.size;
+  const layout = options.layout ?? 'chw';
   const wantLabel = options.label ?? true;
 
   const planes: Plane[] = [];
   for (const mod of MODALITIES) {
     const file = info.files[mod];
-    const p = toPlane(await loadForDataset(file), file);
+    const p = toPlane(files.images[mod], file);
     const first = planes[0];
     if (first && (p.w !== first.w || p.h !== first.h)) {
       throw new DatasetError(file, `shape ${p.w}x${p.h} differs from t1n's ${first.w}x${first.h}`);
@@ -373,8 +431,8 @@ export async function loadSample(info: SliceSampleInfo, options: LoadSampleOptio
   const t2f = planes[3] as Plane;
   let labelPlane: Plane | undefined;
   let burden: number | undefined;
-  if (wantLabel && info.label) {
-    const lp = toPlane(await loadForDataset(info.label), info.label);
+  if (wantLabel && info.label && files.label) {
+    const lp = toPlane(files.label, info.label);
     if (lp.w !== t2f.w || lp.h !== t2f.h) throw new DatasetError(info.label, `label shape ${lp.w}x${lp.h} differs from the image's ${t2f.w}x${t2f.h}`);
     let tumour = 0, brain = 0;
     const bin = new Float64Array(lp.v.length);

@@ -7,7 +7,7 @@
  * See the package README.
  */
 export { DatasetError } from './errors.js';
-export { MODALITIES, SPLITS, listSamples, readSampleFolder, loadSample, shuffleSamples, iterateBatches } from './dataset.js';
+export { MODALITIES, SPLITS, listSamples, readSampleFolder, loadSample, readSampleFiles, sampleFromFiles, shuffleSamples, iterateBatches } from './dataset.js';
 export type {
   Modality,
   Split,
@@ -16,6 +16,7 @@ export type {
   ReadSampleFolderOptions,
   LoadSampleOptions,
   SliceSample,
+  SliceSampleFiles,
   BatchOptions,
   SliceBatch,
 } from './dataset.js';
