@@ -2,8 +2,6 @@
  * @packageDocumentation
  * @tumorcast/nn — compute backend, kernels, safetensors, network building blocks and the network base class.
  */
-export { Rng, createRng } from '@tumorcast/random';
-export type { Seed } from '@tumorcast/random';
 export * from './backend/index.js';
 export * from './safetensors.js';
 export * from './optim/index.js';

@@ -338,20 +338,17 @@ export async function loadSafetensors(path: string, options: Omit<ReadSafetensor
   return readSafetensors(bytes, { ...options, source: path });
 }
 
-/** Writes a safetensors file atomically (temporary file in the same folder, then rename). */
+/**
+ * Writes a safetensors file atomically (Node only): a temporary file in the
+ * same folder, flushed, then renamed (`@tumorcast/cli/files`, loaded on first
+ * use so that this module stays browser-safe). The folder must exist.
+ */
 export async function saveSafetensors(
   path: string,
   tensors: Map<string, SafetensorsInput> | Record<string, SafetensorsInput>,
   options: WriteSafetensorsOptions = {},
 ): Promise<void> {
   const bytes = writeSafetensors(tensors, options);
-  const fs = await import('node:fs/promises');
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+  const { writeFileAtomic } = await import('@tumorcast/cli/files');
+  await writeFileAtomic(path, bytes, { createFolder: false });
 }

@@ -1,5 +1,6 @@
 // A minimal ZIP reader for PyTorch archives: central directory (ZIP64 too),
 // stored and deflate entries, CRC-32 check. Pure and browser-safe.
+import CRC32 from 'crc-32';
 import { inflateSync } from 'fflate';
 import { TorchFileError } from './errors.js';
 
@@ -187,45 +188,13 @@ function hex(v: number): string {
   return v.toString(16).padStart(8, '0');
 }
 
-let crcTables: Uint32Array | undefined;
-
-/** Slicing-by-8 tables: table k (at k*256) advances the CRC over k further zero bytes. */
-function crcTablesInit(): Uint32Array {
-  const t = new Uint32Array(256 * 8);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  for (let i = 0; i < 256; i++) {
-    for (let k = 1; k < 8; k++) t[k * 256 + i] = (t[(k - 1) * 256 + i] >>> 8) ^ t[t[(k - 1) * 256 + i] & 0xff];
-  }
-  return t;
-}
-
 /**
- * CRC-32 (IEEE 802.3, as in ZIP) of some bytes.
+ * CRC-32 (IEEE 802.3, as in ZIP) of some bytes: the `crc-32` package, which
+ * `@tumorcast/nifti` uses for gzip too (browser-safe, unlike `node:zlib`'s).
  *
  * @param data - the bytes
  * @returns the checksum as an unsigned 32-bit integer
  */
 export function crc32(data: Uint8Array): number {
-  const t = (crcTables ??= crcTablesInit());
-  let c = 0xffffffff;
-  const n = data.length;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    c ^= data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
-    c =
-      t[1792 + (c & 0xff)] ^
-      t[1536 + ((c >>> 8) & 0xff)] ^
-      t[1280 + ((c >>> 16) & 0xff)] ^
-      t[1024 + (c >>> 24)] ^
-      t[768 + data[i + 4]] ^
-      t[512 + data[i + 5]] ^
-      t[256 + data[i + 6]] ^
-      t[data[i + 7]];
-  }
-  for (; i < n; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return CRC32.buf(data) >>> 0;
 }
