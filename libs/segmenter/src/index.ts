@@ -11,7 +11,7 @@ export type { CreateSegmenterNetOptions, SegmenterApplyOptions } from './net.js'
 export { segmentationLoss, diceScore } from './loss.js';
 export type { SegmentationLossOptions, DiceScoreOptions } from './loss.js';
 export { learnedSegmenter } from './segmenter.js';
-export type { Segmenter, SegmenterInput, SegmenterInputRange, LearnedSegmenter, LearnedSegmenterOptions } from './segmenter.js';
+export type { LearnedSegmenterInput, SegmenterInputRange, LearnedSegmenter, LearnedSegmenterOptions } from './segmenter.js';
 export { saveSegmenter, loadSegmenter } from './io.js';
 export type { SaveSegmenterOptions } from './io.js';
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { Rng, initBackend, readSafetensors } from '@tumorcast/nn';
+import { initBackend, readSafetensors } from '@tumorcast/nn';
+import { Rng } from '@tumorcast/random';
 import type { StateTensor } from '@tumorcast/nn';
 import { PACKAGE_NAME, SEGMENTER_PRESETS, createSegmenterNet, resolveSegmenterConfig } from './index.js';
 import type { SegmenterConfig, SegmenterNet } from './index.js';

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Conv2d, Downsample, GroupNorm, Module, Upsample, dropout as applyDropout, checkImageBatch, silu } from '@tumorcast/nn';
-import type { ModuleOptions, ParamStore, Rng } from '@tumorcast/nn';
+import type { ModuleOptions, ParamStore } from '@tumorcast/nn';
+import type { Rng } from '@tumorcast/random';
 import { SEGMENTER_CONFIG_KEY, resolveSegmenterConfig } from './config.js';
 import type { ResolvedSegmenterConfig, SegmenterConfig, SegmenterPresetName } from './config.js';
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WeightsMismatchError, initBackend, writeSafetensors } from '@tumorcast/nn';
 import { SEGMENTER_CONFIG_KEY, createSegmenterNet, learnedSegmenter, loadSegmenter, saveSegmenter } from './index.js';
-import type { Segmenter, SegmenterConfig, SegmenterNet } from './index.js';
+import type { Segmenter } from '@tumorcast/guided-sampler';
+import type { SegmenterConfig, SegmenterNet } from './index.js';
 
 const TINY: SegmenterConfig = { imageSize: 16, baseChannels: 8, normGroups: 4, channelMult: [1, 2], numResBlocks: 1 };
 let net: SegmenterNet;

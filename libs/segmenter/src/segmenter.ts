@@ -1,33 +1,25 @@
 /**
- * The learned segmenter as the guided sampler's pluggable `Segmenter`.
+ * The learned segmenter as the guided sampler's pluggable `Segmenter`. That
+ * interface has one home, `@tumorcast/guided-sampler` (which takes it); this
+ * package sits below the sampler and cannot import it, so
+ * {@link LearnedSegmenter} has the same members and the tests check that it
+ * is one.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SegmenterNet } from './net.js';
 
 /**
- * What a segmenter receives (structurally identical to @tumorcast/guided-sampler's
- * `SegmenterInput`). All images are NHWC in the diffusion networks' [-1, 1] range.
+ * What {@link LearnedSegmenter.segment} takes: the guided sampler's
+ * `SegmenterInput` (`image`, `baseline`, `baselineMask?`), of which this
+ * segmenter reads `image` only, so the others may be left out.
  */
-export interface SegmenterInput {
+export interface LearnedSegmenterInput {
   /** The scans to segment (generated follow-ups) `[B, H, W, C]`. */
-  image: tf.Tensor4D;
-  /** The baseline scans they were generated from `[B, H, W, C]`. */
-  baseline: tf.Tensor4D;
-  /** The baseline tumour masks `[B, H, W, 1]` in {0, 1}, when known. */
-  baselineMask?: tf.Tensor4D;
-}
-
-/**
- * Segments tumour in scans (structurally identical to @tumorcast/guided-sampler's
- * `Segmenter`, so a {@link learnedSegmenter} can be passed to its growth
- * probability map): returns masks `[B, H, W, 1]` with values in [0, 1]. The
- * caller disposes the result; the inputs are not disposed.
- */
-export interface Segmenter {
-  /** A short name, for reports. */
-  readonly name: string;
-  /** Segments `input.image`. */
-  segment(input: SegmenterInput): tf.Tensor4D | Promise<tf.Tensor4D>;
+  readonly image: tf.Tensor4D;
+  /** The baseline scans (not used). */
+  readonly baseline?: tf.Tensor4D;
+  /** The baseline tumour masks (not used). */
+  readonly baselineMask?: tf.Tensor4D;
 }
 
 /** The value range of the images a {@link learnedSegmenter} receives. */
@@ -48,14 +40,20 @@ export interface LearnedSegmenterOptions {
    */
   inputRange?: SegmenterInputRange;
   /**
-   * The segmenter's {@link Segmenter.name}.
+   * The segmenter's {@link LearnedSegmenter.name}.
    * @defaultValue 'learned-unet'
    */
   name?: string;
 }
 
-/** The {@link Segmenter} that {@link learnedSegmenter} returns: synchronous, binary masks. */
-export interface LearnedSegmenter extends Segmenter {
+/**
+ * What {@link learnedSegmenter} returns: a `Segmenter` of
+ * `@tumorcast/guided-sampler` (a `name` and a `segment` method), synchronous,
+ * with binary masks.
+ */
+export interface LearnedSegmenter {
+  /** A short name, for reports. */
+  readonly name: string;
   /** The wrapped network (not owned: dispose it yourself). */
   readonly net: SegmenterNet;
   /** The probability threshold. */
@@ -66,13 +64,14 @@ export interface LearnedSegmenter extends Segmenter {
    * Segments `input.image` (`[B, H, W, 4]`, channels `t1n, t1c, t2w, t2f`,
    * values in {@link LearnedSegmenter.inputRange}; H and W divisible by the
    * net's `sizeFactor`): a float32 `[B, H, W, 1]` mask of 0 and 1. The baseline
-   * and its mask are not used.
+   * and its mask are not used. The caller disposes the result; the input is
+   * not disposed.
    */
-  segment(input: SegmenterInput): tf.Tensor4D;
+  segment(input: LearnedSegmenterInput): tf.Tensor4D;
 }
 
 /**
- * Wraps a trained {@link SegmenterNet} as a {@link Segmenter}: `segment`
+ * Wraps a trained {@link SegmenterNet} as a guided-sampler `Segmenter`: `segment`
  * thresholds the net's tumour probabilities of `input.image`, each image on
  * its own (the baseline is ignored). The net is not copied: dispose it
  * yourself when the segmenter is no longer used.
@@ -101,7 +100,7 @@ export function learnedSegmenter(net: SegmenterNet, options: LearnedSegmenterOpt
     net,
     threshold,
     inputRange,
-    segment(input: SegmenterInput): tf.Tensor4D {
+    segment(input: LearnedSegmenterInput): tf.Tensor4D {
       if (!input || typeof input !== 'object') throw new TypeError(`'input' passed to 'Segmenter.segment' must be { image, baseline, baselineMask? }`);
       const image = input.image;
       net.checkInput(image, 'Segmenter.segment', 'input.image');

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '@tumorcast/nn';
+import { Rng } from '@tumorcast/random';
 
 /** Folder of the committed golden files (tools/segmenter/make_fixtures.py). */
 export const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
