@@ -23,7 +23,8 @@ export { parseGrowthTargets, runGuidedDataset } from './dataset.js';
 export type {
   GrowthTarget, GrowthTargets, DatasetSlice, DatasetSliceResult, GuidedDatasetOptions, DatasetRunSummary,
 } from './dataset.js';
-export { estimateSamplerBytes, checkSamplerMemory, WASM_HEAP_LIMIT_BYTES, SAMPLER_IMAGE_COPIES } from './memory.js';
+export { estimateSamplerBytes, checkSamplerMemory, SAMPLER_IMAGE_COPIES } from './memory.js';
+export { WASM_HEAP_LIMIT_BYTES } from '@tumorcast/nn';
 export type { SamplerMemoryInput } from './memory.js';
 export { toModelRange, fromModelRange, backgroundValue } from '@tumorcast/diffusion';
 export type { DataRange } from '@tumorcast/diffusion';

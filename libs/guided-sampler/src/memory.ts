@@ -1,10 +1,9 @@
 /**
- * A guard against configurations that would not fit in the wasm heap.
+ * A guard against configurations that would not fit in the wasm heap (whose
+ * size, `WASM_HEAP_LIMIT_BYTES`, is `@tumorcast/nn`'s, the backend package).
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** Usable bytes of the wasm backend's heap (about 3.84 GiB of WebAssembly's 4 GiB). */
-export const WASM_HEAP_LIMIT_BYTES = Math.floor(3.84 * 1024 ** 3);
+import { WASM_HEAP_LIMIT_BYTES } from '@tumorcast/nn';
 
 /**
  * Image-sized float32 tensors the sampler itself holds at once per image
