@@ -4,7 +4,7 @@
  * class label = slice has tumour, AdamW, EMA, uniform timesteps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '@tumorcast/nn';
+import { Rng } from '@tumorcast/random';
 import { createUNet } from '@tumorcast/unet';
 import type { UNet, UNetConfig } from '@tumorcast/unet';
 import { createDiffusion, trainingLosses } from '@tumorcast/diffusion';

@@ -11,7 +11,8 @@
  * objective draws), so a resumed run repeats the steps of an uninterrupted one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, ExponentialMovingAverage, Rng, assertFitsMemory } from '@tumorcast/nn';
+import { AdamW, ExponentialMovingAverage, assertFitsMemory } from '@tumorcast/nn';
+import { Rng } from '@tumorcast/random';
 import type { Module } from '@tumorcast/nn';
 import { CliError } from '@tumorcast/cli';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
