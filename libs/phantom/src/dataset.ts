@@ -3,7 +3,6 @@
  * with the size series CSV, the true follow-ups, previews and a manifest.
  */
 import { Rng, type Seed } from '@tumorcast/random';
-import { writeFileAtomic } from './atomic.js';
 import type { TwoPhaseParams } from './growth.js';
 import { seedFileName, seedLabelFileName, seedSliceKey } from './layout.js';
 import { writeNifti2d } from './nifti-write.js';
@@ -234,6 +233,8 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
   const width = base.slice?.width ?? 240;
   const height = base.slice?.height ?? width;
   const pixelSpacing = base.slice?.pixelSpacing ?? 240 / width;
+  // Loaded on first use: generating phantoms needs no Node API, only writing them does.
+  const { writeFileAtomic } = await import('@tumorcast/cli/files');
 
   const root = new Rng(seed);
   const testRng = root.fork('testing');

@@ -3,9 +3,7 @@
  * t1c, t2w, t2f and the label map (BraTS colours: necrosis red, oedema green,
  * enhancing yellow) over the grey t2f.
  */
-import { encodePng } from './png.js';
 import { PHANTOM_MODALITIES, type PhantomSlice } from './slice.js';
-import { writeFileAtomic } from './atomic.js';
 import { checkBool, checkInt, checkOptions } from './validate.js';
 
 // Global lookups are slow inside Jest's VM contexts; alias Math once per module.
@@ -94,7 +92,9 @@ export async function renderPhantomPreview(rows: readonly PhantomSlice[], option
       }
     }
   });
-  return encodePng(W, H, 3, px);
+  // Loaded on first use (pngjs needs Node's zlib): rendering the grid itself does not.
+  const { encodePngUint8 } = await import('@tumorcast/cli');
+  return encodePngUint8(W, H, 3, px);
 }
 
 /** Column titles of the preview grid, left to right. */
@@ -109,5 +109,7 @@ export const PREVIEW_COLUMNS: readonly string[] = [...PHANTOM_MODALITIES, 'label
  */
 export async function writePhantomPreview(file: string, rows: readonly PhantomSlice[], options?: PhantomPreviewOptions): Promise<void> {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`'file' passed to 'writePhantomPreview' must be a non-empty path`);
-  await writeFileAtomic(file, await renderPhantomPreview(rows, options));
+  const png = await renderPhantomPreview(rows, options);
+  const { writeFileAtomic } = await import('@tumorcast/cli/files');
+  await writeFileAtomic(file, png);
 }
