@@ -8,13 +8,13 @@ import {
   gompertzLqModel,
   leastSquaresBounded,
   logisticLqModel,
-  percentile,
   relativeChange,
   simulate,
   twoPhaseRtModel,
   type GrowthModel,
   type TwoPhaseParams,
 } from './index.js';
+import { samplePercentile } from './fit.js';
 
 const truth: TwoPhaseParams = { lambdaGr: 0.012, lambdaDecay: 0.03, delay: 25, slope: 0.3, survival: 0.1, v0: 1000 };
 const times = [0, 8, 20, 35, 50, 70, 95, 120, 160, 200, 250, 300];
@@ -289,10 +289,11 @@ describe('relativeChange', () => {
   });
 });
 
-describe('percentile', () => {
-  it('interpolates linearly like numpy', () => {
-    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
-    expect(percentile([4, 1, 3, 2], 5)).toBeCloseTo(1.15, 12);
-    expect(percentile([], 50)).toBeNaN();
+describe('bootstrap percentiles', () => {
+  it('interpolate linearly like numpy; NaN without values or with a NaN among them (numpy gives NaN too)', () => {
+    expect(samplePercentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(samplePercentile([4, 1, 3, 2], 5)).toBeCloseTo(1.15, 12);
+    expect(samplePercentile([], 50)).toBeNaN();
+    expect(samplePercentile([1, Number.NaN, 3], 50)).toBeNaN();
   });
 });

@@ -2,6 +2,7 @@
  * Fitting growth models to a size series: bounded least squares with several
  * starts, hold-out validation, bootstrap uncertainty and the relative change.
  */
+import { percentileInPlace } from '@tumorcast/metrics';
 import { Rng, type Seed } from '@tumorcast/random';
 import { leastSquaresBounded, type LeastSquaresStatus } from './lm.js';
 import {
@@ -452,14 +453,13 @@ function metrics(observed: readonly number[], predicted: readonly number[]): Fit
   return { r2: ssTot > 0 ? 1 - ssRes / ssTot : NaN, rmse, nrmse: rmse / mean };
 }
 
-/** numpy-style linear-interpolated percentile of an unsorted array. */
-export function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const pos = (q / 100) * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+/**
+ * `numpy.percentile` of bootstrap values (`@tumorcast/metrics`): NaN for no
+ * values (every fit failed) or for any NaN among them, as numpy gives. @internal
+ */
+export function samplePercentile(values: readonly number[], q: number): number {
+  if (values.length === 0 || values.some(Number.isNaN)) return NaN;
+  return percentileInPlace(Float64Array.from(values), q);
 }
 
 interface Prepared<P> {
@@ -843,15 +843,15 @@ function runBootstrap<P extends ParamRecord<P>>(
   const names = [...model.paramNames] as string[];
   const params: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, fits.map((f) => (f.params as Record<string, number>)[k])]));
   const paramSummary: Record<string, ParamSummary> = Object.fromEntries(
-    names.map((k) => [k, { median: percentile(params[k], 50), lower: percentile(params[k], pct[0]), upper: percentile(params[k], pct[1]) }]),
+    names.map((k) => [k, { median: samplePercentile(params[k], 50), lower: samplePercentile(params[k], pct[0]), upper: samplePercentile(params[k], pct[1]) }]),
   );
   const band = (ts: readonly number[]): { median: number[]; lower: number[]; upper: number[] } => {
     const traj = fits.map((f) => f.predict(ts));
     const col = (i: number): number[] => traj.map((tr) => tr[i]);
     return {
-      median: ts.map((_, i) => percentile(col(i), 50)),
-      lower: ts.map((_, i) => percentile(col(i), pct[0])),
-      upper: ts.map((_, i) => percentile(col(i), pct[1])),
+      median: ts.map((_, i) => samplePercentile(col(i), 50)),
+      lower: ts.map((_, i) => samplePercentile(col(i), pct[0])),
+      upper: ts.map((_, i) => samplePercentile(col(i), pct[1])),
     };
   };
   const ok = fits.length > 0;
@@ -969,7 +969,7 @@ function bootstrapChecked<P extends ParamRecord<P>>(model: GrowthModel<P, Growth
   const rec = (o: P): Record<string, number> => o as unknown as Record<string, number>;
   for (const k of refined) {
     const values = first.params[k];
-    const p90 = percentile(values, 90);
+    const p90 = samplePercentile(values, 90);
     upper[k] = REFINE_FACTOR * values.filter((v) => v <= p90).reduce((m, v) => Math.max(m, v), -Infinity);
     lower[k] = k === 'delay' ? REFINED_DELAY_LOWER : rec(prep.lower)[k];
     const init = k === 'delay' ? REFINED_DELAY_INITIAL : rec(prep.initial)[k];

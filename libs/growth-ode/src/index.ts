@@ -21,7 +21,7 @@ export {
 export type { ExponentialLqParams, SaturatingLqParams, LqModelOptions } from './lq-models.js';
 export { leastSquaresBounded } from './lm.js';
 export type { LeastSquaresOptions, LeastSquaresResult, LeastSquaresStatus } from './lm.js';
-export { fitGrowth, bootstrapGrowth, relativeChange, percentile, TooFewPointsError } from './fit.js';
+export { fitGrowth, bootstrapGrowth, relativeChange, TooFewPointsError } from './fit.js';
 export type {
   GrowthSeries,
   FitGrowthOptions,
@@ -38,7 +38,7 @@ export type {
   ShortSeriesMode,
   BootstrapNoise,
 } from './fit.js';
-export { parseSeriesCsv, readSeriesCsv, SERIES_CSV_COLUMNS, resultToJson, resultsToCsv, paramsToCsv, writeFileAtomic, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
+export { parseSeriesCsv, readSeriesCsv, SERIES_CSV_COLUMNS, resultToJson, resultsToCsv, paramsToCsv, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
 export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';
 export { plotGrowth } from './plot.js';
 export type { PlotGrowthOptions, PlotMarker } from './plot.js';

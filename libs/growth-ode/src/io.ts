@@ -1,10 +1,10 @@
 /**
  * Tidy CSV input, JSON and CSV output of fits and bootstraps.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BootstrapResult, FitResult, GrowthSeries } from './fit.js';
+import { writeFileAtomic } from '@tumorcast/cli/files';
+import { samplePercentile, type BootstrapResult, type FitResult, type GrowthSeries } from './fit.js';
 import type { GrowthContext } from './model.js';
 
 /** A series read from a tidy CSV. */
@@ -321,9 +321,9 @@ export function resultsToCsv(results: GrowthResult | readonly GrowthResult[]): s
       if (r.ok) {
         const traj = r.fits.map((f) => f.predict(r.seriesTimes));
         const col = (i: number): number[] => traj.map((t) => t[i]);
-        pred = r.seriesTimes.map((_, i) => pct(col(i), 50));
-        lo = r.seriesTimes.map((_, i) => pct(col(i), r.percentiles[0]));
-        hi = r.seriesTimes.map((_, i) => pct(col(i), r.percentiles[1]));
+        pred = r.seriesTimes.map((_, i) => samplePercentile(col(i), 50));
+        lo = r.seriesTimes.map((_, i) => samplePercentile(col(i), r.percentiles[0]));
+        hi = r.seriesTimes.map((_, i) => samplePercentile(col(i), r.percentiles[1]));
       }
       r.seriesTimes.forEach((t, i) => {
         rows.push([id, name, i < r.nFit ? 'fit' : 'held_out', t, r.seriesSizes[i], pred[i], lo[i], hi[i]].map(csvField).join(','));
@@ -335,15 +335,6 @@ export function resultsToCsv(results: GrowthResult | readonly GrowthResult[]): s
     }
   }
   return rows.join('\n') + '\n';
-}
-
-function pct(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const pos = (q / 100) * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 
 /**
@@ -376,24 +367,6 @@ export function paramsToCsv(results: GrowthResult | readonly GrowthResult[]): st
 }
 
 /**
- * Writes `text` to `file` atomically (a temporary file in the same folder, then rename).
- *
- * @param file - destination path
- * @param text - content
- */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`'file' passed to 'writeFileAtomic' must be a path`);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, text, 'utf8');
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-/**
  * Writes results as JSON (an array when given an array), atomically.
  *
  * @param file - destination path
@@ -401,7 +374,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
  */
 export async function writeResultsJson(file: string, results: GrowthResult | readonly GrowthResult[]): Promise<void> {
   const json = Array.isArray(results) ? toList(results, 'writeResultsJson').map(resultToJson) : resultToJson(results as GrowthResult);
-  await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n');
+  await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n', { createFolder: false });
 }
 
 /**
@@ -411,7 +384,7 @@ export async function writeResultsJson(file: string, results: GrowthResult | rea
  * @param results - one result or several
  */
 export async function writeResultsCsv(file: string, results: GrowthResult | readonly GrowthResult[]): Promise<void> {
-  await writeFileAtomic(file, resultsToCsv(results));
+  await writeFileAtomic(file, resultsToCsv(results), { createFolder: false });
 }
 
 /**
@@ -421,5 +394,5 @@ export async function writeResultsCsv(file: string, results: GrowthResult | read
  * @param results - one result or several
  */
 export async function writeParamsCsv(file: string, results: GrowthResult | readonly GrowthResult[]): Promise<void> {
-  await writeFileAtomic(file, paramsToCsv(results));
+  await writeFileAtomic(file, paramsToCsv(results), { createFolder: false });
 }

@@ -1,5 +1,9 @@
 /**
- * A self-contained SVG plot of a growth fit or bootstrap.
+ * A self-contained SVG plot of a growth fit or bootstrap. Not built on
+ * `@tumorcast/cli`'s `lineChartSvg`: that is a plain multi-line chart (loss
+ * curves), while this figure has a band, the radiotherapy window, markers,
+ * labelled points and a legend box, and its own tick rule; drawing it there
+ * would change every growth figure for no gain.
  */
 import type { BootstrapResult, FitResult } from './fit.js';
 
