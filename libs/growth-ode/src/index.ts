@@ -41,6 +41,6 @@ export type {
 export { parseSeriesCsv, readSeriesCsv, SERIES_CSV_COLUMNS, resultToJson, resultsToCsv, paramsToCsv, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
 export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';
 export { plotGrowth } from './plot.js';
-export type { PlotGrowthOptions, PlotMarker } from './plot.js';
+export type { PlotGrowthOptions, PlotMarker, PlotPoint } from './plot.js';
 export { exampleSeries, EXAMPLE_TRUTH } from './example.js';
 export type { ExampleSeries } from './example.js';
