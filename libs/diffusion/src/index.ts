@@ -6,8 +6,6 @@
  * the package README for the image value convention (the networks' data range).
  */
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/diffusion';
 
 export { namedBetaSchedule, betasForAlphaBar } from './schedule.js';
 export type { ScheduleName } from './schedule.js';

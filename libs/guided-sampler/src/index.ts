@@ -6,8 +6,6 @@
  * [-1, 1] by default, [0, 1] for the authors' networks; see the README).
  */
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/guided-sampler';
 
 export { guidedSampleKnown } from './guided.js';
 export type { GuidedSampleKnownOptions, GuidedSampleKnownResult, GuidedProgress } from './guided.js';

@@ -7,8 +7,6 @@
  * scipy/skimage (see the package README for the exact definitions).
  */
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/metrics';
 
 export { fromNifti, fromTensor } from './grid.js';
 export type { Grid, Float64Grid, MaskGrid, NiftiLike, FromNiftiOptions, TensorLike } from './grid.js';

@@ -6,8 +6,6 @@
  * Everything here is synthetic; see the package README.
  */
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/phantom';
 
 export { generatePhantomSlice, sampleTumourShape, PHANTOM_MODALITIES, PHANTOM_LABELS, PHANTOM_TISSUES } from './slice.js';
 export type { PhantomSlice, PhantomSliceOptions, PhantomTumourShape, PhantomModality } from './slice.js';

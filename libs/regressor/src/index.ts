@@ -17,5 +17,3 @@ export type { RegressorModel, RegressorTrainingLoss, RegressorTrainingLossOption
 export { REGRESSOR_PRESETS, REGRESSOR_HEADS, resolveRegressorConfig, regressorConfigFromMetadata } from './config.js';
 export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool, RegressorHead } from './config.js';
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/regressor';

@@ -15,5 +15,3 @@ export type { LearnedSegmenterInput, SegmenterInputRange, LearnedSegmenter, Lear
 export { saveSegmenter, loadSegmenter } from './io.js';
 export type { SaveSegmenterOptions } from './io.js';
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/segmenter';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { initBackend, readSafetensors } from '@tumorcast/nn';
 import { Rng } from '@tumorcast/random';
 import type { StateTensor } from '@tumorcast/nn';
-import { PACKAGE_NAME, SEGMENTER_PRESETS, createSegmenterNet, resolveSegmenterConfig } from './index.js';
+import { SEGMENTER_PRESETS, createSegmenterNet, resolveSegmenterConfig } from './index.js';
 import type { SegmenterConfig, SegmenterNet } from './index.js';
 import { FIXTURES } from './test-utils/data.js';
 
@@ -19,7 +19,6 @@ afterAll(() => net.dispose());
 
 describe('config', () => {
   it('applies defaults and resolves presets', () => {
-    expect(PACKAGE_NAME).toBe('@tumorcast/segmenter');
     expect(resolveSegmenterConfig({ imageSize: 64, baseChannels: 32 })).toEqual({
       imageSize: 64, inChannels: 4, baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 2, dropout: 0, normGroups: 32,
     });

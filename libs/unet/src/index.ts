@@ -10,5 +10,3 @@ export type { CreateUNetOptions, UNetApplyOptions, Timesteps, Labels } from './u
 export { UNET_PRESETS, resolveUNetConfig } from './config.js';
 export type { UNetConfig, ResolvedUNetConfig, UNetPresetName } from './config.js';
 
-/** The package's name, for diagnostics. */
-export const PACKAGE_NAME = '@tumorcast/unet';

@@ -1,4 +1,4 @@
-// Network building blocks (issue 6): guided-diffusion's layers on tfjs variables, NHWC,
+// Network building blocks: guided-diffusion's layers on tfjs variables, NHWC,
 // parameters under PyTorch state_dict names.
 export {
   ParamStore,

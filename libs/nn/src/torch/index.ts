@@ -1,4 +1,4 @@
-// PyTorch .pt/.pth state_dict reading (issue 6).
+// PyTorch .pt/.pth state_dict reading.
 export { TorchFileError } from './errors.js';
 export type { TorchDtype, TorchTensorData } from './dtypes.js';
 export { TorchTensor, readTorchFile, readTorchStateDict } from './read.js';
