@@ -23,13 +23,13 @@ const sizes = simulate(twoPhaseRtModel, truth, times, context);
 const series = { id: 'synthetic', times, sizes, context };
 
 function expectParamsClose(got: Record<string, number>, want: Record<string, number>, rel: number): void {
-  for (const k of Object.keys(want)) expect(Math.abs(got[k] - want[k]) / Math.abs(want[k])).toBeLessThan(rel);
+  for (const k of Object.keys(want)) expect(Math.abs(got[k]! - want[k]!) / Math.abs(want[k]!)).toBeLessThan(rel);
 }
 
 describe('leastSquaresBounded', () => {
   it('solves a linear problem and respects bounds', () => {
     // r = A x - b with solution (1, 2); bound x1 <= 1.5 makes x1 active
-    const res = (x: readonly number[]): number[] => [x[0] + x[1] - 3, x[0] - x[1] + 1, 2 * x[0] - 2];
+    const res = (x: readonly number[]): number[] => [x[0]! + x[1]! - 3, x[0]! - x[1]! + 1, 2 * x[0]! - 2];
     const free = leastSquaresBounded(res, [0, 0], [-10, -10], [10, 10]);
     expect(free.converged).toBe(true);
     expect(free.x[0]).toBeCloseTo(1, 8);
@@ -41,14 +41,14 @@ describe('leastSquaresBounded', () => {
   });
 
   it('fits Rosenbrock-style curved valleys', () => {
-    const res = (x: readonly number[]): number[] => [10 * (x[1] - x[0] * x[0]), 1 - x[0]];
+    const res = (x: readonly number[]): number[] => [10 * (x[1]! - x[0]! * x[0]!), 1 - x[0]!];
     const r = leastSquaresBounded(res, [-1.2, 1], [-5, -5], [5, 5]);
     expect(r.x[0]).toBeCloseTo(1, 6);
     expect(r.x[1]).toBeCloseTo(1, 6);
   });
 
   it('converges with Broyden secant updates and confirms with a fresh Jacobian', () => {
-    const res = (x: readonly number[]): number[] => [10 * (x[1] - x[0] * x[0]), 1 - x[0], 0.5 * (x[0] + x[1] - 2)];
+    const res = (x: readonly number[]): number[] => [10 * (x[1]! - x[0]! * x[0]!), 1 - x[0]!, 0.5 * (x[0]! + x[1]! - 2)];
     const fd = leastSquaresBounded(res, [-1.2, 1], [-5, -5], [5, 5]);
     const sec = leastSquaresBounded(res, [-1.2, 1], [-5, -5], [5, 5], { secantUpdates: 3 });
     expect(sec.converged).toBe(true);
@@ -103,7 +103,7 @@ describe('fitGrowth', () => {
     expect(fit.bounds.lower.v0).toBeCloseTo(0.9, 12);
     const y = fit.predict([0, 150, 300]);
     const want = simulate(twoPhaseRtModel, truth, [0, 150, 300], context);
-    y.forEach((v, i) => expect(Math.abs(v - want[i]) / want[i]).toBeLessThan(1e-5));
+    y.forEach((v, i) => expect(Math.abs(v - want[i]!) / want[i]!).toBeLessThan(1e-5));
   });
 
   it("uses the paper bounds (upper x 1.1, the rates' lower / 1.1) as defaults", () => {
@@ -129,7 +129,7 @@ describe('fitGrowth', () => {
     expect(fit.residuals).toHaveLength(10);
     expect(fit.heldOut!.times).toEqual([250, 300]);
     expect(fit.heldOut!.rmse).toBeLessThan(1e-3);
-    expect(fit.heldOut!.predicted[1]).toBeCloseTo(sizes[11], 3);
+    expect(fit.heldOut!.predicted[1]).toBeCloseTo(sizes[11]!, 3);
   });
 
   it('fits the LQ models to their own synthetic data', () => {
@@ -155,7 +155,7 @@ describe('fitGrowth', () => {
       stateSize: 1,
       initialState: (p) => [p.a],
       rhs: (_t, _y, d) => void (d[0] = NaN),
-      output: (y) => y[0],
+      output: (y) => y[0]!,
       parameterDefaults: () => ({ initial: { a: 1 }, lower: { a: 0 }, upper: { a: 2 } }),
     };
     const fit = fitGrowth(broken, { times: [0, 1, 2], sizes: [1, 2, 3] }, { starts: 2 });
@@ -171,8 +171,8 @@ describe('fitGrowth', () => {
       paramNames: ['k', 'y0'],
       stateSize: 1,
       initialState: (p) => [p.y0],
-      rhs: (_t, y, d, p) => void (d[0] = -p.k * y[0]),
-      output: (y) => y[0],
+      rhs: (_t, y, d, p) => void (d[0] = -p.k * y[0]!),
+      output: (y) => y[0]!,
     };
     const t = [0, 1, 2, 4, 8];
     const y = t.map((x) => 5 * Math.exp(-0.3 * x));
@@ -233,16 +233,17 @@ describe('bootstrapGrowth', () => {
     expect(boot.times).toHaveLength(121);
     expect(boot.times[120]).toBe(300);
     for (let i = 0; i < boot.times.length; i++) {
-      expect(boot.lower[i]).toBeLessThanOrEqual(boot.median[i]);
-      expect(boot.median[i]).toBeLessThanOrEqual(boot.upper[i]);
+      expect(boot.lower[i]).toBeLessThanOrEqual(boot.median[i]!);
+      expect(boot.median[i]).toBeLessThanOrEqual(boot.upper[i]!);
     }
     // the band covers the truth for most of the span
     const truthGrid = simulate(twoPhaseRtModel, truth, boot.times, context);
-    const covered = truthGrid.filter((v, i) => v >= boot.lower[i] && v <= boot.upper[i]).length;
+    const covered = truthGrid.filter((v, i) => v >= boot.lower[i]! && v <= boot.upper[i]!).length;
     expect(covered / truthGrid.length).toBeGreaterThan(0.8);
     expect(boot.params.delay).toHaveLength(boot.fits.length);
-    expect(boot.paramSummary.lambdaGr.lower).toBeLessThanOrEqual(boot.paramSummary.lambdaGr.median);
-    expect(Math.abs(boot.paramSummary.lambdaGr.median - truth.lambdaGr) / truth.lambdaGr).toBeLessThan(0.2);
+    const lambdaGr = boot.paramSummary.lambdaGr!;
+    expect(lambdaGr.lower).toBeLessThanOrEqual(lambdaGr.median);
+    expect(Math.abs(lambdaGr.median - truth.lambdaGr) / truth.lambdaGr).toBeLessThan(0.2);
     // deterministic for a seed
     const again = bootstrapGrowth(twoPhaseRtModel, series, { starts: 1, seed: 3 });
     expect(again.median).toEqual(boot.median);
@@ -261,7 +262,7 @@ describe('bootstrapGrowth', () => {
     const boot = bootstrapGrowth(twoPhaseRtModel, series, { starts: 1, replicates: 8, holdOut: 1, until: 400, gridPoints: 11, percentiles: [10, 90] });
     expect(boot.times).toEqual([0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400]);
     expect(boot.heldOut!.times).toEqual([300]);
-    expect(boot.heldOut!.lower[0]).toBeLessThanOrEqual(boot.heldOut!.upper[0]);
+    expect(boot.heldOut!.lower[0]).toBeLessThanOrEqual(boot.heldOut!.upper[0]!);
     expect(boot.percentiles).toEqual([10, 90]);
     expect(() => bootstrapGrowth(twoPhaseRtModel, series, { replicates: 0 })).toThrow(/'options.replicates' passed to 'bootstrapGrowth'/);
     expect(() => bootstrapGrowth(twoPhaseRtModel, series, { percentiles: [95, 5] })).toThrow(/'options.percentiles'/);
@@ -274,8 +275,8 @@ describe('relativeChange', () => {
   it('is y(tf) / y(tb) - 1 of the fitted trajectory', () => {
     const fit = fitGrowth(twoPhaseRtModel, series, { starts: 1 });
     const [yb, yf] = simulate(twoPhaseRtModel, truth, [50, 120], context);
-    expect(relativeChange(fit, 50, 120)).toBeCloseTo(yf / yb - 1, 6);
-    expect(relativeChange(fit, 120, 50)).toBeCloseTo(yb / yf - 1, 6);
+    expect(relativeChange(fit, 50, 120)).toBeCloseTo(yf! / yb! - 1, 6);
+    expect(relativeChange(fit, 120, 50)).toBeCloseTo(yb! / yf! - 1, 6);
     expect(relativeChange(fit, 70, 70)).toBe(0);
     expect(() => relativeChange(fit, -1, 5)).toThrow(/'tBaseline' passed to 'relativeChange' must be >= t0/);
     expect(() => relativeChange(fit, 0, NaN)).toThrow(/'tFollowup'/);
@@ -285,7 +286,7 @@ describe('relativeChange', () => {
   it('uses the median trajectory of a bootstrap', () => {
     const boot = bootstrapGrowth(twoPhaseRtModel, series, { starts: 1, replicates: 10 });
     const [mb, mf] = boot.predict([0, 200]);
-    expect(relativeChange(boot, 0, 200)).toBeCloseTo(mf / mb - 1, 12);
+    expect(relativeChange(boot, 0, 200)).toBeCloseTo(mf! / mb! - 1, 12);
   });
 });
 

@@ -446,8 +446,8 @@ function metrics(observed: readonly number[], predicted: readonly number[]): Fit
   let ssRes = 0;
   let ssTot = 0;
   for (let i = 0; i < n; i++) {
-    ssRes += (observed[i] - predicted[i]) ** 2;
-    ssTot += (observed[i] - mean) ** 2;
+    ssRes += (observed[i]! - predicted[i]!) ** 2;
+    ssTot += (observed[i]! - mean) ** 2;
   }
   const rmse = Math.sqrt(ssRes / n);
   return { r2: ssTot > 0 ? 1 - ssRes / ssTot : NaN, rmse, nrmse: rmse / mean };
@@ -528,15 +528,15 @@ function prepareFit<P extends ParamRecord<P>>(
       heldByFallback.push(k);
     }
   }
-  const freeIdx = names.map((_, i) => i).filter((i) => !(names[i] in fixed));
+  const freeIdx = names.map((_, i) => i).filter((i) => !(names[i]! in fixed));
   if (nFit < freeIdx.length) {
-    const free = freeIdx.map((i) => names[i]);
+    const free = freeIdx.map((i) => names[i]!);
     const pts = `${nFit} fitted points${holdOut ? ` (${n} minus ${holdOut} held out)` : ''}`;
     let help: string;
     if (shortSeries === 'population' && fb) {
       help = `even with the population values (${heldByFallback.join(', ') || 'none left'}) held; hold more parameters with 'options.fixed', e.g. { ${free.filter((k) => !fallbackParams.includes(k))[0] ?? free[0]}: <value> }`;
     } else if (fb && fallbackParams.length > 0) {
-      help = `hold parameters with 'options.fixed' (e.g. { ${fallbackParams[0]}: ${fb.values[fallbackParams[0]]} }), or pass shortSeries: 'population' to hold ${fallbackParams.join(', ')} at population values as needed`;
+      help = `hold parameters with 'options.fixed' (e.g. { ${fallbackParams[0]}: ${fb.values[fallbackParams[0]!]} }), or pass shortSeries: 'population' to hold ${fallbackParams.join(', ')} at population values as needed`;
     } else {
       help = `hold parameters with 'options.fixed'`;
     }
@@ -559,11 +559,13 @@ function prepareFit<P extends ParamRecord<P>>(
   if (form !== 'auto' && form !== 'closed' && form !== 'ode') throw new RangeError(`'options.form' passed to '${caller}' must be 'auto', 'closed' or 'ode', got ${String(form)}`);
   if (form === 'closed' && !model.closedForm) throw new RangeError(`'options.form' passed to '${caller}' is 'closed' but model '${model.name}' has no closed form`);
   const normalize = options.normalize ?? false;
-  const scale = normalize ? sizes[0] : 1;
+  // checkSeries: at least one time, and sizes[0] > 0.
+  const first = times[0]!;
+  const scale = normalize ? sizes[0]! : 1;
   const ctxIn: GrowthContext = { ...(series.context ?? {}), ...(options.context ?? {}) };
-  const t0 = ctxIn.t0 ?? times[0];
-  if (!Number.isFinite(t0) || t0 > times[0]) throw new RangeError(`'context.t0' passed to '${caller}' must be finite and <= the first day ${times[0]}, got ${t0}`);
-  const ctx = resolveModelContext(model, ctxIn, t0, times[n - 1], caller);
+  const t0 = ctxIn.t0 ?? first;
+  if (!Number.isFinite(t0) || t0 > first) throw new RangeError(`'context.t0' passed to '${caller}' must be finite and <= the first day ${first}, got ${t0}`);
+  const ctx = resolveModelContext(model, ctxIn, t0, times[n - 1]!, caller);
   const fitSizes = sizes.slice(0, nFit).map((s) => s / scale);
   const defaults = model.parameterDefaults?.(times.slice(0, nFit), fitSizes, ctx);
   const pick = (which: 'initial' | 'lower' | 'upper', fallback: number): P => {
@@ -573,8 +575,8 @@ function prepareFit<P extends ParamRecord<P>>(
       if (!names.includes(k as keyof P & string)) throw new RangeError(`'options.${which}.${k}' passed to '${caller}' is not a parameter of model '${model.name}'`);
     }
     for (const k of names) {
-      const v = user[k] ?? (defaults ? (defaults[which] as Record<string, number>)[k] : fallback);
-      out[k] = (fixed as Record<string, number>)[k] ?? v;
+      const v = user[k] ?? (defaults ? (defaults[which] as Record<string, number>)[k]! : fallback);
+      out[k] = (fixed as Record<string, number | undefined>)[k] ?? v;
     }
     return out as P;
   };
@@ -583,11 +585,11 @@ function prepareFit<P extends ParamRecord<P>>(
   const initial = pick('initial', NaN);
   const rec = (o: P): Record<string, number> => o as unknown as Record<string, number>;
   for (const k of names as string[]) {
-    const lo = rec(lower)[k];
-    const hi = rec(upper)[k];
+    const lo = rec(lower)[k]!;
+    const hi = rec(upper)[k]!;
     if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) throw new RangeError(`bounds of '${k}' passed to '${caller}' must satisfy lower <= upper, got [${lo}, ${hi}]`);
-    if (clampInitial) rec(initial)[k] = Math.min(hi, Math.max(lo, rec(initial)[k]));
-    const init = rec(initial)[k];
+    if (clampInitial) rec(initial)[k] = Math.min(hi, Math.max(lo, rec(initial)[k]!));
+    const init = rec(initial)[k]!;
     if (!Number.isFinite(init)) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must be given (model '${model.name}' has no default), got ${init}`);
     if (init < lo || init > hi) throw new RangeError(`'options.initial.${k}' passed to '${caller}' must lie within its bounds [${lo}, ${hi}], got ${init}`);
   }
@@ -609,7 +611,7 @@ function makePredict<P extends ParamRecord<P>>(
   return (ts: readonly number[]): number[] => {
     checkTimes(ts, 'times', caller, false);
     const t0 = ctx.t0 ?? 0;
-    if (ts[0] < t0) throw new RangeError(`'times' passed to '${caller}' must be >= t0 (${t0}), got ${ts[0]}`);
+    if (ts[0]! < t0) throw new RangeError(`'times' passed to '${caller}' must be >= t0 (${t0}), got ${ts[0]}`);
     return evaluateModel(model, params, ts, ctx, form, 1e-10, 1e-12 / scale, caller).map((v) => v * scale);
   };
 }
@@ -623,18 +625,19 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
   const useOde = form === 'ode' || !model.closedForm;
   const toParams = (x: readonly number[]): P => {
     const p = { ...initial, ...fixed } as Record<string, number>;
-    freeIdx.forEach((i, j) => (p[names[i]] = x[j]));
+    // freeIdx indexes names; x holds one value per free parameter.
+    freeIdx.forEach((i, j) => (p[names[i]!] = x[j]!));
     return p as P;
   };
   const squared = prep.objective === 'reference';
   const residual = (x: readonly number[]): number[] => {
     const m = evaluateModel(model, toParams(x), fitTimes, ctx, form, prep.odeRtol, atol, 'fitGrowth');
     // The reference objective squares the residuals before the solver squares them again.
-    return squared ? fitY.map((y, i) => (y - m[i]) ** 2) : fitY.map((y, i) => y - m[i]);
+    return squared ? fitY.map((y, i) => (y - m[i]!) ** 2) : fitY.map((y, i) => y - m[i]!);
   };
-  const lo = freeIdx.map((i) => lower[names[i]]);
-  const hi = freeIdx.map((i) => upper[names[i]]);
-  const x0 = freeIdx.map((i) => initial[names[i]]);
+  const lo = freeIdx.map((i) => lower[names[i]!]);
+  const hi = freeIdx.map((i) => upper[names[i]!]);
+  const x0 = freeIdx.map((i) => initial[names[i]!]);
   const starts = options.starts ?? 5;
   const rng = new Rng(options.seed ?? 0, 'fitGrowth-starts');
   const tol = options.tol ?? 1e-8;
@@ -650,7 +653,7 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
   let bestStart = -1;
   let nfev = 0;
   for (let s = 0; s < starts; s++) {
-    const xs = s === 0 ? x0 : lo.map((l, j) => sampleIn(rng, l, hi[j], x0[j]));
+    const xs = s === 0 ? x0 : lo.map((l, j) => sampleIn(rng, l, hi[j]!, x0[j]!));
     const res = leastSquaresBounded(residual, xs, lo, hi, lmOptions);
     nfev += res.nfev;
     if (res.status === 'failed') continue;
@@ -664,7 +667,7 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
     model,
     ...(seriesId !== undefined ? { seriesId } : {}),
     context: ctx,
-    freeParams: freeIdx.map((i) => names[i]),
+    freeParams: freeIdx.map((i) => names[i]!),
     heldByFallback: [...prep.heldByFallback],
     ...(prep.notice !== undefined ? { notice: prep.notice } : {}),
     objective: prep.objective,
@@ -700,13 +703,13 @@ function runFit<P extends ParamRecord<P>>(model: GrowthModel<P, GrowthContext>, 
   } catch {
     fitted = times.map(() => NaN);
   }
-  const residuals = sizes.slice(0, nFit).map((y, i) => y - fitted[i]);
+  const residuals = sizes.slice(0, nFit).map((y, i) => y - fitted[i]!);
   const m = metrics(sizes.slice(0, nFit), fitted.slice(0, nFit));
   let heldOut: HeldOutResult | undefined;
   if (prep.holdOut > 0) {
     const obs = sizes.slice(nFit);
     const pred = fitted.slice(nFit);
-    heldOut = { times: times.slice(nFit), observed: obs, predicted: pred, residuals: obs.map((o, i) => o - pred[i]), ...metrics(obs, pred) };
+    heldOut = { times: times.slice(nFit), observed: obs, predicted: pred, residuals: obs.map((o, i) => o - pred[i]!), ...metrics(obs, pred) };
   }
   return {
     ...base,
@@ -802,7 +805,7 @@ function runBootstrap<P extends ParamRecord<P>>(
   set: BootstrapSettings,
 ): BootstrapResult<P> {
   const { caller, replicates, noiseStd, noise, pct, grid } = set;
-  const t0 = prep.ctx.t0 ?? prep.times[0];
+  const t0 = prep.ctx.t0 ?? prep.times[0]!; // checkSeries: at least one time
   const base = runFit(model, prep, options, series.id);
   const rng = new Rng(options.seed ?? 0, 'bootstrapGrowth-noise');
   const fb = model.shortSeriesFallback;
@@ -821,10 +824,10 @@ function runBootstrap<P extends ParamRecord<P>>(
     const held: Record<string, number> = {};
     for (const k of prep.heldByFallback) {
       const range = fb?.ranges?.[k as keyof P];
-      const v = fb?.values[k as keyof P] as number;
+      const v = fb!.values[k as keyof P]!; // held only with a finite population value (prepareFit)
       held[k] = range ? drawIn(rng, range[0], range[1]) : v;
     }
-    if (!(noisy[0] > 0)) {
+    if (!(noisy[0]! > 0)) {
       nFailed++;
       continue;
     }
@@ -841,13 +844,14 @@ function runBootstrap<P extends ParamRecord<P>>(
     else nFailed++;
   }
   const names = [...model.paramNames] as string[];
-  const params: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, fits.map((f) => (f.params as Record<string, number>)[k])]));
+  // Every successful fit has every parameter.
+  const params: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, fits.map((f) => (f.params as Record<string, number>)[k]!)]));
   const paramSummary: Record<string, ParamSummary> = Object.fromEntries(
-    names.map((k) => [k, { median: samplePercentile(params[k], 50), lower: samplePercentile(params[k], pct[0]), upper: samplePercentile(params[k], pct[1]) }]),
+    names.map((k) => [k, { median: samplePercentile(params[k]!, 50), lower: samplePercentile(params[k]!, pct[0]), upper: samplePercentile(params[k]!, pct[1]) }]),
   );
   const band = (ts: readonly number[]): { median: number[]; lower: number[]; upper: number[] } => {
     const traj = fits.map((f) => f.predict(ts));
-    const col = (i: number): number[] => traj.map((tr) => tr[i]);
+    const col = (i: number): number[] => traj.map((tr) => tr[i]!); // one value per time of ts
     return {
       median: ts.map((_, i) => samplePercentile(col(i), 50)),
       lower: ts.map((_, i) => samplePercentile(col(i), pct[0])),
@@ -861,7 +865,7 @@ function runBootstrap<P extends ParamRecord<P>>(
     const ht = prep.times.slice(prep.nFit);
     const obs = prep.sizes.slice(prep.nFit);
     const hb = band(ht);
-    heldOut = { times: ht, observed: obs, predicted: hb.median, lower: hb.lower, upper: hb.upper, residuals: obs.map((o, i) => o - hb.median[i]), ...metrics(obs, hb.median) };
+    heldOut = { times: ht, observed: obs, predicted: hb.median, lower: hb.lower, upper: hb.upper, residuals: obs.map((o, i) => o - hb.median[i]!), ...metrics(obs, hb.median) };
   }
   return {
     ok,
@@ -888,7 +892,7 @@ function runBootstrap<P extends ParamRecord<P>>(
     predict: (ts: readonly number[]): number[] => {
       if (!ok) throw new Error(`'predict' of a failed bootstrap of model '${model.name}': all ${replicates} bootstrap fits failed`);
       checkTimes(ts, 'times', 'predict', false);
-      if (ts[0] < t0) throw new RangeError(`'times' passed to 'predict' must be >= t0 (${t0}), got ${ts[0]}`);
+      if (ts[0]! < t0) throw new RangeError(`'times' passed to 'predict' must be >= t0 (${t0}), got ${ts[0]}`);
       return band(ts).median;
     },
   };
@@ -945,16 +949,16 @@ function bootstrapChecked<P extends ParamRecord<P>>(model: GrowthModel<P, Growth
   if (!Array.isArray(pct) || pct.length !== 2 || !(pct[0] >= 0 && pct[0] < pct[1] && pct[1] <= 100)) {
     throw new RangeError(`'options.percentiles' passed to '${caller}' must be [low, high] with 0 <= low < high <= 100, got ${JSON.stringify(pct)}`);
   }
-  const t0 = prep.ctx.t0 ?? prep.times[0];
+  const t0 = prep.ctx.t0 ?? prep.times[0]!; // checkSeries: at least one time
   let grid: number[];
   if (options.times !== undefined) {
     checkTimes(options.times, 'options.times', caller, false);
-    if (options.times[0] < t0) throw new RangeError(`'options.times' passed to '${caller}' must be >= t0 (${t0}), got ${options.times[0]}`);
+    if (options.times[0]! < t0) throw new RangeError(`'options.times' passed to '${caller}' must be >= t0 (${t0}), got ${options.times[0]}`);
     grid = [...options.times];
   } else {
     const gridPoints = options.gridPoints ?? 121;
     checkPositiveInt(gridPoints, 'options.gridPoints', caller, 2);
-    const until = options.until ?? prep.times[prep.times.length - 1];
+    const until = options.until ?? prep.times[prep.times.length - 1]!;
     if (!Number.isFinite(until) || until <= t0) throw new RangeError(`'options.until' passed to '${caller}' must be a finite day after t0 (${t0}), got ${until}`);
     grid = Array.from({ length: gridPoints }, (_, i) => t0 + ((until - t0) * i) / (gridPoints - 1));
   }
@@ -968,12 +972,15 @@ function bootstrapChecked<P extends ParamRecord<P>>(model: GrowthModel<P, Growth
   const initial: Record<string, number> = {};
   const rec = (o: P): Record<string, number> => o as unknown as Record<string, number>;
   for (const k of refined) {
-    const values = first.params[k];
+    const values = first.params[k]!;
     const p90 = samplePercentile(values, 90);
-    upper[k] = REFINE_FACTOR * values.filter((v) => v <= p90).reduce((m, v) => Math.max(m, v), -Infinity);
-    lower[k] = k === 'delay' ? REFINED_DELAY_LOWER : rec(prep.lower)[k];
-    const init = k === 'delay' ? REFINED_DELAY_INITIAL : rec(prep.initial)[k];
-    initial[k] = Math.min(upper[k], Math.max(lower[k], init));
+    const hi = REFINE_FACTOR * values.filter((v) => v <= p90).reduce((m, v) => Math.max(m, v), -Infinity);
+    // k is one of the model's parameters (refined is filtered by paramNames).
+    const lo = k === 'delay' ? REFINED_DELAY_LOWER : rec(prep.lower)[k]!;
+    const init = k === 'delay' ? REFINED_DELAY_INITIAL : rec(prep.initial)[k]!;
+    upper[k] = hi;
+    lower[k] = lo;
+    initial[k] = Math.min(hi, Math.max(lo, init));
   }
   const options2: BootstrapGrowthOptions<P> = {
     ...options,
@@ -1024,7 +1031,9 @@ export function relativeChange(fit: GrowthPrediction, tBaseline: number, tFollow
     if (t < t0) throw new RangeError(`'${name}' passed to '${caller}' must be >= t0 (${t0}), got ${t}`);
   }
   const [a, b] = tBaseline <= tFollowup ? [tBaseline, tFollowup] : [tFollowup, tBaseline];
-  const [ya, yb] = fit.predict([a, b]);
+  const pred = fit.predict([a, b]);
+  const ya = pred[0]!;
+  const yb = pred[1]!;
   const [yBase, yFollow] = tBaseline <= tFollowup ? [ya, yb] : [yb, ya];
   if (!(yBase > 0)) throw new RangeError(`the predicted size at 'tBaseline' passed to '${caller}' is ${yBase}: the relative change is undefined`);
   return yFollow / yBase - 1;

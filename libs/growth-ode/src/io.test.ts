@@ -37,21 +37,21 @@ describe('parseSeriesCsv', () => {
     const s = parseSeriesCsv(csv);
     expect(s.map((x) => x.id)).toEqual(['p1/80', 'p2/3', 'p2/4']);
     expect(s[0]).toEqual({ id: 'p1/80', patientId: 'p1', sliceId: '80', times: [0, 10, 40], sizes: [1000, 1100, 900], context: { rtEnd: 52 } });
-    expect(s[1].context).toEqual({ rtEnd: 60 });
+    expect(s[1]!.context).toEqual({ rtEnd: 60 });
   });
 
   it('sums slices per day when bySlice is false', () => {
     const s = parseSeriesCsv(csv, { bySlice: false });
     expect(s.map((x) => x.id)).toEqual(['p1', 'p2']);
-    expect(s[1].times).toEqual([0, 5]);
-    expect(s[1].sizes).toEqual([14, 12.5]);
+    expect(s[1]!.times).toEqual([0, 5]);
+    expect(s[1]!.sizes).toEqual([14, 12.5]);
   });
 
   it('takes RT dates from the options when the file has none', () => {
     const text = 'patient_id,day,size\na,0,1\na,3,2\nb,0,5\n';
     expect(parseSeriesCsv(text, { rtEndDay: 50 }).map((s) => s.context)).toEqual([{ rtEnd: 50 }, { rtEnd: 50 }]);
     expect(parseSeriesCsv(text, { rtStartDay: { a: 7 } }).map((s) => s.context)).toEqual([{ rtStart: 7 }, {}]);
-    expect(parseSeriesCsv('patient_id,day,size,rt_start_day\na,0,1,4\n')[0].context).toEqual({ rtStart: 4 });
+    expect(parseSeriesCsv('patient_id,day,size,rt_start_day\na,0,1,4\n')[0]!.context).toEqual({ rtStart: 4 });
   });
 
   it('rejects bad files with the line number', () => {
@@ -158,7 +158,7 @@ describe('plotGrowth of a failed fit', () => {
       stateSize: 1,
       initialState: (p) => [p.a],
       rhs: (_t, _y, d) => void (d[0] = NaN),
-      output: (y) => y[0],
+      output: (y) => y[0]!,
     };
     const fit = fitGrowth(broken, { times: [0, 1, 2], sizes: [1, 2, 3] }, { starts: 1, initial: { a: 1 }, lower: { a: 0 }, upper: { a: 2 } });
     const svg = plotGrowth(fit);
@@ -176,7 +176,7 @@ describe('exampleSeries', () => {
     expect(a.description).toMatch(/Synthetic/);
     expect(a.times).toHaveLength(10);
     const clean = simulate(twoPhaseRtModel, EXAMPLE_TRUTH, a.times, a.context);
-    a.sizes.forEach((s, i) => expect(Math.abs(s / clean[i] - 1)).toBeLessThan(0.2));
+    a.sizes.forEach((s, i) => expect(Math.abs(s / clean[i]! - 1)).toBeLessThan(0.2));
     const fit = fitGrowth(twoPhaseRtModel, a);
     expect(fit.r2).toBeGreaterThan(0.98);
   });

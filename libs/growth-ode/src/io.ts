@@ -107,7 +107,7 @@ export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {},
   const lines = text.split(/\r?\n/);
   const headerIdx = lines.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   if (headerIdx < 0) throw new RangeError(`${source} passed to '${caller}' is empty: expected a header 'patient_id,day,size'`);
-  const header = splitCsvLine(lines[headerIdx].replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
+  const header = splitCsvLine(lines[headerIdx]!.replace(/^\uFEFF/, '')).map((h) => h.toLowerCase());
   const col = (name: string): number => header.indexOf(name);
   for (const required of SERIES_CSV_COLUMNS.required) {
     if (col(required) < 0) throw new RangeError(`${source} passed to '${caller}' has no '${required}' column (header: ${header.join(',')})`);
@@ -141,15 +141,16 @@ export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {},
     return v;
   };
   for (let li = headerIdx + 1; li < lines.length; li++) {
-    const raw = lines[li];
+    const raw = lines[li]!;
     if (raw.trim() === '' || raw.trim().startsWith('#')) continue;
     const lineNo = li + 1;
     const f = splitCsvLine(raw);
     if (f.length < header.length) throw new RangeError(`${source} line ${lineNo} passed to '${caller}' has ${f.length} fields, expected ${header.length}`);
-    const patientId = f[iP];
+    // f has a field for every header column (checked above).
+    const patientId = f[iP]!;
     if (patientId === '') throw new RangeError(`${source} line ${lineNo} passed to '${caller}': 'patient_id' is empty`);
-    const day = num(f[iD], 'day', lineNo);
-    const size = num(f[iS], 'size', lineNo);
+    const day = num(f[iD]!, 'day', lineNo);
+    const size = num(f[iS]!, 'size', lineNo);
     if (size < 0) throw new RangeError(`${source} line ${lineNo} passed to '${caller}': 'size' must be >= 0, got ${size}`);
     const sliceId = iSl >= 0 && bySlice ? f[iSl] : undefined;
     const key = sliceId !== undefined ? `${patientId}/${sliceId}` : patientId;
@@ -164,7 +165,7 @@ export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {},
       [iRs, 'start'],
     ] as const) {
       if (idx < 0 || f[idx] === '') continue;
-      const v = num(f[idx], which === 'end' ? 'rt_end_day' : 'rt_start_day', lineNo);
+      const v = num(f[idx]!, which === 'end' ? 'rt_end_day' : 'rt_start_day', lineNo);
       const cur = rt.get(patientId) ?? { line: lineNo };
       const prev = cur[which];
       if (prev !== undefined && prev !== v) {
@@ -183,7 +184,7 @@ export function parseSeriesCsv(text: string, options: ReadSeriesCsvOptions = {},
     for (const r of rows) {
       if (times.length > 0 && times[times.length - 1] === r.day) {
         if (iSl >= 0 && !bySlice) {
-          sizes[sizes.length - 1] += r.size;
+          sizes[sizes.length - 1]! += r.size;
           continue;
         }
         throw new RangeError(`${source} passed to '${caller}': series '${key}' has day ${r.day} twice (lines ${lineOf[lineOf.length - 1]} and ${r.line})`);
@@ -320,7 +321,7 @@ export function resultsToCsv(results: GrowthResult | readonly GrowthResult[]): s
       let hi = pred;
       if (r.ok) {
         const traj = r.fits.map((f) => f.predict(r.seriesTimes));
-        const col = (i: number): number[] => traj.map((t) => t[i]);
+        const col = (i: number): number[] => traj.map((t) => t[i]!); // one value per series time
         pred = r.seriesTimes.map((_, i) => samplePercentile(col(i), 50));
         lo = r.seriesTimes.map((_, i) => samplePercentile(col(i), r.percentiles[0]));
         hi = r.seriesTimes.map((_, i) => samplePercentile(col(i), r.percentiles[1]));

@@ -106,7 +106,7 @@ export function leastSquaresBounded(
     throw new RangeError(`'lower' and 'upper' passed to 'leastSquaresBounded' must have the length of 'x0' (${k})`);
   }
   for (let i = 0; i < k; i++) {
-    if (!(lower[i] <= upper[i])) throw new RangeError(`bounds passed to 'leastSquaresBounded' must satisfy lower <= upper, got [${lower[i]}, ${upper[i]}] at index ${i}`);
+    if (!(lower[i]! <= upper[i]!)) throw new RangeError(`bounds passed to 'leastSquaresBounded' must satisfy lower <= upper, got [${lower[i]}, ${upper[i]}] at index ${i}`);
     if (!Number.isFinite(x0[i])) throw new RangeError(`'x0' passed to 'leastSquaresBounded' must be finite, got ${x0[i]} at index ${i}`);
   }
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
@@ -122,11 +122,11 @@ export function leastSquaresBounded(
       return null;
     }
     let ss = 0;
-    for (let i = 0; i < r.length; i++) ss += r[i] * r[i];
+    for (let i = 0; i < r.length; i++) ss += r[i]! * r[i]!;
     if (!Number.isFinite(ss)) return null; // NaN, infinite, or overflowing residuals
     return Array.from(r);
   };
-  const clamp = (v: number, i: number): number => Math.min(upper[i], Math.max(lower[i], v));
+  const clamp = (v: number, i: number): number => Math.min(upper[i]!, Math.max(lower[i]!, v));
   let x = x0.map(clamp);
   let r = evaluate(x);
   const done = (status: LeastSquaresStatus, iterations: number): LeastSquaresResult => ({
@@ -156,23 +156,23 @@ export function leastSquaresBounded(
       needFd = secantUpdates <= 0;
     }
     for (let j = 0; j < k && jacAge === 0; j++) {
-      let h = diffStep * Math.max(1, Math.abs(x[j]));
-      if (x[j] + h > upper[j]) h = x[j] - h >= lower[j] ? -h : (upper[j] - lower[j]) / 2 || h;
+      let h = diffStep * Math.max(1, Math.abs(x[j]!));
+      if (x[j]! + h > upper[j]!) h = x[j]! - h >= lower[j]! ? -h : (upper[j]! - lower[j]!) / 2 || h;
       const xp = [...x];
-      xp[j] = x[j] + h;
+      xp[j] = x[j]! + h;
       let rp = evaluate(xp);
-      if (rp === null && x[j] - h >= lower[j]) {
+      if (rp === null && x[j]! - h >= lower[j]!) {
         h = -h;
-        xp[j] = x[j] + h;
+        xp[j] = x[j]! + h;
         rp = evaluate(xp);
       }
-      const col = J[j];
+      const col = J[j]!;
       if (rp === null) col.fill(0);
       else {
         let ss = 0;
         for (let i = 0; i < m; i++) {
-          col[i] = (rp[i] - r[i]) / h;
-          ss += col[i] * col[i];
+          col[i] = (rp[i]! - r[i]!) / h;
+          ss += col[i]! * col[i]!;
         }
         if (!Number.isFinite(ss)) col.fill(0);
       }
@@ -180,9 +180,9 @@ export function leastSquaresBounded(
     const A = new Float64Array(k * k);
     const g = new Float64Array(k);
     for (let a = 0; a < k; a++) {
-      g[a] = dot(J[a], r);
+      g[a] = dot(J[a]!, r);
       for (let b = a; b < k; b++) {
-        const v = dot(J[a], J[b]);
+        const v = dot(J[a]!, J[b]!);
         A[a * k + b] = v;
         A[b * k + a] = v;
       }
@@ -191,12 +191,12 @@ export function leastSquaresBounded(
     const rNorm = Math.sqrt(2 * cost);
     let gmax = 0;
     for (let i = 0; i < k; i++) {
-      const atLower = x[i] <= lower[i] && g[i] > 0;
-      const atUpper = x[i] >= upper[i] && g[i] < 0;
+      const atLower = x[i]! <= lower[i]! && g[i]! > 0;
+      const atUpper = x[i]! >= upper[i]! && g[i]! < 0;
       if (atLower || atUpper) continue;
       free.push(i);
-      const cn = Math.sqrt(A[i * k + i]);
-      if (cn > 0) gmax = Math.max(gmax, Math.abs(g[i]) / (cn * rNorm));
+      const cn = Math.sqrt(A[i * k + i]!);
+      if (cn > 0) gmax = Math.max(gmax, Math.abs(g[i]!) / (cn * rNorm));
     }
     if (free.length === 0 || gmax <= gtol) {
       if (jacAge > 0) {
@@ -207,19 +207,19 @@ export function leastSquaresBounded(
     }
     let dmax = 0;
     for (let i = 0; i < k; i++) {
-      d[i] = Math.max(d[i], A[i * k + i]);
-      dmax = Math.max(dmax, d[i]);
+      d[i] = Math.max(d[i]!, A[i * k + i]!);
+      dmax = Math.max(dmax, d[i]!);
     }
     const dFloor = dmax > 0 ? dmax * 1e-12 : 1;
-    for (let i = 0; i < k; i++) if (d[i] <= 0) d[i] = dFloor;
+    for (let i = 0; i < k; i++) if (d[i]! <= 0) d[i] = dFloor;
     const nf = free.length;
     for (;;) {
       const M = new Matrix(nf, nf);
       const rhs = new Matrix(nf, 1);
       for (let a = 0; a < nf; a++) {
-        for (let b = 0; b < nf; b++) M.set(a, b, A[free[a] * k + free[b]]);
-        M.set(a, a, M.get(a, a) + mu * d[free[a]]);
-        rhs.set(a, 0, -g[free[a]]);
+        for (let b = 0; b < nf; b++) M.set(a, b, A[free[a]! * k + free[b]!]!);
+        M.set(a, a, M.get(a, a) + mu * d[free[a]!]!);
+        rhs.set(a, 0, -g[free[a]!]!);
       }
       let chol: CholeskyDecomposition | null = null;
       try {
@@ -235,13 +235,13 @@ export function leastSquaresBounded(
       }
       const delta = chol.solve(rhs);
       const xNew = [...x];
-      for (let a = 0; a < nf; a++) xNew[free[a]] = clamp(x[free[a]] + delta.get(a, 0), free[a]);
-      const s = xNew.map((v, i) => v - x[i]);
+      for (let a = 0; a < nf; a++) xNew[free[a]!] = clamp(x[free[a]!]! + delta.get(a, 0), free[a]!);
+      const s = xNew.map((v, i) => v - x[i]!);
       let sNorm = 0;
       let xNorm = 0;
       for (let i = 0; i < k; i++) {
-        sNorm += d[i] * s[i] * s[i];
-        xNorm += d[i] * x[i] * x[i];
+        sNorm += d[i]! * s[i]! * s[i]!;
+        xNorm += d[i]! * x[i]! * x[i]!;
       }
       if (Math.sqrt(sNorm) <= xtol * (Math.sqrt(xNorm) + xtol)) {
         if (jacAge > 0) {
@@ -253,8 +253,8 @@ export function leastSquaresBounded(
       let pred = 0;
       for (let a = 0; a < k; a++) {
         let as = 0;
-        for (let b = 0; b < k; b++) as += A[a * k + b] * s[b];
-        pred -= g[a] * s[a] + 0.5 * s[a] * as;
+        for (let b = 0; b < k; b++) as += A[a * k + b]! * s[b]!;
+        pred -= g[a]! * s[a]! + 0.5 * s[a]! * as;
       }
       const rNew = evaluate(xNew);
       const costNew = rNew ? 0.5 * dot(rNew, rNew) : Infinity;
@@ -268,12 +268,12 @@ export function leastSquaresBounded(
         if (secantUpdates > 0) {
           // Broyden: J += (dr - J s) s^T / (s^T s)
           let ss = 0;
-          for (let j = 0; j < k; j++) ss += s[j] * s[j];
+          for (let j = 0; j < k; j++) ss += s[j]! * s[j]!;
           for (let i = 0; i < m; i++) {
             let js = 0;
-            for (let j = 0; j < k; j++) js += J[j][i] * s[j];
-            const u = (rNew[i] - r[i] - js) / ss;
-            for (let j = 0; j < k; j++) J[j][i] += u * s[j];
+            for (let j = 0; j < k; j++) js += J[j]![i]! * s[j]!;
+            const u = (rNew[i]! - r[i]! - js) / ss;
+            for (let j = 0; j < k; j++) J[j]![i]! += u * s[j]!;
           }
           jacAge++;
           if (jacAge >= secantUpdates) needFd = true;
@@ -301,6 +301,6 @@ export function leastSquaresBounded(
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }

@@ -87,14 +87,14 @@ function makeLqModel<P extends ParamRecord<P> & { lambda: number; alpha: number;
     stateSize: 1,
     initialState: (p) => [p.v0],
     rhs: (_t, y, dydt, p) => {
-      dydt[0] = rate(y[0], p.lambda, capOf(p));
+      dydt[0] = rate(y[0]!, p.lambda, capOf(p));
     },
     jumps: (p, ctx) =>
       scheduleOf(ctx).map((f) => {
         const s = survival(p.alpha, f.dose);
-        return { t: f.day, apply: (y: Float64Array) => void (y[0] *= s) };
+        return { t: f.day, apply: (y: Float64Array) => void (y[0]! *= s) };
       }),
-    output: (y) => y[0],
+    output: (y) => y[0]!,
     closedForm: (times, p, ctx) => {
       const sched = scheduleOf(ctx);
       const cap = capOf(p);
@@ -103,9 +103,9 @@ function makeLqModel<P extends ParamRecord<P> & { lambda: number; alpha: number;
       let k = 0;
       const out = new Array<number>(times.length);
       for (let i = 0; i < times.length; i++) {
-        const t = times[i];
-        while (k < sched.length && sched[k].day <= t) {
-          const f = sched[k];
+        const t = times[i]!;
+        while (k < sched.length && sched[k]!.day <= t) {
+          const f = sched[k]!;
           v = flow(v, f.day - tc, p.lambda, cap) * survival(p.alpha, f.dose);
           tc = f.day;
           k++;
@@ -142,9 +142,9 @@ export function createExponentialLqModel(options: LqModelOptions = {}): GrowthMo
     (v, lambda) => lambda * v,
     (v, dt, lambda) => v * Math.exp(lambda * dt),
     (_t, sizes) => ({
-      initial: { lambda: 0.01, alpha: 0.05, v0: sizes[0] },
-      lower: { lambda: 1e-4, alpha: 0, v0: 0.9 * sizes[0] },
-      upper: { lambda: 1, alpha: 1, v0: 1.1 * sizes[0] },
+      initial: { lambda: 0.01, alpha: 0.05, v0: sizes[0]! },
+      lower: { lambda: 1e-4, alpha: 0, v0: 0.9 * sizes[0]! },
+      upper: { lambda: 1, alpha: 1, v0: 1.1 * sizes[0]! },
     }),
     options,
   );
@@ -189,9 +189,9 @@ export function createGompertzLqModel(options: LqModelOptions = {}): GrowthModel
 function saturatingDefaults(_times: readonly number[], sizes: readonly number[]): ParameterDefaults<SaturatingLqParams> {
   const m = maxOf(sizes);
   return {
-    initial: { lambda: 0.01, capacity: 2 * m, alpha: 0.05, v0: sizes[0] },
-    lower: { lambda: 1e-4, capacity: 0.5 * m, alpha: 0, v0: 0.9 * sizes[0] },
-    upper: { lambda: 1, capacity: 100 * m, alpha: 1, v0: 1.1 * sizes[0] },
+    initial: { lambda: 0.01, capacity: 2 * m, alpha: 0.05, v0: sizes[0]! },
+    lower: { lambda: 1e-4, capacity: 0.5 * m, alpha: 0, v0: 0.9 * sizes[0]! },
+    upper: { lambda: 1, capacity: 100 * m, alpha: 1, v0: 1.1 * sizes[0]! },
   };
 }
 

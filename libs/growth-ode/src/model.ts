@@ -193,7 +193,7 @@ export function resolveRtStart(context: GrowthContext | undefined, span: { t0: n
     rtStart = context.rtStart;
     which = 'rtStart';
   } else {
-    rtStart = (context.rtEnd as number) - course;
+    rtStart = context.rtEnd! - course; // defined: checked above
     which = `rtEnd (RT start = rtEnd - ${course} = ${rtStart})`;
   }
   if (!Number.isFinite(rtStart)) throw new RangeError(`'context.${which}' passed to '${caller}' must be a finite day, got ${rtStart}`);
@@ -275,7 +275,7 @@ export function evaluateModel<P extends ParamRecord<P>, C extends GrowthContext>
   if (form === 'closed') throw new RangeError(`'options.form' passed to '${caller}' is 'closed' but model '${model.name}' has no closed form`);
   const t0 = ctx.t0 ?? 0;
   const y0 = model.initialState(params, ctx);
-  const tMax = times[times.length - 1];
+  const tMax = times[times.length - 1]!;
   const jumps = model.jumps ? model.jumps(params, ctx) : [];
   if (!(tMax > t0)) {
     // All requested times equal t0: apply the jumps at t0 only.
@@ -318,7 +318,7 @@ export function simulate<P extends ParamRecord<P>, C extends GrowthContext>(
   checkTimes(times, 'times', caller, false);
   const t0 = context?.t0 ?? 0;
   if (!Number.isFinite(t0)) throw new RangeError(`'context.t0' passed to 'simulate' must be finite, got ${t0}`);
-  if (times[0] < t0) throw new RangeError(`'times' passed to 'simulate' must be >= context.t0 (${t0}), got ${times[0]}`);
-  const ctx = resolveModelContext(model, context, t0, times[times.length - 1], caller);
+  if (times[0]! < t0) throw new RangeError(`'times' passed to 'simulate' must be >= context.t0 (${t0}), got ${times[0]}`);
+  const ctx = resolveModelContext(model, context, t0, times[times.length - 1]!, caller);
   return evaluateModel(model, params, times, ctx, form, rtol, atol, caller);
 }

@@ -16,7 +16,7 @@ import {
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url), 'utf8'));
 
 function maxRel(a: number[], b: number[]): number {
-  return Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.abs(b[i])));
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!)));
 }
 
 const tp: TwoPhaseParams = { lambdaGr: 0.015, lambdaDecay: 0.04, delay: 20, slope: 0.5, survival: 0.08, v0: 1200 };
@@ -27,7 +27,7 @@ describe('standardSchedule', () => {
     expect(s).toHaveLength(30);
     expect(s.every((f) => f.dose === 1.8)).toBe(true);
     expect(s.slice(0, 6).map((f) => f.day)).toEqual([100, 101, 102, 103, 104, 107]);
-    expect(s[29].day).toBe(139);
+    expect(s[29]!.day).toBe(139);
     expect(() => standardSchedule(NaN)).toThrow(/'rtStart' passed to 'standardSchedule'/);
     expect(() => standardSchedule(0, 2.5)).toThrow(/'fractions'/);
   });
@@ -55,7 +55,7 @@ describe('twoPhaseRtModel', () => {
     const y = simulate(twoPhaseRtModel, tp, [0, 10, 30 - 1e-9, 30], { rtStart: 30 });
     expect(y[0]).toBe(1200);
     expect(y[1]).toBeCloseTo(1200 * Math.exp(0.15), 9);
-    expect(Math.abs(y[3] - y[2]) / y[2]).toBeLessThan(1e-9);
+    expect(Math.abs(y[3]! - y[2]!) / y[2]!).toBeLessThan(1e-9);
   });
 
   it('accepts rtEnd with the 42-day course', () => {
@@ -104,7 +104,7 @@ describe('twoPhaseRtModel', () => {
       const y = simulate(twoPhaseRtModel, tp, [0, 60], { rtStart: -20 });
       expect(y[0]).toBeCloseTo(tp.v0, 9);
       // Without the event the series would grow exponentially from v0.
-      expect(Math.abs(y[1] - tp.v0 * Math.exp(tp.lambdaGr * 60)) / y[1]).toBeGreaterThan(0.1);
+      expect(Math.abs(y[1]! - tp.v0 * Math.exp(tp.lambdaGr * 60)) / y[1]!).toBeGreaterThan(0.1);
     });
 
     it('is continuous as the RT start approaches t0 from below', () => {
@@ -147,9 +147,9 @@ describe('simulate with a user model (ODE only)', () => {
       paramNames: ['r', 'y0'],
       stateSize: 1,
       initialState: (p) => [p.y0],
-      rhs: (_t, y, d, p) => void (d[0] = p.r * y[0]),
-      jumps: () => [{ t: 5, apply: (y) => void (y[0] *= 0.5) }],
-      output: (y) => y[0],
+      rhs: (_t, y, d, p) => void (d[0] = p.r * y[0]!),
+      jumps: () => [{ t: 5, apply: (y) => void (y[0]! *= 0.5) }],
+      output: (y) => y[0]!,
     };
     const y = simulate(model, { r: 0.1, y0: 2 }, [0, 4, 5, 10]);
     const want = [2, 2 * Math.exp(0.4), Math.exp(0.5), Math.exp(1)];
@@ -164,7 +164,7 @@ describe('LQ models', () => {
 
   it('closed forms agree with the ODE forms and the scipy golden trajectories (1e-5)', () => {
     for (const c of fixture('lq_models.json').cases) {
-      const model = models[c.model];
+      const model = models[c.model]!;
       const closed = simulate(model, c.params, c.times, c.context, { form: 'closed' });
       const ode = simulate(model, c.params, c.times, c.context, { form: 'ode' });
       expect(maxRel(closed, c.sizes)).toBeLessThan(1e-5);
@@ -190,7 +190,7 @@ describe('LQ models', () => {
     const cases = fixture('retrospective.json').cases.filter((c: any) => c.model !== 'two-phase');
     expect(cases.length).toBe(3);
     for (const c of cases) {
-      const model = models[c.model];
+      const model = models[c.model]!;
       expect(c.schedule[0].day).toBeLessThan(c.context.t0);
       for (const form of ['closed', 'ode'] as const) {
         expect(maxRel(simulate(model, c.params, c.times, c.context, { form }), c.sizes)).toBeLessThan(1e-5);

@@ -101,18 +101,19 @@ export class OdeError extends Error {
 }
 
 // Dormand-Prince 5(4) tableau, as in scipy.integrate._ivp.rk.RK45.
-const C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1];
-const A: number[][] = [
+// `as const` tuples: indexing them with literal indices is checked at compile time.
+const C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1] as const;
+const A = [
   [],
   [1 / 5],
   [3 / 40, 9 / 40],
   [44 / 45, -56 / 15, 32 / 9],
   [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
   [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-];
-const B = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84];
-const E = [-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40];
-const P: number[][] = [
+] as const;
+const B = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84] as const;
+const E = [-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40] as const;
+const P = [
   [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
   [0, 0, 0, 0],
   [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
@@ -120,7 +121,7 @@ const P: number[][] = [
   [0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
   [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
   [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
-];
+] as const;
 const [A10, A20, A21, A30, A31, A32, A40, A41, A42, A43, A50, A51, A52, A53, A54] = [
   A[1][0], A[2][0], A[2][1], A[3][0], A[3][1], A[3][2], A[4][0], A[4][1], A[4][2], A[4][3], A[5][0], A[5][1], A[5][2], A[5][3], A[5][4],
 ];
@@ -145,7 +146,7 @@ function checkPositive(value: number, name: string): void {
 
 function rmsNorm(v: Float64Array): number {
   let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
   return Math.sqrt(s / v.length);
 }
 
@@ -162,7 +163,7 @@ function interpolate(step: DenseStep, t: number, out: Float64Array): void {
   const x4 = x3 * x;
   for (let i = 0; i < n; i++) {
     const q = i * 4;
-    out[i] = step.yOld[i] + step.h * (step.q[q] * x + step.q[q + 1] * x2 + step.q[q + 2] * x3 + step.q[q + 3] * x4);
+    out[i] = step.yOld[i]! + step.h * (step.q[q]! * x + step.q[q + 1]! * x2 + step.q[q + 2]! * x3 + step.q[q + 3]! * x4);
   }
 }
 
@@ -224,11 +225,11 @@ export function solveIvp(
   const tEval = options.tEval;
   if (tEval !== undefined) {
     for (let i = 0; i < tEval.length; i++) {
-      const te = tEval[i];
+      const te = tEval[i]!;
       if (!Number.isFinite(te) || te < t0 || te > t1) {
         throw new RangeError(`'tEval' passed to 'solveIvp' must lie within tSpan [${t0}, ${t1}], got ${te} at index ${i}`);
       }
-      if (i > 0 && !(te >= tEval[i - 1])) {
+      if (i > 0 && !(te >= tEval[i - 1]!)) {
         throw new RangeError(`'tEval' passed to 'solveIvp' must be non-decreasing, got ${tEval[i - 1]} then ${te} at index ${i}`);
       }
     }
@@ -248,14 +249,14 @@ export function solveIvp(
   const work = new Float64Array(n * 19); // K (7n), 7 vectors (7n), interpolation scratch (4n), evalBuf (n)
   let off = 0;
   const view = (len: number): Float64Array => work.subarray(off, (off += len));
-  const K: Float64Array[] = Array.from({ length: 7 }, () => view(n));
-  const k0 = K[0];
-  const k1 = K[1];
-  const k2 = K[2];
-  const k3 = K[3];
-  const k4 = K[4];
-  const k5 = K[5];
-  const k6 = K[6];
+  const k0 = view(n);
+  const k1 = view(n);
+  const k2 = view(n);
+  const k3 = view(n);
+  const k4 = view(n);
+  const k5 = view(n);
+  const k6 = view(n);
+  const K = [k0, k1, k2, k3, k4, k5, k6] as const;
   const yTmp = view(n);
   const yNew = view(n);
   const fNew = view(n);
@@ -282,8 +283,8 @@ export function solveIvp(
 
   const applyJumpsAt = (t: number, startIdx: number): number => {
     let k = startIdx;
-    while (k < jumps.length && jumps[k].t === t) {
-      jumps[k].apply(y);
+    while (k < jumps.length && jumps[k]!.t === t) {
+      jumps[k]!.apply(y);
       if (!allFinite(y)) throw new OdeError('non-finite', t, `the state became non-finite after the jump at t=${t} in 'solveIvp'`);
       k++;
     }
@@ -292,16 +293,16 @@ export function solveIvp(
 
   const selectInitialStep = (t: number, tBound: number): number => {
     const interval = tBound - t;
-    for (let i = 0; i < n; i++) scale[i] = atol[i] + Math.abs(y[i]) * rtol;
-    for (let i = 0; i < n; i++) errV[i] = y[i] / scale[i];
+    for (let i = 0; i < n; i++) scale[i] = atol[i]! + Math.abs(y[i]!) * rtol;
+    for (let i = 0; i < n; i++) errV[i] = y[i]! / scale[i]!;
     const d0 = rmsNorm(errV);
-    for (let i = 0; i < n; i++) errV[i] = f[i] / scale[i];
+    for (let i = 0; i < n; i++) errV[i] = f[i]! / scale[i]!;
     const d1 = rmsNorm(errV);
     let h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
     h0 = Math.min(h0, interval);
-    for (let i = 0; i < n; i++) yTmp[i] = y[i] + h0 * f[i];
+    for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h0 * f[i]!;
     call(t + h0, yTmp, fNew);
-    for (let i = 0; i < n; i++) errV[i] = (fNew[i] - f[i]) / scale[i];
+    for (let i = 0; i < n; i++) errV[i] = (fNew[i]! - f[i]!) / scale[i]!;
     const d2 = rmsNorm(errV) / h0;
     const h1 = d1 <= 1e-15 && d2 <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / 5);
     const h = Math.min(100 * h0, h1, interval, maxStep);
@@ -310,8 +311,8 @@ export function solveIvp(
 
   const emitEvalUpTo = (step: DenseStep | null, tEnd: number, inclusive: boolean): void => {
     if (tEval === undefined) return;
-    while (evalIdx < tEval.length && (tEval[evalIdx] < tEnd || (inclusive && tEval[evalIdx] === tEnd))) {
-      const te = tEval[evalIdx];
+    while (evalIdx < tEval.length && (tEval[evalIdx]! < tEnd || (inclusive && tEval[evalIdx] === tEnd))) {
+      const te = tEval[evalIdx]!;
       if (step === null || te === tEnd) {
         // at the current state (step end or segment start)
         outY.push(Array.from(y));
@@ -329,11 +330,11 @@ export function solveIvp(
   let attempts = 0;
   // Breakpoints: each distinct jump time in (t0, t1], then t1.
   const breaks: number[] = [];
-  for (let k = jumpIdx; k < jumps.length; k++) if (breaks[breaks.length - 1] !== jumps[k].t) breaks.push(jumps[k].t);
+  for (let k = jumpIdx; k < jumps.length; k++) if (breaks[breaks.length - 1] !== jumps[k]!.t) breaks.push(jumps[k]!.t);
   if (breaks[breaks.length - 1] !== t1) breaks.push(t1);
 
   for (let b = 0; b < breaks.length; b++) {
-    const tBound = breaks[b];
+    const tBound = breaks[b]!;
     const isLast = b === breaks.length - 1;
     call(t, y, f);
     if (!allFinite(f)) throw new OdeError('non-finite', t, `the derivative became non-finite at t=${t} in 'solveIvp'`);
@@ -368,29 +369,29 @@ export function solveIvp(
         h = tNew - t;
         hAbs = h;
         // Runge-Kutta stages (unrolled; the tableau is A/B/C above).
-        for (let i = 0; i < n; i++) k0[i] = f[i];
-        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A10 * k0[i]);
+        for (let i = 0; i < n; i++) k0[i] = f[i]!;
+        for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h * (A10 * k0[i]!);
         call(t + C[1] * h, yTmp, k1);
-        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A20 * k0[i] + A21 * k1[i]);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h * (A20 * k0[i]! + A21 * k1[i]!);
         call(t + C[2] * h, yTmp, k2);
-        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A30 * k0[i] + A31 * k1[i] + A32 * k2[i]);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h * (A30 * k0[i]! + A31 * k1[i]! + A32 * k2[i]!);
         call(t + C[3] * h, yTmp, k3);
-        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A40 * k0[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h * (A40 * k0[i]! + A41 * k1[i]! + A42 * k2[i]! + A43 * k3[i]!);
         call(t + C[4] * h, yTmp, k4);
-        for (let i = 0; i < n; i++) yTmp[i] = y[i] + h * (A50 * k0[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+        for (let i = 0; i < n; i++) yTmp[i] = y[i]! + h * (A50 * k0[i]! + A51 * k1[i]! + A52 * k2[i]! + A53 * k3[i]! + A54 * k4[i]!);
         call(t + h, yTmp, k5);
-        for (let i = 0; i < n; i++) yNew[i] = y[i] + h * (B0 * k0[i] + B2 * k2[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i]);
+        for (let i = 0; i < n; i++) yNew[i] = y[i]! + h * (B0 * k0[i]! + B2 * k2[i]! + B3 * k3[i]! + B4 * k4[i]! + B5 * k5[i]!);
         let finite = allFinite(yNew);
         let errNorm = Infinity;
         if (finite) {
           call(tNew, yNew, k6);
-          for (let i = 0; i < n; i++) fNew[i] = k6[i];
+          for (let i = 0; i < n; i++) fNew[i] = k6[i]!;
           finite = allFinite(fNew);
           if (finite) {
             let sum = 0;
             for (let i = 0; i < n; i++) {
-              const acc = E0 * k0[i] + E2 * k2[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i];
-              const scale = atol[i] + Math.max(Math.abs(y[i]), Math.abs(yNew[i])) * rtol;
+              const acc = E0 * k0[i]! + E2 * k2[i]! + E3 * k3[i]! + E4 * k4[i]! + E5 * k5[i]! + E6 * k6[i]!;
+              const scale = atol[i]! + Math.max(Math.abs(y[i]!), Math.abs(yNew[i]!)) * rtol;
               const e = (acc * h) / scale;
               sum += e * e;
             }
@@ -414,21 +415,21 @@ export function solveIvp(
       }
       // Accepted step [t, tNew].
       nSteps++;
-      const needsInterp = tEval !== undefined && evalIdx < tEval.length && tEval[evalIdx] < tNew;
+      const needsInterp = tEval !== undefined && evalIdx < tEval.length && tEval[evalIdx]! < tNew;
       let step: DenseStep | null = null;
       if (denseOutput || needsInterp) {
         const q = denseOutput ? new Float64Array(n * 4) : scratchQ;
         for (let i = 0; i < n; i++) {
           for (let c = 0; c < 4; c++) {
             let acc = 0;
-            for (let j = 0; j < 7; j++) acc += K[j][i] * P[j][c];
+            for (let j = 0; j < 7; j++) acc += K[j]![i]! * P[j]![c]!;
             q[i * 4 + c] = acc;
           }
         }
         let yOld: Float64Array;
         if (denseOutput) yOld = Float64Array.from(y);
         else {
-          for (let i = 0; i < n; i++) scratchYOld[i] = y[i];
+          for (let i = 0; i < n; i++) scratchYOld[i] = y[i]!;
           yOld = scratchYOld;
         }
         step = { tOld: t, h, yOld, q };
@@ -436,20 +437,20 @@ export function solveIvp(
       }
       t = tNew;
       for (let i = 0; i < n; i++) {
-        y[i] = yNew[i];
-        f[i] = fNew[i];
+        y[i] = yNew[i]!;
+        f[i] = fNew[i]!;
       }
       if (tEval === undefined) {
         outT.push(t);
         outY.push(Array.from(y));
       } else {
         // Values at t itself are reported after any jump there.
-        const jumpHere = t === tBound && jumpIdx < jumps.length && jumps[jumpIdx].t === tBound;
+        const jumpHere = t === tBound && jumpIdx < jumps.length && jumps[jumpIdx]!.t === tBound;
         emitEvalUpTo(step, t, !jumpHere);
       }
     }
     // Reached tBound: apply the jumps there (the span end t1 may also hold jumps).
-    if (jumpIdx < jumps.length && jumps[jumpIdx].t === tBound) {
+    if (jumpIdx < jumps.length && jumps[jumpIdx]!.t === tBound) {
       jumpIdx = applyJumpsAt(tBound, jumpIdx);
       if (isLast) {
         if (tEval === undefined) {
@@ -473,21 +474,21 @@ export function solveIvp(
       let hi = segs.length - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
-        if (segs[mid].t <= tq) lo = mid;
+        if (segs[mid]!.t <= tq) lo = mid;
         else hi = mid - 1;
       }
-      const seg = segs[lo];
+      const seg = segs[lo]!;
       if (tq === seg.t) return Array.from(seg.y);
-      const end = lo + 1 < segs.length ? segs[lo + 1].firstStep : steps.length;
+      const end = lo + 1 < segs.length ? segs[lo + 1]!.firstStep : steps.length;
       let a = seg.firstStep;
       let c = end - 1;
       while (a < c) {
         const mid = (a + c) >> 1;
-        if (steps[mid].tOld + steps[mid].h < tq) a = mid + 1;
+        if (steps[mid]!.tOld + steps[mid]!.h < tq) a = mid + 1;
         else c = mid;
       }
       const out = new Float64Array(n);
-      interpolate(steps[a], tq, out);
+      interpolate(steps[a]!, tq, out);
       return Array.from(out);
     };
   }

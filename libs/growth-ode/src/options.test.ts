@@ -13,7 +13,7 @@ import {
 } from './index.js';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url), 'utf8'));
-const maxRel = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.abs(b[i])));
+const maxRel = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!)));
 
 const truth: TwoPhaseParams = { lambdaGr: 0.012, lambdaDecay: 0.03, delay: 25, slope: 0.3, survival: 0.1, v0: 1000 };
 const times = [0, 8, 20, 35, 50, 70, 95, 120, 160, 200, 250, 300];
@@ -26,7 +26,7 @@ function numpyPercentile(values: readonly number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
   const pos = (q / 100) * (s.length - 1);
   const lo = Math.floor(pos);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
 
 describe("objective: 'reference' (fourth powers) against scipy least_squares", () => {
@@ -94,7 +94,7 @@ describe("bootstrapNoise: 'reference'", () => {
     let n = 0;
     for (const f of boot.fits) {
       f.sizes.forEach((v, i) => {
-        const orig = tiny.sizes[i];
+        const orig = tiny.sizes[i]!;
         if (i === 6) return void expect(v).toBe(50);
         expect(v).toBeLessThanOrEqual(orig);
         expect(v).toBeGreaterThanOrEqual(Math.max(50, 1e-3 * orig) - 1e-9);
@@ -113,7 +113,7 @@ describe("bootstrapNoise: 'reference'", () => {
     for (const f of ref.fits) expect(f.sizes[6]).toBe(0.05);
     const sym = bootstrapGrowth(twoPhaseRtModel, series, { replicates: 5, starts: 1 });
     expect(sym.bootstrapNoise).toBe('symmetric');
-    expect(sym.fits.some((f) => f.sizes.some((v, i) => v > sizes[i]))).toBe(true);
+    expect(sym.fits.some((f) => f.sizes.some((v, i) => v > sizes[i]!))).toBe(true);
     expect(() => bootstrapGrowth(twoPhaseRtModel, series, { bootstrapNoise: 'gaussian' as never })).toThrow(/'options.bootstrapNoise' passed to 'bootstrapGrowth' must be 'symmetric' or 'reference'/);
   });
 });
@@ -125,21 +125,21 @@ describe('refineFromBootstrap', () => {
     const r = boot.refinement!;
     expect(r.firstPass.nFailed).toBe(0);
     for (const k of ['lambdaGr', 'lambdaDecay', 'delay']) {
-      const values = r.firstPass.params[k];
+      const values = r.firstPass.params[k]!;
       const p90 = numpyPercentile(values, 90);
       const want = 1.1 * Math.max(...values.filter((v) => v <= p90));
       expect(r.upper[k]).toBeCloseTo(want, 12);
       expect(boot.base.bounds.upper[k as keyof TwoPhaseParams]).toBeCloseTo(want, 12);
-      for (const f of boot.fits) expect((f.params as any)[k]).toBeLessThanOrEqual(r.upper[k] * (1 + 1e-12));
+      for (const f of boot.fits) expect((f.params as any)[k]).toBeLessThanOrEqual(r.upper[k]! * (1 + 1e-12));
     }
     expect(r.lower.delay).toBe(0);
-    expect(r.initial.delay).toBe(Math.min(60, r.upper.delay));
+    expect(r.initial.delay).toBe(Math.min(60, r.upper.delay!));
     expect(r.lower.lambdaGr).toBeCloseTo(0.001 / 1.1, 15);
     // slope, survival and v0 keep the default bounds
     expect(boot.base.bounds.upper.slope).toBeCloseTo(660, 9);
     // the second pass sees the same noisy data (same seed)
     expect(boot.nFailed).toBe(0);
-    boot.fits.forEach((f, i) => expect(f.sizes).toEqual(r.firstPass.fits[i].sizes));
+    boot.fits.forEach((f, i) => expect(f.sizes).toEqual(r.firstPass.fits[i]!.sizes));
   });
 
   it('needs a model with those parameters free', () => {
@@ -209,21 +209,21 @@ describe('short series', () => {
     expect(boot.heldByFallback).toEqual(['slope', 'delay', 'survival']);
     expect(boot.notice).toMatch(/draws slope log-uniformly in \[0.001, 600\]/);
     // the held parameters vary over the replicates, within their ranges
-    const delays = boot.params.delay;
+    const delays = boot.params.delay!;
     expect(new Set(delays).size).toBe(delays.length);
     for (const k of ['slope', 'delay', 'survival'] as const) {
       const [lo, hi] = TWO_PHASE_SHORT_SERIES.ranges![k]!;
-      for (const v of boot.params[k]) {
+      for (const v of boot.params[k]!) {
         expect(v).toBeGreaterThanOrEqual(lo);
         expect(v).toBeLessThanOrEqual(hi);
       }
     }
-    const want = simulate(twoPhaseRtModel, truth, [250], context)[0];
+    const want = simulate(twoPhaseRtModel, truth, [250], context)[0]!;
     expect(boot.lower[1]).toBeLessThan(want);
     expect(boot.upper[1]).toBeGreaterThan(want);
     // much wider than the band of the 12-point series at the same day
     const long = bootstrapGrowth(twoPhaseRtModel, series, { normalize: true, times: [150, 250], seed: 1 });
-    expect((boot.upper[1] - boot.lower[1]) / boot.median[1]).toBeGreaterThan(10 * ((long.upper[1] - long.lower[1]) / long.median[1]));
+    expect((boot.upper[1]! - boot.lower[1]!) / boot.median[1]!).toBeGreaterThan(10 * ((long.upper[1]! - long.lower[1]!) / long.median[1]!));
   });
 
   it('is an error below what the population values can rescue, saying what to hold', () => {

@@ -136,7 +136,7 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
   const sizes = boot ? boot.seriesSizes : fit!.sizes;
   const nFit = result.nFit;
   const ctx = result.context;
-  const t0 = ctx.t0 ?? times[0];
+  const t0 = ctx.t0 ?? times[0]!; // a fit's series has at least one time
   const markers = options.markers ?? [];
   markers.forEach((m, i) => {
     if (!Number.isFinite(m?.day)) throw new RangeError(`'options.markers' passed to '${caller}' must hold finite days, bad entry ${i}`);
@@ -149,12 +149,12 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
   if (!(yScale > 0) || !Number.isFinite(yScale)) throw new RangeError(`'options.yScale' passed to '${caller}' must be a positive finite number, got ${options.yScale}`);
   const until = options.until;
   if (until !== undefined && !(until > t0)) throw new RangeError(`'options.until' passed to '${caller}' must be a day after t0 (${t0}), got ${until}`);
-  let tEnd = Math.max(times[times.length - 1], boot ? boot.times[boot.times.length - 1] : -Infinity, until ?? -Infinity, ...markers.map((m) => m.day), ...points.map((q) => q.day));
+  let tEnd = Math.max(times[times.length - 1]!, boot ? boot.times[boot.times.length - 1]! : -Infinity, until ?? -Infinity, ...markers.map((m) => m.day), ...points.map((q) => q.day));
   const rtStart = ctx.rtStart;
   const rtEnd = rtStart !== undefined ? rtStart + (ctx.courseDays ?? 42) : undefined;
   const showRt = (options.showRt ?? true) && rtStart !== undefined;
   if (showRt) tEnd = Math.max(tEnd, rtEnd!);
-  let tStart = Math.min(t0, times[0], ...markers.map((m) => m.day), ...points.map((q) => q.day));
+  let tStart = Math.min(t0, times[0]!, ...markers.map((m) => m.day), ...points.map((q) => q.day));
   const pad = (tEnd - tStart || 1) * 0.02;
   const tCurveEnd = tEnd;
   tStart -= pad;
@@ -218,11 +218,11 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
   parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel ?? 'tumour size')}</text>`);
   parts.push(`<g clip-path="url(#plot-area)">`);
   if (bandLo.length > 0) {
-    const pts = [...curveT.map((t, i) => `${p(xs(t))},${p(ys(bandHi[i]))}`), ...curveT.map((t, i) => `${p(xs(t))},${p(ys(bandLo[i]))}`).reverse()];
+    const pts = [...curveT.map((t, i) => `${p(xs(t))},${p(ys(bandHi[i]!))}`), ...curveT.map((t, i) => `${p(xs(t))},${p(ys(bandLo[i]!))}`).reverse()];
     parts.push(`<polygon points="${pts.join(' ')}" fill="#4a90d9" fill-opacity="0.22" stroke="none"/>`);
   }
   if (curveT.length > 0) {
-    const pts = curveT.map((t, i) => (Number.isFinite(curveY[i]) ? `${p(xs(t))},${p(ys(curveY[i]))}` : '')).filter((s) => s !== '');
+    const pts = curveT.map((t, i) => (Number.isFinite(curveY[i]) ? `${p(xs(t))},${p(ys(curveY[i]!))}` : '')).filter((s) => s !== '');
     parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="#1f4e99" stroke-width="2"/>`);
   }
   parts.push(`</g>`);
@@ -236,29 +236,30 @@ export function plotGrowth(result: FitResult | BootstrapResult, options: PlotGro
     const held = i >= nFit;
     parts.push(
       held
-        ? `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]))}" r="5" fill="#ffffff" stroke="#d62828" stroke-width="2"/>`
-        : `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]))}" r="4.5" fill="#111111"/>`,
+        ? `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]!))}" r="5" fill="#ffffff" stroke="#d62828" stroke-width="2"/>`
+        : `<circle cx="${p(xs(t))}" cy="${p(ys(ySizes[i]!))}" r="4.5" fill="#111111"/>`,
     );
   });
   const symbol = (shape: PlotPoint['shape'], color: string, x: number, y: number): string => {
     const r = 6;
     if (shape === 'square') return `<rect x="${p(x - r * 0.8)}" y="${p(y - r * 0.8)}" width="${p(1.6 * r)}" height="${p(1.6 * r)}" fill="${color}" stroke="#111" stroke-width="1"/>`;
     if (shape === 'circle') return `<circle cx="${p(x)}" cy="${p(y)}" r="${r * 0.85}" fill="${color}" stroke="#111" stroke-width="1"/>`;
-    const pts = shape === 'triangle' ? [[0, -r], [r, r * 0.8], [-r, r * 0.8]] : [[0, -r * 1.2], [r, 0], [0, r * 1.2], [-r, 0]];
+    const pts: [number, number][] = shape === 'triangle' ? [[0, -r], [r, r * 0.8], [-r, r * 0.8]] : [[0, -r * 1.2], [r, 0], [0, r * 1.2], [-r, 0]];
     return `<polygon points="${pts.map(([dx, dy]) => `${p(x + dx)},${p(y + dy)}`).join(' ')}" fill="${color}" stroke="#111" stroke-width="1"/>`;
   };
   // Value labels beside the points, pushed apart (13 px) where points share a day and nearly a size.
   const labelY = points.map((pt) => ys(pt.size * yScale) + 4);
-  const order = points.map((_, i) => i).sort((a, b) => labelY[a] - labelY[b]);
+  const order = points.map((_, i) => i).sort((a, b) => labelY[a]! - labelY[b]!);
   for (let k = 1; k < order.length; k++) {
-    const [prev, cur] = [order[k - 1], order[k]];
-    if (Math.abs(xs(points[cur].day) - xs(points[prev].day)) < 40 && labelY[cur] - labelY[prev] < 13) labelY[cur] = labelY[prev] + 13;
+    const prev = order[k - 1]!;
+    const cur = order[k]!;
+    if (Math.abs(xs(points[cur]!.day) - xs(points[prev]!.day)) < 40 && labelY[cur]! - labelY[prev]! < 13) labelY[cur] = labelY[prev]! + 13;
   }
   points.forEach((pt, i) => {
     const x = xs(pt.day);
     const y = ys(pt.size * yScale);
     const right = x > m.l + pw * 0.85;
-    parts.push(`<g class="plot-point">${symbol(pt.shape, pt.color ?? '#e76f51', x, y)}<text x="${p(right ? x - 10 : x + 10)}" y="${p(labelY[i])}" text-anchor="${right ? 'end' : 'start'}" fill="#111">${esc(fmt(pt.size * yScale))}</text></g>`);
+    parts.push(`<g class="plot-point">${symbol(pt.shape, pt.color ?? '#e76f51', x, y)}<text x="${p(right ? x - 10 : x + 10)}" y="${p(labelY[i]!)}" text-anchor="${right ? 'end' : 'start'}" fill="#111">${esc(fmt(pt.size * yScale))}</text></g>`);
   });
   // Legend.
   const legend: [string, string][] = [['data (fitted)', `<circle cx="8" cy="0" r="4.5" fill="#111"/>`]];

@@ -127,8 +127,8 @@ export const twoPhaseRtModel: GrowthModel<TwoPhaseParams, GrowthContext> = {
   },
   rhs(t, y, dydt, p, ctx) {
     const rt = rtStartOf(ctx);
-    dydt[0] = p.lambdaGr * y[0];
-    dydt[1] = -Math.tanh(p.slope * (t - rt - p.delay)) * p.lambdaDecay * y[1];
+    dydt[0] = p.lambdaGr * y[0]!;
+    dydt[1] = -Math.tanh(p.slope * (t - rt - p.delay)) * p.lambdaDecay * y[1]!;
   },
   jumps(p, ctx) {
     const s = p.survival;
@@ -138,15 +138,15 @@ export const twoPhaseRtModel: GrowthModel<TwoPhaseParams, GrowthContext> = {
       {
         t: rtStartOf(ctx),
         apply: (y) => {
-          const vl = y[0];
+          const vl = y[0]!;
           y[0] = s * vl;
-          y[1] = y[1] + (1 - s) * vl;
+          y[1] = y[1]! + (1 - s) * vl;
         },
       },
     ];
   },
   output(y) {
-    return y[0] + y[1];
+    return y[0]! + y[1]!;
   },
   closedForm(times, p, ctx) {
     const t0 = ctx.t0 ?? 0;
@@ -162,7 +162,7 @@ export const twoPhaseRtModel: GrowthModel<TwoPhaseParams, GrowthContext> = {
     const tau = rt + p.delay;
     const out = new Array<number>(times.length);
     for (let i = 0; i < times.length; i++) {
-      const t = times[i];
+      const t = times[i]!;
       if (t < rt) {
         out[i] = p.v0 * Math.exp(p.lambdaGr * (t - t0));
       } else {
@@ -178,7 +178,7 @@ export const twoPhaseRtModel: GrowthModel<TwoPhaseParams, GrowthContext> = {
     return { ...context, rtStart };
   },
   parameterDefaults(_times, sizes) {
-    const first = sizes[0];
+    const first = sizes[0]!;
     const b = TWO_PHASE_PAPER_BOUNDS;
     const w = TWO_PHASE_NOISE_FACTOR;
     return {
