@@ -14,7 +14,7 @@ const TOL = 1e-6;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
 
@@ -32,7 +32,7 @@ describe('euclideanDistanceTransform vs scipy.ndimage.distance_transform_edt', (
   });
 
   it('uses a threshold on non-binary input', () => {
-    const c = cases[0];
+    const c = cases[0]!;
     const scaled = c.mask.map((v, i) => (v ? 5 + (i % 3) : i % 2));
     const out = euclideanDistanceTransform({ data: scaled, shape: c.shape }, { spacing: c.spacing, threshold: 1 });
     expect(maxAbsDiff(out.data, c.expected)).toBeLessThan(TOL);
@@ -59,11 +59,12 @@ describeSliceSets('euclideanDistanceTransform on %s', (set) => {
       }
       expect(Math.abs(sum - c.sum)).toBeLessThan(1e-6 * Math.max(1, c.sum));
       expect(Math.abs(max - c.max)).toBeLessThan(TOL);
-      expect(maxAbsDiff(c.indices.map((i) => out.data[i]), c.values)).toBeLessThan(TOL);
+      expect(maxAbsDiff(c.indices.map((i) => out.data[i]!), c.values)).toBeLessThan(TOL);
       // the zero-copy 'zyx' view with reversed spacing gives the transposed result
       const zyx = euclideanDistanceTransform(fromNifti(set.read(c.file)), { spacing: [...c.spacing].reverse(), threshold: c.threshold });
-      const [nx, ny] = grid.shape;
-      expect(maxAbsDiff(c.indices.map((i) => zyx.data[(i % ny) * nx + Math.floor(i / ny)]), c.values)).toBeLessThan(TOL);
+      const nx = grid.shape[0]!;
+      const ny = grid.shape[1]!;
+      expect(maxAbsDiff(c.indices.map((i) => zyx.data[(i % ny) * nx + Math.floor(i / ny)]!), c.values)).toBeLessThan(TOL);
     });
   }
 });

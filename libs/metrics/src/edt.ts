@@ -43,7 +43,7 @@ export function edtScratch(n: number): EdtScratch {
 function envelope(f: Float64Array, d: Float64Array, n: number, w: number, v: Int32Array, z: Float64Array): void {
   let k = -1;
   for (let q = 0; q < n; q++) {
-    const fq = f[q];
+    const fq = f[q]!;
     if (fq === Infinity) continue;
     if (k < 0) {
       k = 0;
@@ -55,9 +55,9 @@ function envelope(f: Float64Array, d: Float64Array, n: number, w: number, v: Int
     const gq = fq + w * q * q;
     let s = 0;
     for (;;) {
-      const p = v[k];
-      s = (gq - (f[p] + w * p * p)) / (2 * w * (q - p));
-      if (s <= z[k]) k--;
+      const p = v[k]!;
+      s = (gq - (f[p]! + w * p * p)) / (2 * w * (q - p));
+      if (s <= z[k]!) k--;
       else break;
     }
     k++;
@@ -71,10 +71,10 @@ function envelope(f: Float64Array, d: Float64Array, n: number, w: number, v: Int
   }
   k = 0;
   for (let q = 0; q < n; q++) {
-    while (z[k + 1] < q) k++;
-    const p = v[k];
+    while (z[k + 1]! < q) k++;
+    const p = v[k]!;
     const dq = q - p;
-    d[q] = w * dq * dq + f[p];
+    d[q] = w * dq * dq + f[p]!;
   }
 }
 
@@ -95,10 +95,10 @@ export function squaredEdtInto(
   query?: Uint8Array,
 ): Float64Array {
   const rank = shape.length;
-  const n2 = shape[rank - 1];
-  const n1 = rank >= 2 ? shape[rank - 2] : 1;
-  const n0 = rank >= 3 ? shape[rank - 3] : 1;
-  const w2 = spacing[rank - 1] * spacing[rank - 1];
+  const n2 = shape[rank - 1]!;
+  const n1 = rank >= 2 ? shape[rank - 2]! : 1;
+  const n0 = rank >= 3 ? shape[rank - 3]! : 1;
+  const w2 = spacing[rank - 1]! * spacing[rank - 1]!;
   const maxLine = Math.max(n0, n1, n2);
   const sc = scratch && scratch.f.length >= maxLine ? scratch : edtScratch(maxLine);
   const { f, d, z, v } = sc;
@@ -123,16 +123,16 @@ export function squaredEdtInto(
       } else {
         if (last >= 0) {
           const dd = last - i;
-          if (dd < out[o]) out[o] = dd;
+          if (dd < out[o]!) out[o] = dd;
         }
-        const x = out[o];
+        const x = out[o]!;
         out[o] = x === Infinity ? Infinity : w2 * x * x;
       }
     }
   }
   // Pass 2, along axis rank-2 (stride n2).
   if (rank >= 2 && n1 > 1) {
-    const w1 = spacing[rank - 2] * spacing[rank - 2];
+    const w1 = spacing[rank - 2]! * spacing[rank - 2]!;
     const q2 = rank === 2 ? query : undefined;
     for (let i0 = 0; i0 < n0; i0++) {
       const sliceBase = i0 * n1 * n2;
@@ -142,7 +142,7 @@ export function squaredEdtInto(
         let all = true;
         let wanted = q2 === undefined;
         for (let i1 = 0, o = base; i1 < n1; i1++, o += n2) {
-          const x = out[o];
+          const x = out[o]!;
           f[i1] = x;
           if (x !== Infinity) any = true;
           if (x !== 0) all = false;
@@ -150,20 +150,20 @@ export function squaredEdtInto(
         }
         if (!any || all || !wanted) continue;
         envelope(f, d, n1, w1, v, z);
-        for (let i1 = 0, o = base; i1 < n1; i1++, o += n2) out[o] = d[i1];
+        for (let i1 = 0, o = base; i1 < n1; i1++, o += n2) out[o] = d[i1]!;
       }
     }
   }
   // Pass 3, along axis rank-3 (stride n1 * n2).
   if (rank >= 3 && n0 > 1) {
-    const w0 = spacing[rank - 3] * spacing[rank - 3];
+    const w0 = spacing[rank - 3]! * spacing[rank - 3]!;
     const stride = n1 * n2;
     for (let base = 0; base < stride; base++) {
       let any = false;
       let all = true;
       let wanted = query === undefined;
       for (let i0 = 0, o = base; i0 < n0; i0++, o += stride) {
-        const x = out[o];
+        const x = out[o]!;
         f[i0] = x;
         if (x !== Infinity) any = true;
         if (x !== 0) all = false;
@@ -171,7 +171,7 @@ export function squaredEdtInto(
       }
       if (!any || all || !wanted) continue;
       envelope(f, d, n0, w0, v, z);
-      for (let i0 = 0, o = base; i0 < n0; i0++, o += stride) out[o] = d[i0];
+      for (let i0 = 0, o = base; i0 < n0; i0++, o += stride) out[o] = d[i0]!;
     }
   }
   return out;
@@ -201,6 +201,6 @@ export function euclideanDistanceTransform(mask: Grid, options: EdtOptions = {})
   const m = toMask(mask.data, threshold, 'mask', fn);
   const out = new Float64Array(n);
   squaredEdtInto(m, 0, mask.shape, spacing, out);
-  if (!options.squared) for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
+  if (!options.squared) for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]!);
   return { data: out, shape: Array.from(mask.shape), spacing: Array.from(spacing) };
 }

@@ -131,7 +131,7 @@ export function resolveSpacing(
   const sb = b?.spacing;
   if (sa !== undefined && sb !== undefined) {
     for (let i = 0; i < rank; i++) {
-      if (Math.abs(sa[i] - sb[i]) > 1e-6 * Math.max(Math.abs(sa[i]), Math.abs(sb[i]))) {
+      if (Math.abs(sa[i]! - sb[i]!) > 1e-6 * Math.max(Math.abs(sa[i]!), Math.abs(sb[i]!))) {
         throw argError(`${argB}.spacing`, fn, `must equal '${argA}.spacing': [${Array.from(sb).join(', ')}] vs [${Array.from(sa).join(', ')}]`);
       }
     }
@@ -143,7 +143,7 @@ export function resolveSpacing(
 /** @internal Throws if any value of the grid is NaN or infinite. */
 export function checkFinite(data: ArrayLike<number>, arg: string, fn: string): void {
   for (let i = 0; i < data.length; i++) {
-    const v = data[i];
+    const v = data[i]!;
     if (v - v !== 0) {
       throw argError(arg, fn, `must contain only finite values, found ${v} at index ${i}`);
     }
@@ -159,7 +159,7 @@ export function toMask(data: ArrayLike<number>, threshold: number, arg: string, 
   const m = out ?? new Uint8Array(n);
   let bad = false;
   for (let i = 0; i < n; i++) {
-    const v = data[i];
+    const v = data[i]!;
     m[i] = v > threshold ? 1 : 0;
     if (v - v !== 0) bad = true;
   }
@@ -249,14 +249,17 @@ export function fromNifti(image: NiftiLike, options: FromNiftiOptions = {}): Gri
   const out = new Float64Array(n);
   const src = image.data;
   if (rank === 2) {
-    const [nx, ny] = shapeXyz;
-    for (let x = 0; x < nx; x++) for (let y = 0; y < ny; y++) out[x * ny + y] = src[x + nx * y];
+    const nx = shapeXyz[0]!;
+    const ny = shapeXyz[1]!;
+    for (let x = 0; x < nx; x++) for (let y = 0; y < ny; y++) out[x * ny + y] = src[x + nx * y]!;
   } else {
-    const [nx, ny, nz] = shapeXyz;
+    const nx = shapeXyz[0]!;
+    const ny = shapeXyz[1]!;
+    const nz = shapeXyz[2]!;
     for (let x = 0; x < nx; x++) {
       for (let y = 0; y < ny; y++) {
         const o = (x * ny + y) * nz;
-        for (let z = 0; z < nz; z++) out[o + z] = src[x + nx * (y + ny * z)];
+        for (let z = 0; z < nz; z++) out[o + z] = src[x + nx * (y + ny * z)]!;
       }
     }
   }

@@ -44,19 +44,19 @@ describe('image similarity vs skimage', () => {
     close(psnr(x, y, base), c.psnr, 1e-7);
     if (c.channelAxis !== undefined) {
       const per = perChannel(ssim, x, y, { ...base, channelAxis: c.channelAxis });
-      expect(per).toHaveLength((c.ssimPerChannel as number[]).length);
-      per.forEach((v, i) => close(v, (c.ssimPerChannel as number[])[i], SSIM_TOL));
-      perChannel(mse, x, y, { channelAxis: c.channelAxis }).forEach((v, i) => close(v, (c.msePerChannel as number[])[i], TOL));
+      expect(per).toHaveLength(c.ssimPerChannel!.length);
+      per.forEach((v, i) => close(v, c.ssimPerChannel![i]!, SSIM_TOL));
+      perChannel(mse, x, y, { channelAxis: c.channelAxis }).forEach((v, i) => close(v, c.msePerChannel![i]!, TOL));
     }
     if (c.mask) {
-      const mask: Grid = { data: c.mask, shape: c.maskShape as number[] };
-      close(ssim(x, y, { ...base, mask }), c.maskedSsim as number, SSIM_TOL);
-      close(mse(x, y, { ...base, mask }), c.maskedMse as number, TOL);
+      const mask: Grid = { data: c.mask, shape: c.maskShape! };
+      close(ssim(x, y, { ...base, mask }), c.maskedSsim!, SSIM_TOL);
+      close(mse(x, y, { ...base, mask }), c.maskedMse!, TOL);
       if (c.maskedMae !== undefined) close(mae(x, y, { ...base, mask }), c.maskedMae, TOL);
       if (c.maskedPsnr !== undefined) close(psnr(x, y, { ...base, mask }), c.maskedPsnr, 1e-7);
       // a mask with non-binary values and a threshold
       const scaled = { data: c.mask.map((v, i) => (v ? 2 + (i % 5) : i % 2)), shape: mask.shape };
-      close(mse(x, y, { ...base, mask: scaled, maskThreshold: 1 }), c.maskedMse as number, TOL);
+      close(mse(x, y, { ...base, mask: scaled, maskThreshold: 1 }), c.maskedMse!, TOL);
     }
     // typed arrays and a tf.Tensor-like input give the same
     const t = fromTensor({ shape: c.shape, dataSync: () => Float32Array.from(c.image) });
@@ -72,39 +72,39 @@ describeSliceSets('image similarity on %s (4 modalities as channels)', (set) => 
     it(c.name, () => {
       const stack = (i: number): Grid => {
         const chans = c.modalities.map((m) => fromNifti(set.read(set.file(i, m)), { axisOrder: 'xyz' }));
-        const n = chans[0].data.length;
+        const n = chans[0]!.data.length;
         const data = new Float64Array(chans.length * n);
         chans.forEach((g, k) => data.set(g.data as Float64Array, k * n));
-        return { data, shape: [chans.length, ...chans[0].shape] };
+        return { data, shape: [chans.length, ...chans[0]!.shape] };
       };
       const x = stack(c.image);
       const y = stack(c.reference);
       const opts = { dataRange: c.dataRange, channelAxis: 0 };
       close(ssim(x, y, opts), c.ssim, SSIM_TOL);
-      perChannel(ssim, x, y, opts).forEach((v, i) => close(v, c.ssimPerChannel[i], SSIM_TOL));
-      perChannel(mse, x, y, opts).forEach((v, i) => close(v, c.msePerChannel[i], TOL));
-      perChannel(psnr, x, y, opts).forEach((v, i) => close(v, c.psnrPerChannel[i], 1e-7));
+      perChannel(ssim, x, y, opts).forEach((v, i) => close(v, c.ssimPerChannel[i]!, SSIM_TOL));
+      perChannel(mse, x, y, opts).forEach((v, i) => close(v, c.msePerChannel[i]!, TOL));
+      perChannel(psnr, x, y, opts).forEach((v, i) => close(v, c.psnrPerChannel[i]!, 1e-7));
       // brain mask (t2f > 0 in either slice), shared by all channels
       const n = x.data.length / 4;
       const brain = new Uint8Array(n);
-      for (let i = 0; i < n; i++) brain[i] = x.data[2 * n + i] > 0 || y.data[2 * n + i] > 0 ? 1 : 0;
+      for (let i = 0; i < n; i++) brain[i] = x.data[2 * n + i]! > 0 || y.data[2 * n + i]! > 0 ? 1 : 0;
       const mask = { data: brain, shape: x.shape.slice(1) };
-      perChannel(ssim, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedSsimPerChannel[i], SSIM_TOL));
-      perChannel(mse, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedMsePerChannel[i], TOL));
+      perChannel(ssim, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedSsimPerChannel[i]!, SSIM_TOL));
+      perChannel(mse, x, y, { ...opts, mask }).forEach((v, i) => close(v, c.maskedMsePerChannel[i]!, TOL));
       // the zero-copy (transposed) NIfTI view gives the same SSIM
       const xz = fromNifti(set.read(set.file(c.image, 't2f')));
       const yz = fromNifti(set.read(set.file(c.reference, 't2f')));
-      close(ssim(xz, yz, { dataRange: c.dataRange }), c.ssimPerChannel[2], SSIM_TOL);
+      close(ssim(xz, yz, { dataRange: c.dataRange }), c.ssimPerChannel[2]!, SSIM_TOL);
     });
   }
   it(`3-D SSIM of the ${fx.volume.slices.length} stacked slices (t2f vs t2w)`, () => {
     const v = fx.volume;
     const stack = (mod: string): Grid => {
       const slices = (v.slices as number[]).map((i) => fromNifti(set.read(set.file(i, mod)), { axisOrder: 'xyz' }));
-      const n = slices[0].data.length;
+      const n = slices[0]!.data.length;
       const data = new Float64Array(slices.length * n);
       slices.forEach((g, k) => data.set(g.data as Float64Array, k * n));
-      return { data, shape: [slices.length, ...slices[0].shape] };
+      return { data, shape: [slices.length, ...slices[0]!.shape] };
     };
     close(ssim(stack('t2f'), stack('t2w'), { dataRange: 1 }), v.ssimT2fVsT2w, SSIM_TOL);
   });
@@ -143,12 +143,12 @@ describe('image similarity bad input', () => {
   it('accepts a mask of the full (channel) shape', () => {
     const { cases } = loadFixture<{ cases: ImageCase[] }>('image.json');
     const c = cases.find((k) => k.channelAxis === 0 && k.mask) as ImageCase;
-    const channels = c.shape[0];
-    const full = { data: Array.from({ length: channels }, () => c.mask as number[]).flat(), shape: c.shape };
+    const channels = c.shape[0]!;
+    const full = { data: Array.from({ length: channels }, () => c.mask!).flat(), shape: c.shape };
     const x = { data: c.image, shape: c.shape };
     const y = { data: c.reference, shape: c.shape };
-    close(ssim(x, y, { dataRange: c.dataRange, channelAxis: 0, mask: full }), c.maskedSsim as number, SSIM_TOL);
-    close(mse(x, y, { channelAxis: 0, mask: full }), c.maskedMse as number, TOL);
+    close(ssim(x, y, { dataRange: c.dataRange, channelAxis: 0, mask: full }), c.maskedSsim!, SSIM_TOL);
+    close(mse(x, y, { channelAxis: 0, mask: full }), c.maskedMse!, TOL);
   });
   it('rejects an empty mask and bad channel options', () => {
     expect(() => mse(a, b, { mask: { data: new Uint8Array(144), shape: [12, 12] } })).toThrow("'options.mask' passed to 'mse' selects no voxels");

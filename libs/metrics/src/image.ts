@@ -68,11 +68,11 @@ function normaliseAxis(axis: number, rank: number, fn: string): number {
 
 function splitChannels(grid: Grid, axis: number): Grid[] {
   const shape = grid.shape;
-  const channels = shape[axis];
+  const channels = shape[axis]!;
   let outer = 1;
-  for (let a = 0; a < axis; a++) outer *= shape[a];
+  for (let a = 0; a < axis; a++) outer *= shape[a]!;
   let inner = 1;
-  for (let a = axis + 1; a < shape.length; a++) inner *= shape[a];
+  for (let a = axis + 1; a < shape.length; a++) inner *= shape[a]!;
   const spatial = Array.from(shape).filter((_, a) => a !== axis);
   const src = grid.data;
   const out: Grid[] = [];
@@ -81,7 +81,7 @@ function splitChannels(grid: Grid, axis: number): Grid[] {
     for (let o = 0; o < outer; o++) {
       const s = (o * channels + c) * inner;
       const d = o * inner;
-      for (let i = 0; i < inner; i++) data[d + i] = src[s + i];
+      for (let i = 0; i < inner; i++) data[d + i] = src[s + i]!;
     }
     out.push({ data, shape: spatial });
   }
@@ -113,7 +113,7 @@ function perChannelImpl<O extends ImageMetricOptions>(
       masks = splitChannels(mask, axis);
     }
   }
-  return xs.map((x, c) => metric(x, ys[c], { ...options, channelAxis: undefined, mask: masks ? masks[c] : mask }));
+  return xs.map((x, c) => metric(x, ys[c]!, { ...options, channelAxis: undefined, mask: masks ? masks[c] : mask }));
 }
 
 /**
@@ -174,17 +174,17 @@ function squaredOrAbsError(image: Grid, reference: Grid, options: ImageMetricOpt
   if (mask === undefined) {
     if (squared) {
       for (let i = 0; i < n; i++) {
-        const d = x[i] - y[i];
+        const d = x[i]! - y[i]!;
         sum += d * d;
       }
     } else {
-      for (let i = 0; i < n; i++) sum += Math.abs(x[i] - y[i]);
+      for (let i = 0; i < n; i++) sum += Math.abs(x[i]! - y[i]!);
     }
     count = n;
   } else {
     for (let i = 0; i < n; i++) {
       if (mask[i] === 0) continue;
-      const d = x[i] - y[i];
+      const d = x[i]! - y[i]!;
       sum += squared ? d * d : Math.abs(d);
       count++;
     }
@@ -265,7 +265,7 @@ function gaussianKernel(sigma: number): Float64Array {
     w[i + r] = v;
     s += v;
   }
-  for (let i = 0; i < w.length; i++) w[i] /= s;
+  for (let i = 0; i < w.length; i++) w[i]! /= s;
   return w;
 }
 
@@ -275,27 +275,27 @@ function gaussianKernel(sigma: number): Float64Array {
  */
 function convolveRow(src: Float64Array, dst: Float64Array, dOff: number, n: number, w: Float64Array, r: number): void {
   if (r === 5) {
-    const w0 = w[0];
-    const w1 = w[1];
-    const w2 = w[2];
-    const w3 = w[3];
-    const w4 = w[4];
-    const w5 = w[5];
+    const w0 = w[0]!;
+    const w1 = w[1]!;
+    const w2 = w[2]!;
+    const w3 = w[3]!;
+    const w4 = w[4]!;
+    const w5 = w[5]!;
     for (let j = 0; j < n; j++) {
       dst[dOff + j] =
-        w5 * src[j + 5] +
-        w0 * (src[j] + src[j + 10]) +
-        w1 * (src[j + 1] + src[j + 9]) +
-        w2 * (src[j + 2] + src[j + 8]) +
-        w3 * (src[j + 3] + src[j + 7]) +
-        w4 * (src[j + 4] + src[j + 6]);
+        w5 * src[j + 5]! +
+        w0 * (src[j]! + src[j + 10]!) +
+        w1 * (src[j + 1]! + src[j + 9]!) +
+        w2 * (src[j + 2]! + src[j + 8]!) +
+        w3 * (src[j + 3]! + src[j + 7]!) +
+        w4 * (src[j + 4]! + src[j + 6]!);
     }
     return;
   }
-  const wr = w[r];
+  const wr = w[r]!;
   for (let j = 0; j < n; j++) {
-    let s = wr * src[j + r];
-    for (let k = 0; k < r; k++) s += w[k] * (src[j + k] + src[j + 2 * r - k]);
+    let s = wr * src[j + r]!;
+    for (let k = 0; k < r; k++) s += w[k]! * (src[j + k]! + src[j + 2 * r - k]!);
     dst[dOff + j] = s;
   }
 }
@@ -307,42 +307,42 @@ function convolveRow(src: Float64Array, dst: Float64Array, dOff: number, n: numb
  */
 function combineRows(src: Float64Array, offs: Int32Array, dst: Float64Array, dOff: number, n: number, w: Float64Array, r: number): void {
   if (r === 5) {
-    const w0 = w[0];
-    const w1 = w[1];
-    const w2 = w[2];
-    const w3 = w[3];
-    const w4 = w[4];
-    const w5 = w[5];
-    const a0 = offs[0];
-    const a1 = offs[1];
-    const a2 = offs[2];
-    const a3 = offs[3];
-    const a4 = offs[4];
-    const a5 = offs[5];
-    const a6 = offs[6];
-    const a7 = offs[7];
-    const a8 = offs[8];
-    const a9 = offs[9];
-    const a10 = offs[10];
+    const w0 = w[0]!;
+    const w1 = w[1]!;
+    const w2 = w[2]!;
+    const w3 = w[3]!;
+    const w4 = w[4]!;
+    const w5 = w[5]!;
+    const a0 = offs[0]!;
+    const a1 = offs[1]!;
+    const a2 = offs[2]!;
+    const a3 = offs[3]!;
+    const a4 = offs[4]!;
+    const a5 = offs[5]!;
+    const a6 = offs[6]!;
+    const a7 = offs[7]!;
+    const a8 = offs[8]!;
+    const a9 = offs[9]!;
+    const a10 = offs[10]!;
     for (let j = 0; j < n; j++) {
       dst[dOff + j] =
-        w5 * src[a5 + j] +
-        w0 * (src[a0 + j] + src[a10 + j]) +
-        w1 * (src[a1 + j] + src[a9 + j]) +
-        w2 * (src[a2 + j] + src[a8 + j]) +
-        w3 * (src[a3 + j] + src[a7 + j]) +
-        w4 * (src[a4 + j] + src[a6 + j]);
+        w5 * src[a5 + j]! +
+        w0 * (src[a0 + j]! + src[a10 + j]!) +
+        w1 * (src[a1 + j]! + src[a9 + j]!) +
+        w2 * (src[a2 + j]! + src[a8 + j]!) +
+        w3 * (src[a3 + j]! + src[a7 + j]!) +
+        w4 * (src[a4 + j]! + src[a6 + j]!);
     }
     return;
   }
-  const wr = w[r];
-  const ar = offs[r];
-  for (let j = 0; j < n; j++) dst[dOff + j] = wr * src[ar + j];
+  const wr = w[r]!;
+  const ar = offs[r]!;
+  for (let j = 0; j < n; j++) dst[dOff + j] = wr * src[ar + j]!;
   for (let k = 0; k < r; k++) {
-    const a = offs[k];
-    const b = offs[2 * r - k];
-    const wk = w[k];
-    for (let j = 0; j < n; j++) dst[dOff + j] += wk * (src[a + j] + src[b + j]);
+    const a = offs[k]!;
+    const b = offs[2 * r - k]!;
+    const wk = w[k]!;
+    for (let j = 0; j < n; j++) dst[dOff + j]! += wk * (src[a + j]! + src[b + j]!);
   }
 }
 
@@ -364,24 +364,24 @@ function accumulateRow(
   c2: number,
   acc: Float64Array,
 ): void {
-  const ux = q[0];
-  const uy = q[1];
-  const uss = q[2];
-  const uxy = q[3];
+  const ux = q[0]!;
+  const uy = q[1]!;
+  const uss = q[2]!;
+  const uxy = q[3]!;
   let sum = 0;
   let count = 0;
   for (let i = 0; i < n; i++) {
     if (mask !== undefined && mask[mOff + i] === 0) continue;
-    const mx = ux[i];
-    const my = uy[i];
+    const mx = ux[i]!;
+    const my = uy[i]!;
     const m2 = mx * mx + my * my;
     // vx + vy = E[x^2 + y^2] - mx^2 - my^2; vxy = E[xy] - mx my
-    const vxy = uxy[i] - mx * my;
-    sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((m2 + c1) * (uss[i] - m2 + c2));
+    const vxy = uxy[i]! - mx * my;
+    sum += ((2 * mx * my + c1) * (2 * vxy + c2)) / ((m2 + c1) * (uss[i]! - m2 + c2));
     count++;
   }
-  acc[0] += sum;
-  acc[1] += count;
+  acc[0]! += sum;
+  acc[1]! += count;
 }
 
 /**
@@ -405,14 +405,14 @@ function ssimCore(
   fn: string,
 ): number {
   const rank = shape.length;
-  const D = rank === 3 ? shape[0] : 1;
-  const H = shape[rank - 2];
-  const W = shape[rank - 1];
+  const D = rank === 3 ? shape[0]! : 1;
+  const H = shape[rank - 2]!;
+  const W = shape[rank - 1]!;
   const w = gaussianKernel(sigma);
   const r = (w.length - 1) / 2;
   const win = 2 * r + 1;
   for (let a = 0; a < rank; a++) {
-    if (shape[a] < win) {
+    if (shape[a]! < win) {
       throw argError('image', fn, `must be at least ${win} voxels along every axis (the Gaussian window for sigma ${sigma}), got shape [${shape.join(', ')}]`);
     }
   }
@@ -430,7 +430,10 @@ function ssimCore(
     tmp.push(new Float64Array(win * Wo));
     out.push(new Float64Array(Wo));
   }
-  const [rx, ry, rss, rxy] = rows;
+  const rx = rows[0]!;
+  const ry = rows[1]!;
+  const rss = rows[2]!;
+  const rxy = rows[3]!;
   const c1 = (k1 * dataRange) ** 2;
   const c2 = (k2 * dataRange) ** 2;
   const acc = new Float64Array(2);
@@ -444,8 +447,8 @@ function ssimCore(
     for (let h = 0; h < H; h++) {
       const base = (d * H + h) * W;
       for (let c = 0; c < W; c++) {
-        const xv = x[base + c];
-        const yv = y[base + c];
+        const xv = x[base + c]!;
+        const yv = y[base + c]!;
         guard += xv - xv + (yv - yv);
         rx[c] = xv;
         ry[c] = yv;
@@ -453,15 +456,15 @@ function ssimCore(
         rxy[c] = xv * yv;
       }
       const rowSlot = (h % win) * Wo;
-      for (let q = 0; q < NQ; q++) convolveRow(rows[q], tmp[q], rowSlot, Wo, w, r);
+      for (let q = 0; q < NQ; q++) convolveRow(rows[q]!, tmp[q]!, rowSlot, Wo, w, r);
       if (h >= 2 * r) {
         const ho = h - 2 * r;
         for (let k = 0; k < win; k++) rowOffs[k] = ((ho + k) % win) * Wo;
         if (rank === 2) {
-          for (let q = 0; q < NQ; q++) combineRows(tmp[q], rowOffs, out[q], 0, Wo, w, r);
+          for (let q = 0; q < NQ; q++) combineRows(tmp[q]!, rowOffs, out[q]!, 0, Wo, w, r);
           accumulateRow(out, Wo, mask, (ho + r) * W + r, c1, c2, acc);
         } else {
-          for (let q = 0; q < NQ; q++) combineRows(tmp[q], rowOffs, ring[q], slot * plane + ho * Wo, Wo, w, r);
+          for (let q = 0; q < NQ; q++) combineRows(tmp[q]!, rowOffs, ring[q]!, slot * plane + ho * Wo, Wo, w, r);
         }
       }
     }
@@ -470,7 +473,7 @@ function ssimCore(
       const dOut = d - 2 * r;
       for (let ho = 0; ho < Ho; ho++) {
         for (let k = 0; k < win; k++) slots[k] = ((dOut + k) % win) * plane + ho * Wo;
-        for (let q = 0; q < NQ; q++) combineRows(ring[q], slots, out[q], 0, Wo, w, r);
+        for (let q = 0; q < NQ; q++) combineRows(ring[q]!, slots, out[q]!, 0, Wo, w, r);
         accumulateRow(out, Wo, mask, ((dOut + r) * H + ho + r) * W + r, c1, c2, acc);
       }
     }
@@ -482,7 +485,7 @@ function ssimCore(
   if (acc[1] === 0) {
     throw argError('options.mask', fn, `selects no voxel at least ${r} voxels away from the image's edges (where SSIM is defined)`);
   }
-  return acc[0] / acc[1];
+  return acc[0]! / acc[1]!;
 }
 
 /**

@@ -58,8 +58,8 @@ function countsImpl(prediction: Grid, reference: Grid, threshold: number | undef
   let np = 0;
   let nr = 0;
   for (let i = 0; i < n; i++) {
-    const a = p[i];
-    const b = r[i];
+    const a = p[i]!;
+    const b = r[i]!;
     if (a - a !== 0) throw argError('prediction', fn, `must contain only finite values, found ${a} at index ${i}`);
     if (b - b !== 0) throw argError('reference', fn, `must contain only finite values, found ${b} at index ${i}`);
     const pa = a > t;

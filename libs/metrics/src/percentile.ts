@@ -5,8 +5,8 @@
 import { argError } from './grid.js';
 
 function swap(a: Float64Array, i: number, j: number): void {
-  const t = a[i];
-  a[i] = a[j];
+  const t = a[i]!;
+  a[i] = a[j]!;
   a[j] = t;
 }
 
@@ -26,17 +26,17 @@ function select(a: Float64Array, k: number, left: number, right: number): void {
       const newRight = Math.min(right, Math.floor(k + ((n - m) * s) / n + sd));
       select(a, k, newLeft, newRight);
     }
-    const t = a[k];
+    const t = a[k]!;
     let i = left;
     let j = right;
     swap(a, left, k);
-    if (a[right] > t) swap(a, left, right);
+    if (a[right]! > t) swap(a, left, right);
     while (i < j) {
       swap(a, i, j);
       i++;
       j--;
-      while (a[i] < t) i++;
-      while (a[j] > t) j--;
+      while (a[i]! < t) i++;
+      while (a[j]! > t) j--;
     }
     if (a[left] === t) swap(a, left, j);
     else {
@@ -51,7 +51,7 @@ function select(a: Float64Array, k: number, left: number, right: number): void {
 /** The `p`-th percentile of a non-empty NaN-free `a`, reordered in place (no argument checks). */
 function percentileOf(a: Float64Array, p: number): number {
   const n = a.length;
-  if (n === 1) return a[0];
+  if (n === 1) return a[0]!;
   const q = p / 100;
   // numpy's virtual index for method 'linear': (n - 1) * q, operation for operation.
   const virtual = (n - 1) * q;
@@ -59,14 +59,14 @@ function percentileOf(a: Float64Array, p: number): number {
   if (lo > n - 1) lo = n - 1;
   const gamma = virtual - lo;
   select(a, lo, 0, n - 1);
-  const below = a[lo];
+  const below = a[lo]!;
   // The next order statistic (numpy clips its index to n - 1). No shortcut
   // for gamma = 0: numpy interpolates then too, which gives NaN next to an
   // infinity.
   let above = below;
   if (lo < n - 1) {
     above = Infinity;
-    for (let i = lo + 1; i < n; i++) if (a[i] < above) above = a[i];
+    for (let i = lo + 1; i < n; i++) if (a[i]! < above) above = a[i]!;
   }
   // numpy's _lerp
   const diff = above - below;

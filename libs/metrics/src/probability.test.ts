@@ -22,7 +22,7 @@ describe('evaluateProbabilityMap vs numpy/scipy', () => {
     expect(Math.abs(brierScore(p, r) - c.brier)).toBeLessThan(1e-12);
     expect(res.thresholds).toHaveLength(c.thresholds.length);
     res.thresholds.forEach((t, i) => {
-      const e = c.thresholds[i];
+      const e = c.thresholds[i]!;
       expect(t.threshold).toBe(e.threshold);
       expect(t.predictedVoxels).toBe(e.predictedVoxels);
       expect(Math.abs(t.dice - e.dice)).toBeLessThan(1e-12);
@@ -31,7 +31,7 @@ describe('evaluateProbabilityMap vs numpy/scipy', () => {
     });
     // worstDistance applies to thresholds that leave the prediction empty
     const capped = evaluateProbabilityMap(p, r, { thresholds: [0.99], emptyPolicy: { worstDistance: 374 } });
-    expect(capped.thresholds[0].hd95).toBe(374);
+    expect(capped.thresholds[0]!.hd95).toBe(374);
     expect(evaluateProbabilityMap(p, r).thresholds.map((t) => t.threshold)).toEqual([0.5]);
   });
 

@@ -74,7 +74,7 @@ export interface ProbabilityMapEvaluation {
 function checkProbability(probability: Grid, fn: string): void {
   const p = probability.data;
   for (let i = 0; i < p.length; i++) {
-    const v = p[i];
+    const v = p[i]!;
     if (!(v >= 0 && v <= 1)) {
       throw argError('probability', fn, `must contain probabilities in [0, 1], found ${v} at index ${i}`);
     }
@@ -96,7 +96,7 @@ function brierImpl(probability: Grid, reference: Grid, options: BrierOptions, fn
   let count = 0;
   for (let i = 0; i < p.length; i++) {
     if (mask !== undefined && mask[i] === 0) continue;
-    const d = p[i] - ref[i];
+    const d = p[i]! - ref[i]!;
     sum += d * d;
     count++;
   }
@@ -161,7 +161,7 @@ export function evaluateProbabilityMap(
   for (const t of thresholds) {
     let count = 0;
     for (let i = 0; i < p.length; i++) {
-      const b = p[i] >= t ? 1 : 0;
+      const b = p[i]! >= t ? 1 : 0;
       bin[i] = b;
       count += b;
     }

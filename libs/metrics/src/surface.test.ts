@@ -47,11 +47,11 @@ function sorted(a: ArrayLike<number>): number[] {
 
 function expectClose(actual: number, expected: number | undefined, tol = TOL): void {
   expect(expected).toBeDefined();
-  if (!Number.isFinite(expected as number)) {
+  if (!Number.isFinite(expected)) {
     expect(actual).toBe(expected);
     return;
   }
-  expect(Math.abs(actual - (expected as number))).toBeLessThan(tol);
+  expect(Math.abs(actual - expected!)).toBeLessThan(tol);
 }
 
 describe('surface distances vs scipy (EDT + binary_erosion)', () => {
@@ -80,11 +80,11 @@ describe('surface distances vs scipy (EDT + binary_erosion)', () => {
     expect([d.predictionToReference.length, d.referenceToPrediction.length]).toEqual(c.surfaceCounts);
     const pr = sorted(d.predictionToReference);
     const rp = sorted(d.referenceToPrediction);
-    const epr = sorted(c.predictionToReference as number[]);
-    const erp = sorted(c.referenceToPrediction as number[]);
+    const epr = sorted(c.predictionToReference!);
+    const erp = sorted(c.referenceToPrediction!);
     let worst = 0;
-    for (let i = 0; i < pr.length; i++) worst = Math.max(worst, Math.abs(pr[i] - epr[i]));
-    for (let i = 0; i < rp.length; i++) worst = Math.max(worst, Math.abs(rp[i] - erp[i]));
+    for (let i = 0; i < pr.length; i++) worst = Math.max(worst, Math.abs(pr[i]! - epr[i]!));
+    for (let i = 0; i < rp.length; i++) worst = Math.max(worst, Math.abs(rp[i]! - erp[i]!));
     expect(worst).toBeLessThan(TOL);
     expectClose(hausdorff(p, r, opts), c.hausdorff);
     expectClose(hausdorff95(p, r, opts), c.hd95Max);
@@ -106,7 +106,7 @@ describe('input representations', () => {
   it('byte masks (aligned or not), other typed arrays and plain arrays give the same distances', () => {
     for (const c of fixture.cases.filter((k) => k.predictionVoxels > 0 && k.referenceVoxels > 0)) {
       const opts = { connectivity: c.connectivity, spacing: c.spacing };
-      const expected = c.hd95Max as number;
+      const expected = c.hd95Max!;
       const n = c.prediction.length;
       for (const offset of [0, 1, 2, 3, 4]) {
         const pb = new Uint8Array(n + 8);
@@ -195,10 +195,11 @@ describeSliceSets('surface distances on %s', (set) => {
     const v = fx.volume;
     const stack = (mod: string, t: number): Grid => {
       const slices = (v.slices as number[]).map((i) => fromNifti(set.read(set.file(i, mod)), { axisOrder: 'xyz' }));
-      const [nx, ny] = slices[0].shape;
+      const nx = slices[0]!.shape[0]!;
+      const ny = slices[0]!.shape[1]!;
       const data = new Uint8Array(slices.length * nx * ny);
       slices.forEach((s, k) => {
-        for (let i = 0; i < nx * ny; i++) data[k * nx * ny + i] = s.data[i] > t ? 1 : 0;
+        for (let i = 0; i < nx * ny; i++) data[k * nx * ny + i] = s.data[i]! > t ? 1 : 0;
       });
       return { data, shape: [slices.length, nx, ny], spacing: v.spacing };
     };
@@ -219,7 +220,7 @@ describeSliceSets('surface distances on %s', (set) => {
 describe('percentile vs numpy.percentile', () => {
   it.each(fixture.percentile.map((c) => [c.values.length, c] as const))('%i values', (_n, c) => {
     const before = c.values.slice();
-    c.p.forEach((p, k) => expect(Math.abs(percentile(c.values, p) - c.expected[k])).toBeLessThan(1e-9));
+    c.p.forEach((p, k) => expect(Math.abs(percentile(c.values, p) - c.expected[k]!)).toBeLessThan(1e-9));
     expect(c.values).toEqual(before);
   });
   it.each(fixture.percentile.map((c) => [c.values.length, c] as const))('%i values, bit for bit (also in place)', (_n, c) => {

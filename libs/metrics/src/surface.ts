@@ -95,7 +95,7 @@ function neighbourOffsets(shape: readonly number[], connectivity: number): numbe
   let s = 1;
   for (let a = rank - 1; a >= 0; a--) {
     strides[a] = s;
-    s *= shape[a];
+    s *= shape[a]!;
   }
   const offsets: number[] = [];
   const total = 3 ** rank;
@@ -107,7 +107,7 @@ function neighbourOffsets(shape: readonly number[], connectivity: number): numbe
       const d = (c % 3) - 1;
       c = Math.floor(c / 3);
       if (d !== 0) nonzero++;
-      off += d * strides[a];
+      off += d * strides[a]!;
     }
     if (nonzero > 0 && nonzero <= connectivity) offsets.push(off);
   }
@@ -123,9 +123,9 @@ export function surfaceInto(mask: Uint8Array, shape: readonly number[], connecti
   const rank = shape.length;
   const offsets = neighbourOffsets(shape, connectivity);
   const no = offsets.length;
-  const n2 = shape[rank - 1];
-  const n1 = rank >= 2 ? shape[rank - 2] : 1;
-  const n0 = rank >= 3 ? shape[rank - 3] : 1;
+  const n2 = shape[rank - 1]!;
+  const n1 = rank >= 2 ? shape[rank - 2]! : 1;
+  const n0 = rank >= 3 ? shape[rank - 3]! : 1;
   const has0 = rank >= 3;
   const has1 = rank >= 2;
   let count = 0;
@@ -142,7 +142,7 @@ export function surfaceInto(mask: Uint8Array, shape: readonly number[], connecti
         let isSurface = edge01 || i2 === 0 || i2 === n2 - 1;
         if (!isSurface) {
           for (let k = 0; k < no; k++) {
-            if (mask[i + offsets[k]] === 0) {
+            if (mask[i + offsets[k]!] === 0) {
               isSurface = true;
               break;
             }
@@ -207,15 +207,15 @@ function firstNonZero(p: Uint8Array, r: Uint8Array, p32: Uint32Array | null, r32
   let i = from;
   if (p32 !== null && r32 !== null) {
     while (i < to && (i & 3) !== 0) {
-      if ((p[i] | r[i]) !== 0) return i;
+      if ((p[i]! | r[i]!) !== 0) return i;
       i++;
     }
     let wi = i >> 2;
     const wend = to >> 2;
-    while (wi < wend && (p32[wi] | r32[wi]) === 0) wi++;
+    while (wi < wend && (p32[wi]! | r32[wi]!) === 0) wi++;
     i = wi << 2;
   }
-  for (; i < to; i++) if ((p[i] | r[i]) !== 0) return i;
+  for (; i < to; i++) if ((p[i]! | r[i]!) !== 0) return i;
   return -1;
 }
 
@@ -238,17 +238,17 @@ function unionBoxBytes(p: Uint8Array, r: Uint8Array, n0: number, n1: number, n2:
       if (hit < 0) continue;
       const first = hit - base;
       let last = n2 - 1;
-      while ((p[base + last] | r[base + last]) === 0) last--;
+      while ((p[base + last]! | r[base + last]!) === 0) last--;
       if (!anyP) for (let k = first; k <= last && !anyP; k++) anyP = p[base + k] !== 0;
       if (!anyR) for (let k = first; k <= last && !anyR; k++) anyR = r[base + k] !== 0;
       sliceAny = true;
-      if (i1 < lo[1]) lo[1] = i1;
-      if (i1 > hi[1]) hi[1] = i1;
-      if (first < lo[2]) lo[2] = first;
-      if (last > hi[2]) hi[2] = last;
+      if (i1 < lo[1]!) lo[1] = i1;
+      if (i1 > hi[1]!) hi[1] = i1;
+      if (first < lo[2]!) lo[2] = first;
+      if (last > hi[2]!) hi[2] = last;
     }
     if (sliceAny) {
-      if (i0 < lo[0]) lo[0] = i0;
+      if (i0 < lo[0]!) lo[0] = i0;
       hi[0] = i0;
     }
   }
@@ -269,8 +269,8 @@ function unionBox(p: ArrayLike<number>, r: ArrayLike<number>, t: number, n0: num
       let first = -1;
       let last = -1;
       for (let k = 0; k < n2; k++) {
-        const a = p[i + k];
-        const b = r[i + k];
+        const a = p[i + k]!;
+        const b = r[i + k]!;
         const ia = a > t;
         const ib = b > t;
         if (ia || ib) {
@@ -283,14 +283,14 @@ function unionBox(p: ArrayLike<number>, r: ArrayLike<number>, t: number, n0: num
       }
       if (first >= 0) {
         sliceAny = true;
-        if (i1 < lo[1]) lo[1] = i1;
-        if (i1 > hi[1]) hi[1] = i1;
-        if (first < lo[2]) lo[2] = first;
-        if (last > hi[2]) hi[2] = last;
+        if (i1 < lo[1]!) lo[1] = i1;
+        if (i1 > hi[1]!) hi[1] = i1;
+        if (first < lo[2]!) lo[2] = first;
+        if (last > hi[2]!) hi[2] = last;
       }
     }
     if (sliceAny) {
-      if (i0 < lo[0]) lo[0] = i0;
+      if (i0 < lo[0]!) lo[0] = i0;
       hi[0] = i0;
     }
   }
@@ -322,9 +322,9 @@ export function surfaceDistancesImpl(
   // mask is empty, and the finiteness check (no full-size mask is allocated).
   const pd = prediction.data;
   const rd = reference.data;
-  const n2 = shape[rank - 1];
-  const n1 = rank >= 2 ? shape[rank - 2] : 1;
-  const n0 = rank >= 3 ? shape[rank - 3] : 1;
+  const n2 = shape[rank - 1]!;
+  const n1 = rank >= 2 ? shape[rank - 2]! : 1;
+  const n0 = rank >= 3 ? shape[rank - 3]! : 1;
   const bytes = pd instanceof Uint8Array && rd instanceof Uint8Array && threshold >= 0 && threshold < 1;
   const box = bytes ? unionBoxBytes(pd, rd, n0, n1, n2) : unionBox(pd, rd, threshold, n0, n1, n2);
   if (box.bad) {
@@ -342,16 +342,16 @@ export function surfaceDistancesImpl(
   const { lo, hi } = box;
   // Crop and threshold both masks to the box (byte masks: any non-zero value
   // is foreground, which is all the surface extraction needs).
-  const c0 = hi[0] - lo[0] + 1;
-  const c1 = hi[1] - lo[1] + 1;
-  const c2 = hi[2] - lo[2] + 1;
+  const c0 = hi[0]! - lo[0]! + 1;
+  const c1 = hi[1]! - lo[1]! + 1;
+  const c2 = hi[2]! - lo[2]! + 1;
   const cn = c0 * c1 * c2;
   const cp = new Uint8Array(cn);
   const cr = new Uint8Array(cn);
   let o = 0;
-  for (let i0 = lo[0]; i0 <= hi[0]; i0++) {
-    for (let i1 = lo[1]; i1 <= hi[1]; i1++) {
-      const src = (i0 * n1 + i1) * n2 + lo[2];
+  for (let i0 = lo[0]!; i0 <= hi[0]!; i0++) {
+    for (let i1 = lo[1]!; i1 <= hi[1]!; i1++) {
+      const src = (i0 * n1 + i1) * n2 + lo[2]!;
       if (bytes) {
         cp.set((pd as Uint8Array).subarray(src, src + c2), o);
         cr.set((rd as Uint8Array).subarray(src, src + c2), o);
@@ -359,8 +359,8 @@ export function surfaceDistancesImpl(
         continue;
       }
       for (let k = 0; k < c2; k++, o++) {
-        cp[o] = pd[src + k] > threshold ? 1 : 0;
-        cr[o] = rd[src + k] > threshold ? 1 : 0;
+        cp[o] = pd[src + k]! > threshold ? 1 : 0;
+        cr[o] = rd[src + k]! > threshold ? 1 : 0;
       }
     }
   }
@@ -374,9 +374,9 @@ export function surfaceDistancesImpl(
   const pToR = new Float64Array(np);
   const rToP = new Float64Array(nr);
   squaredEdtInto(sr, 1, cropShape, spacing, dist, scratch, sp);
-  for (let j = 0, k = 0; j < cn; j++) if (sp[j] === 1) pToR[k++] = Math.sqrt(dist[j]);
+  for (let j = 0, k = 0; j < cn; j++) if (sp[j] === 1) pToR[k++] = Math.sqrt(dist[j]!);
   squaredEdtInto(sp, 1, cropShape, spacing, dist, scratch, sr);
-  for (let j = 0, k = 0; j < cn; j++) if (sr[j] === 1) rToP[k++] = Math.sqrt(dist[j]);
+  for (let j = 0, k = 0; j < cn; j++) if (sr[j] === 1) rToP[k++] = Math.sqrt(dist[j]!);
   return { predictionToReference: pToR, referenceToPrediction: rToP, predictionEmpty: false, referenceEmpty: false };
 }
 
@@ -405,7 +405,7 @@ function emptyValue(d: SurfaceDistances, policy: EmptyMaskPolicy): number | unde
 
 function maxOf(a: Float64Array): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  for (let i = 0; i < a.length; i++) if (a[i]! > m) m = a[i]!;
   return m;
 }
 
@@ -465,7 +465,7 @@ export function hausdorff95(prediction: Grid, reference: Grid, options: Hausdorf
 
 function sumOf(a: Float64Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i];
+  for (let i = 0; i < a.length; i++) s += a[i]!;
   return s;
 }
 
