@@ -96,7 +96,7 @@ export interface Diffusion {
 
 function map(a: Float64Array, f: (v: number, i: number) => number): Float64Array {
   const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = f(a[i], i);
+  for (let i = 0; i < a.length; i++) out[i] = f(a[i]!, i);
   return out;
 }
 
@@ -113,12 +113,12 @@ function fromBetas(betas: Float64Array, meta: Omit<Diffusion, keyof DiffusionArr
   const alphasCumprod = new Float64Array(n);
   let acc = 1;
   for (let i = 0; i < n; i++) {
-    acc *= alphas[i];
+    acc *= alphas[i]!;
     alphasCumprod[i] = acc;
   }
-  const alphasCumprodPrev = map(alphasCumprod, (_, i) => (i === 0 ? 1 : alphasCumprod[i - 1]));
-  const alphasCumprodNext = map(alphasCumprod, (_, i) => (i === n - 1 ? 0 : alphasCumprod[i + 1]));
-  const posteriorVariance = map(betas, (b, i) => (b * (1 - alphasCumprodPrev[i])) / (1 - alphasCumprod[i]));
+  const alphasCumprodPrev = map(alphasCumprod, (_, i) => (i === 0 ? 1 : alphasCumprod[i - 1]!));
+  const alphasCumprodNext = map(alphasCumprod, (_, i) => (i === n - 1 ? 0 : alphasCumprod[i + 1]!));
+  const posteriorVariance = map(betas, (b, i) => (b * (1 - alphasCumprodPrev[i]!)) / (1 - alphasCumprod[i]!));
   return {
     ...meta,
     betas,
@@ -132,9 +132,10 @@ function fromBetas(betas: Float64Array, meta: Omit<Diffusion, keyof DiffusionArr
     sqrtRecipAlphasCumprod: map(alphasCumprod, (a) => Math.sqrt(1 / a)),
     sqrtRecipm1AlphasCumprod: map(alphasCumprod, (a) => Math.sqrt(1 / a - 1)),
     posteriorVariance,
-    posteriorLogVarianceClipped: map(posteriorVariance, (v, i) => Math.log(i === 0 ? posteriorVariance[1] : v)),
-    posteriorMeanCoef1: map(betas, (b, i) => (b * Math.sqrt(alphasCumprodPrev[i])) / (1 - alphasCumprod[i])),
-    posteriorMeanCoef2: map(betas, (_, i) => ((1 - alphasCumprodPrev[i]) * Math.sqrt(alphas[i])) / (1 - alphasCumprod[i])),
+    // At least 2 steps (createDiffusion's checks).
+    posteriorLogVarianceClipped: map(posteriorVariance, (v, i) => Math.log(i === 0 ? posteriorVariance[1]! : v)),
+    posteriorMeanCoef1: map(betas, (b, i) => (b * Math.sqrt(alphasCumprodPrev[i]!)) / (1 - alphasCumprod[i]!)),
+    posteriorMeanCoef2: map(betas, (_, i) => ((1 - alphasCumprodPrev[i]!) * Math.sqrt(alphas[i]!)) / (1 - alphasCumprod[i]!)),
   };
 }
 
@@ -198,7 +199,7 @@ export function createDiffusion(options: DiffusionOptions = {}): Diffusion {
   const newBetas = new Float64Array(kept.length);
   let last = 1;
   kept.forEach((t, i) => {
-    const ac = base.alphasCumprod[t];
+    const ac = base.alphasCumprod[t]!;
     newBetas[i] = 1 - ac / last;
     last = ac;
   });

@@ -148,7 +148,7 @@ export function pMeanVariance(
       logVariance = tf.add(tf.mul(frac, maxLog), tf.mul(tf.sub(1, frac), minLog));
       variance = tf.exp(logVariance);
     } else if (diffusion.fixedVariance === 'large') {
-      const large = diffusion.betas.map((b, i) => (i === 0 ? diffusion.posteriorVariance[1] : b));
+      const large = diffusion.betas.map((b, i) => (i === 0 ? diffusion.posteriorVariance[1]! : b));
       variance = extract(large, idx);
       logVariance = extract(large.map(Math.log), idx);
     } else {

@@ -5,7 +5,7 @@ import { initBackend } from '@tumorcast/nn';
 import { Rng } from '@tumorcast/random';
 import {
   createDiffusion, ddimReverseLoop, ddimReverseStep, ddimSampleLoop, ddimStep, ddpmSampleLoop, ddpmStep,
-  fromModelRange, normalTensor, pMeanVariance, qPosteriorMeanVariance, qSample, stopGradient, toModelRange,
+  fromModelRange, normalTensor, originalTimesteps, pMeanVariance, qPosteriorMeanVariance, qSample, stopGradient, toModelRange,
   trainingLosses, type DiffusionModel,
 } from './index.js';
 import { maxAbsDiff, tinyEps } from './test-utils/tiny-nets.js';
@@ -82,10 +82,10 @@ describe('process vs PyTorch reference (tolerance 1e-4)', () => {
     const bias = tf.variable(tf.tensor1d(fx.net.conv2.bias));
     const netB = tinyEpsWithBias(fx.net, bias);
     const { grads: gv } = tf.variableGrads(() => tf.sum(trainingLosses(diffusion, netB, t4(L.x0, s), L.t, t4(L.noise, s), { y: L.y }).vb!) as tf.Scalar, [bias]);
-    expect(maxAbsDiff(gv[bias.name], L.gradVbConv2Bias)).toBeLessThan(TOL);
-    expect(Array.from(gv[bias.name].dataSync().slice(0, 4))).toEqual([0, 0, 0, 0]);
+    expect(maxAbsDiff(gv[bias.name]!, L.gradVbConv2Bias)).toBeLessThan(TOL);
+    expect(Array.from(gv[bias.name]!.dataSync().slice(0, 4))).toEqual([0, 0, 0, 0]);
     const { grads: gl } = tf.variableGrads(() => tf.sum(trainingLosses(diffusion, netB, t4(L.x0, s), L.t, t4(L.noise, s), { y: L.y }).loss) as tf.Scalar, [bias]);
-    expect(maxAbsDiff(gl[bias.name], L.gradLossConv2Bias)).toBeLessThan(TOL);
+    expect(maxAbsDiff(gl[bias.name]!, L.gradLossConv2Bias)).toBeLessThan(TOL);
     tf.dispose([bias, gv[bias.name], gl[bias.name]]);
   });
 
@@ -111,8 +111,8 @@ describe('posterior, helpers, stop-gradient', () => {
     tf.tidy(() => {
       const x = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;
       const { mean, variance } = qPosteriorMeanVariance(d, x, x, 10);
-      expect(mean.dataSync()[0]).toBeCloseTo(d.posteriorMeanCoef1[10] + d.posteriorMeanCoef2[10], 5);
-      expect(variance.dataSync()[0]).toBeCloseTo(d.posteriorVariance[10], 8);
+      expect(mean.dataSync()[0]).toBeCloseTo(d.posteriorMeanCoef1[10]! + d.posteriorMeanCoef2[10]!, 5);
+      expect(variance.dataSync()[0]).toBeCloseTo(d.posteriorVariance[10]!, 8);
     });
   });
   it('stopGradient passes values and blocks gradients', () => {
@@ -126,6 +126,19 @@ describe('posterior, helpers, stop-gradient', () => {
       expect(Array.from(toModelRange(tf.tensor1d([0, 0.5, 1])).dataSync())).toEqual([-1, 0, 1]);
       expect(Array.from(fromModelRange(tf.tensor1d([-1, 0, 1])).dataSync())).toEqual([0, 0.5, 1]);
     });
+  });
+  it('originalTimesteps maps step indices to the original timesteps and rejects other indices', () => {
+    // guided-diffusion's timestep_map for 'ddim50' of 1000 steps (the numpy fixture)
+    const sp = createDiffusion({ steps: 1000, timestepRespacing: 'ddim50' });
+    const want: number[] = fx.respaced.ddim50.timestepMap;
+    tf.tidy(() => {
+      expect(Array.from(originalTimesteps(sp, [0, 1, 49, 3]).dataSync())).toEqual([want[0], want[1], want[49], want[3]]);
+    });
+    const before = tf.memory().numTensors;
+    for (const bad of [50, -1, 1.5, NaN]) {
+      expect(() => originalTimesteps(sp, [0, bad])).toThrow(`'idx' passed to 'originalTimesteps' must hold step indices (integers in [0, 50)), got ${bad}`);
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
   it('normalTensor: per-image generators make images independent of batching', () => {
     tf.tidy(() => {
@@ -145,7 +158,7 @@ describe('loops: memory, progress, abort, determinism, errors', () => {
     const x = tf.randomUniform([2, 8, 8, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const counts: number[][] = [[], [], []];
-    const track = (k: number) => () => { counts[k].push(tf.memory().numTensors); };
+    const track = (k: number) => () => { counts[k]!.push(tf.memory().numTensors); };
     const a = await ddimSampleLoop(d, wobble, x, { eta: 0.5, rng: new Rng(1), onProgress: track(0) });
     const b = await ddpmSampleLoop(d, wobble, x, { rng: new Rng(1), onProgress: track(1) });
     const c = await ddimReverseLoop(d, wobble, x, { steps: 10, onProgress: track(2) });

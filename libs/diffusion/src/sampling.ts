@@ -116,7 +116,7 @@ export function ddimStep(
     let predXStart = out.predXStart;
     if (options.condScore) {
       const g = options.condScore(x, {
-        index: idx, timestep: idx.map((i) => diffusion.timestepMap[i]), t: originalTimesteps(diffusion, idx), predXStart,
+        index: idx, timestep: idx.map((i) => diffusion.timestepMap[i]!), t: originalTimesteps(diffusion, idx), predXStart,
       });
       check4d(g, 'condScore', fn);
       checkSameShape(x, g, 'condScore', fn);
@@ -125,13 +125,13 @@ export function ddimStep(
       predXStart = predictXStartFromEps(diffusion, x, idx, epsC);
     }
     const eps = predictEpsFromXStart(diffusion, x, idx, predXStart);
-    const ab = idx.map((i) => diffusion.alphasCumprod[i]);
-    const abPrev = idx.map((i) => diffusion.alphasCumprodPrev[i]);
-    const sigma = idx.map((_, b) => eta * Math.sqrt((1 - abPrev[b]) / (1 - ab[b])) * Math.sqrt(1 - ab[b] / abPrev[b]));
+    const ab = idx.map((i) => diffusion.alphasCumprod[i]!);
+    const abPrev = idx.map((i) => diffusion.alphasCumprodPrev[i]!);
+    const sigma = idx.map((_, b) => eta * Math.sqrt((1 - abPrev[b]!) / (1 - ab[b]!)) * Math.sqrt(1 - ab[b]! / abPrev[b]!));
     const f32 = (v: number[]) => tf.tensor4d(Float32Array.from(v), [v.length, 1, 1, 1]);
     let sample: tf.Tensor4D = tf.add(
       tf.mul(predXStart, f32(abPrev.map(Math.sqrt))),
-      tf.mul(f32(abPrev.map((a, b) => Math.sqrt(Math.max(0, 1 - a - sigma[b] ** 2)))), eps),
+      tf.mul(f32(abPrev.map((a, b) => Math.sqrt(Math.max(0, 1 - a - sigma[b]! ** 2)))), eps),
     );
     if (eta > 0) {
       const z = drawNoise(x, options, fn);
@@ -291,10 +291,10 @@ async function runLoop(
   try {
     for (let k = 0; k < indices.length; k++) {
       options.signal?.throwIfAborted();
-      const next = tf.tidy(() => step(cur, indices[k]));
+      const next = tf.tidy(() => step(cur, indices[k]!));
       cur.dispose();
       cur = next;
-      options.onProgress?.({ done: k + 1, total: indices.length, index: indices[k], timestep: diffusion.timestepMap[indices[k]] });
+      options.onProgress?.({ done: k + 1, total: indices.length, index: indices[k]!, timestep: diffusion.timestepMap[indices[k]!]! });
       await yieldToEventLoop();
     }
     options.signal?.throwIfAborted();

@@ -49,12 +49,24 @@ export function stepIndices(diffusion: Diffusion, t: Timesteps, batch: number, f
  * `_extract_into_tensor`: float64 lookup, then cast).
  */
 export function extract(arr: Float64Array, idx: readonly number[]): tf.Tensor4D {
-  return tf.tensor4d(Float32Array.from(idx, (i) => arr[i]), [idx.length, 1, 1, 1]);
+  // idx comes from stepIndices (validated), arr has one value per step.
+  return tf.tensor4d(Float32Array.from(idx, (i) => arr[i]!), [idx.length, 1, 1, 1]);
 }
 
-/** The original timesteps of step indices, as the float32 tensor the networks get. */
+/**
+ * The original timesteps of step indices, as the float32 tensor the networks get.
+ *
+ * @param diffusion - the process.
+ * @param idx - step indices, integers in `[0, diffusion.numTimesteps)`.
+ * @throws RangeError when an index is not a step of `diffusion`.
+ */
 export function originalTimesteps(diffusion: Diffusion, idx: readonly number[]): tf.Tensor1D {
-  return tf.tensor1d(Float32Array.from(idx, (i) => diffusion.timestepMap[i]), 'float32');
+  const map = diffusion.timestepMap;
+  return tf.tensor1d(Float32Array.from(idx, (i) => {
+    const v = map[i];
+    if (v === undefined) throw new RangeError(`'idx' passed to 'originalTimesteps' must hold step indices (integers in [0, ${map.length})), got ${i}`);
+    return v;
+  }), 'float32');
 }
 
 /**

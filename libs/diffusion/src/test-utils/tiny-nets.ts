@@ -5,9 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** A conv layer's weights as stored in the fixtures. */
-export interface ConvJson { weight: number[]; weightShape: number[]; bias: number[] }
+export interface ConvJson { weight: number[]; weightShape: [number, number, number, number]; bias: number[] }
 /** TinyEps weights as stored in the fixtures. */
-export interface TinyEpsJson { conv1: ConvJson; conv2: ConvJson; wt: number[]; emb: number[]; embShape: number[] }
+export interface TinyEpsJson { conv1: ConvJson; conv2: ConvJson; wt: number[]; emb: number[]; embShape: [number, number] }
 
 /** OIHW -> HWIO filter tensor, plus bias. */
 export function convFromJson(c: ConvJson): { filter: tf.Tensor4D; bias: tf.Tensor1D } {
@@ -48,7 +48,7 @@ export function maxAbsDiff(x: tf.Tensor | ArrayLike<number>, ref: ArrayLike<numb
   const a = x instanceof tf.Tensor ? x.dataSync() : x;
   if (a.length !== ref.length) throw new Error(`length ${a.length} != ${ref.length}`);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - ref[i]));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - ref[i]!));
   return m;
 }
 
@@ -56,6 +56,6 @@ export function maxAbsDiff(x: tf.Tensor | ArrayLike<number>, ref: ArrayLike<numb
 export function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>, floor = 1e-30): number {
   if (a.length !== ref.length) throw new Error(`length ${a.length} != ${ref.length}`);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - ref[i]) / Math.max(Math.abs(ref[i]), floor));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - ref[i]!) / Math.max(Math.abs(ref[i]!), floor));
   return m;
 }
