@@ -95,7 +95,7 @@ describe('PNG output', () => {
     const data = Float32Array.from({ length: 12 }, (_, i) => i / 11);
     const back = decodePng(encodePng({ width: 4, height: 3, data }));
     expect(back.width).toBe(4);
-    for (let i = 0; i < 12; i++) expect(Math.abs((back.data[3 * i] as number) - (data[i] as number))).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+    for (let i = 0; i < 12; i++) expect(Math.abs(back.data[3 * i]! - data[i]!)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
   });
 
   it('encodes 8-bit gray and RGB pixels as colour types 0 and 2, values unchanged', () => {

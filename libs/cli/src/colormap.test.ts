@@ -13,7 +13,7 @@ const golden = JSON.parse(fs.readFileSync(new URL('../test/fixtures/colormaps.js
 /** The 8-bit RGB of pixel i after a PNG round trip. */
 function pixel(img: PngImage, i: number): number[] {
   const back = decodePng(encodePng(img));
-  return [0, 1, 2].map((k) => Math.round((back.data[3 * i + k] as number) * 255));
+  return [0, 1, 2].map((k) => Math.round(back.data[3 * i + k]! * 255));
 }
 
 describe('colour maps against matplotlib', () => {
@@ -75,7 +75,7 @@ describe('mask outlines', () => {
   it('drawOutline paints the block\'s 8 border pixels, not its centre', () => {
     const out = drawOutline({ width: 5, height: 5, data: new Float32Array(25) }, mask, [0, 255, 0]);
     const green: number[] = [];
-    for (let i = 0; i < 25; i++) if ((out.data[3 * i + 1] as number) === 1) green.push(i);
+    for (let i = 0; i < 25; i++) if (out.data[3 * i + 1]! === 1) green.push(i);
     expect(green).toEqual([6, 7, 8, 11, 13, 16, 17, 18]);
     expect(() => drawOutline({ width: 5, height: 5, data: new Float32Array(25) }, [1], [0, 0, 0])).toThrow(/'mask' passed to 'drawOutline' has 1 values, expected 5x5/);
   });

@@ -53,7 +53,7 @@ export function colorAt(stops: ColorStops, t: number): [number, number, number] 
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
   const a = stops[i]!, b = stops[i + 1]!;
-  return [0, 1, 2].map((k) => (a[k] as number) + f * ((b[k] as number) - (a[k] as number))) as [number, number, number];
+  return [0, 1, 2].map((k) => a[k]! + f * (b[k]! - a[k]!)) as [number, number, number];
 }
 
 /** Options of {@link colorize}. */
@@ -100,9 +100,9 @@ export function colorize(values: ArrayLike<number>, width: number, height: numbe
   if (!Number.isFinite(min) || !Number.isFinite(max) || !(max > min)) throw new RangeError(`'min'/'max' passed to '${fn}' must be finite with max > min, got ${min}, ${max}`);
   const out = new Float32Array(3 * width * height);
   for (let i = 0; i < width * height; i++) {
-    const v = values[i] as number;
+    const v = values[i]!;
     const c = colorAt(stops, Number.isFinite(v) ? (v - min) / (max - min) : Number.NaN);
-    for (let k = 0; k < 3; k++) out[3 * i + k] = (c[k] as number) / 255;
+    for (let k = 0; k < 3; k++) out[3 * i + k] = c[k]! / 255;
   }
   return { width, height, data: out, channels: 3 };
 }
@@ -151,12 +151,12 @@ export function overlayColormap(base: PngImage, map: ArrayLike<number>, options:
   const threshold = options.threshold ?? 0;
   const out = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) {
-    const raw = map[i] as number;
+    const raw = map[i]!;
     const v = Number.isFinite(raw) ? Math.max(0, Math.min(1, raw)) : 0;
     const col = v > threshold ? colorAt(stops, v) : undefined;
     for (let k = 0; k < 3; k++) {
-      const g = Math.max(0, Math.min(1, base.data[c === 1 ? i : 3 * i + k] as number));
-      out[3 * i + k] = col ? g * (1 - alpha) + ((col[k] as number) / 255) * alpha : g;
+      const g = Math.max(0, Math.min(1, base.data[c === 1 ? i : 3 * i + k]!));
+      out[3 * i + k] = col ? g * (1 - alpha) + (col[k]! / 255) * alpha : g;
     }
   }
   return { width: base.width, height: base.height, data: out, channels: 3 };
@@ -184,13 +184,13 @@ export function drawOutline(image: PngImage, mask: ArrayLike<number>, color: Rgb
   const c = image.channels ?? 1;
   if (image.data.length !== w * h * c) throw new RangeError(`'image' passed to 'drawOutline' has ${image.data.length} values, expected ${w}x${h}x${c}`);
   const out = new Float32Array(3 * w * h);
-  for (let i = 0; i < w * h; i++) for (let k = 0; k < 3; k++) out[3 * i + k] = image.data[c === 1 ? i : 3 * i + k] as number;
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && (mask[y * w + x] as number) > 0.5;
+  for (let i = 0; i < w * h; i++) for (let k = 0; k < 3; k++) out[3 * i + k] = image.data[c === 1 ? i : 3 * i + k]!;
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && mask[y * w + x]! > 0.5;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       if (!inside(x, y)) continue;
       if (inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1)) continue;
-      for (let k = 0; k < 3; k++) out[3 * (y * w + x) + k] = (color[k] as number) / 255;
+      for (let k = 0; k < 3; k++) out[3 * (y * w + x) + k] = color[k]! / 255;
     }
   }
   return { width: w, height: h, data: out, channels: 3 };
@@ -209,7 +209,7 @@ export function drawOutline(image: PngImage, mask: ArrayLike<number>, color: Rgb
  */
 export function maskOutlinePath(mask: ArrayLike<number>, width: number, height: number): string {
   checkMask(mask, width, height, 'maskOutlinePath');
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && (mask[y * width + x] as number) > 0.5;
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && mask[y * width + x]! > 0.5;
   const parts: string[] = [];
   // Horizontal edges: between rows y-1 and y, runs of x where exactly one side is inside.
   for (let y = 0; y <= height; y++) {

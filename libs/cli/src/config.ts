@@ -57,7 +57,7 @@ export function parseArgs(argv: readonly string[], booleanKeys: ReadonlySet<stri
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i]!;
     if (a === '--') {
       positionals.push(...argv.slice(i + 1));
       break;
@@ -215,7 +215,7 @@ function exampleValue(field: ConfigField): string {
   if (field.default !== undefined && !(Array.isArray(field.default) && field.default.length === 0)) {
     return Array.isArray(field.default) ? field.default.join(',') : String(field.default);
   }
-  if (field.choices?.length) return field.choices[0] as string;
+  if (field.choices?.length) return field.choices[0]!;
   return { number: '0.5', integer: '1', boolean: 'true', string: 'VALUE', 'string[]': 'a,b', 'number[]': '1,2', 'integer[]': '1,2' }[field.type];
 }
 

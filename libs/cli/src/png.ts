@@ -40,12 +40,12 @@ export function encodePng(img: PngImage): Uint8Array {
   for (let i = 0; i < n; i++) {
     const o = 4 * i;
     if (c === 1) {
-      const g = to8(img.data[i] as number);
+      const g = to8(img.data[i]!);
       png.data[o] = g; png.data[o + 1] = g; png.data[o + 2] = g;
     } else {
-      png.data[o] = to8(img.data[3 * i] as number);
-      png.data[o + 1] = to8(img.data[3 * i + 1] as number);
-      png.data[o + 2] = to8(img.data[3 * i + 2] as number);
+      png.data[o] = to8(img.data[3 * i]!);
+      png.data[o + 1] = to8(img.data[3 * i + 1]!);
+      png.data[o + 2] = to8(img.data[3 * i + 2]!);
     }
     png.data[o + 3] = 255;
   }
@@ -85,7 +85,7 @@ export function decodePng(bytes: Uint8Array): PngImage {
   const png = PNG.sync.read(Buffer.from(bytes));
   const n = png.width * png.height;
   const data = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) data[3 * i + k] = (png.data[4 * i + k] as number) / 255;
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) data[3 * i + k] = png.data[4 * i + k]! / 255;
   return { width: png.width, height: png.height, data, channels: 3 };
 }
 
@@ -99,9 +99,9 @@ export function overlay(base: PngImage, map: ArrayLike<number>, color: Rgb = [25
   if (map.length !== n) throw new RangeError(`'map' passed to 'overlay' has ${map.length} values, expected ${n}`);
   const out = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) {
-    const g = Math.max(0, Math.min(1, base.data[(base.channels ?? 1) === 1 ? i : 3 * i] as number));
-    const a = Math.max(0, Math.min(1, (map[i] as number) || 0)) * alpha;
-    for (let k = 0; k < 3; k++) out[3 * i + k] = g * (1 - a) + ((color[k] as number) / 255) * a;
+    const g = Math.max(0, Math.min(1, base.data[(base.channels ?? 1) === 1 ? i : 3 * i]!));
+    const a = Math.max(0, Math.min(1, map[i]! || 0)) * alpha;
+    for (let k = 0; k < 3; k++) out[3 * i + k] = g * (1 - a) + (color[k]! / 255) * a;
   }
   return { width: base.width, height: base.height, data: out, channels: 3 };
 }
@@ -126,7 +126,7 @@ export function tileImages(images: PngImage[], columns = images.length, gap = 2)
       for (let x = 0; x < w; x++) {
         const o = 3 * ((oy + y) * W + ox + x);
         const i = y * w + x;
-        for (let q = 0; q < 3; q++) out[o + q] = c === 1 ? (im.data[i] as number) : (im.data[3 * i + q] as number);
+        for (let q = 0; q < 3; q++) out[o + q] = c === 1 ? im.data[i]! : im.data[3 * i + q]!;
       }
     }
   });

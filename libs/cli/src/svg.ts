@@ -51,7 +51,7 @@ export function lineChartSvg(series: readonly ChartSeries[], options: LineChartO
   const tf = (v: number) => (options.logY ? Math.log10(v) : v);
   const pts = series.map((s) => {
     if (s.x.length !== s.y.length) throw new RangeError(`series '${s.label}' passed to 'lineChartSvg' has ${s.x.length} x and ${s.y.length} y values`);
-    return s.x.map((x, i) => [x, s.y[i] as number] as const).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0));
+    return s.x.map((x, i) => [x, s.y[i]!] as const).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0));
   });
   const all = pts.flat();
   const xs = all.map((p) => p[0]);
