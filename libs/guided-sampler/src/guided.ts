@@ -281,8 +281,7 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
 
 /**
  * Runs a resolved guided sample-known with one generator per image (the
- * building block of {@link guidedSampleKnown}, the probability map and the
- * data-set runner).
+ * building block of {@link guidedSampleKnown} and the probability map).
  *
  * @param r - resolved options; `r.image` holds the batch to run.
  * @param rngs - one generator per image.

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * Regressor-guided DDIM from a known scan (method section 5), growth
- * probability maps, a training-free FLAIR segmenter, and a data-set runner.
+ * probability maps, a training-free FLAIR segmenter, and per-slice targets.
  * Images are NHWC in the range the networks were trained on (`dataRange`:
  * [-1, 1] by default, [0, 1] for the authors' networks; see the README).
  */
@@ -17,10 +17,8 @@ export { growthProbabilityMap } from './probability-map.js';
 export type { GrowthProbabilityMapOptions, GrowthProbabilityMapResult } from './probability-map.js';
 export { createFlairSegmenter, otsuThreshold } from './segmenter.js';
 export type { Segmenter, SegmenterInput, FlairSegmenterOptions, ThresholdMethod } from './segmenter.js';
-export { parseGrowthTargets, runGuidedDataset } from './dataset.js';
-export type {
-  GrowthTarget, GrowthTargets, DatasetSlice, DatasetSliceResult, GuidedDatasetOptions, DatasetRunSummary,
-} from './dataset.js';
+export { parseGrowthTargets } from './targets.js';
+export type { GrowthTarget, GrowthTargets } from './targets.js';
 export { estimateSamplerBytes, checkSamplerMemory, SAMPLER_IMAGE_COPIES } from './memory.js';
 export { WASM_HEAP_LIMIT_BYTES } from '@tumorcast/nn';
 export type { SamplerMemoryInput } from './memory.js';

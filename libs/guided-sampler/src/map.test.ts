@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { initBackend } from '@tumorcast/nn';
 import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
 import {
-  createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, otsuThreshold, parseGrowthTargets, runGuidedDataset,
-  type DatasetSliceResult, type RegressorFn, type Segmenter,
+  createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, otsuThreshold, parseGrowthTargets,
+  type RegressorFn, type Segmenter,
 } from './index.js';
 import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
 
@@ -137,9 +137,7 @@ describe('growthProbabilityMap', () => {
   });
 });
 
-describe('data-set runner', () => {
-  const diffusion = createDiffusion({ steps: 1000, learnSigma: true, timestepRespacing: 'ddim100' });
-
+describe('targets JSON', () => {
   it('parses targets JSON and rejects bad entries', () => {
     const t = parseGrowthTargets('{"a_1": {"relativeChange": 0.2, "targetImage": "f.nii"}, "b_2": {"relativeChange": -0.1}}');
     expect(t).toEqual({ a_1: { relativeChange: 0.2, targetImage: 'f.nii' }, b_2: { relativeChange: -0.1 } });
@@ -147,40 +145,5 @@ describe('data-set runner', () => {
     expect(() => parseGrowthTargets('[]')).toThrow(/must be an object/);
     expect(() => parseGrowthTargets({ a: { relativeChange: 'x' } })).toThrow(/slice 'a' needs a finite number 'relativeChange'/);
     expect(() => parseGrowthTargets({ a: { relativeChange: 1, targetImage: 3 } })).toThrow(/'targetImage'/);
-  });
-
-  it('runs per-slice relative changes; results depend on seed and id only, not on batching', async () => {
-    const images = tf.tidy(() => tf.unstack(tf.tensor4d(fx.image, shape)) as tf.Tensor3D[]);
-    const slices = [
-      { id: 's1', image: images[0], baselineBurden: 0.2 },
-      { id: 's2', image: images[1], baselineBurden: 0.1 },
-      { id: 's3', image: images[0], baselineBurden: 0.2 },
-    ];
-    const targets = parseGrowthTargets({ s1: { relativeChange: 0.5, targetImage: 'fu1' }, s2: { relativeChange: -0.3 } });
-    const run = async (batchSize: number) => {
-      const res: DatasetSliceResult[] = [];
-      const summary = await runGuidedDataset({
-        diffusion, model, regressor, slices, targets, batchSize, noiseLevel: 60, scale: 1000, seed: 9, missingTarget: 'skip',
-        onResult: (r) => { res.push(r); },
-      });
-      return { res, summary };
-    };
-    const before = tf.memory().numTensors;
-    const one = await run(1);
-    const two = await run(2);
-    expect(one.summary).toEqual({ processed: ['s1', 's2'], skipped: ['s3'] });
-    expect(two.summary).toEqual(one.summary);
-    expect(one.res[0].targetImage).toBe('fu1');
-    expect(one.res[1].targetBurden).toBeCloseTo(0.07, 12);
-    expect(one.res[0].sample.shape).toEqual([16, 16, 4]);
-    expect(one.res[0].predictions).toHaveLength(6);
-    for (let i = 0; i < 2; i++) expect(maxAbsDiff(one.res[i].sample, two.res[i].sample.dataSync())).toBeLessThan(1e-6);
-    tf.dispose([...one.res, ...two.res].map((r) => r.sample));
-    expect(tf.memory().numTensors).toBe(before);
-    await expect(runGuidedDataset({ diffusion, model, regressor, slices, targets, onResult: () => undefined }))
-      .rejects.toThrow(/'targets' passed to 'runGuidedDataset' has no entry for slice 's3'/);
-    await expect(runGuidedDataset({ diffusion, model, regressor, slices: 3 as unknown as [], targets, onResult: () => undefined }))
-      .rejects.toThrow(/'slices'/);
-    tf.dispose(images);
   });
 });
