@@ -107,7 +107,7 @@ async function findCases(inputs: readonly string[]): Promise<Case[]> {
       const m = VOLUME_RE.exec(f);
       if (!m) continue;
       const mod = m[2] as Modality | 'seg';
-      if (files[mod]) throw new DatasetError(dir, `two '${mod}' volumes: ${path.basename(files[mod] as string)} and ${f}`);
+      if (files[mod]) throw new DatasetError(dir, `two '${mod}' volumes: ${path.basename(files[mod])} and ${f}`);
       files[mod] = path.join(dir, f);
       name ??= m[1];
     }
@@ -158,13 +158,13 @@ export function normaliseVolume(v: Float64Array, lower: number, upper: number): 
   for (let i = 0; i < v.length; i++) if (v[i] !== 0 && !Number.isNaN(v[i])) n++;
   const nz = new Float64Array(n);
   n = 0;
-  for (let i = 0; i < v.length; i++) if (v[i] !== 0 && !Number.isNaN(v[i])) nz[n++] = v[i] as number;
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0 && !Number.isNaN(v[i])) nz[n++] = v[i]!;
   // numpy.percentile (linear), bit for bit; an all-zero volume has bounds 0.
   const b = n === 0 ? 0 : percentileInPlace(nz, upper);
   const a = lower === 0 || n === 0 ? 0 : percentileInPlace(nz, lower);
   const range = b - a;
   for (let i = 0; i < v.length; i++) {
-    const x = v[i] as number;
+    const x = v[i]!;
     if (x === 0 || Number.isNaN(x)) {
       v[i] = 0;
       continue;
@@ -261,14 +261,19 @@ export async function convertBratsVolumes(
   const samples: string[] = [];
   const token = SPLIT_TOKEN[split];
   for (const [ci, c] of cases.entries()) {
-    for (const mod of MODALITIES) if (!c.files[mod]) throw new DatasetError(c.dir, `case ${c.name} is missing its '${mod}' volume (${c.name}-${mod}.nii.gz)`);
+    const volumes = {} as Record<Modality, string>;
+    for (const mod of MODALITIES) {
+      const file = c.files[mod];
+      if (!file) throw new DatasetError(c.dir, `case ${c.name} is missing its '${mod}' volume (${c.name}-${mod}.nii.gz)`);
+      volumes[mod] = file;
+    }
     if (selection === 'tumour' && !c.files.seg) throw new DatasetError(c.dir, `slices: 'tumour' needs the seg volume (${c.name}-seg.nii.gz)`);
     const pid = patientIdOf(c.name);
-    const ref = await loadVolume(c.files.t1n as string);
+    const ref = await loadVolume(volumes.t1n);
     const [X, Y, Z] = ref.shape as [number, number, number];
     const vols: Float64Array[] = [];
     for (const mod of MODALITIES) {
-      const img = mod === 't1n' ? ref : await loadVolume(c.files[mod] as string, ref);
+      const img = mod === 't1n' ? ref : await loadVolume(volumes[mod], ref);
       const v = float64(img);
       normaliseVolume(v, lower, upper);
       vols.push(v);
@@ -284,10 +289,10 @@ export async function convertBratsVolumes(
         if (s.some((x) => x > 0)) ks.push(k);
       }
     } else {
-      if (selection.end > Z) throw new DatasetError(c.files.t1n as string, `slice range [${selection.start}, ${selection.end}) is outside the volume's ${Z} axial slices`);
+      if (selection.end > Z) throw new DatasetError(volumes.t1n, `slice range [${selection.start}, ${selection.end}) is outside the volume's ${Z} axial slices`);
       ks = Array.from({ length: selection.end - selection.start }, (_, i) => selection.start + i);
     }
-    if (skipEmpty) ks = ks.filter((k) => (vols[3] as Float64Array).subarray(k * n, (k + 1) * n).some((x) => x !== 0));
+    if (skipEmpty) ks = ks.filter((k) => vols[3]!.subarray(k * n, (k + 1) * n).some((x) => x !== 0));
     const splitDir = path.join(outputRoot, split);
     await mkdir(splitDir, { recursive: true });
     let written = 0;
@@ -300,7 +305,7 @@ export async function convertBratsVolumes(
         await mkdir(tmpDir, { recursive: true });
         const slice = (v: Float64Array) => v.slice(k * n, (k + 1) * n);
         for (const [m, mod] of MODALITIES.entries()) {
-          await saveNifti(path.join(tmpDir, `${dataset}_${token}_${pid}_${mod}_${k}_w.nii.gz`), { shape: [X, Y], data: slice(vols[m] as Float64Array) }, { datatype });
+          await saveNifti(path.join(tmpDir, `${dataset}_${token}_${pid}_${mod}_${k}_w.nii.gz`), { shape: [X, Y], data: slice(vols[m]!) }, { datatype });
         }
         if (seg && split === 'training') {
           await saveNifti(path.join(tmpDir, `${dataset}_${token}_${pid}_seg_${k}_w.nii.gz`), { shape: [X, Y], data: slice(seg) }, { datatype });

@@ -93,13 +93,13 @@ function datasetTests(ds: DataSet): void {
     it('lists the training slices with their seg, sorted, without loading', async () => {
       const s = await listSamples(ds.root);
       expect(s.map((x) => x.id)).toEqual(ds.training);
-      const first = s[0] as SliceSampleInfo;
-      const [pid, slice] = (ds.training[0] as string).split('_');
+      const first = s[0]!;
+      const [pid, slice] = ds.training[0]!.split('_');
       expect(first.patientId).toBe(pid);
       expect(first.slice).toBe(Number(slice));
       expect(first.split).toBe('training');
       expect(path.basename(first.files.t2f)).toBe(ds.firstFiles.t2f);
-      expect(path.basename(first.label as string)).toBe(ds.firstFiles.seg);
+      expect(path.basename(first.label!)).toBe(ds.firstFiles.seg);
     });
 
     it('finds validation labels in test_labels/', async () => {
@@ -122,23 +122,23 @@ function datasetTests(ds: DataSet): void {
       await expectDatasetError(listSamples(ds.root, { split: 'testing' }), path.join(ds.root, 'testing'), /the 'testing' folder is missing/);
 
       const r1 = copyRoot('missing-mod');
-      const i1 = (await listSamples(r1))[1] as SliceSampleInfo;
+      const i1 = (await listSamples(r1))[1]!;
       rmSync(i1.files.t2w);
       await expectDatasetError(listSamples(r1), i1.dir, /missing modality 't2w'/);
 
       const r2 = copyRoot('bad-name');
-      cpSync(path.join(r2, 'training', ds.training[1] as string), path.join(r2, 'training', 'slice-22'), { recursive: true });
+      cpSync(path.join(r2, 'training', ds.training[1]!), path.join(r2, 'training', 'slice-22'), { recursive: true });
       await expectDatasetError(listSamples(r2), path.join(r2, 'training', 'slice-22'), /must be <pid>_<slice>/);
 
       const r3 = copyRoot('dup');
-      const i3 = (await listSamples(r3))[0] as SliceSampleInfo;
+      const i3 = (await listSamples(r3))[0]!;
       const t1n = i3.files.t1n;
       cpSync(t1n, t1n.endsWith('.gz') ? t1n.slice(0, -3) : `${t1n}.gz`);
       await expectDatasetError(listSamples(r3), i3.dir, /two files for modality 't1n'/);
 
       const r4 = copyRoot('nolabel');
-      const i4 = (await listSamples(r4))[0] as SliceSampleInfo;
-      rmSync(i4.label as string);
+      const i4 = (await listSamples(r4))[0]!;
+      rmSync(i4.label!);
       await expectDatasetError(listSamples(r4, { requireLabels: true }), i4.dir, /no label/);
       const s4 = await listSamples(r4);
       expect(s4[0]?.label).toBeUndefined();
@@ -162,13 +162,13 @@ function datasetTests(ds: DataSet): void {
         ['t1n', 't1c', 't2w', 't2f'].forEach((m, c) => {
           const rel = path.relative(ds.root, info.files[m as 't1n']);
           let sum = 0;
-          for (let i = c * n; i < (c + 1) * n; i++) sum += s.image[i] as number;
-          const want = (sample.files[rel] as { sum: number }).sum;
+          for (let i = c * n; i < (c + 1) * n; i++) sum += s.image[i]!;
+          const want = sample.files[rel]!.sum;
           expect(Math.abs(sum - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, want)); // float32 values
           // the zero border: rows above and columns left of the slice
           let border = 0;
           for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) {
-            if (y < oy || y >= oy + H || x < ox || x >= ox + W) border += Math.abs(s.image[c * n + y * 256 + x] as number);
+            if (y < oy || y >= oy + H || x < ox || x >= ox + W) border += Math.abs(s.image[c * n + y * 256 + x]!);
           }
           expect(border).toBe(0);
         });
@@ -192,7 +192,7 @@ function datasetTests(ds: DataSet): void {
       }
       expect(fg.length).toBeGreaterThan(10);
       for (const [i, j] of [fg[0], fg[fg.length >> 1], fg[fg.length - 1]] as [number, number][]) {
-        expect(s.image[n + j * W + i]).toBe(Math.fround(t1c.data[i + W * j] as number));
+        expect(s.image[n + j * W + i]).toBe(Math.fround(t1c.data[i + W * j]!));
       }
     });
 
@@ -212,7 +212,7 @@ function datasetTests(ds: DataSet): void {
       expect(ref).toHaveLength(5 * n);
       expect(s.image).toHaveLength(4 * n);
       let maxDiff = 0;
-      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
+      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.image[i]! - ref[i]!));
       expect(maxDiff).toBeLessThanOrEqual(1e-7);
       expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
     });
@@ -226,7 +226,7 @@ function datasetTests(ds: DataSet): void {
       const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
       const n = r.resize * r.resize;
       let maxDiff = 0;
-      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs((s.image[i] as number) - (ref[i] as number)));
+      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.image[i]! - ref[i]!));
       expect(maxDiff).toBeLessThanOrEqual(1e-7);
       expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
       const native = sampleFromFiles(files, { size: null, layout: 'hwc' });
@@ -272,7 +272,7 @@ function datasetTests(ds: DataSet): void {
         expect(b.images).toHaveLength(b.infos.length * 4 * 32 * 32);
         expect(b.labels).toHaveLength(b.infos.length * 32 * 32);
         expect(b.burdens).toHaveLength(b.infos.length);
-        b.infos.forEach((x, k) => expect(b.burdens?.[k]).toBeCloseTo(sample.burden[`training/${x.id}`]?.burden as number, 6));
+        b.infos.forEach((x, k) => expect(b.burdens?.[k]).toBeCloseTo(sample.burden[`training/${x.id}`]!.burden, 6));
         seen.push(...b.infos.map((x) => x.id));
       }
       expect(sizes).toEqual(chunks(infos.length, b0));

@@ -130,7 +130,7 @@ export async function readSampleFolder(dir: string, options: ReadSampleFolderOpt
     const fm = FILE_RE.exec(f);
     if (!fm) continue;
     const mod = fm[1] as Modality | 'seg';
-    if (files[mod]) throw new DatasetError(dir, `two files for modality '${mod}': ${path.basename(files[mod] as string)} and ${f}`);
+    if (files[mod]) throw new DatasetError(dir, `two files for modality '${mod}': ${path.basename(files[mod])} and ${f}`);
     files[mod] = path.join(dir, f);
   }
   for (const mod of MODALITIES) {
@@ -150,12 +150,12 @@ export async function readSampleFolder(dir: string, options: ReadSampleFolderOpt
   }
   const info: SliceSampleInfo = {
     id: name,
-    patientId: m[1] as string,
+    patientId: m[1]!,
     slice: Number(m[2]),
     split,
     root,
     dir,
-    files: Object.fromEntries(MODALITIES.map((k) => [k, files[k] as string])) as Record<Modality, string>,
+    files: Object.fromEntries(MODALITIES.map((k) => [k, files[k]!])) as Record<Modality, string>,
   };
   if (label) info.label = label;
   return info;
@@ -269,7 +269,7 @@ function toPlane(img: NiftiImage, file: string): Plane {
     throw new DatasetError(file, `expected a 2-D slice (or X x Y x 1), got shape ${JSON.stringify(s)}`);
   }
   const v = img.data instanceof Float64Array ? img.data : Float64Array.from(img.data);
-  return { w: s[0] as number, h: s[1] as number, v };
+  return { w: s[0]!, h: s[1]!, v };
 }
 
 /** Zero-pads / centre-crops a plane to size x size. @internal */
@@ -284,7 +284,7 @@ export function padOrCrop(p: Plane, size: number): Plane {
     for (let x = 0; x < size; x++) {
       const sx = x - ox;
       if (sx < 0 || sx >= p.w) continue;
-      out[y * size + x] = p.v[sy * p.w + sx] as number;
+      out[y * size + x] = p.v[sy * p.w + sx]!;
     }
   }
   return { w: size, h: size, v: out };
@@ -302,7 +302,7 @@ export function resizePlane(p: Plane, w: number, h: number): Plane {
         let s = 0;
         for (let dy = 0; dy < fy; dy++) {
           const row = (y * fy + dy) * p.w + x * fx;
-          for (let dx = 0; dx < fx; dx++) s += p.v[row + dx] as number;
+          for (let dx = 0; dx < fx; dx++) s += p.v[row + dx]!;
         }
         out[y * w + x] = s * inv;
       }
@@ -316,8 +316,8 @@ export function resizePlane(p: Plane, w: number, h: number): Plane {
     for (let x = 0; x < w; x++) {
       const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), p.w - 1);
       const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, p.w - 1), tx = fx - x0;
-      const a = p.v[y0 * p.w + x0] as number, b = p.v[y0 * p.w + x1] as number;
-      const c = p.v[y1 * p.w + x0] as number, d = p.v[y1 * p.w + x1] as number;
+      const a = p.v[y0 * p.w + x0]!, b = p.v[y0 * p.w + x1]!;
+      const c = p.v[y1 * p.w + x0]!, d = p.v[y1 * p.w + x1]!;
       out[y * w + x] = (a * (1 - tx) + b * tx) * (1 - ty) + (c * (1 - tx) + d * tx) * ty;
     }
   }
@@ -334,7 +334,7 @@ async function loadForDataset(file: string): Promise<NiftiImage> {
 }
 
 function checkSide(v: unknown, name: string, fn: string): void {
-  if (!(Number.isInteger(v) && (v as number) >= 1)) throw new RangeError(`'${name}' passed to '${fn}' must be a positive integer, got ${String(v)}`);
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1)) throw new RangeError(`'${name}' passed to '${fn}' must be a positive integer, got ${String(v)}`);
 }
 
 /** The decoded NIfTI files of one slice sample (see {@link readSampleFiles}). */
@@ -428,24 +428,22 @@ function buildSample(files: SliceSampleFiles, options: LoadSampleOptions): Slice
     }
     planes.push(p);
   }
-  const t2f = planes[3] as Plane;
-  let labelPlane: Plane | undefined;
-  let burden: number | undefined;
+  const t2f = planes[3]!;
+  let seg: { plane: Plane; burden: number } | undefined;
   if (wantLabel && info.label && files.label) {
     const lp = toPlane(files.label, info.label);
     if (lp.w !== t2f.w || lp.h !== t2f.h) throw new DatasetError(info.label, `label shape ${lp.w}x${lp.h} differs from the image's ${t2f.w}x${t2f.h}`);
     let tumour = 0, brain = 0;
     const bin = new Float64Array(lp.v.length);
     for (let i = 0; i < bin.length; i++) {
-      if ((lp.v[i] as number) > 0) {
+      if (lp.v[i]! > 0) {
         bin[i] = 1;
         tumour++;
       }
       if (t2f.v[i] !== 0) brain++;
     }
     if (tumour > 0 && brain === 0) throw new DatasetError(info.label, `${tumour} tumour pixels but t2f is zero everywhere (no brain to compute the burden against)`);
-    burden = tumour === 0 ? 0 : tumour / brain;
-    labelPlane = { w: lp.w, h: lp.h, v: bin };
+    seg = { plane: { w: lp.w, h: lp.h, v: bin }, burden: tumour === 0 ? 0 : tumour / brain };
   }
   const fit = (p: Plane): Plane => {
     let q = size === null ? p : padOrCrop(p, size);
@@ -453,20 +451,20 @@ function buildSample(files: SliceSampleFiles, options: LoadSampleOptions): Slice
     return q;
   };
   const fitted = planes.map(fit);
-  const { w, h } = fitted[0] as Plane;
+  const { w, h } = fitted[0]!;
   const n = w * h;
   const image = new Float32Array(4 * n);
   fitted.forEach((p, c) => {
     if (layout === 'chw') image.set(p.v, c * n);
-    else for (let i = 0; i < n; i++) image[4 * i + c] = p.v[i] as number;
+    else for (let i = 0; i < n; i++) image[4 * i + c] = p.v[i]!;
   });
   const sample: SliceSample = { info, height: h, width: w, image };
-  if (labelPlane) {
-    const lf = fit(labelPlane);
+  if (seg) {
+    const lf = fit(seg.plane);
     const label = new Uint8Array(n);
-    for (let i = 0; i < n; i++) label[i] = (lf.v[i] as number) >= 0.5 ? 1 : 0;
+    for (let i = 0; i < n; i++) label[i] = lf.v[i]! >= 0.5 ? 1 : 0;
     sample.label = label;
-    sample.burden = burden as number;
+    sample.burden = seg.burden;
   }
   return sample;
 }
@@ -558,7 +556,7 @@ export async function* iterateBatches(samples: readonly SliceSampleInfo[], optio
     const infos = order.slice(start, start + batchSize);
     if (infos.length < batchSize && (options.dropLast ?? false)) break;
     const loaded = await Promise.all(infos.map((i) => loadSample(i, options)));
-    const first = loaded[0] as SliceSample;
+    const first = loaded[0]!;
     const per = first.image.length;
     const n = first.height * first.width;
     const images = new Float32Array(per * loaded.length);
@@ -573,7 +571,7 @@ export async function* iterateBatches(samples: readonly SliceSampleInfo[], optio
       batch.burdens = new Float32Array(loaded.length);
       loaded.forEach((s, k) => {
         (batch.labels as Uint8Array).set(s.label as Uint8Array, k * n);
-        (batch.burdens as Float32Array)[k] = s.burden as number;
+        (batch.burdens as Float32Array)[k] = s.burden!; // set with the label
       });
     } else if (withLabel > 0) {
       const missing = loaded.find((s) => !s.label) as SliceSample;

@@ -63,7 +63,7 @@ describe('readNifti on the committed slice data set (nibabel fixtures)', () => {
     expect(files.length).toBe(25);
   });
   it.each(files)('%s matches nibabel exactly', async (rel) => {
-    await expectLikeNibabel(SLICES_ROOT, rel, slices.files[rel] as SampleFile);
+    await expectLikeNibabel(SLICES_ROOT, rel, slices.files[rel]!);
   });
 });
 
@@ -76,6 +76,6 @@ describeWithSample('readNifti on the BraTS sample (nibabel fixtures)', () => {
   it.each(files)('%s matches nibabel exactly', async (rel) => {
     const img = await loadNifti(path.join(SAMPLE_ROOT, rel));
     expect(img.data).toBeInstanceOf(Float64Array);
-    await expectLikeNibabel(SAMPLE_ROOT, rel, sample.files[rel] as SampleFile);
+    await expectLikeNibabel(SAMPLE_ROOT, rel, sample.files[rel]!);
   });
 });
