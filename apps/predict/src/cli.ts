@@ -6,15 +6,15 @@ import { CliError, describeSchema, parseArgs, resolveConfig } from '@tumorcast/c
 import type { ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
+import { DEFAULT_SAMPLE_SETTINGS } from '@tumorcast/pipeline';
+import type { SampleSettings } from '@tumorcast/pipeline';
+import { evaluateRun, shardSlices } from '@tumorcast/pipeline/node';
+import type { ModelPaths, TargetSource } from '@tumorcast/pipeline/node';
 import { builtinModelPaths } from './models.js';
-import type { ModelPaths } from './models.js';
-import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
-import type { SampleSettings } from './predict.js';
 import { reportCommand, runPipeline } from './run.js';
-import type { RunOptions, TargetSource } from './run.js';
-import { shardSlices } from './slices.js';
+import type { RunOptions } from './run.js';
 import { FIT_GROWTH_KEYS, fitGrowthCommand, fitGrowthModelOptionsOf } from './growth.js';
-import { evaluateCommand } from './evaluate-command.js';
+import { cliErrors, flagName } from './errors.js';
 import { runDemo } from './demo.js';
 
 const d = DEFAULT_SAMPLE_SETTINGS;
@@ -306,7 +306,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     return 0;
   }
   if (command === 'evaluate') {
-    await evaluateCommand(c['run'] as string, c['truth'] as string, (c['out'] as string | undefined) ?? (c['run'] as string), log);
+    await cliErrors(() => evaluateRun(c['run'] as string, c['truth'] as string, { out: c['out'] as string | undefined, log, names: flagName }));
     return 0;
   }
   if (backend !== undefined && !BACKENDS.includes(backend)) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
@@ -318,7 +318,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   // Every option is checked before the backend starts and any file is read.
   checkSampleOptions(c);
   const shard = c['shard'] as string | undefined;
-  shardSlices([], shard);
+  await cliErrors(() => shardSlices([], shard, flagName));
   const options: RunOptions = {
     data: c['data'] as string, out: c['out'] as string, models: modelsOf(c), targets: targetsOf(c), truth: c['truth'] as string | undefined,
     settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c['slices'] as string[] | undefined, log,

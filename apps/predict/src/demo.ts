@@ -8,12 +8,11 @@
 import path from 'node:path';
 import { spaceTimesteps } from '@tumorcast/diffusion';
 import { writePhantomDataset } from '@tumorcast/phantom';
+import { DEFAULT_SAMPLE_SETTINGS, describePlan, samplingPlan } from '@tumorcast/pipeline';
+import type { SamplingPlan } from '@tumorcast/pipeline';
+import type { SliceResult } from '@tumorcast/pipeline/node';
 import { builtinModelPaths } from './models.js';
-import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
-import { describePlan, samplingPlan } from './plan.js';
-import type { SamplingPlan } from './plan.js';
 import { runPipeline } from './run.js';
-import type { SliceResult } from './run.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {

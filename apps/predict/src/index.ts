@@ -1,17 +1,15 @@
 /**
  * @packageDocumentation
- * The `tumorcast-predict` command-line application, also usable as a library.
+ * The `tumorcast-predict` command-line application. The method itself is
+ * the library `@tumorcast/pipeline`; this package adds the command line:
+ * options and presets, locks on output folders, progress bars, messages and
+ * exit codes, the shipped models and the demo.
  */
-export { predictCli, helpText } from './cli.js';
+export { predictCli, helpText, PREDICT_PRESETS } from './cli.js';
+export type { PredictPreset } from './cli.js';
 export { runPipeline, reportCommand } from './run.js';
-export type { RunOptions, SliceResult, TargetSource } from './run.js';
-export type { RunRecord } from './outdir.js';
-export type { RunProvenance, SliceInputs } from './provenance.js';
-export { predictSlice, DEFAULT_SAMPLE_SETTINGS } from './predict.js';
-export type { SampleSettings, SlicePrediction } from './predict.js';
-export { loadModels, builtinModelPaths, BUILTIN_MODEL_DIR } from './models.js';
-export type { ModelPaths, LoadedModels } from './models.js';
-export { fitGrowthSeries, fitGrowthCommand, readSizeSeries, writeGrowthOutputs, targetsFor } from './growth.js';
-export { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
-export { renderReport } from './report.js';
+export type { RunOptions } from './run.js';
+export { builtinModelPaths, BUILTIN_MODEL_DIR } from './models.js';
+export { fitGrowthCommand } from './growth.js';
 export { runDemo } from './demo.js';
+export type { DemoOptions } from './demo.js';

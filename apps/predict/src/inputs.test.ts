@@ -12,7 +12,7 @@ import { writePhantomDataset } from '@tumorcast/phantom';
 import { CliError } from '@tumorcast/cli';
 import { predictCli } from './cli.js';
 import { builtinModelPaths } from './models.js';
-import type { SliceResult } from './run.js';
+import type { SliceResult } from '@tumorcast/pipeline/node';
 
 const FAST = ['--respacing', 'ddim50', '--noise-level', '20', '--samples', '1', '--backend', 'wasm'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-inputs-'));

@@ -12,7 +12,7 @@ import { initBackend } from '@tumorcast/nn';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import { CliError } from '@tumorcast/cli';
 import { predictCli } from './cli.js';
-import type { RunRecord } from './outdir.js';
+import type { RunRecord } from '@tumorcast/pipeline/node';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');

@@ -8,9 +8,8 @@ import { initBackend } from '@tumorcast/nn';
 import { loadNifti } from '@tumorcast/nifti/node';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { PhantomDatasetManifest } from '@tumorcast/phantom';
+import type { SliceResult } from '@tumorcast/pipeline/node';
 import { predictCli } from './cli.js';
-import { shardSlices } from './slices.js';
-import type { SliceResult } from './run.js';
 import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/dataset/test/brats-sample.js';
 
 const quiet = () => undefined;
@@ -197,17 +196,10 @@ describe('the shipped models beat the unchanged baseline (smaller demo run)', ()
   }, 900_000);
 });
 
-describe('shards and bad input', () => {
-  it('shards cover every slice exactly once', () => {
-    const ids = Array.from({ length: 7 }, (_, i) => ({ id: `p_${i}` }));
-    const parts = [1, 2, 3].map((i) => shardSlices(ids, `${i}/3`).map((s) => s.id));
-    expect(parts.flat().sort()).toEqual(ids.map((s) => s.id).sort());
-    expect(() => shardSlices(ids, '4/3')).toThrow(/--shard must be i\/n/);
-    expect(() => shardSlices(ids, 'x')).toThrow(/--shard/);
-  });
-
+describe('bad input', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['predict'], /unknown command 'predict'/],
+    ['bad shard', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--shard', '4/3'], /--shard must be i\/n/],
     ['no target', ['run', '--data', phantom, '--out', path.join(tmp, 'x')], /give exactly one of --series/],
     ['two targets', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--targets', 't.json'], /got --targets and --relative-change|got --relative-change and --targets/],
     ['series without day', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--series', 's.csv'], /--series needs --followup-day/],

@@ -6,7 +6,7 @@ import { parseArgs } from '@tumorcast/cli';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { PhantomDatasetManifest } from '@tumorcast/phantom';
 import { commandConfig, helpText, predictCli, settingsOf, targetsOf } from './cli.js';
-import { DEFAULT_SAMPLE_SETTINGS } from './predict.js';
+import { DEFAULT_SAMPLE_SETTINGS } from '@tumorcast/pipeline';
 
 const flags = (argv: string[]) => parseArgs(argv, new Set(['amplify_early_target'])).flags;
 const RUN = ['--data', 'd', '--out', 'o', '--series', 's.csv', '--followup-day', '210'];

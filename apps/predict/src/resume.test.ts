@@ -11,8 +11,8 @@ import { writePhantomDataset } from '@tumorcast/phantom';
 import { CliError } from '@tumorcast/cli';
 import { predictCli } from './cli.js';
 import { builtinModelPaths } from './models.js';
-import type { SliceResult } from './run.js';
-import type { RunRecord } from './outdir.js';
+import type { SliceResult } from '@tumorcast/pipeline/node';
+import type { RunRecord } from '@tumorcast/pipeline/node';
 
 // One guided step (L = 20 of ddim50), one run per map: the tests are about the folder, not the images.
 const FAST = ['--respacing', 'ddim50', '--noise-level', '20', '--samples', '1', '--backend', 'wasm'];

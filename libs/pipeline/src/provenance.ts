@@ -1,5 +1,5 @@
 /**
- * What determines a run's outputs, so that a rerun into the same `--out`
+ * What determines a run's outputs, so that a rerun into the same output folder
  * resumes only when its results would come out the same: every sampling
  * setting, the content (sha256) of the network files and of the target
  * source, and per slice the content of its input files (and real follow-up)
@@ -7,11 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { CliError, ExitCode } from '@tumorcast/cli';
 import type { SliceSampleInfo } from '@tumorcast/dataset';
+import { PipelineInputError, apiOptionName } from './errors.js';
+import type { OptionNamer } from './errors.js';
 import type { ModelPaths } from './models.js';
-import type { SampleSettings } from './predict.js';
-import type { TargetSource } from './run.js';
+import type { SampleSettings } from './settings.js';
+import type { TargetSource } from './targets.js';
 
 /** The run-wide part of a run's provenance (recorded in `run.json`). */
 export interface RunProvenance {
@@ -31,13 +32,17 @@ export interface RunProvenance {
 export interface SliceInputs {
   /** sha256 of each input file by role (`t1n`, ..., `label`). */
   files: Record<string, string>;
-  /** sha256 of each real follow-up file by role, when `--truth` is given. */
+  /** sha256 of each real follow-up file by role, when real follow-ups are given. */
   truth: Record<string, string> | null;
   /** The relative change d that guided the slice. */
   relativeChange: number;
 }
 
-/** sha256 of a file's content, hex. */
+/**
+ * sha256 of a file's content, hex.
+ *
+ * @param file - the file.
+ */
 export function sha256File(file: string): string {
   const h = createHash('sha256');
   const fd = fs.openSync(file, 'r');
@@ -54,30 +59,37 @@ export function sha256File(file: string): string {
   return h.digest('hex');
 }
 
-/** sha256 of a file a user named with `flag` (`what` it is); a missing or unreadable one is a usage error naming both. */
-function hashNamed(file: string, what: string, flag: string): string {
+/** sha256 of a file the caller named with option `option` (`what` it is); a missing or unreadable one is an input error naming both. */
+function hashNamed(file: string, what: string, option: string): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
-    throw new CliError(`${what} ${file} do${what.endsWith('s') ? '' : 'es'} not exist (${flag})`, ExitCode.usage);
+  } catch (e) {
+    throw new PipelineInputError(`${what} ${file} do${what.endsWith('s') ? '' : 'es'} not exist (${option})`, { cause: e });
   }
-  if (!st.isFile()) throw new CliError(`${what} ${file} (${flag}): not a file`, ExitCode.usage);
+  if (!st.isFile()) throw new PipelineInputError(`${what} ${file} (${option}): not a file`);
   try {
     return sha256File(file);
   } catch (e) {
-    throw new CliError(`${what} ${file} (${flag}): cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, ExitCode.usage);
+    throw new PipelineInputError(`${what} ${file} (${option}): cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
 }
 
 const isTorch = (f: string) => /\.(pt|pth)$/i.test(f);
 
-/** The model part of {@link RunProvenance}; checks that each file exists (exit code 2, naming the flag). */
-export function modelsProvenance(m: ModelPaths): Record<string, string | null> {
+/**
+ * The model part of {@link RunProvenance}.
+ *
+ * @param m - the network files.
+ * @param names - how messages name the options.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the option of a missing or unreadable file.
+ */
+export function modelsProvenance(m: ModelPaths, names: OptionNamer = apiOptionName): Record<string, string | null> {
   const out: Record<string, string | null> = {
-    diffusion: hashNamed(m.diffusion, 'diffusion weights', '--diffusion'),
-    regressor: hashNamed(m.regressor, 'regressor weights', '--regressor'),
-    segmenter: m.segmenter ? hashNamed(m.segmenter, 'segmenter weights', '--segmenter') : 'flair',
+    diffusion: hashNamed(m.diffusion, 'diffusion weights', names('models.diffusion')),
+    regressor: hashNamed(m.regressor, 'regressor weights', names('models.regressor')),
+    segmenter: m.segmenter ? hashNamed(m.segmenter, 'segmenter weights', names('models.segmenter')) : 'flair',
     dataRange: m.dataRange ?? null,
   };
   // The architecture options only matter for the .pt/.pth files they describe.
@@ -89,17 +101,28 @@ export function modelsProvenance(m: ModelPaths): Record<string, string | null> {
   return out;
 }
 
-/** The target part of {@link RunProvenance} (file sources by content). */
-export function targetsProvenance(t: TargetSource): Record<string, string | number | null> {
+/**
+ * The target part of {@link RunProvenance} (file sources by content).
+ *
+ * @param t - the source.
+ * @param names - how messages name the options.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the option of a missing or unreadable file.
+ */
+export function targetsProvenance(t: TargetSource, names: OptionNamer = apiOptionName): Record<string, string | number | null> {
   if (t.kind === 'constant') return { kind: 'constant', relativeChange: t.relativeChange };
-  if (t.kind === 'json') return { kind: 'json', sha256: hashNamed(t.file, 'targets file', '--targets') };
+  if (t.kind === 'json') return { kind: 'json', sha256: hashNamed(t.file, 'targets file', names('targets.json')) };
   return {
-    kind: 'series', sha256: hashNamed(t.file, 'size series CSV', '--series'), followupDay: t.followupDay, baselineDay: t.baselineDay ?? null, rtEndDay: t.rtEndDay ?? null,
+    kind: 'series', sha256: hashNamed(t.file, 'size series CSV', names('targets.series')), followupDay: t.followupDay, baselineDay: t.baselineDay ?? null, rtEndDay: t.rtEndDay ?? null,
     replicates: t.replicates ?? 30, objective: t.objective ?? 'least-squares', bootstrapNoise: t.bootstrapNoise ?? 'symmetric',
   };
 }
 
-/** The content hashes of a slice's files by role (the four modalities and the label). */
+/**
+ * The content hashes of a slice's files by role (the four modalities and the label).
+ *
+ * @param info - the slice.
+ */
 export function sampleHashes(info: SliceSampleInfo): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [role, file] of Object.entries(info.files)) out[role] = sha256File(file);
@@ -107,22 +130,16 @@ export function sampleHashes(info: SliceSampleInfo): Record<string, string> {
   return out;
 }
 
-/** What the user would change to get each provenance key: a flag name or a short description. */
-function labelOf(key: string): string {
+/** What the caller would change to get each provenance key: an option (see {@link OptionNamer}) or a short description. */
+function labelOf(key: string, names: OptionNamer): string {
   const [head, sub] = key.split('.') as [string, string | undefined];
-  const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-  if (head === 'settings' && sub) return `--${kebab(sub)}`;
-  if (head === 'maps') return 'the command (sample writes no probability maps)';
-  if (head === 'truth') return '--truth';
-  if (head === 'models' && sub) {
-    return ({ diffusion: '--diffusion (file content)', regressor: '--regressor (file content)', segmenter: '--segmenter (file content)' } as Record<string, string>)[sub] ?? `--${kebab(sub)}`;
-  }
+  if (head === 'settings' && sub) return names(key);
+  if (head === 'maps' || head === 'truth') return names(head);
+  if (head === 'models' && sub) return ['diffusion', 'regressor', 'segmenter'].includes(sub) ? `${names(key)} (file content)` : names(key);
   if (head === 'targets' && sub) {
-    if (sub === 'kind') return 'where the relative changes come from (--relative-change, --targets or --series)';
-    if (sub === 'sha256') return 'the --targets/--series file (content)';
-    if (sub === 'replicates') return '--bootstrap';
-    if (sub === 'objective') return '--growth-objective';
-    return `--${kebab(sub)}`;
+    if (sub === 'kind') return `where the relative changes come from (${names('targets.relativeChange')}, ${names('targets.json')} or ${names('targets.series')})`;
+    if (sub === 'sha256') return `the ${names('targets.json')}/${names('targets.series')} file (content)`;
+    return names(key);
   }
   return key;
 }
@@ -142,13 +159,15 @@ function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {
 }
 
 /**
- * The differences between two provenance records, in words: `--seed (0 there, 3 now)`.
+ * The differences between two provenance records, in words: `'settings.seed' (0 there, 3 now)`.
  *
  * @param there - the folder's record.
  * @param now - this run's.
+ * @param names - how the options are named.
+ * @defaultValue names apiOptionName
  * @returns one entry per differing key; empty when they match.
  */
-export function provenanceDifferences(there: unknown, now: unknown): string[] {
+export function provenanceDifferences(there: unknown, now: unknown, names: OptionNamer = apiOptionName): string[] {
   const a = new Map<string, unknown>();
   const b = new Map<string, unknown>();
   flatten(there, '', a);
@@ -156,7 +175,7 @@ export function provenanceDifferences(there: unknown, now: unknown): string[] {
   const keys = [...new Set([...a.keys(), ...b.keys()])];
   return keys
     .filter((k) => JSON.stringify(a.get(k) ?? null) !== JSON.stringify(b.get(k) ?? null))
-    .map((k) => `${labelOf(k)} (${show(a.get(k))} there, ${show(b.get(k))} now)`);
+    .map((k) => `${labelOf(k, names)} (${show(a.get(k))} there, ${show(b.get(k))} now)`);
 }
 
 /**

@@ -6,8 +6,7 @@
  * and its ETA holds across the cheap inversion and the dearer guided phase.
  */
 import type { Diffusion } from '@tumorcast/diffusion';
-import type { Progress } from '@tumorcast/cli';
-import type { SampleSettings } from './predict.js';
+import type { SampleSettings } from './settings.js';
 
 /**
  * Work units of one guided step of one image, relative to an inversion step:
@@ -26,7 +25,7 @@ export interface SamplingPlan {
   encodeSteps: number;
   /** Guided decoding steps per run (as many as inversion steps). */
   decodeSteps: number;
-  /** Probability-map runs per slice (`predictSlice` computes a map of at least 1 run). */
+  /** Probability-map runs per slice besides the guided sample (0 for a one-run map: that run is the guided sample). */
   mapRuns: number;
   /** Map runs batched together (the probability map's default batch, min(runs, 8)). */
   mapBatch: number;
@@ -50,7 +49,8 @@ export function samplingPlan(diffusion: Pick<Diffusion, 'timestepMap'>, settings
   if (!Number.isInteger(settings.samples) || settings.samples < 1) throw new RangeError(`'settings.samples' passed to 'samplingPlan' must be an integer >= 1, got ${settings.samples}`);
   // The guided sampler inverts for every respaced step whose original timestep is below L.
   const steps = Array.from(diffusion.timestepMap).filter((t) => t < settings.noiseLevel).length;
-  const mapRuns = settings.samples;
+  // A one-run map is the guided sample itself (predictSlice runs no second pass).
+  const mapRuns = settings.samples === 1 ? 0 : settings.samples;
   const unitsPerSlice = (1 + mapRuns) * (1 + GUIDED_STEP_WEIGHT) * steps;
   return {
     slices, encodeSteps: steps, decodeSteps: steps, mapRuns, mapBatch: Math.min(mapRuns, 8),
@@ -60,14 +60,20 @@ export function samplingPlan(diffusion: Pick<Diffusion, 'timestepMap'>, settings
 
 /** One line describing a plan, e.g. for the log before the first step. */
 export function describePlan(p: SamplingPlan): string {
-  const runs = `(1 guided sample + ${p.mapRuns} probability-map run${p.mapRuns === 1 ? '' : 's'})`;
+  const runs = p.mapRuns ? `(1 guided sample + ${p.mapRuns} probability-map run${p.mapRuns === 1 ? '' : 's'})` : '(1 guided sample)';
   return `plan: ${p.slices} slice(s) x ${runs} x (${p.encodeSteps} inversion + ${p.decodeSteps} guided steps) = ${p.imageSteps} image-steps`
     + ` (the bar counts ${p.units} units: a guided step ${GUIDED_STEP_WEIGHT}, as it also differentiates the regressor)`;
 }
 
+/** Where {@link sliceProgress} reports: a progress bar's `update` (e.g. `Progress` of `@tumorcast/cli`). */
+export interface ProgressSink {
+  /** Moves to `position` work units, with what is running (e.g. `{ 'slice 1/2': 'guided 3/20' }`). */
+  update(position: number, status: Record<string, string | number>): void;
+}
+
 /**
  * The `onProgress` callback of `predictSlice` for slice `index` (0-based) of
- * a plan: moves `bar` (whose total is `plan.units`) to the image-steps done.
+ * a plan: moves `bar` (whose total is `plan.units`) to the work units done.
  * Understands the phases `encode`/`decode` (the guided sample), `map encode`/
  * `map decode` (a batch of map runs, per step) and `map` (map runs done).
  *
@@ -75,7 +81,7 @@ export function describePlan(p: SamplingPlan): string {
  * @param plan - the run's plan.
  * @param index - the slice's position in the run.
  */
-export function sliceProgress(bar: Pick<Progress, 'update'>, plan: SamplingPlan, index: number): (what: string, done: number, total: number) => void {
+export function sliceProgress(bar: ProgressSink, plan: SamplingPlan, index: number): (what: string, done: number, total: number) => void {
   const per = plan.encodeSteps + GUIDED_STEP_WEIGHT * plan.decodeSteps;
   const into = (phase: 'encode' | 'decode', done: number) => (phase === 'decode' ? plan.encodeSteps + GUIDED_STEP_WEIGHT * done : done);
   const base = index * plan.unitsPerSlice;

@@ -8,9 +8,19 @@ import { saveNifti } from '@tumorcast/nifti/node';
 import { colorize, drawOutline, encodePng, niceCeil, overlayColormap, tileImages, writeFileAtomicSync } from '@tumorcast/cli';
 import type { PngImage, Rgb } from '@tumorcast/cli';
 import type { PredictionSlice } from './slices.js';
-import { channelOf } from './slices.js';
+import { channelOf } from './geometry.js';
 
-/** Writes the predicted follow-up: one NIfTI per modality, `<dataset>_pred_<pid>_<mod>_<slice>_w.nii.gz`. */
+/**
+ * Writes the predicted follow-up: one NIfTI per modality, `<dataset>_pred_<pid>_<mod>_<slice>_w.nii.gz`,
+ * with the input's affine and spacing.
+ *
+ * @param dir - the folder.
+ * @param slice - the baseline slice (names and geometry).
+ * @param image - the follow-up, HWC at the slice's native size.
+ * @param dataset - the file names' prefix.
+ * @defaultValue dataset 'tumorcast'
+ * @returns the files written, in channel order.
+ */
 export async function writeFollowupNifti(dir: string, slice: PredictionSlice, image: Float32Array, dataset = 'tumorcast'): Promise<string[]> {
   const files: string[] = [];
   for (let c = 0; c < MODALITIES.length; c++) {
@@ -22,12 +32,24 @@ export async function writeFollowupNifti(dir: string, slice: PredictionSlice, im
   return files;
 }
 
-/** Writes a single-channel map (e.g. the growth probability) as NIfTI with the input's geometry. */
+/**
+ * Writes a single-channel map (e.g. the growth probability) as NIfTI with the input's geometry.
+ *
+ * @param file - the file.
+ * @param slice - the baseline slice (geometry).
+ * @param map - HW values.
+ */
 export async function writeMapNifti(file: string, slice: PredictionSlice, map: ArrayLike<number>): Promise<void> {
   await saveNifti(file, { shape: [slice.width, slice.height], data: map, affine: slice.affine, spacing: slice.spacing });
 }
 
-/** The four channels of an HWC image as gray PNG images. */
+/**
+ * The four channels of an HWC image as gray PNG images.
+ *
+ * @param img - the image (HWC, 4 channels).
+ * @param width - width.
+ * @param height - height.
+ */
 export function channelImages(img: Float32Array, width: number, height: number): PngImage[] {
   return [0, 1, 2, 3].map((c) => ({ width, height, data: channelOf(img, 4, c) }));
 }
@@ -55,6 +77,11 @@ function checkHwc(name: string, img: Float32Array, width: number, height: number
  * The signed change `a - b` (e.g. predicted follow-up minus baseline, both HWC
  * in [0, 1]) averaged over the 4 channels, coloured on a symmetric diverging
  * scale: brighter in `a` is red, darker is blue, unchanged is neutral.
+ *
+ * @param a - HWC image in [0, 1].
+ * @param b - HWC image in [0, 1].
+ * @param width - width.
+ * @param height - height.
  */
 export function differenceView(a: Float32Array, b: Float32Array, width: number, height: number): DifferenceView {
   checkHwc('a', a, width, height, 'differenceView');
@@ -76,7 +103,14 @@ export function differenceView(a: Float32Array, b: Float32Array, width: number, 
   return { values, image: colorize(values, width, height, { min: -limit, max: limit }), limit, maxAbs };
 }
 
-/** The signed difference image of {@link differenceView} (for previews). */
+/**
+ * The signed difference image of {@link differenceView} (for previews).
+ *
+ * @param a - HWC image.
+ * @param b - HWC image.
+ * @param width - width.
+ * @param height - height.
+ */
 export function differenceImage(a: Float32Array, b: Float32Array, width: number, height: number): PngImage {
   return differenceView(a, b, width, height).image;
 }
@@ -102,7 +136,12 @@ export function probabilityOverlay(
   return img;
 }
 
-/** Writes a PNG. */
+/**
+ * Writes a PNG (atomically).
+ *
+ * @param file - the file.
+ * @param image - the image.
+ */
 export function writePng(file: string, image: PngImage): void {
   writeFileAtomicSync(file, encodePng(image));
 }
@@ -111,6 +150,11 @@ export function writePng(file: string, image: PngImage): void {
  * A preview grid: rows baseline, predicted follow-up (and the real one), 4
  * channels each, plus the signed difference and the probability map (with
  * the baseline tumour's outline when the slice has a label).
+ *
+ * @param slice - the baseline slice.
+ * @param followup - the predicted follow-up, HWC, native size.
+ * @param probability - the growth probability, HW.
+ * @param truth - the real follow-up (HWC), when known.
  */
 export function previewGrid(
   slice: PredictionSlice, followup: Float32Array, probability: ArrayLike<number>, truth?: Float32Array,

@@ -52,7 +52,16 @@ function count(m: Uint8Array): number {
   return n;
 }
 
-/** Scores an image and its tumour mask against the truth. */
+/**
+ * Scores an image and its tumour mask against the truth.
+ *
+ * @param image - HWC image in [0, 1].
+ * @param mask - its tumour mask (HW, 0/1).
+ * @param truth - the real follow-up.
+ * @param width - width.
+ * @param height - height.
+ * @param spacing - pixel spacing [x, y] in mm.
+ */
 export function scoreImage(image: Float32Array, mask: Uint8Array, truth: FollowupTruth, width: number, height: number, spacing: [number, number]): ImageScores {
   const shape3 = [height, width, 4];
   const a: Grid = { data: image, shape: shape3 };
@@ -73,7 +82,26 @@ export function scoreImage(image: Float32Array, mask: Uint8Array, truth: Followu
   };
 }
 
-/** Scores a slice's prediction (and the baseline) against its real follow-up. */
+/**
+ * Scores a slice's prediction (and the unchanged baseline) against its real follow-up.
+ *
+ * @example
+ * ```ts
+ * const scores = scoreSlice(id, { image: p.followupNative, mask: p.followupMaskNative, probability: p.probabilityNative },
+ *   { image: slice.native, mask: p.baselineMaskNative }, truth, slice.width, slice.height, slice.spacing);
+ * scores.predicted.dice; scores.baseline.dice; scores.map.thresholds;
+ * ```
+ *
+ * @param id - the slice id.
+ * @param predicted - the predicted follow-up (HWC), its tumour mask and growth probability (HW), native size.
+ * @param baseline - the baseline scan and its tumour mask.
+ * @param truth - the real follow-up.
+ * @param width - native width.
+ * @param height - native height.
+ * @param spacing - pixel spacing [x, y] in mm (for HD95).
+ * @param thresholds - probability thresholds for the map's Dice and HD95.
+ * @defaultValue thresholds [0.25, 0.5, 0.75]
+ */
 export function scoreSlice(
   id: string, predicted: { image: Float32Array; mask: Uint8Array; probability: Float32Array },
   baseline: { image: Float32Array; mask: Uint8Array }, truth: FollowupTruth, width: number, height: number, spacing: [number, number],
@@ -113,8 +141,18 @@ export function scoresToCsv(scores: readonly SliceScores[]): string {
   return [head.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n';
 }
 
+/** The mean metrics over slices (see {@link summarise}). */
+export interface ScoreSummary {
+  /** Mean of each {@link ImageScores} metric of the predicted follow-ups. */
+  predicted: Record<string, number>;
+  /** The same for the unchanged baselines. */
+  baseline: Record<string, number>;
+  /** Slices averaged. */
+  slices: number;
+}
+
 /** Mean of each predicted/baseline metric over slices (finite values only). */
-export function summarise(scores: readonly SliceScores[]): { predicted: Record<string, number>; baseline: Record<string, number>; slices: number } {
+export function summarise(scores: readonly SliceScores[]): ScoreSummary {
   const mean = (get: (s: SliceScores) => number) => {
     const v = scores.map(get).filter(Number.isFinite);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;

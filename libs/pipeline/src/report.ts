@@ -6,7 +6,7 @@
 import { DIVERGING_BLUE_RED, SEQUENTIAL_YELLOW_RED, colorBarSvg, encodePng, maskOutlinePath } from '@tumorcast/cli';
 import type { PngImage, Rgb } from '@tumorcast/cli';
 import { plotGrowth } from '@tumorcast/growth-ode';
-import type { FollowupTruth, SliceScores } from './evaluate.js';
+import type { FollowupTruth, ScoreSummary, SliceScores } from './evaluate.js';
 import type { SeriesPrediction } from './growth.js';
 import { OUTLINE_COLORS, channelImages, differenceView, probabilityOverlay } from './outputs.js';
 
@@ -49,7 +49,7 @@ export interface ReportInput {
   /** Slices. */
   slices: ReportSlice[];
   /** Mean metrics (predicted vs baseline), when known. */
-  means?: { predicted: Record<string, number>; baseline: Record<string, number>; slices: number };
+  means?: ScoreSummary;
   /** A note shown prominently (e.g. that the data are synthetic). */
   note?: string;
   /** Runs per probability map, named in the map's colour bar. @defaultValue undefined (not named) */
@@ -123,7 +123,11 @@ export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: { bas
   return flags;
 }
 
-/** Builds a slice's report section data (images, masks, flags) from its arrays. */
+/**
+ * Builds a slice's report section data (images, masks, flags) from its arrays.
+ *
+ * @param s - the slice's arrays and facts.
+ */
 export function reportSlice(s: ReportSliceInput): ReportSlice {
   const { width: w, height: h } = s;
   const diff = differenceView(s.predicted, s.baseline, w, h);
@@ -165,6 +169,9 @@ const fmtSize = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecisio
  * and band, baseline and follow-up lines, the predicted follow-up size and,
  * when known, the real one; the y axis in the data's unit or relative to the
  * first scan.
+ *
+ * @param g - the fitted series.
+ * @param o - see {@link GrowthFigureOptions}.
  */
 export function growthFigure(g: SeriesPrediction, o: GrowthFigureOptions = {}): { caption: string; svg: string } {
   const first = g.result.seriesSizes[0] as number;
@@ -252,6 +259,10 @@ function differencePanel(s: ReportSlice, baselinePath: string): string {
 /**
  * A square box around the tumour masks (their union), with a margin of 60 %
  * of its size and at least 32 px a side, inside the image; undefined without masks.
+ *
+ * @param width - image width.
+ * @param height - image height.
+ * @param masks - HW masks (> 0.5 is tumour); undefined entries are skipped.
  */
 export function tumourBox(width: number, height: number, masks: readonly (ArrayLike<number> | undefined)[]): { x: number; y: number; size: number } | undefined {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -317,7 +328,16 @@ const SCRIPT = `(() => {
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
 })();`;
 
-/** Renders the report HTML. */
+/**
+ * Renders the self-contained report HTML (images inlined, no external resources).
+ *
+ * @example
+ * ```ts
+ * const html = renderReport({ title: 'patient 7', summary: ['data: ...'], growth: [], slices: [reportSlice({ ... })] });
+ * ```
+ *
+ * @param r - see {@link ReportInput}.
+ */
 export function renderReport(r: ReportInput): string {
   const flagged = r.slices.filter((s) => s.flags?.length);
   const sections = r.slices.map((s) => {

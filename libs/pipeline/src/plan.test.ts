@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { GUIDED_STEP_WEIGHT, describePlan, samplingPlan, sliceProgress } from './plan.js';
-import { demoPlan } from './demo.js';
 
 // The respaced process of the `fast` preset: 'ddim100' of 1000 steps keeps
 // every 10th original timestep (0, 10, ..., 990), so L = 200 leaves 20 steps.
@@ -16,6 +15,15 @@ describe('samplingPlan', () => {
     // Original timesteps below L only: L = 190 keeps 0..180, 19 steps.
     expect(samplingPlan(ddim100, { noiseLevel: 190, samples: 1 }, 1).encodeSteps).toBe(19);
     expect(samplingPlan(ddim100, { noiseLevel: 12, samples: 20 }, 1)).toMatchObject({ encodeSteps: 2, mapBatch: 8, unitsPerSlice: 21 * 6 });
+  });
+
+  it('counts a one-run map as the guided sample alone (predictSlice makes no second pass)', () => {
+    const p = samplingPlan(ddim100, { noiseLevel: 200, samples: 1 }, 3);
+    expect(p).toMatchObject({ mapRuns: 0, mapBatch: 0, imageSteps: 3 * 40, unitsPerSlice: 20 + 2 * 20, units: 3 * 60 });
+    expect(describePlan(p)).toBe('plan: 3 slice(s) x (1 guided sample) x (20 inversion + 20 guided steps) = 120 image-steps'
+      + ' (the bar counts 180 units: a guided step 2, as it also differentiates the regressor)');
+    // Two runs: the guided sample and two further map runs.
+    expect(samplingPlan(ddim100, { noiseLevel: 200, samples: 2 }, 1)).toMatchObject({ mapRuns: 2, imageSteps: 3 * 40 });
   });
 
   it('rejects bad counts', () => {
@@ -58,14 +66,5 @@ describe('sliceProgress', () => {
     const plan = samplingPlan(ddim100, { noiseLevel: 200, samples: 2 }, 1);
     sliceProgress({ update: (p: number) => { positions.push(p); } }, plan, 0)('segment', 1, 1);
     expect(positions).toEqual([]);
-  });
-});
-
-describe('demoPlan', () => {
-  it('plans the default demo (2 slices, 8 runs per map, L = 200 in 20 + 20 steps) within 3 minutes at the measured speed', () => {
-    const { plan, seconds } = demoPlan(2, 8);
-    expect(plan.imageSteps).toBe(2 * (1 + 8) * (20 + 20));
-    expect(seconds).toBeCloseTo(720 * 0.164, 6);
-    expect(seconds).toBeLessThan(180);
   });
 });

@@ -1,0 +1,38 @@
+/**
+ * @packageDocumentation
+ * `@tumorcast/pipeline/node`: the pipeline on files (Node only): loading the
+ * networks, baseline slices and real follow-ups of a data folder, the growth
+ * fit from a size CSV, a whole data set into an output folder
+ * (`runDataset`: NIfTI, PNG, metrics, `report.html`; resumable and
+ * shardable), and the report and evaluation of a finished folder.
+ * Everything of `@tumorcast/pipeline` is re-exported here.
+ */
+export * from './index.js';
+export { loadModels } from './models.js';
+export type { ModelPaths, LoadModelsOptions } from './models.js';
+export {
+  PREDICTION_SPLITS, listPredictionSlices, shardSlices, checkSlices, firstNonFinite, decodedBytes, readSliceFiles, predictionSliceOf, loadPredictionSlice, loadNativeSlice,
+} from './slices.js';
+export type { PredictionSlice, CheckedSlice, CheckSlicesOptions } from './slices.js';
+export { truthCandidates, findTruthFolder, findTruth, loadTruth, checkTruth } from './truth.js';
+export type { CheckTruthOptions } from './truth.js';
+export { fitGrowthSeries, readSizeSeries, targetsFor, writeGrowthOutputs, MAX_SERIES_CSV_BYTES } from './growth.js';
+export type { FitGrowthOptions, SeriesPrediction } from './growth.js';
+export { readTargetsJson, resolveTargets, fitSeriesTargets } from './targets.js';
+export type { TargetSource, SeriesTargetSource } from './targets.js';
+export {
+  writeFollowupNifti, writeMapNifti, writePng, channelImages, differenceView, differenceImage, probabilityOverlay, previewGrid, OUTLINE_COLORS,
+} from './outputs.js';
+export type { DifferenceView } from './outputs.js';
+export { renderReport, reportSlice, sliceFlags, growthFigure, tumourBox, UNCHANGED_MAX_DIFFERENCE } from './report.js';
+export type { ReportSlice, ReportInput, ReportSliceInput, GrowthFigureOptions } from './report.js';
+export { sha256File, modelsProvenance, targetsProvenance, sampleHashes, provenanceDifferences, sliceDifferences } from './provenance.js';
+export type { RunProvenance, SliceInputs } from './provenance.js';
+export {
+  RUN_RECORD_FORMAT, RUN_OUTPUTS, readRunRecord, saveRunRecord, readSliceResult, finishedSlices, inspectFolder, mismatchError, clearResults, removeStaleTemps,
+} from './outdir.js';
+export type { RunRecord, SliceResult, FolderState, FolderHolder } from './outdir.js';
+export { runDataset, reportFolder, buildReport } from './run.js';
+export type { RunDatasetOptions, RunLocks, RunProgress, ReportFolderOptions } from './run.js';
+export { evaluateRun } from './evaluate-run.js';
+export type { EvaluateRunOptions } from './evaluate-run.js';

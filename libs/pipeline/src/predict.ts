@@ -1,0 +1,217 @@
+/**
+ * The per-slice prediction: the guided follow-up scan and the growth
+ * probability map of one baseline slice, at the networks' size and brought
+ * back to the input's geometry. Tensors in, typed arrays out; no files.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { backgroundValue, fromModelRange, toModelRange } from '@tumorcast/diffusion';
+import type { Diffusion } from '@tumorcast/diffusion';
+import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown } from '@tumorcast/guided-sampler';
+import type { Segmenter } from '@tumorcast/guided-sampler';
+import type { PredictionNetworks } from './networks.js';
+import { segmenterOf } from './networks.js';
+import { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion } from './settings.js';
+import type { SampleSettings } from './settings.js';
+import type { SliceImages } from './geometry.js';
+import { toNative } from './geometry.js';
+
+/** What {@link predictSlice} produces. */
+export interface SlicePrediction {
+  /** The relative change used. */
+  relativeChange: number;
+  /** Baseline burden r0. */
+  baselineBurden: number;
+  /** Where r0 came from: 'label' (the slice's segmentation) or the segmenter's name. */
+  baselineBurdenSource: string;
+  /** r* = r0 (1 + d). */
+  targetBurden: number;
+  /** The regressor's prediction on the generated follow-up. */
+  predictedBurden: number;
+  /** Regressor prediction per decoding step. */
+  trajectory: number[];
+  /** Generated follow-up at model size, HWC [0, 1]. */
+  followupModel: Float32Array;
+  /** Generated follow-up in the input's geometry, HWC [0, 1]. */
+  followupNative: Float32Array;
+  /** Growth probability at model size (HW). */
+  probabilityModel: Float32Array;
+  /** Growth probability in the input's geometry (HW). */
+  probabilityNative: Float32Array;
+  /** Tumour mask of the generated follow-up in the input's geometry (HW, 0/1). */
+  followupMaskNative: Uint8Array;
+  /** Baseline tumour mask in the input's geometry (HW, 0/1): the label, or the segmenter's. */
+  baselineMaskNative: Uint8Array;
+}
+
+/**
+ * Progress of {@link predictSlice}, after each sampling step: `what` is
+ * `'encode'`/`'decode'` (the guided sample), `'map encode'`/`'map decode'`
+ * (a batch of further map runs) or `'map'` (map runs done of `total`).
+ */
+export type SliceProgressCallback = (what: string, done: number, total: number) => void;
+
+/** Options of {@link predictSlice}. */
+export interface PredictSliceOptions {
+  /**
+   * Sampling settings; missing ones take their defaults.
+   * @defaultValue DEFAULT_SAMPLE_SETTINGS
+   */
+  settings?: Partial<SampleSettings>;
+  /**
+   * The sampling diffusion process: build it once with `samplingDiffusion`
+   * when predicting many slices.
+   * @defaultValue samplingDiffusion(networks, settings)
+   */
+  diffusion?: Diffusion;
+  /**
+   * Segments the follow-ups (and a baseline without a label).
+   * @defaultValue segmenterOf(networks): the learned segmenter when loaded, else the FLAIR one
+   */
+  segmenter?: Segmenter;
+  /**
+   * Called after each sampling step (see {@link SliceProgressCallback}).
+   * @defaultValue undefined
+   */
+  onProgress?: SliceProgressCallback;
+}
+
+function brainCount(img: Float32Array, channels: number): number {
+  let n = 0;
+  for (let i = 3; i < img.length; i += channels) if ((img[i] as number) !== 0) n++;
+  return n;
+}
+
+/**
+ * Predicts one slice's follow-up: guided sampling from the baseline towards
+ * the target burden r* = r0 (1 + d), the follow-up's tumour mask, and the
+ * growth probability map over `settings.samples` runs (run 0 is the guided
+ * sample itself, so one run costs no second pass), all brought back to the
+ * slice's native geometry (see `toNative` and `SampleSettings.outputMode`).
+ * r0 is the label's burden, or the segmenter's on the baseline when the
+ * slice has no label.
+ *
+ * @example
+ * ```ts
+ * import { loadModels } from '@tumorcast/pipeline/node';
+ * import { predictSlice, samplingDiffusion } from '@tumorcast/pipeline';
+ * const networks = await loadModels({ diffusion: 'diffusion.safetensors', regressor: 'regressor.safetensors' });
+ * const settings = { samples: 16, seed: 1 };
+ * const diffusion = samplingDiffusion(networks, { respacing: 'ddim100' }); // once for many slices
+ * const p = await predictSlice(networks, slice, 0.3, { settings, diffusion });
+ * // p.followupNative (HWC), p.probabilityNative (HW), p.predictedBurden ...
+ * networks.dispose();
+ * ```
+ *
+ * @param networks - the networks.
+ * @param slice - the baseline slice (e.g. from `loadPredictionSlice`).
+ * @param relativeChange - d (>= -1), e.g. from the growth model.
+ * @param options - see {@link PredictSliceOptions}.
+ */
+export async function predictSlice(
+  networks: PredictionNetworks, slice: SliceImages, relativeChange: number, options: PredictSliceOptions = {},
+): Promise<SlicePrediction> {
+  const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...options.settings };
+  const diffusion = options.diffusion ?? samplingDiffusion(networks, settings);
+  const onProgress = options.onProgress;
+  const S = networks.imageSize;
+  if (slice.model.length !== S * S * 4) throw new RangeError(`'slice.model' passed to 'predictSlice' has ${slice.model.length} values, expected ${S}x${S}x4 (the networks' size)`);
+  if (slice.native.length !== slice.width * slice.height * 4) {
+    throw new RangeError(`'slice.native' passed to 'predictSlice' has ${slice.native.length} values, expected ${slice.width}x${slice.height}x4`);
+  }
+  const segmenter = options.segmenter ?? segmenterOf(networks);
+  // the networks see the slice in the range they were trained on
+  const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+  let baselineMaskModel: tf.Tensor4D;
+  let baselineBurden: number;
+  let source: string;
+  if (slice.modelLabel && slice.burden !== undefined) {
+    baselineMaskModel = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
+    baselineBurden = slice.burden;
+    source = 'label';
+  } else {
+    // No label: segment the baseline itself (the FLAIR segmenter needs a baseline tumour to look around,
+    // so without a label it searches the whole brain).
+    const seg = networks.segmenter ? segmenter : createFlairSegmenter({ neighbourhoodRadius: Infinity, background: backgroundValue(networks.dataRange) });
+    baselineMaskModel = (await seg.segment({ image, baseline: image })) as tf.Tensor4D;
+    const m = baselineMaskModel.dataSync();
+    let t = 0;
+    for (const v of m) if (v > 0.5) t++;
+    baselineBurden = t / Math.max(1, brainCount(slice.model, 4));
+    source = seg.name;
+  }
+  try {
+    const common = {
+      diffusion,
+      model: (x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y),
+      regressor: networks.regressor,
+      image,
+      dataRange: networks.dataRange,
+      baselineBurden,
+      relativeChange,
+      noiseLevel: settings.noiseLevel,
+      scale: settings.scale,
+      classLabel: networks.unet.config.numClasses ? 1 : null,
+      eta: settings.eta,
+      seed: settings.seed,
+      amplifyEarlyTarget: settings.amplifyEarlyTarget,
+      initialNoiseStd: settings.initialNoiseStd,
+    };
+    const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
+    const followupModel = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1).dataSync() as Float32Array);
+    const trajectory = guided.predictions.map((p) => p[0] as number);
+    const predictedBurden = guided.finalPrediction[0] as number;
+    const followMaskModel = (await segmenter.segment({
+      image: guided.sample, baseline: image, baselineMask: baselineMaskModel,
+    })) as tf.Tensor4D;
+    const followMask = followMaskModel.dataSync() as Float32Array;
+    tf.dispose([guided.sample, guided.latent, guided.differenceMap, followMaskModel]);
+
+    let probabilityModel: Float32Array;
+    if (settings.samples === 1) {
+      // The map's only run would be the guided sample again (run 0 draws from the same seed stream):
+      // its probability is that sample's mask, (0 + mask) / 1 as the map sums it.
+      probabilityModel = Float32Array.from(followMask, (v) => 0 + v);
+    } else {
+      const map = await growthProbabilityMap({
+        ...common, samples: settings.samples, segmenter, baselineMask: baselineMaskModel,
+        // Per step within each batch of runs too, so that progress moves while the map is computed.
+        onProgress: (p) => onProgress?.(`map ${p.phase}`, p.done, p.total),
+        onSamples: (done, total) => onProgress?.('map', done, total),
+      });
+      probabilityModel = map.probability.dataSync() as Float32Array;
+      tf.dispose([map.probability, map.meanSample]);
+    }
+
+    const W = slice.width, H = slice.height;
+    let followupNative: Float32Array;
+    if (settings.outputMode === 'upsampled') {
+      followupNative = toNative(followupModel, S, 4, W, H);
+    } else {
+      const diff = new Float32Array(followupModel.length);
+      for (let i = 0; i < diff.length; i++) diff[i] = (followupModel[i] as number) - (slice.model[i] as number);
+      const up = toNative(diff, S, 4, W, H);
+      followupNative = new Float32Array(up.length);
+      for (let p = 0; p < W * H; p++) {
+        let head = false;
+        for (let c = 0; c < 4; c++) if ((slice.native[p * 4 + c] as number) !== 0) head = true;
+        if (!head) continue; // background stays exactly 0, like the input
+        for (let c = 0; c < 4; c++) {
+          const v = (slice.native[p * 4 + c] as number) + (up[p * 4 + c] as number);
+          followupNative[p * 4 + c] = Math.min(1, Math.max(0, v));
+        }
+      }
+    }
+    const probabilityNative = toNative(probabilityModel, S, 1, W, H);
+    const followupMaskUp = toNative(followMask, S, 1, W, H);
+    const followupMaskNative = Uint8Array.from(followupMaskUp, (v) => (v >= 0.5 ? 1 : 0));
+    const baselineMaskNative = slice.nativeLabel
+      ? slice.nativeLabel
+      : Uint8Array.from(toNative(baselineMaskModel.dataSync() as Float32Array, S, 1, W, H), (v) => (v >= 0.5 ? 1 : 0));
+    return {
+      relativeChange, baselineBurden, baselineBurdenSource: source, targetBurden: guided.targetBurden[0] as number,
+      predictedBurden, trajectory, followupModel, followupNative, probabilityModel, probabilityNative, followupMaskNative, baselineMaskNative,
+    };
+  } finally {
+    tf.dispose([image, baselineMaskModel]);
+  }
+}

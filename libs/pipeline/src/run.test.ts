@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tumorcast/nn';
+import { writePhantomDataset } from '@tumorcast/phantom';
+import type { UNetConfig } from '@tumorcast/unet';
+import { OutputFolderError, PipelineInputError } from './errors.js';
+import { evaluateRun } from './evaluate-run.js';
+import type { RunRecord } from './outdir.js';
+import { reportFolder, runDataset } from './run.js';
+import type { RunDatasetOptions, RunProgress } from './run.js';
+import type { SamplingPlan } from './plan.js';
+import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
+
+// runDataset as another lab would call it: the API's option names, no locks, callbacks for progress.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-pipeline-run-'));
+const data = path.join(tmp, 'phantom');
+let base: RunDatasetOptions;
+beforeAll(async () => {
+  await initBackend({ log: false });
+  await writePhantomDataset(data, { seed: 4, patients: 1, preview: false, patient: { sliceIds: [80], slice: { width: 96 } } });
+  const ref = loadAuthorsReference();
+  base = {
+    data, out: path.join(tmp, 'out'), truth: path.join(data, 'followup'),
+    models: { diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: ref.unetConfig as unknown as UNetConfig, regressorPreset: ref.regressorConfig },
+    targets: { kind: 'constant', relativeChange: 0.2 },
+    settings: { noiseLevel: 6, respacing: '', samples: 2 },
+  };
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('runDataset', () => {
+  it('writes each slice, the record, metrics and report; reports its plan and progress; frees its tensors', async () => {
+    const plans: SamplingPlan[] = [];
+    const events: RunProgress[] = [];
+    const lines: string[] = [];
+    const n0 = tf.memory().numTensors;
+    const results = await runDataset({ ...base, onPlan: (p) => plans.push(p), onProgress: (p) => events.push(p), log: (m) => lines.push(m) });
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(results.map((r) => r.id)).toEqual(['90000000_80']);
+    const r = results[0]!;
+    for (const f of [...r.files.followup, r.files.probability!, r.files.preview]) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
+    expect(r.scores?.predicted.mse).toBeGreaterThanOrEqual(0);
+    for (const f of ['run.json', 'metrics.csv', 'metrics.json', 'report.html']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
+    const record = JSON.parse(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')) as RunRecord;
+    // Settings not given take their defaults, and are recorded.
+    expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual' });
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toMatchObject({ slices: 1, encodeSteps: 6, mapRuns: 2 });
+    const last = events[events.length - 1]!;
+    expect(last).toMatchObject({ done: plans[0]!.units, total: plans[0]!.units, last: true, status: { 'slice 1/1': 'done' } });
+    expect(events.filter((e) => e.last)).toHaveLength(1);
+    expect(lines.some((l) => l.startsWith('plan: 1 slice(s) x (1 guided sample + 2 probability-map runs)'))).toBe(true);
+  }, 300_000);
+
+  it('resumes a matching rerun, and refuses other settings naming them as the API does', async () => {
+    const lines: string[] = [];
+    await runDataset({ ...base, log: (m) => lines.push(m) });
+    expect(lines).toContain('1 slice(s) already done, 0 to go');
+    const other = runDataset({ ...base, settings: { ...base.settings, seed: 1 } });
+    await expect(other).rejects.toBeInstanceOf(OutputFolderError);
+    await expect(runDataset({ ...base, settings: { ...base.settings, seed: 1 } })).rejects.toThrow(/'settings\.seed' \(0 there, 1 now\).*Rerun with 'overwrite' to replace them/);
+  }, 300_000);
+
+  it('checks the settings against the diffusion model before writing anything', async () => {
+    const out = path.join(tmp, 'too-noisy');
+    const run = runDataset({ ...base, out, settings: { ...base.settings, noiseLevel: 5000 } });
+    await expect(run).rejects.toBeInstanceOf(PipelineInputError);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, noiseLevel: 5000 } }))
+      .rejects.toThrow(/'settings\.noiseLevel' = 5000 is more than the 1000 timesteps of the diffusion model/);
+    expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
+    await expect(runDataset({ ...base, targets: { kind: 'nope' } as never })).rejects.toThrow(/'targets' passed to 'runDataset'/);
+  });
+
+  it('reportFolder and evaluateRun work on the finished folder', async () => {
+    fs.rmSync(path.join(base.out, 'report.html'));
+    await reportFolder(base.out);
+    expect(fs.readFileSync(path.join(base.out, 'report.html'), 'utf8')).toMatch(/^<!doctype html>/);
+    const evalOut = path.join(tmp, 'eval');
+    fs.mkdirSync(evalOut);
+    const scores = await evaluateRun(base.out, base.truth!, { out: evalOut });
+    expect(scores.map((s) => s.id)).toEqual(['90000000_80']);
+    expect(fs.readFileSync(path.join(evalOut, 'metrics.csv'), 'utf8')).toMatch(/^slice,/);
+    await expect(reportFolder(path.join(tmp, 'nope'))).rejects.toThrow(/has no run\.json/);
+  });
+});

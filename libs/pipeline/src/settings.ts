@@ -1,0 +1,88 @@
+/**
+ * The sampling settings of a prediction, their defaults, the respaced
+ * diffusion process they sample with, and their check against the networks.
+ */
+import { createDiffusion, spaceTimesteps } from '@tumorcast/diffusion';
+import type { Diffusion } from '@tumorcast/diffusion';
+import { PipelineInputError, apiOptionName } from './errors.js';
+import type { OptionNamer } from './errors.js';
+import type { PredictionNetworks } from './networks.js';
+
+/** Sampling settings (the paper's values as defaults where they apply). */
+export interface SampleSettings {
+  /** Noise level L in original timesteps. @defaultValue 200 */
+  noiseLevel: number;
+  /** Guidance scale s. @defaultValue 200000 (the paper's) */
+  scale: number;
+  /** Timestep respacing of the sampler (e.g. 'ddim100': L = 200 is then 20 steps); '' for none. @defaultValue 'ddim100' */
+  respacing: string;
+  /** DDIM eta. @defaultValue 0 */
+  eta: number;
+  /** Seed. @defaultValue 0 */
+  seed: number;
+  /** The reference code's target x1.15 while t > 20. @defaultValue true */
+  amplifyEarlyTarget: boolean;
+  /** Noise std added before inversion (the reference's 0.01). @defaultValue 0.01 */
+  initialNoiseStd: number;
+  /**
+   * Runs of the probability map. Run 0 of a map is the guided sample itself
+   * (the same seed stream), so with 1 the map is the segmented guided sample
+   * and costs no second pass.
+   * @defaultValue 8
+   */
+  samples: number;
+  /**
+   * How a low-resolution prediction returns to the input's geometry:
+   * 'residual' adds the upsampled predicted change to the full-resolution
+   * baseline (keeps its detail); 'upsampled' upsamples the generated scan.
+   * @defaultValue 'residual'
+   */
+  outputMode: 'residual' | 'upsampled';
+}
+
+/** Default {@link SampleSettings}. */
+export const DEFAULT_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({
+  noiseLevel: 200, scale: 200000, respacing: 'ddim100', eta: 0, seed: 0, amplifyEarlyTarget: true, initialNoiseStd: 0.01, samples: 8, outputMode: 'residual',
+});
+
+/**
+ * The diffusion process to sample with: the networks' process, respaced as
+ * the settings say. Build it once per run and pass it to every `predictSlice`.
+ *
+ * @param networks - the networks (their diffusion process).
+ * @param settings - `respacing`.
+ */
+export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>, settings: Pick<SampleSettings, 'respacing'>): Diffusion {
+  return createDiffusion({
+    steps: networks.process.steps, schedule: networks.process.schedule, learnSigma: networks.process.learnSigma,
+    ...(settings.respacing ? { timestepRespacing: settings.respacing } : {}),
+  });
+}
+
+/**
+ * Checks that the settings fit the diffusion model: a noise level within its
+ * timesteps, and a respacing of them.
+ *
+ * @param networks - the loaded networks.
+ * @param settings - the settings.
+ * @param model - the diffusion model's file (or name), for the message.
+ * @param names - how messages name the options.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the setting and the model.
+ */
+export function checkSettingsFit(
+  networks: Pick<PredictionNetworks, 'process'>, settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'>, model: string, names: OptionNamer = apiOptionName,
+): void {
+  const T = networks.process.steps;
+  if (settings.noiseLevel > T) {
+    throw new PipelineInputError(`${names('settings.noiseLevel', String(settings.noiseLevel))} is more than the ${T} timesteps of the diffusion model ${model}: use at most ${T}`);
+  }
+  if (settings.respacing) {
+    try {
+      spaceTimesteps(T, settings.respacing);
+    } catch (e) {
+      const why = (e as Error).message.replace(/'sectionCounts' passed to 'spaceTimesteps':?\s*/, '');
+      throw new PipelineInputError(`${names('settings.respacing', `'${settings.respacing}'`)} does not fit the ${T} timesteps of the diffusion model ${model} (${why})`, { cause: e });
+    }
+  }
+}
