@@ -30,7 +30,7 @@ export function fixedPixdim(header: NiftiHeader): number[] {
   const p = header.pixdim.slice();
   if (p[0] !== 1 && p[0] !== -1) p[0] = 1;
   for (let i = 1; i <= 3; i++) {
-    const v = p[i] as number;
+    const v = p[i]!;
     if (v === 0) p[i] = 1;
     else if (v < 0) p[i] = -v;
   }
@@ -75,11 +75,11 @@ export function qformAffine(header: NiftiHeader, file: string): Affine {
   if (Number.isNaN(w)) throw new NiftiError(file, `invalid qform quaternion (b, c, d) = (${b}, ${c}, ${d})`);
   const R = quatToMat(w, b, c, d);
   const p = fixedPixdim(header);
-  const vox = [p[1] as number, p[2] as number, (p[3] as number) * (p[0] as number)];
+  const vox = [p[1]!, p[2]!, p[3]! * p[0]!];
   const out = identityAffine();
   for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) (out[i] as number[])[j] = (R[i] as number[])[j] as number * (vox[j] as number);
-    (out[i] as number[])[3] = header.qoffset[i] as number;
+    for (let j = 0; j < 3; j++) out[i]![j] = R[i]![j]! * vox[j]!;
+    out[i]![3] = header.qoffset[i]!;
   }
   return out;
 }
@@ -92,18 +92,18 @@ export function sformAffine(header: NiftiHeader): Affine {
 /** nibabel's fallback affine (`get_base_affine`: shape_zoom_affine with x flip, origin at the centre). @internal */
 export function baseAffine(header: NiftiHeader): Affine {
   const p = fixedPixdim(header);
-  const ndim = header.dim[0] as number;
+  const ndim = header.dim[0]!;
   const shape = [1, 1, 1];
   const zooms = [1, 1, 1];
   for (let i = 0; i < Math.min(3, ndim); i++) {
-    shape[i] = header.dim[i + 1] as number;
-    zooms[i] = p[i + 1] as number;
+    shape[i] = header.dim[i + 1]!;
+    zooms[i] = p[i + 1]!;
   }
-  zooms[0] = -(zooms[0] as number);
+  zooms[0] = -zooms[0]!;
   const out = identityAffine();
   for (let i = 0; i < 3; i++) {
-    (out[i] as number[])[i] = zooms[i] as number;
-    (out[i] as number[])[3] = -(((shape[i] as number) - 1) / 2.0) * (zooms[i] as number);
+    out[i]![i] = zooms[i]!;
+    out[i]![3] = -((shape[i]! - 1) / 2.0) * zooms[i]!;
   }
   return out;
 }
@@ -118,15 +118,15 @@ export function bestAffine(header: NiftiHeader, file: string): Affine {
 function det3(m: number[][]): number {
   const [a, b, c] = m as [number[], number[], number[]];
   return (
-    (a[0] as number) * ((b[1] as number) * (c[2] as number) - (b[2] as number) * (c[1] as number)) -
-    (a[1] as number) * ((b[0] as number) * (c[2] as number) - (b[2] as number) * (c[0] as number)) +
-    (a[2] as number) * ((b[0] as number) * (c[1] as number) - (b[1] as number) * (c[0] as number))
+    a[0]! * (b[1]! * c[2]! - b[2]! * c[1]!) -
+    a[1]! * (b[0]! * c[2]! - b[2]! * c[0]!) +
+    a[2]! * (b[0]! * c[1]! - b[1]! * c[0]!)
   );
 }
 
 function inverseTranspose3(m: number[][]): number[][] {
   const d = det3(m);
-  const g = (i: number, j: number) => (m[i] as number[])[j] as number;
+  const g = (i: number, j: number) => m[i]![j]!;
   // cofactor matrix / det = inverse transposed
   const cof = [
     [g(1, 1) * g(2, 2) - g(1, 2) * g(2, 1), -(g(1, 0) * g(2, 2) - g(1, 2) * g(2, 0)), g(1, 0) * g(2, 1) - g(1, 1) * g(2, 0)],
@@ -141,9 +141,9 @@ export function polarOrthogonal(m: number[][]): number[][] {
   let x = m.map((r) => r.slice());
   for (let it = 0; it < 100; it++) {
     const xit = inverseTranspose3(x);
-    const next = x.map((r, i) => r.map((v, j) => 0.5 * (v + ((xit[i] as number[])[j] as number))));
+    const next = x.map((r, i) => r.map((v, j) => 0.5 * (v + xit[i]![j]!)));
     let diff = 0;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) diff = Math.max(diff, Math.abs(((next[i] as number[])[j] as number) - ((x[i] as number[])[j] as number)));
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) diff = Math.max(diff, Math.abs(next[i]![j]! - x[i]![j]!));
     x = next;
     if (diff < 1e-15) break;
   }
@@ -152,7 +152,7 @@ export function polarOrthogonal(m: number[][]): number[][] {
 
 /** Unit quaternion [w, x, y, z] (w >= 0) of a rotation matrix (Shepperd's method). @internal */
 export function matToQuat(R: number[][]): [number, number, number, number] {
-  const g = (i: number, j: number) => (R[i] as number[])[j] as number;
+  const g = (i: number, j: number) => R[i]![j]!;
   const tr = g(0, 0) + g(1, 1) + g(2, 2);
   let w: number, x: number, y: number, z: number;
   if (tr > 0) {
@@ -186,21 +186,21 @@ export function matToQuat(R: number[][]): [number, number, number, number] {
 
 /** qform parameters of an affine (nibabel `set_qform` with shears stripped); undefined if the 3x3 part is singular. @internal */
 export function affineToQform(affine: Affine): { quatern: [number, number, number]; qoffset: [number, number, number]; qfac: 1 | -1; zooms: [number, number, number] } | undefined {
-  const RZS = [0, 1, 2].map((i) => [0, 1, 2].map((j) => (affine[i] as number[])[j] as number));
-  const zooms = [0, 1, 2].map((j) => Math.hypot(...RZS.map((r) => r[j] as number))) as [number, number, number];
+  const RZS = [0, 1, 2].map((i) => [0, 1, 2].map((j) => affine[i]![j]!));
+  const zooms = [0, 1, 2].map((j) => Math.hypot(...RZS.map((r) => r[j]!))) as [number, number, number];
   if (zooms.some((z) => !(z > 0) || !Number.isFinite(z))) return undefined;
-  const R = RZS.map((r) => r.map((v, j) => v / (zooms[j] as number)));
+  const R = RZS.map((r) => r.map((v, j) => v / zooms[j]!));
   let qfac: 1 | -1 = 1;
   if (!(det3(R) > 0)) {
     qfac = -1;
-    for (const r of R) r[2] = -(r[2] as number);
+    for (const r of R) r[2] = -r[2]!;
   }
   if (Math.abs(det3(R)) < 1e-12) return undefined;
   const PR = polarOrthogonal(R);
   const [, b, c, d] = matToQuat(PR);
   return {
     quatern: [b, c, d],
-    qoffset: [0, 1, 2].map((i) => (affine[i] as number[])[3] as number) as [number, number, number],
+    qoffset: [0, 1, 2].map((i) => affine[i]![3]!) as [number, number, number],
     qfac,
     zooms,
   };

@@ -38,7 +38,7 @@ function pickTarget(target: unknown, conditions: Set<string>): string | undefine
 }
 
 function isBuiltin(spec: string): boolean {
-  return spec.startsWith('node:') || builtinModules.includes(spec) || builtinModules.includes(spec.split('/')[0] as string);
+  return spec.startsWith('node:') || builtinModules.includes(spec) || builtinModules.includes(spec.split('/')[0]!);
 }
 
 /**
@@ -49,7 +49,7 @@ function isBuiltin(spec: string): boolean {
  */
 function resolvePackage(spec: string, conditions: Set<string>): string {
   const parts = spec.split('/');
-  const name = spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);
+  const name = spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
   const sub = '.' + spec.slice(name.length);
   if (name.startsWith('@tumorcast/')) {
     const dir = path.join(REPO_ROOT, 'libs', name.slice('@tumorcast/'.length));
@@ -83,7 +83,7 @@ function walk(entry: string, conditions: Set<string>): Graph {
   const builtins: Graph['builtins'] = [];
   const stack = [entry];
   while (stack.length > 0) {
-    const file = stack.pop() as string;
+    const file = stack.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);

@@ -90,7 +90,7 @@ const NIFTI2_MAGIC_TAIL = [0x0d, 0x0a, 0x1a, 0x0a];
 function readString(u8: Uint8Array, start: number, end: number): string {
   let s = '';
   for (let i = start; i < end; i++) {
-    const c = u8[i] as number;
+    const c = u8[i]!;
     if (c === 0) break;
     s += String.fromCharCode(c);
   }
@@ -199,7 +199,7 @@ export function parseHeader(u8: Uint8Array, file: string): NiftiHeader {
     sliceCode: version === 1 ? h.slice_code : dv.getInt32(496, littleEndian),
     sliceDuration: h.slice_duration,
     toffset: h.toffset,
-    dimInfo: version === 1 ? (u8[39] as number) : (u8[524] as number),
+    dimInfo: version === 1 ? u8[39]! : u8[524]!,
     descrip: version === 1 ? readString(u8, 148, 228) : readString(u8, 240, 320),
     auxFile: version === 1 ? readString(u8, 228, 252) : readString(u8, 320, 344),
     extensions: [],
@@ -293,9 +293,9 @@ export function encodeHeader(f: EncodeHeaderFields): Uint8Array {
     writeString(u8, 148, 79, f.descrip);
     dv.setInt16(252, f.qformCode, LE);
     dv.setInt16(254, f.sformCode, LE);
-    for (let i = 0; i < 3; i++) dv.setFloat32(256 + 4 * i, f.quatern[i] as number, LE);
-    for (let i = 0; i < 3; i++) dv.setFloat32(268 + 4 * i, f.qoffset[i] as number, LE);
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) dv.setFloat32(280 + 16 * r + 4 * c, f.srow[r]?.[c] as number, LE);
+    for (let i = 0; i < 3; i++) dv.setFloat32(256 + 4 * i, f.quatern[i]!, LE);
+    for (let i = 0; i < 3; i++) dv.setFloat32(268 + 4 * i, f.qoffset[i]!, LE);
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) dv.setFloat32(280 + 16 * r + 4 * c, f.srow[r]![c]!, LE);
     writeString(u8, 328, 15, f.intentName);
     writeString(u8, 344, 3, 'n+1');
   } else {
@@ -304,7 +304,7 @@ export function encodeHeader(f: EncodeHeaderFields): Uint8Array {
     dv.setInt16(12, f.datatypeCode, LE);
     dv.setInt16(14, f.bitpix, LE);
     for (let i = 0; i < 8; i++) dv.setBigInt64(16 + 8 * i, BigInt(f.dim[i] ?? 0), LE);
-    for (let i = 0; i < 3; i++) dv.setFloat64(80 + 8 * i, f.intentP[i] as number, LE);
+    for (let i = 0; i < 3; i++) dv.setFloat64(80 + 8 * i, f.intentP[i]!, LE);
     for (let i = 0; i < 8; i++) dv.setFloat64(104 + 8 * i, f.pixdim[i] ?? 0, LE);
     dv.setBigInt64(168, BigInt(f.voxOffset), LE);
     dv.setFloat64(176, 1, LE);
@@ -318,9 +318,9 @@ export function encodeHeader(f: EncodeHeaderFields): Uint8Array {
     writeString(u8, 240, 79, f.descrip);
     dv.setInt32(344, f.qformCode, LE);
     dv.setInt32(348, f.sformCode, LE);
-    for (let i = 0; i < 3; i++) dv.setFloat64(352 + 8 * i, f.quatern[i] as number, LE);
-    for (let i = 0; i < 3; i++) dv.setFloat64(376 + 8 * i, f.qoffset[i] as number, LE);
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) dv.setFloat64(400 + 32 * r + 8 * c, f.srow[r]?.[c] as number, LE);
+    for (let i = 0; i < 3; i++) dv.setFloat64(352 + 8 * i, f.quatern[i]!, LE);
+    for (let i = 0; i < 3; i++) dv.setFloat64(376 + 8 * i, f.qoffset[i]!, LE);
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) dv.setFloat64(400 + 32 * r + 8 * c, f.srow[r]![c]!, LE);
     dv.setInt32(496, f.sliceCode, LE);
     dv.setInt32(500, f.xyztUnits, LE);
     dv.setInt32(504, f.intentCode, LE);

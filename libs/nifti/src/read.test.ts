@@ -62,7 +62,7 @@ async function expectNiftiErrorAsync(p: Promise<unknown>, file: string, problem:
 
 describe('readNifti on synthetic files written by nibabel', () => {
   it.each(Object.keys(synthetic))('%s', async (name) => {
-    const c = synthetic[name] as SynthCase;
+    const c = synthetic[name]!;
     const img: NiftiImage = await loadNifti(path.join(FIXTURES, c.header ?? c.file));
     expect(img.shape).toEqual(c.shape);
     expect(img.data.constructor.name).toBe(ARRAY_OF[c.dtype] ?? 'Float64Array');
@@ -182,7 +182,7 @@ describe('bad input: each a NiftiError naming the file and the problem', () => {
   });
   it('corrupt gzip', () => {
     const b = Uint8Array.from(readFileSync(goodGz));
-    for (let i = 30; i < 60; i++) b[i] = (b[i] as number) ^ 0x5a;
+    for (let i = 30; i < 60; i++) b[i] = b[i]! ^ 0x5a;
     expectNiftiError(() => readNifti(b, { name: 'bad.nii.gz' }), 'bad.nii.gz', /gzip/);
   });
   it('truncated gzip', () => {
@@ -191,7 +191,7 @@ describe('bad input: each a NiftiError naming the file and the problem', () => {
   });
   it('gzip with a wrong CRC', () => {
     const b = Uint8Array.from(readFileSync(goodGz));
-    b[b.length - 8] = (b[b.length - 8] as number) ^ 1;
+    b[b.length - 8] = b[b.length - 8]! ^ 1;
     expectNiftiError(() => readNifti(b, { name: 'bad.nii.gz' }), 'bad.nii.gz', /CRC-32 check failed/);
   });
   it('zero dims', () => {

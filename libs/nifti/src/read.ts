@@ -49,7 +49,7 @@ export function asBytes(bytes: unknown, argName: string, fn: string): Uint8Array
 }
 
 function checkDims(header: NiftiHeader, file: string): number[] {
-  const ndim = header.dim[0] as number;
+  const ndim = header.dim[0]!;
   if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) {
     throw new NiftiError(file, `dim[0] (number of dimensions) is ${ndim}, must be 1..7`);
   }
@@ -71,16 +71,16 @@ function resolveDatatype(header: NiftiHeader, file: string): NiftiDatatype {
 function swapBytes(u8: Uint8Array, size: number): void {
   if (size === 2) {
     for (let i = 0; i < u8.length; i += 2) {
-      const a = u8[i] as number;
-      u8[i] = u8[i + 1] as number;
+      const a = u8[i]!;
+      u8[i] = u8[i + 1]!;
       u8[i + 1] = a;
     }
   } else {
     const half = size >> 1;
     for (let i = 0; i < u8.length; i += size) {
       for (let k = 0; k < half; k++) {
-        const a = u8[i + k] as number;
-        u8[i + k] = u8[i + size - 1 - k] as number;
+        const a = u8[i + k]!;
+        u8[i + k] = u8[i + size - 1 - k]!;
         u8[i + size - 1 - k] = a;
       }
     }
@@ -113,7 +113,7 @@ function decode(raw: Uint8Array, datatype: NiftiDatatype, file: string): NiftiDa
       const out = new Float64Array(src.length);
       const max = BigInt(Number.MAX_SAFE_INTEGER);
       for (let i = 0; i < src.length; i++) {
-        const v = src[i] as bigint;
+        const v = src[i]!;
         if (v > max || v < -max) {
           throw new NiftiError(file, `${datatype} voxel ${i} has value ${v}, outside +-(2^53 - 1): it cannot be represented exactly as float64`);
         }
@@ -219,7 +219,7 @@ export function readNifti(bytes: Uint8Array | ArrayBuffer, options: ReadNiftiOpt
     if (slope !== 1 || inter !== 0) {
       const out = new Float64Array(data.length);
       for (let i = 0; i < data.length; i++) {
-        let v = data[i] as number;
+        let v = data[i]!;
         if (slope !== 1) v = v * slope;
         if (inter !== 0) v = v + inter;
         out[i] = v;

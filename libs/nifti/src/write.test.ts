@@ -49,7 +49,7 @@ describe('writeNifti round trip (every datatype, NIfTI-1 and NIfTI-2, plain and 
     for (const dt of NIFTI_DATATYPES) for (const v of [1, 2]) expect(typed.some(([, c]) => c.datatype === dt && c.version === v)).toBe(true);
   });
   it.each(typed.map(([n]) => n))('%s: read(write(read(file))) is exact', async (name) => {
-    const c = synthetic[name] as SynthCase;
+    const c = synthetic[name]!;
     const img = await loadNifti(path.join(FIXTURES, c.file));
     for (const gzip of [false, true]) {
       const bytes = writeNifti(img, { datatype: img.datatype, version: c.version as 1 | 2, gzip });
@@ -117,7 +117,7 @@ describe('files written by writeNifti, as nibabel reads them (tools/nifti/make_f
     const plain = (b: Uint8Array) => (name.endsWith('.gz') ? gunzipSync(b) : b);
     expect(Buffer.from(plain(bytes)).equals(Buffer.from(plain(committed)))).toBe(true);
     // and nibabel read exactly the intended data and affine
-    const nb = nibabelRead[name] as NibabelRead;
+    const nb = nibabelRead[name]!;
     expect(nb.data_equal).toBe(true);
     expect(nb.affine_equal).toBe(true);
     expect(nb.shape).toEqual(c.shape);
@@ -132,7 +132,7 @@ describe('files written by writeNifti, as nibabel reads them (tools/nifti/make_f
   const nt = ['/usr/bin/nifti_tool', '/usr/local/bin/nifti_tool'].find((p) => existsSync(p));
   (nt ? it : it.skip)('nifti_tool -check_hdr -check_nim accepts the NIfTI-1 files (skipped without nifti_tool)', () => {
     const files = tsCases.filter((c) => c.version === 1).map((c) => path.join(FIXTURES, 'ts-written', c.name));
-    const out = execFileSync(nt as string, ['-check_hdr', '-check_nim', '-infiles', ...files], { encoding: 'utf8' });
+    const out = execFileSync(nt!, ['-check_hdr', '-check_nim', '-infiles', ...files], { encoding: 'utf8' });
     for (const f of files) {
       expect(out).toContain(`header IS GOOD for file ${f}`);
       expect(out).toContain(`nifti_image IS GOOD for file ${f}`);

@@ -36,7 +36,7 @@ function checkAffine(affine: unknown, fn: string): Affine {
     affine.every((r) => Array.isArray(r) && r.length === 4 && r.every((v) => typeof v === 'number' && Number.isFinite(v)));
   if (!ok) throw new TypeError(`'image.affine' passed to '${fn}' must be a 4x4 array of finite numbers`);
   const a = affine as number[][];
-  const last = a[3] as number[];
+  const last = a[3]!;
   if (last[0] !== 0 || last[1] !== 0 || last[2] !== 0 || last[3] !== 1) {
     throw new RangeError(`'image.affine' passed to '${fn}' must have last row [0, 0, 0, 1], got ${JSON.stringify(last)}`);
   }
@@ -51,7 +51,7 @@ function encodeData(data: ArrayLike<number>, datatype: NiftiDatatype, fn: string
   if (range) {
     const [lo, hi] = range;
     for (let i = 0; i < n; i++) {
-      const v = data[i] as number;
+      const v = data[i]!;
       if (!Number.isInteger(v) || v < lo || v > hi) {
         throw new RangeError(`'image.data' passed to '${fn}' has value ${v} at index ${i}, which ${datatype} cannot hold exactly (integers in [${lo}, ${hi}])`);
       }
@@ -85,12 +85,12 @@ function encodeData(data: ArrayLike<number>, datatype: NiftiDatatype, fn: string
       break;
     case 'int64': {
       const out = new BigInt64Array(buf);
-      for (let i = 0; i < n; i++) out[i] = BigInt(data[i] as number);
+      for (let i = 0; i < n; i++) out[i] = BigInt(data[i]!);
       break;
     }
     case 'uint64': {
       const out = new BigUint64Array(buf);
-      for (let i = 0; i < n; i++) out[i] = BigInt(data[i] as number);
+      for (let i = 0; i < n; i++) out[i] = BigInt(data[i]!);
       break;
     }
   }
@@ -161,16 +161,19 @@ export function writeNifti(image: NiftiImageInput, options: WriteNiftiOptions = 
 
   const q = affineToQform(affine);
   const pixdim = [1, 1, 1, 1, 1, 1, 1, 1];
-  for (let i = 1; i <= 7; i++) if (i <= shape.length && spacing?.[i - 1] !== undefined) pixdim[i] = spacing[i - 1] as number;
+  for (let i = 1; i <= 7; i++) {
+    const s: number | undefined = i <= shape.length ? spacing?.[i - 1] : undefined;
+    if (s !== undefined) pixdim[i] = s;
+  }
   let qformCode = 0;
   let quatern: [number, number, number] = [0, 0, 0];
-  let qoffset: [number, number, number] = [affine[0]?.[3] as number, affine[1]?.[3] as number, affine[2]?.[3] as number];
+  let qoffset: [number, number, number] = [affine[0]![3]!, affine[1]![3]!, affine[2]![3]!];
   if (q) {
     pixdim[0] = q.qfac;
     // The affine's column norms, or `spacing` where it agrees with them to
     // 1e-6 (so that spacing round-trips exactly in NIfTI-2's float64 pixdim).
     for (let i = 1; i <= 3; i++) {
-      const z = q.zooms[i - 1] as number;
+      const z = q.zooms[i - 1]!;
       const s = i <= shape.length ? spacing?.[i - 1] : undefined;
       pixdim[i] = s !== undefined && Math.abs(s - z) <= 1e-6 * z ? s : z;
     }
@@ -192,7 +195,7 @@ export function writeNifti(image: NiftiImageInput, options: WriteNiftiOptions = 
     sformCode,
     quatern,
     qoffset,
-    srow: [0, 1, 2].map((r) => (affine[r] as number[]).slice()) as [number[], number[], number[]],
+    srow: [0, 1, 2].map((r) => affine[r]!.slice()) as [number[], number[], number[]],
     xyztUnits: h.xyztUnits ?? 0,
     intentCode: h.intentCode ?? 0,
     intentName: h.intentName ?? '',

@@ -23,8 +23,8 @@ export function num(v: number | string): number {
 export function firstMismatch(got: ArrayLike<number>, want: ArrayLike<number | string>): number {
   if (got.length !== want.length) return Math.min(got.length, want.length);
   for (let i = 0; i < got.length; i++) {
-    const a = got[i] as number;
-    const b = num(want[i] as number | string);
+    const a = got[i]!;
+    const b = num(want[i]!);
     if (!(a === b || (Number.isNaN(a) && Number.isNaN(b)))) return i;
   }
   return -1;
@@ -33,6 +33,6 @@ export function firstMismatch(got: ArrayLike<number>, want: ArrayLike<number | s
 /** Largest absolute difference between two 4x4 matrices. */
 export function maxAbsDiff(a: number[][], b: number[][]): number {
   let m = 0;
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) m = Math.max(m, Math.abs((a[i]?.[j] as number) - (b[i]?.[j] as number)));
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) m = Math.max(m, Math.abs(a[i]![j]! - b[i]![j]!));
   return m;
 }
