@@ -63,11 +63,11 @@ describe('writePhantomDataset', () => {
     const s = p.slices[0]!;
     const rows = readFileSync(path.join(dir, 'series.csv'), 'utf8').trim().split('\n');
     expect(rows[0]).toBe('patient_id,day,size,slice_id,rt_end_day');
-    expect(rows.slice(1)).toEqual(p.days.map((d, t) => `${p.patientId},${d},${+(s.sizes[t] as number).toFixed(4)},80,${p.rtEndDay}`));
+    expect(rows.slice(1)).toEqual(p.days.map((d, t) => `${p.patientId},${d},${+s.sizes[t]!.toFixed(4)},80,${p.rtEndDay}`));
     const toBaseline = readFileSync(path.join(dir, 'series_to_baseline.csv'), 'utf8').trim().split('\n');
     expect(toBaseline.length).toBe(1 + p.days.filter((d) => d <= p.baselineDay).length);
     const changes = JSON.parse(readFileSync(path.join(dir, 'relative_changes.json'), 'utf8'));
-    const bl = s.sizes[p.days.indexOf(p.baselineDay)] as number, fu = s.sizes[p.days.indexOf(p.followupDay)] as number;
+    const bl = s.sizes[p.days.indexOf(p.baselineDay)]!, fu = s.sizes[p.days.indexOf(p.followupDay)]!;
     expect(changes[s.key]).toBeCloseTo(fu / bl - 1, 12);
     expect(s.relativeChange).toBeCloseTo(fu / bl - 1, 12);
   });

@@ -241,7 +241,7 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
   const trainRng = root.fork('training');
   const testing: PhantomManifestPatient[] = [];
   const series: string[] = ['patient_id,day,size,slice_id,rt_end_day'];
-  const seriesToBaseline: string[] = [series[0] as string];
+  const seriesToBaseline: string[] = [series[0]!];
   const changes: Record<string, number> = {};
   for (let i = 0; i < nPatients; i++) {
     const pSeed = testRng.seedInt();
@@ -251,12 +251,12 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
     const slices: PhantomManifestSlice[] = [];
     for (const s of p.slices) {
       const key = seedSliceKey(pid, s.sliceId);
-      const bl = s.scans[p.baselineIndex] as PhantomSlice;
-      const fu = s.scans[p.followupIndex] as PhantomSlice;
+      const bl = s.scans[p.baselineIndex]!;
+      const fu = s.scans[p.followupIndex]!;
       const baseline = await writeScan(dir, `testing/${key}`, dataset, 'test', pid, bl, s.sliceId, gzip, `test_labels/${seedLabelFileName(pid, s.sliceId, gzip)}`);
       const followup = await writeScan(dir, `followup/${key}`, dataset, 'test', pid, fu, s.sliceId, gzip, `followup/${key}/${seedFileName(dataset, 'test', pid, 'seg', s.sliceId, gzip)}`);
-      const blSize = s.sizes[p.baselineIndex] as number;
-      const relativeChange = blSize > 0 ? (s.sizes[p.followupIndex] as number) / blSize - 1 : 0;
+      const blSize = s.sizes[p.baselineIndex]!;
+      const relativeChange = blSize > 0 ? s.sizes[p.followupIndex]! / blSize - 1 : 0;
       changes[key] = relativeChange;
       let previewPath: string | undefined;
       if (preview) {
@@ -264,7 +264,7 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
         await writeFileAtomic(`${dir}/${previewPath}`, await renderPhantomPreview([bl, fu], { scale: bl.width < 128 ? 3 : 1 }));
       }
       p.days.forEach((day, t) => {
-        const row = `${pid},${day},${+(s.sizes[t] as number).toFixed(4)},${s.sliceId},${p.rtEndDay}`;
+        const row = `${pid},${day},${+s.sizes[t]!.toFixed(4)},${s.sliceId},${p.rtEndDay}`;
         series.push(row);
         if (t <= p.baselineIndex) seriesToBaseline.push(row);
       });
@@ -288,8 +288,8 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
       rtStartDay: p.rtStartDay,
       params: p.params,
       initialSize: p.initialSize,
-      baselineDay: p.days[p.baselineIndex] as number,
-      followupDay: p.days[p.followupIndex] as number,
+      baselineDay: p.days[p.baselineIndex]!,
+      followupDay: p.days[p.followupIndex]!,
       slices,
     });
   }
@@ -302,11 +302,11 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
     const p = generatePhantomPatient({ ...popts, seed: pSeed, patientId: `${subject}000`, render: 'all' });
     for (const s of p.slices) {
       for (let t = 0; t < p.days.length; t++) {
-        const scan = s.scans[t] as PhantomSlice;
+        const scan = s.scans[t]!;
         const tid = `${subject}${String(t).padStart(3, '0')}`;
         const key = seedSliceKey(tid, s.sliceId);
         const files = await writeScan(dir, `training/${key}`, dataset, 'train', tid, scan, s.sliceId, gzip, `training/${key}/${seedFileName(dataset, 'train', tid, 'seg', s.sliceId, gzip)}`);
-        training.push({ patientId: tid, sliceId: s.sliceId, day: p.days[t] as number, size: s.sizes[t] as number, burden: scan.burden, files });
+        training.push({ patientId: tid, sliceId: s.sliceId, day: p.days[t]!, size: s.sizes[t]!, burden: scan.burden, files });
       }
     }
   }

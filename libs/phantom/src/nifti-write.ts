@@ -12,7 +12,7 @@ export async function writeNifti2d(file: string, data: Float32Array, width: numb
   if (data.length !== width * height) throw new RangeError(`'data' passed to 'writeNifti2d' must have length ${width * height}, got ${data.length}`);
   let min = Infinity, max = -Infinity;
   for (let i = 0; i < data.length; i++) {
-    const v = data[i] as number;
+    const v = data[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
   }

@@ -37,20 +37,20 @@ export function valueNoise(rng: Rng, w: number, h: number, cellPx: number, octav
         const ix = M.floor(fx);
         let tx = fx - ix;
         tx = tx * tx * (3 - 2 * tx);
-        const a = lattice[iy * gw + ix] as number;
-        const b = lattice[iy * gw + ix + 1] as number;
-        const c = lattice[(iy + 1) * gw + ix] as number;
-        const d = lattice[(iy + 1) * gw + ix + 1] as number;
+        const a = lattice[iy * gw + ix]!;
+        const b = lattice[iy * gw + ix + 1]!;
+        const c = lattice[(iy + 1) * gw + ix]!;
+        const d = lattice[(iy + 1) * gw + ix + 1]!;
         const top = a + (b - a) * tx;
         const bottom = c + (d - c) * tx;
-        out[y * w + x] = (out[y * w + x] as number) + amp * (top + (bottom - top) * ty);
+        out[y * w + x] = out[y * w + x]! + amp * (top + (bottom - top) * ty);
       }
     }
     total += amp;
     amp *= 0.5;
     cell = M.max(cell / 2, 1);
   }
-  if (total !== 1) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / total;
+  if (total !== 1) for (let i = 0; i < out.length; i++) out[i] = out[i]! / total;
   return out;
 }
 
@@ -78,7 +78,7 @@ export function randomHarmonics(rng: Rng, firstK: number, lastK: number, scale: 
 /** Evaluates a harmonic series at `theta`. */
 export function evalHarmonics(h: Harmonics, theta: number): number {
   let s = 0;
-  for (let i = 0; i < h.amps.length; i++) s += (h.amps[i] as number) * M.cos((h.firstK + i) * theta + (h.phases[i] as number));
+  for (let i = 0; i < h.amps.length; i++) s += h.amps[i]! * M.cos((h.firstK + i) * theta + h.phases[i]!);
   return s;
 }
 
@@ -93,7 +93,7 @@ export function gaussianBlur(img: Float32Array, w: number, h: number, sigma: num
     k[i + r] = v;
     sum += v;
   }
-  for (let i = 0; i < k.length; i++) k[i] = (k[i] as number) / sum;
+  for (let i = 0; i < k.length; i++) k[i] = k[i]! / sum;
   const tmp = new Float32Array(img.length);
   for (let y = 0; y < h; y++) {
     const row = y * w;
@@ -101,7 +101,7 @@ export function gaussianBlur(img: Float32Array, w: number, h: number, sigma: num
       let s = 0;
       for (let i = -r; i <= r; i++) {
         const xx = M.min(w - 1, M.max(0, x + i));
-        s += (k[i + r] as number) * (img[row + xx] as number);
+        s += k[i + r]! * img[row + xx]!;
       }
       tmp[row + x] = s;
     }
@@ -111,7 +111,7 @@ export function gaussianBlur(img: Float32Array, w: number, h: number, sigma: num
       let s = 0;
       for (let i = -r; i <= r; i++) {
         const yy = M.min(h - 1, M.max(0, y + i));
-        s += (k[i + r] as number) * (tmp[yy * w + x] as number);
+        s += k[i + r]! * tmp[yy * w + x]!;
       }
       img[y * w + x] = s;
     }

@@ -15,10 +15,10 @@ describe('generatePhantomPatient', () => {
       p.days.forEach((d, t) => {
         const model = s.weight * twoPhaseSize(d, p.initialSize, p.rtStartDay, p.params);
         expect(s.modelSizes[t]).toBeCloseTo(model, 9);
-        expect(Math.abs((s.sizes[t] as number) - model)).toBeLessThanOrEqual(px / 2 + 1e-9);
-        const scan = s.scans[t] as PhantomSlice;
+        expect(Math.abs(s.sizes[t]! - model)).toBeLessThanOrEqual(px / 2 + 1e-9);
+        const scan = s.scans[t]!;
         // Exact up to a one-pixel tie.
-        expect(Math.abs(scan.tumourArea - (s.sizes[t] as number))).toBeLessThanOrEqual(px);
+        expect(Math.abs(scan.tumourArea - s.sizes[t]!)).toBeLessThanOrEqual(px);
         expect(s.burdens[t]).toBe(scan.burden);
       });
     }
@@ -27,7 +27,7 @@ describe('generatePhantomPatient', () => {
   it('keeps anatomy and tumour centre across time points; only the tumour and noise change', () => {
     const q = generatePhantomPatient({ seed: 5, slice: { width: 120, noiseStd: 0 } });
     const s = q.slices[0]!;
-    const a = s.scans[0] as PhantomSlice, b = s.scans[s.scans.length - 1] as PhantomSlice;
+    const a = s.scans[0]!, b = s.scans[s.scans.length - 1]!;
     const w = a.width, n = w * a.height;
     // Pixels farther than 3 pixels from any tumour pixel at either time point are identical.
     const near = new Uint8Array(n);
@@ -61,10 +61,10 @@ describe('generatePhantomPatient', () => {
     // No RT effect (S = 1): pure exponential growth over all days.
     const g = generatePhantomPatient({ seed: 2, params: { survival: 1 }, days: [0, 30, 60, 90, 120], slice: { width: 120 } });
     const areas = g.slices[0]!.scans.map((s) => (s as PhantomSlice).tumourPixels);
-    for (let t = 1; t < areas.length; t++) expect(areas[t]).toBeGreaterThan(areas[t - 1] as number);
+    for (let t = 1; t < areas.length; t++) expect(areas[t]).toBeGreaterThan(areas[t - 1]!);
     // Default parameters: increasing before RT start, and from the nadir onwards (regrowth).
     const d = generatePhantomPatient({ seed: 2, days: [0, 7, 14, 20], render: 'none' }).slices[0]!.sizes;
-    for (let t = 1; t < d.length; t++) expect(d[t]).toBeGreaterThan(d[t - 1] as number);
+    for (let t = 1; t < d.length; t++) expect(d[t]).toBeGreaterThan(d[t - 1]!);
     expect(DEFAULT_TWO_PHASE_PARAMS.survival).toBeLessThan(1);
   });
 

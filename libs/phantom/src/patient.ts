@@ -163,7 +163,7 @@ export function generatePhantomPatient(options?: PhantomPatientOptions): Phantom
   if (!Array.isArray(days) || days.length < 2) throw new RangeError(`'days' passed to '${FN}' must be an array of at least 2 days`);
   days.forEach((d, i) => {
     checkNumber(FN, `days[${i}]`, d, 0, 1e5);
-    if (i > 0 && !(d > (days[i - 1] as number))) throw new RangeError(`'days' passed to '${FN}' must be strictly increasing, got ${days.join(', ')}`);
+    if (i > 0 && !(d > days[i - 1]!)) throw new RangeError(`'days' passed to '${FN}' must be strictly increasing, got ${days.join(', ')}`);
   });
   const rtEndDay = checkNumber(FN, 'rtEndDay', o.rtEndDay ?? 63, -1e5, 1e5);
   const rtStartDay = rtEndDay - RT_COURSE_DAYS;
@@ -175,7 +175,7 @@ export function generatePhantomPatient(options?: PhantomPatientOptions): Phantom
   sliceIds.forEach((s, i) => checkInt(FN, `sliceIds[${i}]`, s, 0, 1000));
   if (new Set(sliceIds).size !== sliceIds.length) throw new RangeError(`'sliceIds' passed to '${FN}' must not repeat, got ${sliceIds.join(', ')}`);
   const sortedIds = [...sliceIds].sort((a, b) => a - b);
-  const tumourCentreSlice = checkNumber(FN, 'tumourCentreSlice', o.tumourCentreSlice ?? (sortedIds[M.floor((sortedIds.length - 1) / 2)] as number), 0, 1000);
+  const tumourCentreSlice = checkNumber(FN, 'tumourCentreSlice', o.tumourCentreSlice ?? sortedIds[M.floor((sortedIds.length - 1) / 2)]!, 0, 1000);
   const tumourHalfHeight = checkNumber(FN, 'tumourHalfHeight', o.tumourHalfHeight ?? 12, 1, 1000);
   const baselineIndex = checkInt(FN, 'baselineIndex', o.baselineIndex ?? days.length - 2, 0, days.length - 2);
   const followupIndex = checkInt(FN, 'followupIndex', o.followupIndex ?? days.length - 1, baselineIndex + 1, days.length - 1);
@@ -210,7 +210,7 @@ export function generatePhantomPatient(options?: PhantomPatientOptions): Phantom
         seed: anatomySeed,
         tumourSeed,
         scanSeed: `${scanBase}:${sliceId}:${t}`,
-        size: sizes[t] as number,
+        size: sizes[t]!,
         sliceOffset: M.max(-80, M.min(80, sliceId - 80)),
       });
     });

@@ -15,7 +15,7 @@ function decode(png: Uint8Array): { w: number; h: number; colorType: number; rgb
     const type = String.fromCharCode(...png.subarray(off + 4, off + 8));
     types.push(type);
     const data = png.subarray(off + 8, off + 8 + len);
-    if (type === 'IHDR') { w = dv.getUint32(off + 8); h = dv.getUint32(off + 12); colorType = data[9] as number; }
+    if (type === 'IHDR') { w = dv.getUint32(off + 8); h = dv.getUint32(off + 12); colorType = data[9]!; }
     if (type === 'IDAT') idat.push(data);
     off += 12 + len;
   }
@@ -24,15 +24,15 @@ function decode(png: Uint8Array): { w: number; h: number; colorType: number; rgb
   const rgb = new Uint8Array(w * h * 3);
   const stride = w * 3;
   for (let y = 0; y < h; y++) {
-    const f = raw[y * (stride + 1)] as number;
+    const f = raw[y * (stride + 1)]!;
     expect(f).toBeLessThanOrEqual(4);
     for (let i = 0; i < stride; i++) {
-      const x = raw[y * (stride + 1) + 1 + i] as number;
-      const a = i >= 3 ? (rgb[y * stride + i - 3] as number) : 0;
-      const b = y > 0 ? (rgb[(y - 1) * stride + i] as number) : 0;
-      const c = y > 0 && i >= 3 ? (rgb[(y - 1) * stride + i - 3] as number) : 0;
+      const x = raw[y * (stride + 1) + 1 + i]!;
+      const a = i >= 3 ? rgb[y * stride + i - 3]! : 0;
+      const b = y > 0 ? rgb[(y - 1) * stride + i]! : 0;
+      const c = y > 0 && i >= 3 ? rgb[(y - 1) * stride + i - 3]! : 0;
       const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f] as number;
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f]!;
       rgb[y * stride + i] = (x + pred) & 0xff;
     }
   }
@@ -48,7 +48,7 @@ describe('renderPhantomPreview', () => {
     expect([w, h, colorType]).toEqual([5 * 128 + 4 * 2, 2 * 128 + 2, 2]);
     // Top-left tile pixel (x, y) = 2x2 block of t1n at (x/2, y/2).
     const x = 70, y = 60;
-    const g = Math.round(255 * (a.modalities.t1n[(y >> 1) * 64 + (x >> 1)] as number));
+    const g = Math.round(255 * a.modalities.t1n[(y >> 1) * 64 + (x >> 1)]!);
     expect(Array.from(rgb.subarray((y * w + x) * 3, (y * w + x) * 3 + 3))).toEqual([g, g, g]);
     // Some coloured (label) pixels exist in the last column.
     let coloured = 0;

@@ -77,11 +77,11 @@ export async function renderPhantomPreview(rows: readonly PhantomSlice[], option
           const i = (y0 + M.floor(y / scale)) * w + x0 + M.floor(x / scale);
           let rgb: [number, number, number];
           if (c < 4) {
-            const g = M.round(255 * M.min(1, M.max(0, s.channels[c * n + i] as number)));
+            const g = M.round(255 * M.min(1, M.max(0, s.channels[c * n + i]!)));
             rgb = [g, g, g];
           } else {
-            const g = M.round(255 * M.min(1, M.max(0, (s.modalities.t2f[i] as number) * 1.2)));
-            const col = LABEL_RGB[s.label[i] as number];
+            const g = M.round(255 * M.min(1, M.max(0, s.modalities.t2f[i]! * 1.2)));
+            const col = LABEL_RGB[s.label[i]!];
             rgb = col ? [M.round(0.35 * g + 0.65 * col[0]), M.round(0.35 * g + 0.65 * col[1]), M.round(0.35 * g + 0.65 * col[2])] : [g, g, g];
           }
           const o3 = ((r * (th + gap) + y) * W + c * (tw + gap) + x) * 3;

@@ -155,7 +155,7 @@ export function generateSegmentationDataset(options?: SegmentationDatasetOptions
       const base = n * hw * 4;
       for (let c = 0; c < 4; c++) {
         const off = c * hw;
-        for (let i = 0; i < hw; i++) images[base + i * 4 + c] = s.channels[off + i] as number;
+        for (let i = 0; i < hw; i++) images[base + i * 4 + c] = s.channels[off + i]!;
       }
     }
   }

@@ -10,7 +10,7 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 
 function mean(img: Float32Array, mask: (i: number) => boolean): number {
   let s = 0, n = 0;
-  for (let i = 0; i < img.length; i++) if (mask(i)) { s += img[i] as number; n++; }
+  for (let i = 0; i < img.length; i++) if (mask(i)) { s += img[i]!; n++; }
   return n ? s / n : NaN;
 }
 
@@ -46,7 +46,7 @@ describe('generatePhantomSlice', () => {
     let outOfRange = 0, maskMismatch = 0;
     for (let c = 0; c < 4; c++) {
       for (let i = 0; i < n; i++) {
-        const v = base.channels[c * n + i] as number;
+        const v = base.channels[c * n + i]!;
         if (!(v >= 0 && v <= 1)) outOfRange++;
         // Non-zero exactly on the head mask, in every channel.
         if ((v !== 0) !== (base.headMask[i] === 1)) maskMismatch++;
@@ -57,8 +57,8 @@ describe('generatePhantomSlice', () => {
     expect(base.channels[0]).toBe(0); // a corner
     let head = 0, brain = 0;
     for (let i = 0; i < n; i++) {
-      head += base.headMask[i] as number;
-      brain += base.brainMask[i] as number;
+      head += base.headMask[i]!;
+      brain += base.brainMask[i]!;
       if (base.brainMask[i] && !base.headMask[i]) throw new Error('brain outside head');
     }
     expect(brain).toBeGreaterThan(0.25 * n);
@@ -86,7 +86,7 @@ describe('generatePhantomSlice', () => {
     const { label, modalities: m, brainMask, tissue } = base;
     const counts = [0, 0, 0, 0];
     for (let i = 0; i < label.length; i++) {
-      const l = label[i] as number;
+      const l = label[i]!;
       counts[l]!++;
       if (l && !brainMask[i]) throw new Error('tumour outside the brain');
     }

@@ -322,9 +322,9 @@ function renderAnatomy(an: Anatomy, w: number, h: number, sp: number, skull: boo
       }
       // Gyri: WM fingers under a thin grey ribbon, sulci (CSF) between them,
       // from a perturbed periodic pattern along the brain surface.
-      const g = M.sin(an.gyri * theta + 7 * (fold[i] as number) + 2.5 * (sulci[i] as number));
+      const g = M.sin(an.gyri * theta + 7 * fold[i]! + 2.5 * sulci[i]!);
       const q = (1 - g) / 2;
-      const gmThick = an.cortex + an.gyralDepth * q * (0.75 + 0.45 * (depthMod[i] as number));
+      const gmThick = an.cortex + an.gyralDepth * q * (0.75 + 0.45 * depthMod[i]!);
       let k = d < gmThick ? GM : WM;
       if (g < -0.8 && d < gmThick - 2.2) k = CSF;
       // Interhemispheric fissure, front and back.
@@ -367,12 +367,12 @@ function tumourRatios(a: AnatomyMaps, g: TumourGeometry, ratioWt: Float32Array, 
   let count = 0;
   const { tcx, tcy, sa, co, so, wtH } = g;
   for (let i = 0; i < ratioWt.length; i++) {
-    if ((a.depth[i] as number) < 0 || !a.brainMask[i]) continue;
-    const dx = (a.ax[i] as number) - tcx, dy = (a.ay[i] as number) - tcy;
+    if (a.depth[i]! < 0 || !a.brainMask[i]) continue;
+    const dx = a.ax[i]! - tcx, dy = a.ay[i]! - tcy;
     const u = (co * dx + so * dy) / sa;
     const v = (-so * dx + co * dy) * sa;
     // Oedema spreads along white matter more than into cortex and CSF.
-    const k = a.cls[i] as number;
+    const k = a.cls[i]!;
     const tissue = k === GM ? 1.2 : k === CSF ? 1.35 : 1;
     const rr = (tissue * M.hypot(u, v)) / M.exp(evalHarmonics(wtH, M.atan2(v, u)));
     ratioWt[i] = rr;
@@ -385,9 +385,9 @@ function tumourLabels(a: AnatomyMaps, g: TumourGeometry, shape: PhantomTumourSha
   let count = 0;
   const { tcx, tcy, sa, co, so, coreH } = g;
   for (let i = 0; i < label.length; i++) {
-    const rr = ratioWt[i] as number;
+    const rr = ratioWt[i]!;
     if (!(rr <= threshold)) continue;
-    const dx = (a.ax[i] as number) - tcx, dy = (a.ay[i] as number) - tcy;
+    const dx = a.ax[i]! - tcx, dy = a.ay[i]! - tcy;
     const u = (co * dx + so * dy) / sa;
     const v = (-so * dx + co * dy) * sa;
     const rc = M.hypot(u, v) / M.exp(evalHarmonics(coreH, M.atan2(v, u))) / (threshold * shape.coreFraction);
@@ -408,7 +408,7 @@ function drawTumour(a: AnatomyMaps, g: TumourGeometry, shape: PhantomTumourShape
     throw new RangeError(`'size' passed to '${FN}' (${size} mm^2 = ${target} pixels) must be at most half the brain area (${M.floor(count / 2)} pixels)`);
   }
   const sorted = all.subarray(0, count).sort();
-  const threshold = ((sorted[target - 1] as number) + (sorted[target] as number)) / 2;
+  const threshold = (sorted[target - 1]! + sorted[target]!) / 2;
   const tumourPixels = tumourLabels(a, g, shape, ratioWt, threshold, label);
   return { label, ratioWt, threshold, tumourPixels };
 }
@@ -417,21 +417,21 @@ function drawTumour(a: AnatomyMaps, g: TumourGeometry, shape: PhantomTumourShape
 function shadeChannel(img: Float32Array, m: number, cls: Uint8Array, t: TumourMaps, f: Fields): void {
   const { texture, tumourTex } = f;
   const { label, ratioWt, threshold } = t;
-  const oed = OEDEMA[m] as number, enh = ENHANCING[m] as number, nec = NECROSIS[m] as number;
-  const table = TISSUE.map((row) => row[m] as number);
+  const oed = OEDEMA[m]!, enh = ENHANCING[m]!, nec = NECROSIS[m]!;
+  const table = TISSUE.map((row) => row[m]!);
   for (let i = 0; i < img.length; i++) {
-    const k = cls[i] as number;
+    const k = cls[i]!;
     if (k === BG) continue;
     const texAmp = k === WM || k === GM || k === DEEP_GM ? 0.05 : k === SCALP ? 0.08 : 0.03;
-    let v = (table[k] as number) * (1 + texAmp * (texture[i] as number));
-    const l = label[i] as number;
+    let v = table[k]! * (1 + texAmp * texture[i]!);
+    const l = label[i]!;
     if (l === 2) {
-      const wgt = M.min(1, 0.95 - 0.45 * ((ratioWt[i] as number) / threshold));
+      const wgt = M.min(1, 0.95 - 0.45 * (ratioWt[i]! / threshold));
       v += (oed - v) * wgt;
     } else if (l === 3) {
-      v = enh * (1 + 0.08 * (tumourTex[i] as number));
+      v = enh * (1 + 0.08 * tumourTex[i]!);
     } else if (l === 1) {
-      v = nec * (1 + 0.15 * (tumourTex[i] as number));
+      v = nec * (1 + 0.15 * tumourTex[i]!);
     }
     img[i] = v;
   }
@@ -444,7 +444,7 @@ function finishChannel(img: Float32Array, headMask: Uint8Array, bias: Float32Arr
       img[i] = 0;
       continue;
     }
-    const v = (img[i] as number) * (1 + 0.06 * (bias[i] as number)) + (noiseStd > 0 ? noiseStd * gauss() : 0);
+    const v = img[i]! * (1 + 0.06 * bias[i]!) + (noiseStd > 0 ? noiseStd * gauss() : 0);
     img[i] = M.min(1, M.max(0.005, v));
   }
 }
@@ -528,7 +528,7 @@ export function generatePhantomSlice(options?: PhantomSliceOptions): PhantomSlic
   const modalities = {} as Record<PhantomModality, Float32Array>;
   PHANTOM_MODALITIES.forEach((mod, m) => (modalities[mod] = channels.subarray(m * n, (m + 1) * n)));
   let headCount = 0;
-  for (let i = 0; i < n; i++) headCount += headMask[i] as number;
+  for (let i = 0; i < n; i++) headCount += headMask[i]!;
   // Tumour centre in pixel coordinates (inverse of the anatomy transform).
   const pxc = cosR * tcx - sinR * tcy + an.sx;
   const pyc = sinR * tcx + cosR * tcy + an.sy;

@@ -29,7 +29,7 @@ export function readTestNifti(file: string): TestNifti {
   const dim = Array.from({ length: 8 }, (_, i) => dv.getInt16(40 + 2 * i, true));
   const pixdim = Array.from({ length: 8 }, (_, i) => dv.getFloat32(76 + 4 * i, true));
   const voxOffset = dv.getFloat32(108, true);
-  const n = dim.slice(1, 1 + (dim[0] as number)).reduce((a, b) => a * b, 1);
+  const n = dim.slice(1, 1 + dim[0]!).reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = dv.getFloat32(voxOffset + 4 * i, true);
   return {
