@@ -157,8 +157,8 @@ export class Rng {
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = items[i] as T;
-      items[i] = items[j] as T;
+      const t = items[i]!;
+      items[i] = items[j]!;
       items[j] = t;
     }
     return items;
