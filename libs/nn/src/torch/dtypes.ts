@@ -109,7 +109,7 @@ export function float16ToFloat32(bits: Uint16Array): Float32Array {
     }
   }
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]];
+  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]!]!;
   return out;
 }
 
@@ -121,6 +121,6 @@ export function float16ToFloat32(bits: Uint16Array): Float32Array {
  */
 export function bfloat16ToFloat32(bits: Uint16Array): Float32Array {
   const u = new Uint32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
   return new Float32Array(u.buffer);
 }

@@ -63,7 +63,7 @@ const decoder = new TextDecoder('utf-8');
 
 function latin1(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
   return s;
 }
 
@@ -76,8 +76,8 @@ function normInt(v: bigint): number | bigint {
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
   let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length);
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(8 * bytes.length);
   return normInt(v);
 }
 
@@ -138,7 +138,7 @@ export function unpickleAt(data: Uint8Array, offset: number, options: UnpickleOp
     pos += k;
     return b;
   };
-  const u8 = (): number => { need(1); return data[pos++]; };
+  const u8 = (): number => { need(1); return data[pos++]!; };
   const u16 = (): number => { need(2); const v = view.getUint16(pos, true); pos += 2; return v; };
   const u32 = (): number => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
   const u64 = (): number => {
@@ -209,7 +209,7 @@ export function unpickleAt(data: Uint8Array, offset: number, options: UnpickleOp
   for (;;) {
     opPos = pos;
     if (pos >= n) fail('the pickle is truncated (no STOP opcode)');
-    const op = data[pos++];
+    const op = data[pos++]!;
     switch (op) {
       case 0x80: // PROTO
         if (u8() > 5) fail(`unsupported pickle protocol ${data[pos - 1]}`);

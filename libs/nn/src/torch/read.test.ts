@@ -47,7 +47,7 @@ function expectTensor(t: TorchTensor | undefined, e: Expected, name: string): vo
 function expectStateDict(sd: Map<string, TorchTensor>, exp: Record<string, Expected>): void {
   const names = Object.keys(exp).filter((k) => !k.startsWith('_'));
   expect([...sd.keys()].sort()).toEqual(names.sort());
-  for (const name of names) expectTensor(sd.get(name), exp[name], name);
+  for (const name of names) expectTensor(sd.get(name), exp[name]!, name);
 }
 
 describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
@@ -55,7 +55,7 @@ describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
     'reads %s exactly',
     (file) => {
       const sd = readTorchStateDict(fixture(file), { fileName: file });
-      expectStateDict(sd, expected[file]);
+      expectStateDict(sd, expected[file]!);
     },
   );
 
@@ -85,7 +85,7 @@ describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
     const sd = readTorchStateDict(fixture('dtypes.pt'), { toFloat32: true });
     for (const name of ['f16', 'bf16', 'f64']) {
       const t = sd.get(name) as TorchTensor;
-      const e = expected['dtypes.pt'][name];
+      const e = expected['dtypes.pt']![name]!;
       expect(t.dtype).toBe('float32');
       expect(t.storedDtype).toBe(e.dtype);
       expect(t.data).toBeInstanceOf(Float32Array);
@@ -109,10 +109,10 @@ describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
 
   it("strips DataParallel's 'module.' prefix by default", () => {
     const sd = readTorchStateDict(fixture('dataparallel.pt'));
-    const exp = Object.fromEntries(Object.entries(expected['dataparallel.pt']).map(([k, v]) => [k.slice('module.'.length), v]));
+    const exp = Object.fromEntries(Object.entries(expected['dataparallel.pt']!).map(([k, v]) => [k.slice('module.'.length), v]));
     expectStateDict(sd, exp);
     const kept = readTorchStateDict(fixture('dataparallel.pt'), { stripPrefix: false });
-    expectStateDict(kept, expected['dataparallel.pt']);
+    expectStateDict(kept, expected['dataparallel.pt']!);
   });
 
   it('strips a prefix only when every name has it', () => {
@@ -124,10 +124,10 @@ describe('readTorchStateDict (golden, PyTorch 1.13)', () => {
 
   it('selects a state dict nested in a checkpoint with key', () => {
     const ckpt = fixture('checkpoint.pt');
-    expectStateDict(readTorchStateDict(ckpt, { key: 'model' }), expected['checkpoint.pt'].model as unknown as Record<string, Expected>);
+    expectStateDict(readTorchStateDict(ckpt, { key: 'model' }), expected['checkpoint.pt']!.model as unknown as Record<string, Expected>);
     expectStateDict(
       readTorchStateDict(ckpt, { key: ['ema', 'state_dict'] }),
-      expected['checkpoint.pt']['ema.state_dict'] as unknown as Record<string, Expected>,
+      expected['checkpoint.pt']!['ema.state_dict'] as unknown as Record<string, Expected>,
     );
   });
 
@@ -156,9 +156,9 @@ describe('readTorchFile', () => {
     const opt = v.get('optimizer') as Map<string, TorchValue>;
     const state = opt.get('state') as Map<number, TorchValue>;
     const s0 = state.get(0) as Map<string, TorchValue>; // int keys stay numbers
-    const e = expected['checkpoint.pt'];
-    expectTensor(s0.get('exp_avg') as TorchTensor, e['optimizer.state.0.exp_avg'], 'exp_avg');
-    const group = (opt.get('param_groups') as Map<string, TorchValue>[])[0];
+    const e = expected['checkpoint.pt']!;
+    expectTensor(s0.get('exp_avg') as TorchTensor, e['optimizer.state.0.exp_avg']!, 'exp_avg');
+    const group = (opt.get('param_groups') as Map<string, TorchValue>[])[0]!;
     expect(group.get('lr')).toBe(e['optimizer.param_groups.0.lr']);
     expect(group.get('params')).toEqual(e['optimizer.param_groups.0.params']);
   });
@@ -166,7 +166,7 @@ describe('readTorchFile', () => {
   it('accepts an ArrayBuffer', () => {
     const b = fixture('tiny.pt');
     const copy = new Uint8Array(b).buffer; // an ArrayBuffer holding exactly the file
-    expectStateDict(readTorchStateDict(copy), expected['tiny.pt']);
+    expectStateDict(readTorchStateDict(copy), expected['tiny.pt']!);
   });
 
   it('reads unknown classes as inert placeholders only when asked', () => {
@@ -235,7 +235,7 @@ describe('errors', () => {
     if (!entry) throw new Error('fixture has no tiny/data/0');
     const view = new DataView(bytes.buffer);
     const start = entry.localHeaderOffset + 30 + view.getUint16(entry.localHeaderOffset + 26, true) + view.getUint16(entry.localHeaderOffset + 28, true);
-    bytes[start] ^= 0x55;
+    bytes[start]! ^= 0x55;
     fails('tiny.pt', bytes, /zip entry 'tiny\/data\/0' fails its CRC-32 check/);
     expect(readTorchStateDict(bytes, { verifyChecksums: false }).size).toBe(11);
   });
@@ -245,7 +245,7 @@ describe('errors', () => {
     const bytes = new Uint8Array(fixture('tiny.pt')); // a copy, at byte offset 0
     const zip = readZip(bytes, 'tiny.pt');
     const pkl = zip.read('tiny/data.pkl');
-    const conv = expected['tiny.pt']['conv.weight'].values.length;
+    const conv = expected['tiny.pt']!['conv.weight']!.values.length;
     const at = pkl.findIndex((b, i) => b === 0x4b && pkl[i + 1] === conv && pkl[i + 2] === 0x74); // BININT1 108 TUPLE
     expect(at).toBeGreaterThan(0);
     pkl[at + 1] = 100;

@@ -145,7 +145,7 @@ function rebuildTensor(ctx: Context, fn: string, args: unknown[]): TorchTensor {
   let out = new Uint8Array(0);
   if (numel > 0) {
     let last = offset;
-    for (let d = 0; d < size.length; d++) last += (size[d] - 1) * stride[d];
+    for (let d = 0; d < size.length; d++) last += (size[d]! - 1) * stride[d]!;
     if (last >= st.numel || stride.some((s) => s < 0)) {
       fail(
         `tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} ` +
@@ -174,29 +174,29 @@ function copyStrided(src: Uint8Array, out: Uint8Array, b: number, offset: number
   let contiguous = true;
   for (let d = rank - 1, expect = 1; d >= 0; d--) {
     if (size[d] !== 1 && stride[d] !== expect) contiguous = false;
-    expect *= size[d];
+    expect *= size[d]!;
   }
   if (contiguous) {
     out.set(src.subarray(offset * b, offset * b + out.length));
     return;
   }
   const idx = new Array<number>(rank).fill(0);
-  const inner = size[rank - 1];
-  const innerStride = stride[rank - 1] * b;
+  const inner = size[rank - 1]!;
+  const innerStride = stride[rank - 1]! * b;
   let base = offset;
   let o = 0;
   for (;;) {
     let s = base * b;
     for (let i = 0; i < inner; i++, s += innerStride) {
-      for (let k = 0; k < b; k++) out[o++] = src[s + k];
+      for (let k = 0; k < b; k++) out[o++] = src[s + k]!;
     }
     // Advance the outer multi-index (all but the last dimension).
     let d = rank - 2;
     for (; d >= 0; d--) {
-      idx[d]++;
-      base += stride[d];
-      if (idx[d] < size[d]) break;
-      base -= stride[d] * size[d];
+      idx[d]!++;
+      base += stride[d]!;
+      if (idx[d]! < size[d]!) break;
+      base -= stride[d]! * size[d]!;
       idx[d] = 0;
     }
     if (d < 0) return;
@@ -206,8 +206,8 @@ function copyStrided(src: Uint8Array, out: Uint8Array, b: number, offset: number
 function swapBytes(bytes: Uint8Array, b: number): void {
   for (let i = 0; i < bytes.length; i += b) {
     for (let lo = i, hi = i + b - 1; lo < hi; lo++, hi--) {
-      const t = bytes[lo];
-      bytes[lo] = bytes[hi];
+      const t = bytes[lo]!;
+      bytes[lo] = bytes[hi]!;
       bytes[hi] = t;
     }
   }
@@ -271,7 +271,7 @@ function makeGlobals(ctx: Context): (module: string, name: string) => PickleGlob
       case 'builtins.bytearray':
         return { fullName, call: (args) => bytesFrom(ctx.file, fullName, args) };
     }
-    if (module === 'torch' && name in STORAGE_DTYPES) return new StorageType(STORAGE_DTYPES[name], fullName);
+    if (module === 'torch' && name in STORAGE_DTYPES) return new StorageType(STORAGE_DTYPES[name]!, fullName);
     if (tensorTypes.has(fullName)) return marker(fullName);
     if (module === 'torch' && name.endsWith('Storage')) {
       throw new TorchFileError(ctx.file, `unsupported tensor storage type '${fullName}' (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`);
@@ -399,7 +399,7 @@ export function readTorchFile(bytes: Uint8Array | ArrayBuffer, options: TorchRea
     unknownGlobals,
   });
   if (!isZip(u8)) {
-    if (u8.length >= 2 && u8[0] === 0x80 && u8[1] <= 5) return readLegacy(u8, ctx, unpickleOptions);
+    if (u8.length >= 2 && u8[0] === 0x80 && u8[1]! <= 5) return readLegacy(u8, ctx, unpickleOptions);
     if (u8.length >= 262 && latinAt(u8, 257, 5) === 'ustar') {
       throw new TorchFileError(file, 'this is the tar-based torch.save format of PyTorch < 0.4, which is not supported: re-save it with PyTorch >= 1.6');
     }
