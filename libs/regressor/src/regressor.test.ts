@@ -17,16 +17,25 @@ let tmp: string;
  * These fixtures are stock guided-diffusion's model, i.e. the classifier head (the authors' regression head
  * is tested in authors-head.test.ts).
  */
+/** The fixture's kwargs (typed `never` so that each fits its config field). */
+type Kwargs = Record<
+  | 'image_size' | 'in_channels' | 'model_channels' | 'out_channels' | 'num_res_blocks' | 'attention_resolutions' | 'dropout'
+  | 'channel_mult' | 'conv_resample' | 'num_heads' | 'num_head_channels' | 'use_scale_shift_norm' | 'resblock_updown'
+  | 'use_new_attention_order' | 'pool',
+  never
+>;
+
 function configOf(f: Fixture): RegressorConfig {
-  const c = f.config as Record<string, never>;
-  const size = c['image_size'] as number;
+  const c = f.config as Kwargs;
+  const size: number = c['image_size'];
+  const attention: number[] = c['attention_resolutions'];
   return {
     imageSize: size,
     inChannels: c['in_channels'],
     modelChannels: c['model_channels'],
     outChannels: c['out_channels'],
     numResBlocks: c['num_res_blocks'],
-    attentionResolutions: (c['attention_resolutions'] as number[]).map((ds) => size / ds),
+    attentionResolutions: attention.map((ds) => size / ds),
     dropout: c['dropout'],
     channelMult: c['channel_mult'],
     convResample: c['conv_resample'],

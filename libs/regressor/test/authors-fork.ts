@@ -47,9 +47,20 @@ export function loadAuthorsReference(): AuthorsReference {
   const io = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
   for (const [k, v] of file.tensors) io.set(k, { shape: v.shape, data: v.data as Float32Array | BigInt64Array });
   const m = file.metadata;
-  const u = JSON.parse(m['unet']!) as Record<string, never>;
-  const size = u['image_size'] as number;
-  const r = JSON.parse(m['regressor']!) as Record<string, never>;
+  // The fixture's kwargs, typed `never` so that each fits its config field.
+  const u = JSON.parse(m['unet']!) as Record<
+    | 'image_size' | 'in_channels' | 'model_channels' | 'out_channels' | 'num_res_blocks' | 'attention_resolutions' | 'dropout'
+    | 'channel_mult' | 'conv_resample' | 'num_classes' | 'num_heads' | 'num_head_channels' | 'use_scale_shift_norm'
+    | 'resblock_updown' | 'use_new_attention_order',
+    never
+  >;
+  const size: number = u['image_size'];
+  const attention: number[] = u['attention_resolutions'];
+  const r = JSON.parse(m['regressor']!) as Record<
+    | 'image_size' | 'regressor_width' | 'regressor_depth' | 'attention_resolutions' | 'channel_mult' | 'num_head_channels'
+    | 'use_scale_shift_norm' | 'resblock_updown' | 'pool',
+    never
+  >;
   const runs = (JSON.parse(m['runs']!) as Omit<AuthorsRun, 'latent' | 'sample' | 'sampleScale0'>[]).map((run, k) => ({
     ...run,
     latent: io.get(`guided.${k}.latent`)!.data as Float32Array,
@@ -64,7 +75,7 @@ export function loadAuthorsReference(): AuthorsReference {
       modelChannels: u['model_channels'],
       numResBlocks: u['num_res_blocks'],
       // the fixture lists downsample factors; tumorcast takes feature-map sizes
-      attentionResolutions: (u['attention_resolutions'] as number[]).map((ds) => size / ds),
+      attentionResolutions: attention.map((ds) => size / ds),
       learnSigma: u['out_channels'] === 2 * u['in_channels'],
       dropout: u['dropout'],
       channelMult: u['channel_mult'],
