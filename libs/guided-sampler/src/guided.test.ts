@@ -42,8 +42,8 @@ describe('guidedSampleKnown vs the PyTorch reference (tolerance 1e-3)', () => {
       expect(maxAbsDiff(zero.sample, run.sampleScale0)).toBeLessThan(1e-3);
       if (run.respacing) {
         // the reference's property: +change raises R, -change lowers it vs scale 0
-        expect(out.finalPrediction[0]).toBeGreaterThan(zero.finalPrediction[0]);
-        expect(out.finalPrediction[1]).toBeLessThan(zero.finalPrediction[1]);
+        expect(out.finalPrediction[0]).toBeGreaterThan(zero.finalPrediction[0]!);
+        expect(out.finalPrediction[1]).toBeLessThan(zero.finalPrediction[1]!);
       }
       tf.dispose([image, out.sample, out.latent, out.differenceMap, zero.sample, zero.latent, zero.differenceMap]);
     });
@@ -84,8 +84,8 @@ describe('properties', () => {
     };
     const g = await guidedSampleKnown({ ...opts, scale: 500 });
     const z = await guidedSampleKnown({ ...opts, scale: 0 });
-    expect(g.finalPrediction[0]).toBeGreaterThan(z.finalPrediction[0] + 0.01);
-    expect(g.finalPrediction[1]).toBeLessThan(z.finalPrediction[1] - 0.01);
+    expect(g.finalPrediction[0]).toBeGreaterThan(z.finalPrediction[0]! + 0.01);
+    expect(g.finalPrediction[1]).toBeLessThan(z.finalPrediction[1]! - 0.01);
     tf.dispose([image, g.sample, g.latent, g.differenceMap, z.sample, z.latent, z.differenceMap]);
   });
 
@@ -94,10 +94,10 @@ describe('properties', () => {
     const image = testImage(1);
     const modelT: number[] = [];
     const regT: number[] = [];
-    const model: DiffusionModel = (x, t) => { modelT.push(t.dataSync()[0]); return tf.zerosLike(x); };
+    const model: DiffusionModel = (x, t) => { modelT.push(t.dataSync()[0]!); return tf.zerosLike(x); };
     // R = 0 and dR/dx = 1/N everywhere: g = target' * scale / N reveals the target used.
     const gs: number[] = [];
-    const regressor: RegressorFn = (x, t) => { regT.push(t.dataSync()[0]); return tf.mul(tf.sum(x, [1, 2, 3]), 0) as tf.Tensor1D; };
+    const regressor: RegressorFn = (x, t) => { regT.push(t.dataSync()[0]!); return tf.mul(tf.sum(x, [1, 2, 3]), 0) as tf.Tensor1D; };
     const out = await guidedSampleKnown({
       diffusion: d, model, regressor, image, baselineBurden: 0.5, relativeChange: 0, noiseLevel: 50, scale: 0, initialNoiseStd: 0,
       onProgress: (p) => { if (p.phase === 'decode') gs.push(p.timestep); },
@@ -115,7 +115,7 @@ describe('properties', () => {
     const seen: { t: number; target: number }[] = [];
     const regressor = {
       predict: (x: tf.Tensor4D) => tf.sum(x, [1, 2, 3]) as tf.Tensor1D,
-      valueAndInputGradient: (x: tf.Tensor4D, t: tf.Tensor1D) => ({ value: tf.zeros([1]) as tf.Tensor1D, grad: tf.onesLike(x).mul(t.dataSync()[0] + 1) as tf.Tensor4D }),
+      valueAndInputGradient: (x: tf.Tensor4D, t: tf.Tensor1D) => ({ value: tf.zeros([1]) as tf.Tensor1D, grad: tf.onesLike(x).mul(t.dataSync()[0]! + 1) as tf.Tensor4D }),
     };
     const model: DiffusionModel = (x) => tf.zerosLike(x);
     for (const amplify of [true, false]) {
@@ -123,11 +123,11 @@ describe('properties', () => {
         diffusion: d, model, regressor, image, baselineBurden: 0.2, relativeChange: 0, noiseLevel: 40, scale: 1,
         initialNoiseStd: 0, amplifyEarlyTarget: amplify, clipDenoised: false,
       });
-      seen.push({ t: amplify ? 1 : 0, target: out.sample.dataSync()[0] });
+      seen.push({ t: amplify ? 1 : 0, target: out.sample.dataSync()[0]! });
       tf.dispose([out.sample, out.latent, out.differenceMap]);
     }
     // with amplification the t = 30 step pushes harder: results differ
-    expect(seen[0].target).not.toBeCloseTo(seen[1].target, 6);
+    expect(seen[0]!.target).not.toBeCloseTo(seen[1]!.target, 6);
     image.dispose();
   });
 });
@@ -152,7 +152,7 @@ describe('determinism, memory, abort, guard, errors', () => {
     const counts: Record<string, number[]> = { encode: [], decode: [] };
     const out = await guidedSampleKnown({
       diffusion, model, regressor, image, baselineBurden: 0.2, relativeChange: 0.3, noiseLevel: 100, scale: 1000, eta: 0.2,
-      onProgress: (p) => counts[p.phase].push(tf.memory().numTensors),
+      onProgress: (p) => counts[p.phase]!.push(tf.memory().numTensors),
     });
     expect(counts.encode).toHaveLength(10);
     expect(new Set(counts.encode).size).toBe(1);

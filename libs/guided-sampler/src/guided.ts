@@ -311,9 +311,10 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
       // Explicitly: a regressor may tf.keep() its value (it must survive tf.grad's own tidy), and kept tensors escape tidy.
       value.dispose();
       predictions.push(v);
-      timesteps.push(info.timestep[0]);
+      timesteps.push(info.timestep[0]!);
       const coef = v.map((pred, b) => {
-        const tgt = r.amplify && info.timestep[b] > r.amplifyAbove ? r.target[b] * r.amplifyFactor : r.target[b];
+        const tb = r.target[b]!;
+        const tgt = r.amplify && info.timestep[b]! > r.amplifyAbove ? tb * r.amplifyFactor : tb;
         return (tgt - pred) * r.scale;
       });
       return tf.mul(gradient, tf.tensor4d(Float32Array.from(coef), [batch, 1, 1, 1]));

@@ -97,7 +97,7 @@ describe('growthProbabilityMap', () => {
     const single = await guidedSampleKnown({ ...o });
     expect(maxAbsDiff(a.probability, b.probability.dataSync())).toBe(0);
     expect(maxAbsDiff(a.meanSample, b.meanSample.dataSync())).toBeLessThan(1e-6);
-    expect(maxAbsDiff(a.samples![0], single.sample.dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(a.samples![0]!, single.sample.dataSync())).toBeLessThan(1e-6);
     expect(a.finalPredictions).toHaveLength(3);
     const p = Array.from(a.probability.dataSync());
     expect(p.every((v) => [0, 1 / 3, 2 / 3, 1].some((q) => Math.abs(v - q) < 1e-6))).toBe(true);

@@ -89,7 +89,7 @@ export async function growthProbabilityMap(options: GrowthProbabilityMapOptions)
       const tiled = (v: tf.Tensor4D | undefined) => (v && k > 1 ? tf.tile(v, [k, 1, 1, 1]) as tf.Tensor4D : v?.clone());
       let out;
       try {
-        out = await runGuided({ ...r, image: batchImage, target: Array.from({ length: k * b }, (_, j) => r.target[j % b]) }, rngs);
+        out = await runGuided({ ...r, image: batchImage, target: Array.from({ length: k * b }, (_, j) => r.target[j % b]!) }, rngs);
       } finally {
         batchImage.dispose();
       }

@@ -72,19 +72,20 @@ export interface FlairSegmenterOptions {
 export function otsuThreshold(values: ArrayLike<number>): number {
   if (values.length === 0) throw new RangeError(`'values' passed to 'otsuThreshold' must not be empty`);
   let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < values.length; i++) { lo = Math.min(lo, values[i]); hi = Math.max(hi, values[i]); }
+  for (let i = 0; i < values.length; i++) { const v = values[i]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
   if (hi === lo) return lo;
   const bins = 256;
   const hist = new Float64Array(bins);
   const w = (hi - lo) / bins;
-  for (let i = 0; i < values.length; i++) hist[Math.min(bins - 1, Math.floor((values[i] - lo) / w))]++;
+  for (let i = 0; i < values.length; i++) hist[Math.min(bins - 1, Math.floor((values[i]! - lo) / w))]!++;
   const total = values.length;
   let sumAll = 0;
-  for (let i = 0; i < bins; i++) sumAll += (lo + (i + 0.5) * w) * hist[i];
+  for (let i = 0; i < bins; i++) sumAll += (lo + (i + 0.5) * w) * hist[i]!;
   let wB = 0, sumB = 0, best = -1, bestIdx = 0;
   for (let i = 0; i < bins - 1; i++) {
-    wB += hist[i];
-    sumB += (lo + (i + 0.5) * w) * hist[i];
+    const h = hist[i]!;
+    wB += h;
+    sumB += (lo + (i + 0.5) * w) * h;
     const wF = total - wB;
     if (wB === 0 || wF === 0) continue;
     const mB = sumB / wB, mF = (sumAll - sumB) / wF;
@@ -138,11 +139,11 @@ export function createFlairSegmenter(options: FlairSegmenterOptions = {}): Segme
   }
   const seg = (img: Float32Array | Int32Array | Uint8Array, brain: Uint8Array, c: number, n: number): Uint8Array => {
     const vals: number[] = [];
-    for (let p = 0; p < n; p++) if (brain[p]) vals.push(img[p * c + channel]);
+    for (let p = 0; p < n; p++) if (brain[p]) vals.push(img[p * c + channel]!);
     const out = new Uint8Array(n);
     if (vals.length === 0) return out;
     const th = threshold(vals, method, k);
-    for (let p = 0; p < n; p++) out[p] = brain[p] && img[p * c + channel] > th ? 1 : 0;
+    for (let p = 0; p < n; p++) out[p] = brain[p] && img[p * c + channel]! > th ? 1 : 0;
     return out;
   };
   return {
@@ -172,7 +173,7 @@ export function createFlairSegmenter(options: FlairSegmenterOptions = {}): Segme
       for (let i = 0; i < b; i++) {
         const bd = baseData.subarray(i * n * c, (i + 1) * n * c);
         const brain = new Uint8Array(n);
-        for (let p = 0; p < n; p++) brain[p] = bd[p * c + channel] > background + 1e-4 ? 1 : 0;
+        for (let p = 0; p < n; p++) brain[p] = bd[p * c + channel]! > background + 1e-4 ? 1 : 0;
         brains.push(brain);
         base.set(maskData ? Uint8Array.from(maskData.subarray(i * n, (i + 1) * n), (v) => (v > 0.5 ? 1 : 0)) : seg(bd, brain, c, n), i * n);
         tumour.set(seg(imgData.subarray(i * n * c, (i + 1) * n * c), brain, c, n), i * n);
