@@ -126,6 +126,18 @@ def save(obj, name, **kw):
     return path
 
 
+def write_inherited_key_pickle():
+    """A crafted pickle naming 'torch.constructor': a name that a plain-object
+    lookup finds through the prototype chain, so it must not pass for a storage type."""
+    pkl = b'\x80\x02ctorch\nconstructor\nq\x00.'
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w') as z:
+        z.writestr(fixed_info('inherited/data.pkl'), pkl)
+        z.writestr(fixed_info('inherited/version'), '3\n')
+    with open(os.path.join(OUT, 'inherited_key.pt'), 'wb') as f:
+        f.write(buf.getvalue())
+
+
 def fixed_info(name):
     """A zip entry with a fixed timestamp, so that fixtures are reproducible."""
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -339,6 +351,7 @@ def main():
         z.writestr(fixed_info('evil/version'), '3\n')
     with open(os.path.join(OUT, 'evil.pt'), 'wb') as f:
         f.write(buf.getvalue())
+    write_inherited_key_pickle()
 
     with open(os.path.join(OUT, 'expected.json'), 'w') as f:
         json.dump(expected, f, indent=1, sort_keys=True)

@@ -209,6 +209,10 @@ describe('errors', () => {
     fails('complex.pt', fixture('complex.pt'), /unsupported tensor storage type 'torch\.ComplexFloatStorage'/);
   });
 
+  it('does not take an inherited object key (torch.constructor) for a storage type', () => {
+    fails('inherited_key.pt', fixture('inherited_key.pt'), /unsupported pickled global 'torch\.constructor'/);
+  });
+
   it('refuses a truncated legacy-format file', () => {
     const full = fixture('legacy.pt');
     fails('legacy.pt', full.subarray(0, full.length - 3), /truncated \(storage '\d+' needs \d+ bytes at offset \d+, the file has \d+\)/);

@@ -271,7 +271,7 @@ function makeGlobals(ctx: Context): (module: string, name: string) => PickleGlob
       case 'builtins.bytearray':
         return { fullName, call: (args) => bytesFrom(ctx.file, fullName, args) };
     }
-    if (module === 'torch' && name in STORAGE_DTYPES) return new StorageType(STORAGE_DTYPES[name]!, fullName);
+    if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new StorageType(STORAGE_DTYPES[name]!, fullName);
     if (tensorTypes.has(fullName)) return marker(fullName);
     if (module === 'torch' && name.endsWith('Storage')) {
       throw new TorchFileError(ctx.file, `unsupported tensor storage type '${fullName}' (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`);
