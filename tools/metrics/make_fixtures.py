@@ -341,7 +341,7 @@ def load(rel, root=BRATS):
 
 
 def slice_cases(root, tr, labels, specs, edt_specs, ssim_pairs, volume_slices):
-    """Metric values on slices in the seed layout under `root`; `tr(i, mod)` names a training file."""
+    """Metric values on slices in the BraTS slice layout under `root`; `tr(i, mod)` names a training file."""
     out = {'labels': [], 'pairs': [], 'edt': [], 'ssim': [], 'volume': None}
     for f in labels:
         rel = os.path.relpath(f, root)
@@ -417,7 +417,7 @@ SLICES = os.path.join(OUT, 'slices')
 
 
 def synthetic_slices():
-    """Writes a small made-up slice set in the seed layout (so that the tests run
+    """Writes a small made-up slice set in the BraTS slice layout (so that the tests run
     without the BraTS sample) and returns its cases, as brats_cases() does."""
     import shutil
     shutil.rmtree(SLICES, ignore_errors=True)

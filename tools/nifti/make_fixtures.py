@@ -15,7 +15,7 @@ Outputs, for @tumorcast/dataset (libs/dataset/test/fixtures/):
                      tumour burdens, and one sample area-resized to 64x64.
   sample-64.f32      that resized sample: 4 x 64 x 64 float32 (little endian),
                      channel-major, row = j, column = i; then 64 x 64 label (float32 0/1).
-  slices/            a tiny data set in the seed layout written by nibabel (made up
+  slices/            a tiny data set in the BraTS slice layout written by nibabel (made up
                      here, so the tests run without the BraTS sample): training/
                      with seg files (one slice uncompressed, one without tumour),
                      validation/ with labels in test_labels/; 22 x 26 slices.
@@ -514,7 +514,7 @@ def describe_file(path, picks):
 
 
 def slices_fixture():
-    """A tiny seed-layout data set made up here, and what the reader must make of it."""
+    """A tiny data set in the BraTS slice layout made up here, and what the reader must make of it."""
     import shutil
     shutil.rmtree(SLICES, ignore_errors=True)
     rng = np.random.default_rng(2024)

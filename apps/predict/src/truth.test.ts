@@ -18,7 +18,7 @@ let slices: PhantomManifestSlice[];
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-truth-'));
   await initBackend({ log: false });
-  // A phantom patient in the seed layout: baselines in testing/ with their labels in test_labels/,
+  // A phantom patient in the BraTS slice layout: baselines in testing/ with their labels in test_labels/,
   // true follow-ups in followup/<id>/ with a seg file (96x96 keeps the test quick).
   root = path.join(tmp, 'phantom');
   manifest = await writePhantomDataset(root, { seed: 3, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
@@ -46,7 +46,7 @@ describe('tumorcast-predict run checks every input before sampling', () => {
     expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
   }
 
-  it('a real follow-up without a label (seed layout: none in test_labels/)', async () => {
+  it('a real follow-up without a label (BraTS slice layout: none in test_labels/)', async () => {
     const truth = copyRoot('truth-missing-label');
     const key = slices[1]!.key;
     fs.rmSync(path.join(truth, 'test_labels', `${key}-label.nii.gz`));
@@ -86,7 +86,7 @@ describe('tumorcast-predict run checks every input before sampling', () => {
   });
 });
 
-describe('tumorcast-predict run scored against follow-ups in the seed layout', () => {
+describe('tumorcast-predict run scored against follow-ups in the BraTS slice layout', () => {
   it('finds the labels in test_labels/ and scores each slice (the baseline against itself: Dice 1, MSE 0)', async () => {
     // The data root doubles as the "follow-up": the baseline then scores perfectly, which shows the
     // truth and its label were read, and from the right place.

@@ -1,6 +1,6 @@
 /**
  * `tumorcast-train prepare`: turns 3-D BraTS volumes
- * (`BraTS-GLI-xxxxx-xxx-t1n.nii.gz`, ...) into the seed's 2-D slice layout
+ * (`BraTS-GLI-xxxxx-xxx-t1n.nii.gz`, ...) into the 2-D BraTS slice layout
  * with @tumorcast/nifti's `convertBratsVolumes` (each modality normalised to
  * [0, 1] over its volume, clipped at the 99.5th percentile).
  */

@@ -1,8 +1,8 @@
 /**
  * `tumorcast-train validate`: the validation MSE of a checkpoint on a data
  * folder — for a diffusion checkpoint the noise-prediction MSE at seeded
- * uniform timesteps (the seed's `diffusion_validation`), for a regressor the
- * burden MSE on noised slices (the seed's `regression_test`), for a segmenter
+ * uniform timesteps, for a regressor the
+ * burden MSE on noised slices, for a segmenter
  * the mean Dice.
  */
 import { loadSafetensors } from '@tumorcast/nn';

@@ -1,5 +1,5 @@
 /**
- * {@link SliceSource} over the seed layout, on @tumorcast/nifti's data set
+ * {@link SliceSource} over the BraTS slice layout, on @tumorcast/nifti's data set
  * reader; slices are cached in memory after their first load.
  *
  * Checked before training: every data root exists (a usage error

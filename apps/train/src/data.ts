@@ -1,5 +1,5 @@
 /**
- * Training data for the commands: slices in the seed layout, read with
+ * Training data for the commands: slices in the BraTS slice layout, read with
  * @tumorcast/nifti's data set reader, padded 240 -> 256 and resized to the
  * network size, kept in memory after the first read.
  */

@@ -21,7 +21,7 @@ const quiet = () => undefined;
 let tmp: string;
 let data: string;
 
-/** Three 240x240 slices with a disc tumour in the seed layout (written here: no data beside the repository needed). */
+/** Three 240x240 slices with a disc tumour in the BraTS slice layout (written here: no data beside the repository needed). */
 async function writeData(root: string): Promise<void> {
   const size = 240;
   const affine = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];

@@ -25,7 +25,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-train-'));
 const DEFAULT_RESULTS = path.resolve('results');
 const started = Date.now();
 /**
- * Phantom training slices in the seed layout, written at test time: 2 patients
+ * Phantom training slices in the BraTS slice layout, written at test time: 2 patients
  * x 3 scans x 2 slices, 240 x 240 like BraTS, each with its seg.
  */
 const PHANTOM = path.join(tmp, 'phantom');
@@ -75,7 +75,7 @@ async function stdoutOf(fn: () => Promise<unknown>): Promise<string> {
 }
 
 /**
- * What training must do on any data set in the seed layout: the diffusion
+ * What training must do on any data set in the BraTS slice layout: the diffusion
  * model overfits a fixed batch, validate scores it, the regressor's loss goes
  * down, the segmenter logs its validation Dice and loads back. `tag` names the
  * data set's output folder.

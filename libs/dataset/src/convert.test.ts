@@ -36,7 +36,7 @@ async function expectDatasetError(p: Promise<unknown>, file: string, problem: Re
 }
 
 describe('convertBratsVolumes (numpy-normalised fixtures)', () => {
-  it('writes tumour-bearing slices in the seed layout, normalised like numpy (exact)', async () => {
+  it('writes tumour-bearing slices in the BraTS slice layout, normalised like numpy (exact)', async () => {
     const out = path.join(tmp, 'tumour');
     const progress: ConvertProgress[] = [];
     const res = await convertBratsVolumes(caseParent, out, { slices: 'tumour', onProgress: (p) => progress.push(p) });

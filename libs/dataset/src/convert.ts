@@ -1,6 +1,6 @@
 /**
  * Full 3-D BraTS volumes (`BraTS-GLI-xxxxx-xxx-t1n.nii.gz`, ...) -> the
- * seed's slice layout (docs/method.md section 1).
+ * BraTS slice layout (docs/method.md section 1).
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -65,7 +65,7 @@ export interface ConvertBratsOptions {
    */
   dataset?: string;
   /**
-   * Datatype of the written slices (the seed's slices are float64).
+   * Datatype of the written slices (BraTS slice data sets are usually float64).
    * @defaultValue `'float64'`
    */
   datatype?: 'float32' | 'float64';
@@ -137,7 +137,7 @@ async function findCases(inputs: readonly string[]): Promise<Case[]> {
   return cases;
 }
 
-/** BraTS-GLI-00004-000 -> 00004000 (the seed's patient ids); else the name without non-alphanumerics. @internal */
+/** BraTS-GLI-00004-000 -> 00004000 (patient ids of the BraTS slice layout); else the name without non-alphanumerics. @internal */
 export function patientIdOf(caseName: string): string {
   const m = /-(\d+)-(\d+)$/.exec(caseName);
   if (m) return `${m[1]}${m[2]}`;
@@ -207,7 +207,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * Converts full 3-D BraTS volumes into the seed's slice layout under
+ * Converts full 3-D BraTS volumes into the BraTS slice layout under
  * `outputRoot`: for each selected axial slice k of a case
  * `BraTS-GLI-00004-000`, a folder `<split>/00004000_<k>/` with
  * `<dataset>_<train|val|test>_00004000_<modality>_<k>_w.nii.gz` for t1n, t1c,
@@ -215,7 +215,7 @@ async function exists(p: string): Promise<boolean> {
  * {@link ConvertBratsOptions.upperPercentile}) and, in training, `_seg_`
  * (labels kept as 0..3); for validation/testing the label goes to
  * `test_labels/00004000_<k>-label.nii.gz`. Slices are 2-D
- * (X x Y, identity affine, as the seed's).
+ * (X x Y, identity affine, as usual in the BraTS slice layout).
  *
  * Each sample folder is written to a temporary folder and renamed into
  * place, and every file is written atomically: an interrupted run leaves no

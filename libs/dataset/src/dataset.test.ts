@@ -15,7 +15,7 @@ interface Expected {
   burden: Record<string, { tumour: number; brain: number; burden: number }>;
 }
 
-/** A seed-layout data set and what nibabel / numpy say about it (tools/nifti/make_fixtures.py). */
+/** A data set in the BraTS slice layout and what nibabel / numpy say about it (tools/nifti/make_fixtures.py). */
 interface DataSet {
   name: string;
   root: string;

@@ -1,5 +1,5 @@
 /**
- * The seed's slice data set (docs/method.md section 1): one folder per axial
+ * The BraTS slice data set (docs/method.md section 1): one folder per axial
  * slice `<pid>_<slice>` under `training/`, `validation/`, `testing/` of a
  * root folder, four modality files plus `seg` in training, labels of the
  * validation/testing slices in `test_labels/<pid>_<slice>-label.nii[.gz]`.

@@ -24,7 +24,7 @@ interface SampleFile {
 const sample = fixtureJson<{ files: Record<string, SampleFile> }>('sample.json');
 const slices = fixtureJson<{ files: Record<string, SampleFile> }>('slices.json');
 
-/** Every file of a seed-layout data set read as nibabel reads it (`want` from tools/nifti/make_fixtures.py). */
+/** Every file of a data set in the BraTS slice layout read as nibabel reads it (`want` from tools/nifti/make_fixtures.py). */
 async function expectLikeNibabel(root: string, rel: string, want: SampleFile): Promise<void> {
   const img = await loadNifti(path.join(root, rel));
   expect(img.shape).toEqual(want.shape);

@@ -11,7 +11,7 @@ import { describe } from '@jest/globals';
 /** The repository root. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The real BraTS sample slices, outside the repository (seed layout). */
+/** The real BraTS sample slices, outside the repository (BraTS slice layout). */
 export const SAMPLE_ROOT = path.resolve(REPO_ROOT, '../shared/data/brats-sample');
 
 /** Whether the BraTS sample is there. */

@@ -41,7 +41,7 @@ describe('writePhantomDataset', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes the seed layout, the tables and the manifest, and nothing else', () => {
+  it('writes the BraTS slice layout, the tables and the manifest, and nothing else', () => {
     const files = listFiles(dir);
     const nii = files.filter((f) => f.endsWith('.nii.gz'));
     expect(nii).toEqual(Object.keys(fixture.nibabel.files).sort());

@@ -1,5 +1,5 @@
 /**
- * Writes phantom patients to disk in the seed layout (docs/method.md section 1),
+ * Writes phantom patients to disk in the BraTS slice layout (docs/method.md section 1),
  * with the size series CSV, the true follow-ups, previews and a manifest.
  */
 import { Rng, type Seed } from '@tumorcast/random';
@@ -191,7 +191,7 @@ async function writeScan(dir: string, folder: string, dataset: string, split: st
 }
 
 /**
- * Generates phantom patients and writes them in the seed layout:
+ * Generates phantom patients and writes them in the BraTS slice layout:
  *
  * ```text
  * <dir>/testing/<pid>_<slice>/<ds>_test_<pid>_<mod>_<slice>_w.nii.gz   baseline (mod: t1n t1c t2w t2f)

@@ -2,7 +2,7 @@
  * @packageDocumentation
  * `@tumorcast/phantom`: seeded synthetic longitudinal brain MRI phantoms
  * (4-channel axial slices with a tumour whose size follows the two-phase
- * growth model with radiotherapy), written in the seed's slice layout.
+ * growth model with radiotherapy), written in the BraTS slice layout.
  * Everything here is synthetic; see the package README.
  */
 

@@ -1,5 +1,5 @@
 /**
- * File naming of the seed layout (docs/method.md section 1).
+ * File naming of the BraTS slice layout (docs/method.md section 1).
  */
 import type { PhantomModality } from './slice.js';
 
@@ -7,11 +7,11 @@ import type { PhantomModality } from './slice.js';
 export type PhantomFileKind = PhantomModality | 'seg';
 
 /**
- * The seed's file name of one slice image:
+ * File name of one slice image in the BraTS slice layout:
  * `<dataset>_<split>_<pid>_<kind>_<slice>_w.nii[.gz]`.
  *
  * @param dataset - dataset name, e.g. `'phantom'` (the sample uses `'brats'`).
- * @param split - `'train'` or `'test'` as in the seed's names.
+ * @param split - `'train'` or `'test'` as in the BraTS slice layout's names.
  * @param pid - patient id, e.g. `'90000000'`.
  * @param kind - modality or `'seg'`.
  * @param sliceId - slice index.
@@ -22,12 +22,12 @@ export function seedFileName(dataset: string, split: string, pid: string, kind: 
   return `${dataset}_${split}_${pid}_${kind}_${sliceId}_w.nii${gzip ? '.gz' : ''}`;
 }
 
-/** The seed's folder name of one slice: `<pid>_<slice>`. */
+/** Folder name of one slice in the BraTS slice layout: `<pid>_<slice>`. */
 export function seedSliceKey(pid: string, sliceId: number): string {
   return `${pid}_${sliceId}`;
 }
 
-/** The seed's label file name of a testing/validation slice: `<pid>_<slice>-label.nii[.gz]`. */
+/** Label file name (BraTS slice layout) of a testing/validation slice: `<pid>_<slice>-label.nii[.gz]`. */
 export function seedLabelFileName(pid: string, sliceId: number, gzip = true): string {
   return `${pid}_${sliceId}-label.nii${gzip ? '.gz' : ''}`;
 }

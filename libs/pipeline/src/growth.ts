@@ -2,8 +2,8 @@
  * The growth model's part of a prediction: the two-phase radiotherapy growth
  * model fitted to each series of a tidy size CSV
  * (patient_id,day,size[,slice_id][,rt_end_day]), bootstrapped, and turned
- * into the relative change per slice that guides sampling (the seed's
- * `targets_dict`).
+ * into the relative change per slice that guides sampling (a targets JSON:
+ * slice id to relative change).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Writing predictions: NIfTI files in the seed's naming with the input's
+ * Writing predictions: NIfTI files named as in the BraTS slice layout, with the input's
  * affine and spacing, and PNG previews (all written atomically).
  */
 import path from 'node:path';

@@ -75,7 +75,7 @@ export interface RunProgress {
 
 /** Options of {@link runDataset}. */
 export interface RunDatasetOptions {
-  /** Data root in the seed layout (testing/, validation/ or training/ slice folders). */
+  /** Data root in the BraTS slice layout (testing/, validation/ or training/ slice folders). */
   data: string;
   /** Output folder (created when missing). */
   out: string;
@@ -84,7 +84,7 @@ export interface RunDatasetOptions {
   /** Where the relative changes come from. */
   targets: TargetSource;
   /**
-   * Real follow-ups for evaluation: a folder of `<pid>_<slice>/` folders, or a data root in the seed layout with labels in `test_labels/`;
+   * Real follow-ups for evaluation: a folder of `<pid>_<slice>/` folders, or a data root in the BraTS slice layout with labels in `test_labels/`;
    * checked before sampling.
    * @defaultValue undefined (no evaluation)
    */

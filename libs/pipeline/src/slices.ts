@@ -1,5 +1,5 @@
 /**
- * Baseline slices of a data folder in the seed layout: listed, split into
+ * Baseline slices of a data folder in the BraTS slice layout: listed, split into
  * shards, checked before any sampling, and loaded for prediction at the
  * networks' size (zero-padded 240 -> 256, then resized) and at their native
  * size (for outputs that keep the input's geometry), with the NIfTI affine
@@ -33,7 +33,7 @@ export const PREDICTION_SPLITS: readonly Split[] = ['testing', 'validation', 'tr
 /**
  * Lists the slices of `root`: its testing/, validation/ and training/ folders, in that order.
  *
- * @param root - the data root (seed layout).
+ * @param root - the data root (BraTS slice layout).
  * @throws PipelineInputError when `root` does not exist; PipelineDataError when its layout is wrong or it holds no slice.
  */
 export async function listPredictionSlices(root: string): Promise<SliceSampleInfo[]> {

@@ -1,6 +1,6 @@
 /**
  * Where a run's relative changes come from: one for every slice, a targets
- * JSON (the seed's `targets_dict`), or the growth model fitted to a size CSV.
+ * JSON (slice id to relative change), or the growth model fitted to a size CSV.
  */
 import { parseGrowthTargets } from '@tumorcast/guided-sampler';
 import type { GrowthTargets } from '@tumorcast/guided-sampler';

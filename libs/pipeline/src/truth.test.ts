@@ -19,7 +19,7 @@ let baselineIndex: number;
 let followupIndex: number;
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-truth-'));
-  // A phantom patient in the seed layout: baselines in testing/ with their labels in test_labels/,
+  // A phantom patient in the BraTS slice layout: baselines in testing/ with their labels in test_labels/,
   // true follow-ups in followup/<id>/ with a seg file (96x96 keeps the test quick).
   root = path.join(tmp, 'phantom');
   manifest = await writePhantomDataset(root, { seed: 3, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
@@ -45,7 +45,7 @@ function area(label: Uint8Array): number {
 }
 
 describe('finding real follow-ups', () => {
-  it('reads labels from test_labels/ of a data root in the seed layout', async () => {
+  it('reads labels from test_labels/ of a data root in the BraTS slice layout', async () => {
     for (const s of slices) {
       const info = await findTruth(root, s.key);
       expect(info?.dir).toBe(path.join(root, 'testing', s.key));

@@ -1,7 +1,7 @@
 /**
  * Real follow-up scans for evaluation. A truth folder is either a folder of
  * slice folders `<pid>_<slice>/` (e.g. the phantom's `followup/`) or a data
- * root in the seed layout (`testing/`, `validation/` or `training/` slice
+ * root in the BraTS slice layout (`testing/`, `validation/` or `training/` slice
  * folders). Each follow-up needs the four modalities and a label: the
  * folder's `seg` file, or `DIR/test_labels/<pid>_<slice>-label.nii[.gz]` —
  * found by the data set reader of `@tumorcast/dataset`, so the rules are the

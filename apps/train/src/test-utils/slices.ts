@@ -1,5 +1,5 @@
 /**
- * Tiny slice data sets in the seed layout, written by the tests themselves
+ * Tiny slice data sets in the BraTS slice layout, written by the tests themselves
  * (so that they need no data beside the repository): each slice folder has
  * the four modalities and a `seg` with a disc-shaped tumour.
  */

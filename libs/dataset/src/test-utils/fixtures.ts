@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 /** libs/dataset/test/fixtures. */
 export const FIXTURES = path.join(REPO_ROOT, 'libs/dataset/test/fixtures');
-/** A tiny seed-layout data set written by nibabel (tools/nifti/make_fixtures.py). */
+/** A tiny data set in the BraTS slice layout written by nibabel (tools/nifti/make_fixtures.py). */
 export const SLICES_ROOT = path.join(FIXTURES, 'slices');
 
 /** Parses a fixture JSON file. */

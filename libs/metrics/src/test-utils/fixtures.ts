@@ -82,7 +82,7 @@ export function readNifti(file: string): TestNifti {
   return { data, shape, spacing };
 }
 
-/** Slices in the seed layout with golden metric values from tools/metrics/make_fixtures.py. */
+/** Slices in the BraTS slice layout with golden metric values from tools/metrics/make_fixtures.py. */
 export interface SliceSet {
   /** Name used in test titles. */
   name: string;
