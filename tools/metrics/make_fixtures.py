@@ -19,8 +19,8 @@ References:
   mean of skimage's full SSIM map over (crop(5) & mask).
 - MSE / PSNR: skimage.metrics.mean_squared_error / peak_signal_noise_ratio.
 
-The real BraTS slices are read from ../shared/data/brats-sample (relative to
-the repository root) and never copied: only the expected metric values (and
+The optional real BraTS slices beside the repository (see docs/development.md)
+are read in place and never copied: only the expected metric values (and
 the paths, relative to that folder) are stored (brats.json). The same cases
 are computed on a small slice set made up here and committed
 (test/fixtures/slices/, slices.json), so that the tests run without the

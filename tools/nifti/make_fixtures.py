@@ -9,7 +9,8 @@ Then, after `npx nx run @tumorcast/nifti:build`:
     /usr/bin/python3 tools/nifti/make_fixtures.py --check-ts   # nibabel reads them back
 
 Outputs, for @tumorcast/dataset (libs/dataset/test/fixtures/):
-  sample.json        every file of ../shared/data/brats-sample as nibabel reads it
+  sample.json        every file of the optional real BraTS slices beside the repository
+                     (docs/development.md) as nibabel reads it
                      (shape, dataobj dtype, affine, zooms, sha256 of the float64
                      values in x-fastest order, sum, nonzero count, a few voxels),
                      tumour burdens, and one sample area-resized to 64x64.

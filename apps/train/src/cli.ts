@@ -26,7 +26,7 @@ const COMMANDS: Record<string, { schema: ConfigSchema; summary: string; trains: 
 };
 
 const EXAMPLES = `Examples:
-  tumorcast-train diffusion --config small --data-dir ../shared/data/brats-sample --results-dir runs/diff
+  tumorcast-train diffusion --config small --data-dir path/to/brats-slices --results-dir runs/diff
   tumorcast-train diffusion --config runs/diff/config.json --resume-checkpoint latest
   tumorcast-train regressor --config small --data-dir data/a,data/b --data-dir-val data/val --lr 2e-4
   tumorcast-train segmenter --config small --data-dir data --iterations 500

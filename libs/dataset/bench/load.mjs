@@ -1,6 +1,7 @@
 // Sample loading throughput of @tumorcast/dataset on the real BraTS sample
-// slices (../shared/data/brats-sample): loadSample (4 modalities + seg,
-// padded to 256) on every training sample.
+// slices (the optional folder beside the repository, see
+// docs/development.md): loadSample (4 modalities + seg, padded to 256) on
+// every training sample.
 // Run with `npm run bench` in libs/dataset (builds dist/ first).
 // Writes bench-results/dataset.json (git-ignored) at the repository root.
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // Load throughput of @tumorcast/nifti on the real BraTS sample slices
-// (../shared/data/brats-sample), compared with nibabel on the same files
+// (the optional folder beside the repository, see docs/development.md),
+// compared with nibabel on the same files
 // (tools/nifti/bench_nibabel.py, Debian's /usr/bin/python3) as a ratio.
 // Run with `npm run bench` in libs/nifti (builds dist/ first).
 // Writes bench-results/nifti.json (git-ignored) at the repository root.
