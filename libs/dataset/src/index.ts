@@ -1,6 +1,6 @@
 /**
  * @packageDocumentation
- * `@tumorcast/dataset`: the BraTS slice data set of the BraTS slice layout
+ * `@tumorcast/dataset`: data sets in the BraTS slice layout
  * (docs/method.md section 1) — listing, loading, burden, seeded shuffling
  * and batching — and the conversion of full 3-D BraTS volumes into it.
  * Files are read and written with `@tumorcast/nifti`. Node only (`node:fs`).
