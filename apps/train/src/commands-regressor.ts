@@ -3,8 +3,8 @@
  * slices x_t = q_sample(x0, t) at uniform t (x0 in `data_range`), target =
  * the burden of the clean slice (count(seg>0)/count(t2f!=0)), MSE
  * (`regressorTrainingLoss` of @tumorcast/regressor), AdamW;
- * validation MSE on held-out slices every `eval_interval` steps (the seed's
- * `regressor_test`). `regressor_head` picks the attention-pool head.
+ * validation MSE on held-out slices every `eval_interval` steps.
+ * `regressor_head` picks the attention-pool head.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRegressor, regressorTrainingLoss } from '@tumorcast/regressor';

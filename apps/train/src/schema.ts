@@ -1,11 +1,11 @@
 /**
- * The config keys of each training command, mirroring the seed's YAML config
- * files (`config_diff_train.yaml`, `config_reg_train.yaml`), with defaults.
+ * The config keys of each training command (the keys of the YAML configs in
+ * `apps/train/configs/`), with defaults.
  */
 import type { ConfigSchema } from '@tumorcast/cli';
 
 const common: ConfigSchema = {
-  data_dir: { type: 'string[]', description: 'data root(s) in the seed layout (training/ under each); comma-separated list allowed' },
+  data_dir: { type: 'string[]', description: 'data root(s) in the BraTS slice layout (training/ under each); comma-separated list allowed' },
   data_dir_val: { type: 'string[]', description: 'validation data root(s) (validation/ and testing/ with test_labels/, or training/)', optional: true },
   image_size: { type: 'integer', description: 'network input size: slices are zero-padded 240 -> 256, then resized to this', default: 256, min: 8 },
   lr: { type: 'number', description: 'AdamW learning rate', default: 1e-4, min: 0 },
