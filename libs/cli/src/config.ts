@@ -35,6 +35,42 @@ export interface ConfigField {
 /** A config schema: key name (snake_case, as in the seed's YAML files) to field. */
 export type ConfigSchema = Record<string, ConfigField>;
 
+/**
+ * Declares a schema keeping its literal types (key names, `type`, `choices`,
+ * `optional: true`), so that {@link ConfigOf} and {@link resolveConfig} can
+ * infer the resolved config's type from it. Returns `schema` unchanged.
+ */
+export function defineConfigSchema<const S extends ConfigSchema>(schema: S): S {
+  return schema;
+}
+
+/**
+ * The value type of a resolved field: numbers for `number`/`integer`, the
+ * `choices` (when declared as literals) or `string` for `string`, arrays for
+ * the list types. A field whose `type` is not a single literal gives `unknown`.
+ */
+export type ConfigValue<F extends ConfigField> =
+  [F['type']] extends ['number' | 'integer'] ? number
+  : [F['type']] extends ['boolean'] ? boolean
+  : [F['type']] extends ['string'] ? (F extends { choices: readonly (infer C extends string)[] } ? C : string)
+  : [F['type']] extends ['string[]'] ? string[]
+  : [F['type']] extends ['number[]' | 'integer[]'] ? number[]
+  : unknown;
+
+/** Keys of `S` declared `optional: true` (they may stay unset). */
+type OptionalKeys<S extends ConfigSchema> = { [K in keyof S]: S[K] extends { optional: true } ? K : never }[keyof S];
+
+/**
+ * The type of a config resolved from schema `S` (declared with
+ * {@link defineConfigSchema}): every key, optional where the field is
+ * `optional: true`. For a plain {@link ConfigSchema} this is a record of `unknown`.
+ */
+export type ConfigOf<S extends ConfigSchema> = {
+  -readonly [K in Exclude<keyof S, OptionalKeys<S>>]: ConfigValue<S[K]>;
+} & {
+  -readonly [K in OptionalKeys<S>]?: ConfigValue<S[K]> | undefined;
+};
+
 /** Flags and positionals parsed from a command line. */
 export interface ParsedArgs {
   /** Arguments that are not flags, in order. */
@@ -175,8 +211,17 @@ export function readYamlConfig(file: string): Record<string, unknown> {
  * Resolves a config: schema defaults, then the preset, then the YAML file,
  * then flags. Unknown keys and wrong types are {@link CliError}s listing the
  * valid keys; required keys without a value are errors too.
+ *
+ * @returns the config, typed {@link ConfigOf} the schema (declare it with
+ *   {@link defineConfigSchema} to keep its key and value types).
  */
-export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigSchema, sources: ConfigSources = {}): T {
+export function resolveConfig<const S extends ConfigSchema>(schema: S, sources?: ConfigSources): ConfigOf<S>;
+/**
+ * Resolves a config into a type `T` the caller states (for schemas typed
+ * only as {@link ConfigSchema}); the other overload infers it from the schema.
+ */
+export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigSchema, sources?: ConfigSources): T;
+export function resolveConfig(schema: ConfigSchema, sources: ConfigSources = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(schema)) if (f.default !== undefined) out[k] = f.default;
   const apply = (values: Record<string, unknown>, source: string) => {
@@ -208,7 +253,7 @@ export function resolveConfig<T extends Record<string, unknown>>(schema: ConfigS
   }
   const missing = Object.entries(schema).filter(([k, f]) => out[k] === undefined && !f.optional).map(([k]) => k);
   if (missing.length) throw new CliError(`missing required config key(s): ${missing.join(', ')} (set them in the YAML file or as --${missing[0]!.replace(/_/g, '-')} ...)`);
-  return out as T;
+  return out;
 }
 
 function exampleValue(field: ConfigField): string {
