@@ -2,8 +2,8 @@
  * `tumorcast-predict`: command dispatch, options and help.
  */
 import path from 'node:path';
-import { CliError, describeSchema, parseArgs, resolveConfig } from '@tumorcast/cli';
-import type { ConfigSchema } from '@tumorcast/cli';
+import { CliError, defineConfigSchema, describeSchema, parseArgs, resolveConfig } from '@tumorcast/cli';
+import type { ConfigOf, ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
 import { DEFAULT_SAMPLE_SETTINGS } from '@tumorcast/pipeline';
@@ -18,7 +18,7 @@ import { cliErrors, flagName } from './errors.js';
 import { runDemo } from './demo.js';
 
 const d = DEFAULT_SAMPLE_SETTINGS;
-const MODEL_KEYS: ConfigSchema = {
+const MODEL_KEYS = defineConfigSchema({
   diffusion: { type: 'string', description: 'diffusion U-Net weights (tumorcast-train safetensors, or a .pt/.pth state dict)', optional: true },
   regressor: { type: 'string', description: 'regressor weights (safetensors or .pt/.pth)', optional: true },
   segmenter: { type: 'string', description: "learned segmenter weights, or 'flair' for the training-free FLAIR segmenter", optional: true },
@@ -26,8 +26,8 @@ const MODEL_KEYS: ConfigSchema = {
   regressor_preset: { type: 'string', description: 'architecture of a .pt regressor file', default: 'paper', choices: ['paper', 'small'] },
   regressor_head: { type: 'string', description: "head of a .pt regressor: 'regression' (the reference code's) or 'classifier' (stock guided-diffusion's)", default: 'regression', choices: ['regression', 'classifier'] },
   data_range: { type: 'string', description: "data range both networks were trained on, overriding the files (default: as recorded in tumorcast checkpoints; '[0,1]' for .pt files, as the reference code trains)", optional: true, choices: ['[-1,1]', '[0,1]'] },
-};
-const TARGET_KEYS: ConfigSchema = {
+});
+const TARGET_KEYS = defineConfigSchema({
   series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day]): fit the growth model', optional: true },
   followup_day: { type: 'number', description: 'follow-up day to predict (with --series)', optional: true },
   baseline_day: { type: 'number', description: 'baseline day (default: each series\' last measurement)', optional: true },
@@ -37,8 +37,8 @@ const TARGET_KEYS: ConfigSchema = {
   bootstrap_noise: { type: 'string', description: "bootstrap noise on the sizes: N(1, 0.1), or the reference code's (clipped to <= 1, floor 0.05)", default: 'symmetric', choices: ['symmetric', 'reference'] },
   targets: { type: 'string', description: "relative changes as JSON { sliceId: { relativeChange } } (the seed's targets_dict)", optional: true },
   relative_change: { type: 'number', description: 'one relative change for every slice', optional: true, min: -1 },
-};
-const SAMPLE_KEYS: ConfigSchema = {
+});
+const SAMPLE_KEYS = defineConfigSchema({
   noise_level: { type: 'integer', description: 'noise level L (original timesteps)', default: d.noiseLevel, min: 1 },
   scale: { type: 'number', description: 'guidance scale s (paper 200000)', default: d.scale, min: 0 },
   respacing: { type: 'string', description: "timestep respacing of the sampler ('' for none)", default: d.respacing },
@@ -48,8 +48,8 @@ const SAMPLE_KEYS: ConfigSchema = {
   initial_noise_std: { type: 'number', description: 'noise added before inversion (< 1)', default: d.initialNoiseStd, min: 0 },
   samples: { type: 'integer', description: 'runs per growth probability map', default: d.samples, min: 1 },
   output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
-};
-const RUN_KEYS: ConfigSchema = {
+});
+const RUN_KEYS = defineConfigSchema({
   data: { type: 'string', description: 'data root in the seed layout (testing/, validation/ or training/ slice folders)' },
   out: { type: 'string', description: 'output folder' },
   truth: { type: 'string', description: 'real follow-ups for evaluation: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/); checked before sampling', optional: true },
@@ -61,7 +61,7 @@ const RUN_KEYS: ConfigSchema = {
     default: false,
   },
   ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
-};
+});
 
 /** A named set of config values (`--preset NAME`); flags given with it override its values. */
 export interface PredictPreset {
@@ -97,18 +97,18 @@ function presetHelp(): string {
 }
 
 interface Command { schema: ConfigSchema; summary: string; examples: string[] }
-const COMMANDS: Record<string, Command> = {
+const COMMANDS = {
   'fit-growth': {
     summary: 'fit the two-phase RT growth model to a size CSV; bootstrap band; relative change per slice',
-    schema: {
+    schema: defineConfigSchema({
       series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day])' },
       followup_day: { type: 'number', description: 'follow-up day to predict' },
-      baseline_day: TARGET_KEYS['baseline_day']!, rt_end_day: TARGET_KEYS['rt_end_day']!, bootstrap: TARGET_KEYS['bootstrap']!,
-      growth_objective: TARGET_KEYS['growth_objective']!, bootstrap_noise: TARGET_KEYS['bootstrap_noise']!, ...FIT_GROWTH_KEYS,
+      baseline_day: TARGET_KEYS.baseline_day, rt_end_day: TARGET_KEYS.rt_end_day, bootstrap: TARGET_KEYS.bootstrap,
+      growth_objective: TARGET_KEYS.growth_objective, bootstrap_noise: TARGET_KEYS.bootstrap_noise, ...FIT_GROWTH_KEYS,
       hold_out: { type: 'integer', description: 'hold out the last k points and predict them', default: 0, min: 0 },
       seed: { type: 'integer', description: 'seed of the bootstrap', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
       out: { type: 'string', description: 'output folder' },
-    },
+    }),
     examples: [
       'tumorcast-predict fit-growth --series sizes.csv --rt-end-day 63 --followup-day 210 --out out/growth',
       'tumorcast-predict fit-growth --preset paper --series sizes.csv --followup-day 210 --out out/growth-paper',
@@ -126,11 +126,11 @@ const COMMANDS: Record<string, Command> = {
   },
   evaluate: {
     summary: 'metrics of a finished run against real follow-ups (MSE, PSNR, SSIM, Dice, HD95; CSV + JSON)',
-    schema: {
+    schema: defineConfigSchema({
       run: { type: 'string', description: 'output folder of sample/probability-map/run' },
       truth: { type: 'string', description: 'real follow-ups: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/)' },
       out: { type: 'string', description: 'where metrics.csv/json go (default: the run folder)', optional: true },
-    },
+    }),
     examples: ['tumorcast-predict evaluate --run out/run --truth data/followup'],
   },
   run: {
@@ -144,28 +144,57 @@ const COMMANDS: Record<string, Command> = {
   },
   report: {
     summary: 'report.html and metrics over every finished slice of an output folder (e.g. after shards that ran apart)',
-    schema: {
+    schema: defineConfigSchema({
       out: { type: 'string', description: 'output folder of run/sample/probability-map' },
-    },
+    }),
     examples: ['tumorcast-predict report --out out/cohort'],
   },
   demo: {
     summary: 'the whole pipeline on a built-in synthetic phantom patient with the shipped models',
-    schema: {
+    schema: defineConfigSchema({
       out: { type: 'string', description: 'output folder', default: 'outputs/demo' },
       seed: { type: 'integer', description: 'phantom and sampling seed', default: 7, min: 0 },
       samples: { type: 'integer', description: 'runs per probability map', default: 8, min: 1 },
       slices: { type: 'integer', description: 'number of slices of the phantom patient', default: 2, min: 1, max: 5 },
-    },
+    }),
     examples: ['tumorcast-predict demo', 'npm run demo'],
   },
-};
+} satisfies Record<string, Command>;
+
+type Commands = typeof COMMANDS;
+
+/** The commands of `tumorcast-predict`. */
+export type PredictCommand = keyof Commands;
+
+/** The resolved config of `command`, typed by its schema (snake_case keys). */
+export type PredictConfig<K extends PredictCommand> = ConfigOf<Commands[K]['schema']>;
+
+/** The resolved config of `sample`, `probability-map` and `run` (they share one schema). */
+export type RunConfig = ConfigOf<typeof RUN_KEYS>;
+
+/** What {@link commandConfig} returns for `K`: a union over the commands, told apart by `command`. */
+export type ResolvedCommand<K extends PredictCommand = PredictCommand> = {
+  [P in K]: { command: P; config: PredictConfig<P>; preset: string };
+}[K];
+
+/** Own keys only, so that e.g. 'toString' is no command. */
+function isCommand(name: string): name is PredictCommand {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function commandSpec(name: string | undefined): Command | undefined {
+  return name !== undefined && isCommand(name) ? COMMANDS[name] : undefined;
+}
+
+function unknownCommand(command: string): CliError {
+  return new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+}
 
 /** Help text of the program or one command. */
 export function helpText(command?: string): string {
-  const c = command ? COMMANDS[command] : undefined;
-  if (c) {
-    const preset = PRESET_COMMANDS.includes(command as string)
+  const c = commandSpec(command);
+  if (c && command !== undefined) {
+    const preset = PRESET_COMMANDS.includes(command)
       ? `  --preset ${Object.keys(PREDICT_PRESETS).join('|')}  named settings (default fast); options given with it override it:\n${presetHelp()}\n`
       : '';
     return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|cpu  compute backend (default auto)\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
@@ -194,23 +223,33 @@ an --out in use or holding other results).
  * The config of `command` from its parsed flags: schema defaults, then the
  * `--preset` values that are keys of the command, then the other flags.
  *
- * @returns the config (snake_case keys) and the preset's name (`'fast'` when none is given).
+ * @returns the command, its config (snake_case keys, typed by the command's schema) and the preset's name (`'fast'` when none is given).
  * @throws CliError for an unknown command or preset, `--preset` on a command without presets, and every config error.
  */
-export function commandConfig(command: string, flags: ReadonlyMap<string, string | true>): { config: Record<string, unknown>; preset: string } {
+export function commandConfig<K extends PredictCommand>(command: K, flags: ReadonlyMap<string, string | true>): ResolvedCommand<K>;
+export function commandConfig(command: string, flags: ReadonlyMap<string, string | true>): ResolvedCommand;
+export function commandConfig(command: string, flags: ReadonlyMap<string, string | true>): { command: PredictCommand; config: unknown; preset: string } {
+  if (!isCommand(command)) throw unknownCommand(command);
+  return resolveCommand(command, flags);
+}
+
+function resolveCommand<K extends PredictCommand>(command: K, flags: ReadonlyMap<string, string | true>): ResolvedCommand<K> {
   const spec = COMMANDS[command];
-  if (!spec) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
   const name = flags.get('preset');
   if (name !== undefined && !PRESET_COMMANDS.includes(command)) throw new CliError(`--preset applies to ${PRESET_COMMANDS.join(', ')}, not to '${command}'`);
   if (name === true) throw new CliError(`--preset needs a value: ${Object.keys(PREDICT_PRESETS).join(', ')}`);
   const preset = PREDICT_PRESETS[name ?? 'fast'];
   if (!preset) throw new CliError(`unknown preset '${name}'; presets: ${Object.keys(PREDICT_PRESETS).join(', ')}`);
   const values = Object.fromEntries(Object.entries(preset.values).filter(([k]) => k in spec.schema));
-  return { config: resolveConfig<Record<string, unknown>>(spec.schema, { preset: values, flags, ignoreFlags: ['backend', 'preset'] }), preset: name ?? 'fast' };
+  const config = resolveConfig(spec.schema, { preset: values, flags, ignoreFlags: ['backend', 'preset'] });
+  // The one place where the command's schema type meets its name: TypeScript
+  // cannot relate `COMMANDS[K]['schema']` to `K` in a generic body, and
+  // resolveConfig has checked every value against that schema.
+  return { command, config, preset: name ?? 'fast' } as ResolvedCommand<K>;
 }
 
 /** The values of `--backend`. */
-const BACKENDS = ['auto', 'wasm', 'tensorflow', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'cpu'];
 
 /** The syntax of `--respacing`: none, `ddimN`, or comma-separated step counts per section. */
 const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
@@ -221,55 +260,58 @@ const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
  *
  * @throws CliError (exit code 2) naming the flag.
  */
-export function checkSampleOptions(c: Record<string, unknown>): void {
-  const noise = c['initial_noise_std'] as number;
+export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'>): void {
+  const noise = c.initial_noise_std;
   if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
-  const r = c['respacing'] as string;
+  const r = c.respacing;
   if (!RESPACING_RE.test(r.replace(/\s+/g, ''))) {
     throw new CliError(`--respacing must be '' (no respacing), 'ddimN' (N evenly spaced steps, e.g. ddim100) or comma-separated step counts per section (e.g. 10,15,20), got '${r}'`);
   }
 }
 
 /** The sampling settings of a resolved `sample`/`probability-map`/`run` config. */
-export function settingsOf(c: Record<string, unknown>): SampleSettings {
+export function settingsOf(c: RunConfig): SampleSettings {
   return {
-    noiseLevel: c['noise_level'] as number, scale: c['scale'] as number, respacing: c['respacing'] as string, eta: c['eta'] as number,
-    seed: c['seed'] as number, amplifyEarlyTarget: c['amplify_early_target'] as boolean, initialNoiseStd: c['initial_noise_std'] as number,
-    samples: c['samples'] as number, outputMode: c['output_mode'] as SampleSettings['outputMode'],
+    noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta,
+    seed: c.seed, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std,
+    samples: c.samples, outputMode: c.output_mode,
   };
 }
 
-function modelsOf(c: Record<string, unknown>): ModelPaths {
+function modelsOf(c: RunConfig): ModelPaths {
   const b = builtinModelPaths();
-  const seg = c['segmenter'] as string | undefined;
+  const seg = c.segmenter;
   return {
-    diffusion: (c['diffusion'] as string | undefined) ?? b.diffusion,
-    regressor: (c['regressor'] as string | undefined) ?? b.regressor,
+    diffusion: c.diffusion ?? b.diffusion,
+    regressor: c.regressor ?? b.regressor,
     segmenter: seg === 'flair' ? undefined : seg ?? b.segmenter,
-    diffusionPreset: c['diffusion_preset'] as 'paper' | 'small',
-    regressorPreset: c['regressor_preset'] as 'paper' | 'small',
-    regressorHead: c['regressor_head'] as 'regression' | 'classifier',
-    dataRange: c['data_range'] as '[-1,1]' | '[0,1]' | undefined,
+    diffusionPreset: c.diffusion_preset,
+    regressorPreset: c.regressor_preset,
+    regressorHead: c.regressor_head,
+    dataRange: c.data_range,
   };
 }
 
-function growthFitOf(c: Record<string, unknown>): { objective: 'least-squares' | 'reference'; bootstrapNoise: 'symmetric' | 'reference' } {
-  return { objective: c['growth_objective'] as 'least-squares' | 'reference', bootstrapNoise: c['bootstrap_noise'] as 'symmetric' | 'reference' };
+function growthFitOf(c: Pick<RunConfig, 'growth_objective' | 'bootstrap_noise'>): { objective: RunConfig['growth_objective']; bootstrapNoise: RunConfig['bootstrap_noise'] } {
+  return { objective: c.growth_objective, bootstrapNoise: c.bootstrap_noise };
 }
 
 /** Where the relative changes come from, in a resolved `sample`/`probability-map`/`run` config. */
-export function targetsOf(c: Record<string, unknown>): TargetSource {
-  const given = ['series', 'targets', 'relative_change'].filter((k) => c[k] !== undefined);
-  if (given.length !== 1) throw new CliError(`give exactly one of --series (with --followup-day), --targets or --relative-change${given.length ? `; got ${given.map((g) => `--${g.replace(/_/g, '-')}`).join(' and ')}` : ''}`);
-  if (c['series'] !== undefined) {
-    if (c['followup_day'] === undefined) throw new CliError('--series needs --followup-day (the day to predict)');
+export function targetsOf(c: RunConfig): TargetSource {
+  const sources: ('series' | 'targets' | 'relative_change')[] = ['series', 'targets', 'relative_change'];
+  const given = sources.filter((k) => c[k] !== undefined);
+  const notOne = () => new CliError(`give exactly one of --series (with --followup-day), --targets or --relative-change${given.length ? `; got ${given.map((g) => `--${g.replace(/_/g, '-')}`).join(' and ')}` : ''}`);
+  if (given.length !== 1) throw notOne();
+  if (c.series !== undefined) {
+    if (c.followup_day === undefined) throw new CliError('--series needs --followup-day (the day to predict)');
     return {
-      kind: 'series', file: c['series'] as string, followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined,
-      rtEndDay: c['rt_end_day'] as number | undefined, replicates: c['bootstrap'] as number, ...growthFitOf(c),
+      kind: 'series', file: c.series, followupDay: c.followup_day, baselineDay: c.baseline_day,
+      rtEndDay: c.rt_end_day, replicates: c.bootstrap, ...growthFitOf(c),
     };
   }
-  if (c['targets'] !== undefined) return { kind: 'json', file: c['targets'] as string };
-  return { kind: 'constant', relativeChange: c['relative_change'] as number };
+  if (c.targets !== undefined) return { kind: 'json', file: c.targets };
+  if (c.relative_change !== undefined) return { kind: 'constant', relativeChange: c.relative_change };
+  throw notOne();
 }
 
 /** Runs `tumorcast-predict` with `argv`; returns the exit code. */
@@ -279,8 +321,8 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     process.stdout.write(helpText());
     return command ? 0 : 2;
   }
-  const spec = COMMANDS[command];
-  if (!spec) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const spec = commandSpec(command);
+  if (!spec) throw unknownCommand(command);
   const booleans = new Set(Object.entries(spec.schema).filter(([, f]) => f.type === 'boolean').map(([k]) => k));
   const { positionals, flags } = parseArgs(argv.slice(1), booleans);
   if (flags.has('help')) {
@@ -288,44 +330,49 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     return 0;
   }
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
-  const { config: c, preset: presetName } = commandConfig(command, flags);
+  const resolved = commandConfig(command, flags);
   const backend = flags.get('backend');
   if (backend === true) throw new CliError('--backend needs a value: auto, wasm, tensorflow or cpu');
 
-  if (command === 'fit-growth') {
-    const preds = await fitGrowthCommand(c['series'] as string, c['out'] as string, {
-      followupDay: c['followup_day'] as number, baselineDay: c['baseline_day'] as number | undefined, rtEndDay: c['rt_end_day'] as number | undefined,
-      replicates: c['bootstrap'] as number, holdOut: c['hold_out'] as number, seed: c['seed'] as number, ...growthFitOf(c), ...fitGrowthModelOptionsOf(c), log,
+  if (resolved.command === 'fit-growth') {
+    const c = resolved.config;
+    const preds = await fitGrowthCommand(c.series, c.out, {
+      followupDay: c.followup_day, baselineDay: c.baseline_day, rtEndDay: c.rt_end_day,
+      replicates: c.bootstrap, holdOut: c.hold_out, seed: c.seed, ...growthFitOf(c), ...fitGrowthModelOptionsOf(c), log,
     });
     for (const p of preds) log(`${p.id}: size ${p.sizeBaseline.toFixed(1)} -> ${p.sizeFollowup.toFixed(1)}, relative change ${p.relativeChange.toFixed(4)} [${p.relativeChangeBand.map((v) => v.toFixed(4)).join(', ')}]`);
-    log(`wrote ${path.join(c['out'] as string, 'targets.json')}`);
+    log(`wrote ${path.join(c.out, 'targets.json')}`);
     return 0;
   }
-  if (command === 'report') {
-    await reportCommand(c['out'] as string, log);
+  if (resolved.command === 'report') {
+    await reportCommand(resolved.config.out, log);
     return 0;
   }
-  if (command === 'evaluate') {
-    await cliErrors(() => evaluateRun(c['run'] as string, c['truth'] as string, { out: c['out'] as string | undefined, log, names: flagName }));
+  if (resolved.command === 'evaluate') {
+    const c = resolved.config;
+    await cliErrors(() => evaluateRun(c.run, c.truth, { out: c.out, log, names: flagName }));
     return 0;
   }
-  if (backend !== undefined && !BACKENDS.includes(backend)) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
-  if (command === 'demo') {
-    await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
-    await runDemo({ out: c['out'] as string, seed: c['seed'] as number, samples: c['samples'] as number, slices: c['slices'] as number, log });
+  const request = BACKENDS.find((b) => b === backend);
+  if (backend !== undefined && request === undefined) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
+  if (resolved.command === 'demo') {
+    const c = resolved.config;
+    await initBackend({ backend: request ?? 'auto', log });
+    await runDemo({ out: c.out, seed: c.seed, samples: c.samples, slices: c.slices, log });
     return 0;
   }
+  const c = resolved.config;
   // Every option is checked before the backend starts and any file is read.
   checkSampleOptions(c);
-  const shard = c['shard'] as string | undefined;
+  const shard = c.shard;
   await cliErrors(() => shardSlices([], shard, flagName));
   const options: RunOptions = {
-    data: c['data'] as string, out: c['out'] as string, models: modelsOf(c), targets: targetsOf(c), truth: c['truth'] as string | undefined,
-    settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c['slices'] as string[] | undefined, log,
-    preset: presetName, overwrite: c['overwrite'] as boolean,
+    data: c.data, out: c.out, models: modelsOf(c), targets: targetsOf(c), truth: c.truth,
+    settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c.slices, log,
+    preset: resolved.preset, overwrite: c.overwrite,
   };
-  await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  await initBackend({ backend: request ?? 'auto', log });
   await runPipeline(options);
-  log(`done: ${c['out']}`);
+  log(`done: ${c.out}`);
   return 0;
 }

@@ -5,8 +5,8 @@
  */
 import { twoPhaseRtModel } from '@tumorcast/growth-ode';
 import type { TwoPhaseParams } from '@tumorcast/growth-ode';
-import { CliError } from '@tumorcast/cli';
-import type { ConfigSchema } from '@tumorcast/cli';
+import { CliError, defineConfigSchema } from '@tumorcast/cli';
+import type { ConfigOf } from '@tumorcast/cli';
 import { fitGrowthSeries, readSizeSeries, writeGrowthOutputs } from '@tumorcast/pipeline/node';
 import type { FitGrowthOptions, SeriesPrediction } from '@tumorcast/pipeline/node';
 import { cliErrors, flagName } from './errors.js';
@@ -16,7 +16,7 @@ import { cliErrors, flagName } from './errors.js';
  * `--refine-from-bootstrap`); {@link fitGrowthModelOptionsOf} turns their
  * resolved values into the pipeline's `FitGrowthOptions`.
  */
-export const FIT_GROWTH_KEYS: ConfigSchema = {
+export const FIT_GROWTH_KEYS = defineConfigSchema({
   fix: {
     type: 'string[]',
     description: `hold two-phase parameters at values: name=value,... (names ${twoPhaseRtModel.paramNames.join(', ')}; v0 in units of the first size), e.g. slope=1,delay=5; each lowers the points a series needs by one`,
@@ -33,7 +33,7 @@ export const FIT_GROWTH_KEYS: ConfigSchema = {
     description: "the reference code's second pass: upper bounds of lambdaGr, lambdaDecay, delay from the bootstrap (1.1 x the largest value <= the 90th percentile), then bootstrap again",
     default: false,
   },
-};
+});
 
 /**
  * Parses `--fix` entries (`name=value`) into held two-phase parameters.
@@ -59,12 +59,12 @@ export function parseFixFlag(entries: readonly string[]): Partial<TwoPhaseParams
 }
 
 /** The growth-model options of a resolved `fit-growth` config (keys of {@link FIT_GROWTH_KEYS}). */
-export function fitGrowthModelOptionsOf(c: Record<string, unknown>): Pick<FitGrowthOptions, 'fixed' | 'shortSeries' | 'refineFromBootstrap'> {
-  const fix = c['fix'] as string[] | undefined;
+export function fitGrowthModelOptionsOf(c: ConfigOf<typeof FIT_GROWTH_KEYS>): Pick<FitGrowthOptions, 'fixed' | 'shortSeries' | 'refineFromBootstrap'> {
+  const fix = c.fix;
   return {
     ...(fix !== undefined ? { fixed: parseFixFlag(fix) } : {}),
-    shortSeries: (c['short_series'] as 'population' | 'error' | undefined) ?? 'population',
-    refineFromBootstrap: (c['refine_from_bootstrap'] as boolean | undefined) ?? false,
+    shortSeries: c.short_series,
+    refineFromBootstrap: c.refine_from_bootstrap,
   };
 }
 

@@ -53,6 +53,13 @@ describe('--preset', () => {
     expect(() => commandConfig('run', flags(['--preset', 'paper', ...RUN, '--growth-objective', 'cubes']))).toThrow(/'growth_objective' must be one of least-squares, reference/);
   });
 
+  it('an inherited property name is no command', () => {
+    for (const name of ['toString', 'constructor', '__proto__']) {
+      expect(() => commandConfig(name, flags([]))).toThrow(new RegExp(`unknown command '${name}'; commands: fit-growth, sample`));
+      expect(helpText(name)).toBe(helpText());
+    }
+  });
+
   it('--help lists the presets', () => {
     for (const text of [helpText(), helpText('run'), helpText('fit-growth')]) {
       expect(text).toMatch(/fast +the defaults/);
