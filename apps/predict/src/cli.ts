@@ -35,7 +35,7 @@ const TARGET_KEYS = defineConfigSchema({
   bootstrap: { type: 'integer', description: 'bootstrap fits of the growth model', default: 30, min: 1 },
   growth_objective: { type: 'string', description: "growth fit objective: ordinary least squares, or the reference code's squared residuals", default: 'least-squares', choices: ['least-squares', 'reference'] },
   bootstrap_noise: { type: 'string', description: "bootstrap noise on the sizes: N(1, 0.1), or the reference code's (clipped to <= 1, floor 0.05)", default: 'symmetric', choices: ['symmetric', 'reference'] },
-  targets: { type: 'string', description: "relative changes as JSON { sliceId: { relativeChange } } (the seed's targets_dict)", optional: true },
+  targets: { type: 'string', description: "relative changes as JSON { sliceId: { relativeChange } }", optional: true },
   relative_change: { type: 'number', description: 'one relative change for every slice', optional: true, min: -1 },
 });
 const SAMPLE_KEYS = defineConfigSchema({
@@ -50,9 +50,9 @@ const SAMPLE_KEYS = defineConfigSchema({
   output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
 });
 const RUN_KEYS = defineConfigSchema({
-  data: { type: 'string', description: 'data root in the seed layout (testing/, validation/ or training/ slice folders)' },
+  data: { type: 'string', description: 'data root in the BraTS slice layout (testing/, validation/ or training/ slice folders)' },
   out: { type: 'string', description: 'output folder' },
-  truth: { type: 'string', description: 'real follow-ups for evaluation: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/); checked before sampling', optional: true },
+  truth: { type: 'string', description: 'real follow-ups for evaluation: <pid>_<slice>/ folders, or a BraTS-slice-layout root (labels: seg or test_labels/); checked before sampling', optional: true },
   shard: { type: 'string', description: 'process shard i/n of the slices (e.g. a SLURM array task)', optional: true },
   slices: { type: 'string[]', description: 'only these slice ids', optional: true },
   overwrite: {
@@ -117,7 +117,7 @@ const COMMANDS = {
   sample: {
     summary: 'guided sampling of the follow-up scan of every slice (NIfTI + PNG)',
     schema: RUN_KEYS,
-    examples: ['tumorcast-predict sample --data ../shared/data/brats-sample --relative-change 0.3 --out out/sample'],
+    examples: ['tumorcast-predict sample --data path/to/brats-slices --relative-change 0.3 --out out/sample'],
   },
   'probability-map': {
     summary: 'N guided samples per slice, segmented and averaged into a growth probability map (NIfTI + PNG overlay)',
@@ -128,7 +128,7 @@ const COMMANDS = {
     summary: 'metrics of a finished run against real follow-ups (MSE, PSNR, SSIM, Dice, HD95; CSV + JSON)',
     schema: defineConfigSchema({
       run: { type: 'string', description: 'output folder of sample/probability-map/run' },
-      truth: { type: 'string', description: 'real follow-ups: <pid>_<slice>/ folders, or a seed-layout root (labels: seg or test_labels/)' },
+      truth: { type: 'string', description: 'real follow-ups: <pid>_<slice>/ folders, or a BraTS-slice-layout root (labels: seg or test_labels/)' },
       out: { type: 'string', description: 'where metrics.csv/json go (default: the run folder)', optional: true },
     }),
     examples: ['tumorcast-predict evaluate --run out/run --truth data/followup'],

@@ -1,6 +1,6 @@
 /**
  * Typed configuration for the CLIs: a schema of keys (type, default,
- * description, range), values from a YAML file (like the seed's config files),
+ * description, range), values from a YAML file (a shipped preset or the user's own),
  * then from command-line flags (`--lr 2e-4`, `--data-dir a,b`), validated in
  * one place with errors that list the valid keys.
  */
@@ -32,7 +32,7 @@ export interface ConfigField {
   choices?: readonly string[];
 }
 
-/** A config schema: key name (snake_case, as in the seed's YAML files) to field. */
+/** A config schema: key name (snake_case, as in the YAML files) to field. */
 export type ConfigSchema = Record<string, ConfigField>;
 
 /**
