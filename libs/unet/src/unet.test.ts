@@ -15,25 +15,31 @@ let tmp: string;
 
 /** The TS config of a fixture's PyTorch UNetModel kwargs (attention given as downsample factors there). */
 function configOf(f: Fixture): UNetConfig {
-  const c = f.config as Record<string, never>;
-  const size = c['image_size'] as number;
+  const kwargs = f.config as Record<string, never>;
+  // Each kwarg typed `never`, so that it fits its config field.
+  const c = (name: string): never => {
+    const v = kwargs[name];
+    if (v === undefined) throw new Error(`fixture kwarg '${name}' missing from its config`);
+    return v;
+  };
+  const size = c('image_size') as number;
   return {
     imageSize: size,
-    inChannels: c['in_channels'],
-    modelChannels: c['model_channels'],
-    outChannels: c['out_channels'],
-    numResBlocks: c['num_res_blocks'],
-    attentionResolutions: (c['attention_resolutions'] as number[]).map((ds) => size / ds),
-    dropout: c['dropout'],
-    channelMult: c['channel_mult'],
-    convResample: c['conv_resample'],
-    numClasses: c['num_classes'],
-    numHeads: c['num_heads'],
-    numHeadChannels: c['num_head_channels'],
-    numHeadsUpsample: c['num_heads_upsample'],
-    useScaleShiftNorm: c['use_scale_shift_norm'],
-    resblockUpdown: c['resblock_updown'],
-    useNewAttentionOrder: c['use_new_attention_order'],
+    inChannels: c('in_channels'),
+    modelChannels: c('model_channels'),
+    outChannels: c('out_channels'),
+    numResBlocks: c('num_res_blocks'),
+    attentionResolutions: (c('attention_resolutions') as number[]).map((ds) => size / ds),
+    dropout: c('dropout'),
+    channelMult: c('channel_mult'),
+    convResample: c('conv_resample'),
+    numClasses: c('num_classes'),
+    numHeads: c('num_heads'),
+    numHeadChannels: c('num_head_channels'),
+    numHeadsUpsample: c('num_heads_upsample'),
+    useScaleShiftNorm: c('use_scale_shift_norm'),
+    resblockUpdown: c('resblock_updown'),
+    useNewAttentionOrder: c('use_new_attention_order'),
   };
 }
 
