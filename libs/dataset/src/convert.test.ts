@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { loadNifti } from '@tumorcast/nifti/node';
-import { DatasetError, convertBratsVolumes, listSamples, loadSample, type ConvertProgress } from './index.js';
+import { convertBratsVolumes, listSamples, loadSample, type ConvertProgress } from './index.js';
 import { normaliseVolume, patientIdOf } from './convert.js';
 import { FIXTURES, fixtureJson } from './test-utils/fixtures.js';
+import { expectDatasetError } from './test-utils/errors.js';
 
 interface Expected {
   case: string;
@@ -22,18 +23,6 @@ const caseDir = path.join(caseParent, exp.case);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tumorcast-convert-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const MODS = ['t1n', 't1c', 't2w', 't2f'] as const;
-
-async function expectDatasetError(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DatasetError);
-  expect((err as DatasetError).file).toBe(file);
-  expect((err as DatasetError).problem).toMatch(problem);
-}
 
 describe('convertBratsVolumes (numpy-normalised fixtures)', () => {
   it('writes tumour-bearing slices in the BraTS slice layout, normalised like numpy (exact)', async () => {

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
 import {
-  DatasetError, iterateBatches, listSamples, loadSample, readSampleFiles, sampleFromFiles, shuffleSamples, type SliceSampleInfo,
+  iterateBatches, listSamples, loadSample, readSampleFiles, sampleFromFiles, shuffleSamples, type SliceSampleInfo,
 } from './index.js';
 import { padOrCrop, resizePlane } from './dataset.js';
 import { FIXTURES, SLICES_ROOT, fixtureJson } from './test-utils/fixtures.js';
+import { expectDatasetError } from './test-utils/errors.js';
 import { SAMPLE_ROOT, describeWithSample } from '../test/brats-sample.js';
 
 interface Expected {
@@ -58,18 +59,6 @@ const BRATS: DataSet = {
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tumorcast-dataset-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function expectDatasetError(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(DatasetError);
-  expect((err as DatasetError).file).toBe(file);
-  expect((err as DatasetError).problem).toMatch(problem);
-}
 
 /** Sizes of the batches of `n` items, `b` at a time. */
 function chunks(n: number, b: number, dropLast = false): number[] {
