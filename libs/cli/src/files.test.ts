@@ -1,30 +1,11 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, signalExitCode, writeFileAtomic, writeFileAtomicSync } from './index.js';
+import { deadPid, scratchRoot, thrown } from './test-utils/scratch.js';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-cli-files-'));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => fs.mkdtempSync(path.join(root, `t${n++}-`));
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
-
-/** A pid that belonged to a process which has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(r.stdout);
-}
+const { fresh } = scratchRoot('tc-cli-files-');
 
 describe('readTextFileChecked', () => {
   it('reads a file, dropping a byte-order mark; exactly maxBytes is allowed', () => {

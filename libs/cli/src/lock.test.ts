@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -7,29 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FolderLockedError, lockFolder, lockHolderAlive, readLockInfo } from './index.js';
 import type { LockInfo } from './index.js';
+import { deadPid, scratchRoot, thrown } from './test-utils/scratch.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const runTs = path.join(repo, 'tools', 'test-utils', 'run-ts.mjs');
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-cli-lock-'));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => fs.mkdtempSync(path.join(root, `t${n++}-`));
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
-
-/** A pid that belonged to a process which has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(r.stdout);
-}
+const { fresh } = scratchRoot('tc-cli-lock-');
 
 function writeLock(file: string, info: Partial<LockInfo>): void {
   fs.writeFileSync(file, JSON.stringify({ hostname: os.hostname(), owner: 'someone', started: '2025-01-01T00:00:00.000Z', token: 'x', ...info }));
