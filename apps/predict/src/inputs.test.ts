@@ -5,44 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initBackend, loadSafetensors, saveSafetensors } from '@tumorcast/nn';
+import { loadSafetensors, saveSafetensors } from '@tumorcast/nn';
 import type { SafetensorsInput } from '@tumorcast/nn';
 import { loadNifti, saveNifti } from '@tumorcast/nifti/node';
-import { writePhantomDataset } from '@tumorcast/phantom';
-import { CliError } from '@tumorcast/cli';
-import { predictCli } from './cli.js';
+import { FAST, cli, phantomData, refusal } from './test-utils/cli.js';
 import { builtinModelPaths } from './models.js';
 import type { SliceResult } from '@tumorcast/pipeline/node';
 
-const FAST = ['--respacing', 'ddim50', '--noise-level', '20', '--samples', '1', '--backend', 'wasm'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-inputs-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 let data: string;
 let ids: string[];
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  data = path.join(tmp, 'phantom');
-  const m = await writePhantomDataset(data, { seed: 4, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
-  ids = m.testing[0]!.slices.map((s) => s.key).sort();
-});
-
-async function cli(argv: string[]): Promise<{ code: number; log: string }> {
-  const lines: string[] = [];
-  const code = await predictCli(argv, (m) => lines.push(m));
-  return { code, log: lines.join('\n') };
-}
-
-/** The CliError a command line fails with (fails the test when it succeeds or throws something else). */
-async function refusal(argv: string[]): Promise<CliError> {
-  try {
-    await predictCli(argv, () => undefined);
-  } catch (e) {
-    if (!(e instanceof CliError)) throw e;
-    return e;
-  }
-  throw new Error(`expected ${argv.join(' ')} to fail`);
-}
+beforeAll(async () => ({ data, ids } = await phantomData(tmp, 4)));
 
 /** A copy of the phantom data set to break. */
 function copyData(name: string): string {

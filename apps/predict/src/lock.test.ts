@@ -8,15 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '@tumorcast/nn';
-import { writePhantomDataset } from '@tumorcast/phantom';
-import { CliError } from '@tumorcast/cli';
-import { predictCli } from './cli.js';
+import { FAST, cli, phantomData, refusal } from './test-utils/cli.js';
 import type { RunRecord } from '@tumorcast/pipeline/node';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
-const FAST = ['--respacing', 'ddim50', '--noise-level', '20', '--samples', '1', '--backend', 'wasm'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-lock-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -26,12 +22,7 @@ afterAll(() => {
 
 let data: string;
 let ids: string[];
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  data = path.join(tmp, 'phantom');
-  const m = await writePhantomDataset(data, { seed: 9, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
-  ids = m.testing[0]!.slices.map((s) => s.key).sort();
-});
+beforeAll(async () => ({ data, ids } = await phantomData(tmp, 9)));
 
 /** tumorcast-predict as a child process, from the sources (the loader train's tests use). */
 function spawnPredict(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
@@ -61,22 +52,6 @@ function deadPid(): number {
 function writeLock(file: string, pid: number, owner = 'tumorcast-predict run'): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify({ pid, hostname: os.hostname(), owner, started: new Date().toISOString(), token: `t${pid}` }));
-}
-
-async function cli(argv: string[]): Promise<{ code: number; log: string }> {
-  const lines: string[] = [];
-  const code = await predictCli(argv, (m) => lines.push(m));
-  return { code, log: lines.join('\n') };
-}
-
-async function refusal(argv: string[]): Promise<CliError> {
-  try {
-    await predictCli(argv, () => undefined);
-  } catch (e) {
-    expect(e).toBeInstanceOf(CliError);
-    return e as CliError;
-  }
-  throw new Error(`expected ${argv.join(' ')} to fail`);
 }
 
 const record = (out: string) => JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')) as RunRecord;

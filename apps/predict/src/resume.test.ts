@@ -6,46 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initBackend } from '@tumorcast/nn';
-import { writePhantomDataset } from '@tumorcast/phantom';
-import { CliError } from '@tumorcast/cli';
-import { predictCli } from './cli.js';
+import { FAST, cli, phantomData, refusal } from './test-utils/cli.js';
 import { builtinModelPaths } from './models.js';
 import type { SliceResult } from '@tumorcast/pipeline/node';
 import type { RunRecord } from '@tumorcast/pipeline/node';
 
-// One guided step (L = 20 of ddim50), one run per map: the tests are about the folder, not the images.
-const FAST = ['--respacing', 'ddim50', '--noise-level', '20', '--samples', '1', '--backend', 'wasm'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-predict-resume-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 let data: string;
 let ids: string[];
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  data = path.join(tmp, 'phantom');
-  // Two baseline slices in testing/ (labels in test_labels/), 96 x 96 to keep the runs short.
-  const m = await writePhantomDataset(data, { seed: 5, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
-  ids = m.testing[0]!.slices.map((s) => s.key).sort();
-});
-
-/** Runs the CLI, collecting its log. */
-async function cli(argv: string[]): Promise<{ code: number; log: string }> {
-  const lines: string[] = [];
-  const code = await predictCli(argv, (m) => lines.push(m));
-  return { code, log: lines.join('\n') };
-}
-
-/** The CliError a command line fails with (fails the test when it succeeds). */
-async function refusal(argv: string[]): Promise<CliError> {
-  try {
-    await predictCli(argv, () => undefined);
-  } catch (e) {
-    expect(e).toBeInstanceOf(CliError);
-    return e as CliError;
-  }
-  throw new Error(`expected ${argv.join(' ')} to fail`);
-}
+beforeAll(async () => ({ data, ids } = await phantomData(tmp, 5)));
 
 const mtimes = (out: string) => ids.map((id) => fs.statSync(path.join(out, 'slices', id, 'result.json')).mtimeMs);
 const result = (out: string, id: string) => JSON.parse(fs.readFileSync(path.join(out, 'slices', id, 'result.json'), 'utf8')) as SliceResult;
