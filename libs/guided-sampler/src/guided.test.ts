@@ -1,23 +1,14 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { initBackend } from '@tumorcast/nn';
 import { createDiffusion, normalTensor, type DiffusionModel } from '@tumorcast/diffusion';
 import { Rng } from '@tumorcast/random';
 import { guidedSampleKnown, regressorValueAndGrad, type RegressorFn } from './index.js';
-import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
+import { maxAbsDiff } from '../../diffusion/src/test-utils/tiny-nets.js';
+import { fx, shape, tinyGuidedNets } from './test-utils/tiny-guided.js';
 
-const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
-const shape = fx.shape as [number, number, number, number];
-
-// Networks are made after the backend is chosen (not at collection time).
 let model!: DiffusionModel;
 let regressor!: RegressorFn;
-beforeAll(async () => {
-  await initBackend({ log: false });
-  model = tinyEps(fx.net);
-  regressor = tinyRegressor(fx.regressor);
-});
+beforeAll(async () => ({ model, regressor } = await tinyGuidedNets()));
 
 describe('guidedSampleKnown vs the PyTorch reference (tolerance 1e-3)', () => {
   for (const run of fx.runs) {

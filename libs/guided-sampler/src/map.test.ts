@@ -1,25 +1,16 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { initBackend } from '@tumorcast/nn';
 import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
 import {
   createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, otsuThreshold, parseGrowthTargets,
   type RegressorFn, type Segmenter,
 } from './index.js';
-import { maxAbsDiff, tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
+import { maxAbsDiff } from '../../diffusion/src/test-utils/tiny-nets.js';
+import { fx, shape, tinyGuidedNets } from './test-utils/tiny-guided.js';
 
-const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
-const shape = fx.shape as [number, number, number, number];
-
-// Networks are made after the backend is chosen (not at collection time).
 let model!: DiffusionModel;
 let regressor!: RegressorFn;
-beforeAll(async () => {
-  await initBackend({ log: false });
-  model = tinyEps(fx.net);
-  regressor = tinyRegressor(fx.regressor);
-});
+beforeAll(async () => ({ model, regressor } = await tinyGuidedNets()));
 
 /** A 1-channel-FLAIR phantom (4 channels, FLAIR last) in [-1, 1]: brain disc, bright blobs. */
 function phantom(h: number, blobs: { y: number; x: number; r: number }[]): Float32Array {

@@ -2,22 +2,13 @@
 // library: a targets JSON and the options of the guided sampler and the map.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { initBackend } from '@tumorcast/nn';
 import { createDiffusion, type DiffusionModel } from '@tumorcast/diffusion';
 import { growthProbabilityMap, guidedSampleKnown, parseGrowthTargets, type RegressorFn } from './index.js';
-import { tinyEps, tinyRegressor } from '../../diffusion/src/test-utils/tiny-nets.js';
-
-const fx = JSON.parse(readFileSync(new URL('../test/fixtures/guided.json', import.meta.url), 'utf8'));
-const shape = fx.shape as [number, number, number, number];
+import { fx, shape, tinyGuidedNets } from './test-utils/tiny-guided.js';
 
 let model!: DiffusionModel;
 let regressor!: RegressorFn;
-beforeAll(async () => {
-  await initBackend({ log: false });
-  model = tinyEps(fx.net);
-  regressor = tinyRegressor(fx.regressor);
-});
+beforeAll(async () => ({ model, regressor } = await tinyGuidedNets()));
 
 describe('parseGrowthTargets', () => {
   it('accepts -1 (a vanished tumour) and refuses relative changes below it, naming the slice', () => {
