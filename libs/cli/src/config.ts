@@ -58,7 +58,7 @@ export type ConfigValue<F extends ConfigField> =
   : unknown;
 
 /** Keys of `S` declared `optional: true` (they may stay unset). */
-type OptionalKeys<S extends ConfigSchema> = { [K in keyof S]: S[K] extends { optional: true } ? K : never }[keyof S];
+export type OptionalKeys<S extends ConfigSchema> = { [K in keyof S]: S[K] extends { optional: true } ? K : never }[keyof S];
 
 /**
  * The type of a config resolved from schema `S` (declared with
