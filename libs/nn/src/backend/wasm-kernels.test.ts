@@ -91,6 +91,23 @@ describe('wasm kernel fills agree with the cpu backend', () => {
     tf.dispose([x, ids, s]);
   });
 
+  it('Identity (tf.clone, tensors saved for gradients) shares the buffer; each copy stays valid on its own', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1, 2, 3]);
+    const buffers = tf.memory().numDataBuffers;
+    const c = tf.clone(x);
+    expect(tf.memory().numDataBuffers).toBe(buffers);
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3]);
+    c.dispose();
+    expect(tf.memory().numDataBuffers).toBe(buffers - 1);
+    const s = tf.tensor1d(['a', 'bc'], 'string');
+    const cs = tf.clone(s);
+    s.dispose();
+    expect(cs.dataSync()).toEqual(['a', 'bc']);
+    cs.dispose();
+  });
+
   it('does not leak tensors across gradient steps', async () => {
     await tf.setBackend('wasm');
     const c = cases[2] as ConvCase;

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
-type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
+type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean; incRef(dataId: object): void };
 
 /** The arguments tfjs passes to a kernel function (as `KernelFunc` receives them). */
 export interface KernelFillArgs {
@@ -214,6 +214,26 @@ export function unsortedSegmentSumWasm(args: KernelFillArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * `Identity` (behind `tf.clone`, and behind every tensor tfjs keeps for a
+ * gradient) for wasm: the result shares the input's buffer, counted by
+ * reference as on the cpu and webgl backends, instead of the wasm backend's
+ * copy, which doubled the memory of everything saved for the backward pass
+ * (activations, and every conv filter at each use). Safe because no kernel
+ * writes into its inputs; strings are copied as before.
+ */
+export function identityWasm(args: KernelFillArgs): tf.TensorInfo {
+  const backend = args.backend as Backend;
+  const x = args.inputs['x'] as TensorInfo;
+  if (x.dtype === 'string') {
+    const own = originalKernels.get('Identity');
+    if (!own) throw new Error("tumorcast: the wasm backend's own 'Identity' kernel is needed to copy a string tensor");
+    return own.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  }
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 const originalKernels = new Map<string, tf.KernelConfig>();
 
 /** Options of {@link registerWasmKernelFills}. */
@@ -231,12 +251,14 @@ export const WASM_KERNEL_FILLS = {
   Conv2DBackpropFilter: conv2dBackpropFilterWasm,
   UnsortedSegmentSum: unsortedSegmentSumWasm,
   Conv2DBackpropInput: conv2dBackpropInputWasm,
+  Identity: identityWasm,
 } as const;
 
 /**
  * Registers tumorcast's kernel fills on the `wasm` backend (idempotent):
  * `Conv2DBackpropFilter` and `UnsortedSegmentSum`, which the wasm backend
- * lacks, and (by default) a faster `Conv2DBackpropInput`. Returns the names
+ * lacks, an `Identity` that shares buffers instead of copying them, and (by
+ * default) a faster `Conv2DBackpropInput`. Returns the names
  * registered. Requires `@tensorflow/tfjs-backend-wasm` to have been imported.
  */
 export function registerWasmKernelFills(options: WasmKernelFillOptions = {}): string[] {
