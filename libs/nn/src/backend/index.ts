@@ -9,5 +9,5 @@ export {
   WASM_KERNEL_FILLS,
 } from './wasm-kernels.js';
 export type { WasmKernelFillOptions, KernelFillArgs } from './wasm-kernels.js';
-export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES } from './memory.js';
-export type { MemoryBudgetOptions } from './memory.js';
+export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES, trackPeakMemory, wasmHeapBytes } from './memory.js';
+export type { MemoryBudgetOptions, PeakMemory } from './memory.js';

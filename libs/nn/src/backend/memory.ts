@@ -58,3 +58,85 @@ export function assertFitsMemory(estimatedBytes: number, what: string, options: 
     );
   }
 }
+
+/**
+ * The current size of the wasm heap in bytes, or null on other backends.
+ * The heap only grows, so this is the high-water mark of everything the wasm
+ * backend has held in this process: tensors, the backend's own buffers
+ * (XNNPACK's prepared weights), and the allocator's fragmentation.
+ */
+export function wasmHeapBytes(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? heap.buffer.byteLength : null;
+}
+
+/** What {@link trackPeakMemory} measured, in bytes of distinct tensor buffers (a buffer shared by several tensors counts once). */
+export interface PeakMemory {
+  /** Held when the computation started. */
+  startBytes: number;
+  /** The most held at any moment during it. */
+  peakBytes: number;
+  /** Held when it returned. */
+  endBytes: number;
+}
+
+/** tfjs's engine record of tensor buffers: one entry per buffer (its `bytes`), added and removed as buffers come and go. */
+interface BufferRecord {
+  set(key: object, value: { bytes: number }): unknown;
+  delete(key: object): boolean;
+  has(key: object): boolean;
+  get(key: object): { bytes: number } | undefined;
+}
+
+/**
+ * Runs `fn` and measures the high-water mark of tensor memory during it, on
+ * any backend: the bytes of distinct tensor buffers (tf.memory().numBytes
+ * counts a buffer again for each tensor that shares it, e.g. each reshape or
+ * each tensor saved for a gradient), followed through tfjs's engine record
+ * of buffers (tfjs-core 4). Nested calls each measure their own span.
+ *
+ * @param fn - the computation (synchronous).
+ * @returns `fn`'s result and the measured {@link PeakMemory}.
+ */
+export function trackPeakMemory<T>(fn: () => T): { result: T } & PeakMemory {
+  if (typeof fn !== 'function') throw new TypeError(`'fn' passed to 'trackPeakMemory' must be a function`);
+  const record = (tf.engine().state as unknown as { tensorInfo?: BufferRecord }).tensorInfo;
+  const startBytes = tf.memory().numBytes;
+  if (!record || typeof record.set !== 'function' || typeof record.delete !== 'function') {
+    // Not the engine this was written for: numBytes before and after only.
+    const result = fn();
+    const endBytes = tf.memory().numBytes;
+    return { result, startBytes, peakBytes: Math.max(startBytes, endBytes), endBytes };
+  }
+  // Distinct buffers held at the start are not enumerable; count from the
+  // numBytes baseline (equal unless buffers are shared at that moment).
+  let current = startBytes;
+  let peakBytes = startBytes;
+  const own = Object.prototype.hasOwnProperty;
+  const hadSet = own.call(record, 'set');
+  const hadDelete = own.call(record, 'delete');
+  const prevSet = record.set;
+  const prevDelete = record.delete;
+  record.set = function (key, value) {
+    if (!record.has(key)) {
+      current += value.bytes;
+      if (current > peakBytes) peakBytes = current;
+    }
+    return prevSet.call(this, key, value);
+  };
+  record.delete = function (key) {
+    const v = record.get(key);
+    if (v) current -= v.bytes;
+    return prevDelete.call(this, key);
+  };
+  try {
+    const result = fn();
+    return { result, startBytes, peakBytes, endBytes: current };
+  } finally {
+    if (hadSet) record.set = prevSet;
+    else delete (record as Partial<BufferRecord>).set;
+    if (hadDelete) record.delete = prevDelete;
+    else delete (record as Partial<BufferRecord>).delete;
+  }
+}
