@@ -6,16 +6,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from './params.js';
 import {
+  addBroadcast,
   avgPool2x,
   conv2d,
   dropout as applyDropout,
   groupNorm,
+  groupNormSilu,
   linear,
   qkvAttention,
   silu,
   upsampleNearest2x,
 } from './ops.js';
 import type { ForwardContext } from './ops.js';
+import { checkpoint } from './checkpoint.js';
 
 /** A layer of a timestep-conditioned sequence (guided-diffusion's `TimestepEmbedSequential`). */
 export interface EmbedLayer {
@@ -25,6 +28,9 @@ export interface EmbedLayer {
    */
   apply(x: tf.Tensor4D, emb: tf.Tensor2D, ctx: ForwardContext): tf.Tensor4D;
 }
+
+/** The blocks' outputs for a sample depend on that sample only: their recomputation runs one sample at a time. */
+const PER_SAMPLE = { perSample: true } as const;
 
 function joinName(prefix: string, name: string): string {
   return prefix ? `${prefix}.${name}` : name;
@@ -57,9 +63,19 @@ export class GroupNorm {
     this.bias = store.add(joinName(prefix, 'bias'), [channels], 'same', { kind: 'zeros' });
   }
 
+  /** The layer's variables (weight, bias). */
+  get variables(): tf.Variable[] {
+    return [this.weight, this.bias];
+  }
+
   /** Normalises `x` (`[B, ..., C]`). */
   apply(x: tf.Tensor): tf.Tensor {
     return groupNorm(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, { groups: this.groups });
+  }
+
+  /** `silu(apply(x))` as one operation whose gradient keeps only `x` (see {@link groupNormSilu}). */
+  applySilu(x: tf.Tensor): tf.Tensor {
+    return groupNormSilu(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, { groups: this.groups });
   }
 }
 
@@ -111,9 +127,17 @@ export class Conv2d implements EmbedLayer {
     this.bias = store.add(joinName(prefix, 'bias'), [outChannels], 'same', init);
   }
 
+  /** The layer's variables (weight, bias). */
+  get variables(): tf.Variable[] {
+    return [this.weight, this.bias];
+  }
+
   /** Convolves NHWC `x`. */
   apply(x: tf.Tensor4D, _emb?: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
-    return conv2d(x, this.weight as tf.Tensor4D, this.bias as tf.Tensor1D, { stride: this.stride, padding: this.padding, flops: ctx.flops });
+    // While training the weights change every step: a backend's prepared copy of the filter would not be reused.
+    return conv2d(x, this.weight as tf.Tensor4D, this.bias as tf.Tensor1D, {
+      stride: this.stride, padding: this.padding, flops: ctx.flops, cacheFilter: !ctx.training,
+    });
   }
 }
 
@@ -140,6 +164,11 @@ export class Linear {
     const shape = kind === 'linear' ? [outFeatures, inFeatures] : [outFeatures, inFeatures, 1];
     this.weight = store.add(joinName(prefix, 'weight'), shape, kind, init);
     this.bias = store.add(joinName(prefix, 'bias'), [outFeatures], 'same', init);
+  }
+
+  /** The layer's variables (weight, bias). */
+  get variables(): tf.Variable[] {
+    return [this.weight, this.bias];
   }
 
   /** Applies the layer over the last axis of `x`. */
@@ -170,9 +199,20 @@ export class Downsample implements EmbedLayer {
   }
 }
 
+/** Options of {@link Upsample}. */
+export interface UpsampleOptions {
+  /**
+   * Gradient checkpointing of the conv: keep only the input for the backward
+   * pass, not the upsampled map (four times its size); see {@link checkpoint}.
+   * @defaultValue false
+   */
+  useCheckpoint?: boolean;
+}
+
 /** guided-diffusion's `Upsample`: nearest-neighbour x2, then optionally conv 3x3. */
 export class Upsample implements EmbedLayer {
   private readonly conv: Conv2d | null;
+  private readonly useCheckpoint: boolean;
 
   /**
    * @param store - where the parameters are registered.
@@ -180,18 +220,26 @@ export class Upsample implements EmbedLayer {
    * @param channels - input channels.
    * @param useConv - convolve after upsampling.
    * @param outChannels - output channels (only with `useConv`).
+   * @param options - see {@link UpsampleOptions}.
    */
-  constructor(store: ParamStore, prefix: string, channels: number, useConv: boolean, outChannels = channels) {
+  constructor(store: ParamStore, prefix: string, channels: number, useConv: boolean, outChannels = channels, options: UpsampleOptions = {}) {
     if (!useConv && outChannels !== channels) throw new RangeError(`'outChannels' passed to 'Upsample' must equal 'channels' without a conv`);
     this.conv = useConv ? new Conv2d(store, joinName(prefix, 'conv'), channels, outChannels, 3) : null;
+    this.useCheckpoint = options.useCheckpoint ?? false;
   }
 
-  /** Doubles the spatial size of NHWC `x`. */
+  /** The layer's variables (those of its conv, if any). */
+  get variables(): tf.Variable[] {
+    return this.conv ? this.conv.variables : [];
+  }
+
+  /** Doubles the spatial size of NHWC `x`; checkpointed when built with `useCheckpoint` (and a conv). */
   apply(x: tf.Tensor4D, _emb?: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
-    return tf.tidy(() => {
-      const up = upsampleNearest2x(x);
-      return this.conv ? this.conv.apply(up, undefined, ctx) : up;
-    });
+    const conv = this.conv;
+    if (!conv) return upsampleNearest2x(x);
+    const forward = (xx: tf.Tensor4D, c: ForwardContext) => tf.tidy(() => conv.apply(upsampleNearest2x(xx), undefined, c));
+    if (!this.useCheckpoint) return forward(x, ctx);
+    return checkpoint(([xx], c) => forward(xx as tf.Tensor4D, c), [x], conv.variables, ctx, PER_SAMPLE) as tf.Tensor4D;
   }
 }
 
@@ -227,6 +275,14 @@ export interface ResBlockOptions {
    * @defaultValue false
    */
   down?: boolean;
+  /**
+   * Gradient checkpointing (guided-diffusion's `use_checkpoint`): keep only
+   * the block's inputs for the backward pass and recompute its activations
+   * there (see {@link checkpoint}). Same outputs and gradients, less memory,
+   * about one more forward of the block per training step.
+   * @defaultValue false
+   */
+  useCheckpoint?: boolean;
 }
 
 /**
@@ -246,6 +302,7 @@ export class ResBlock implements EmbedLayer {
   private readonly useScaleShiftNorm: boolean;
   private readonly updown: 'up' | 'down' | null;
   private readonly dropout: number;
+  private readonly useCheckpoint: boolean;
 
   /**
    * @param store - where the parameters are registered.
@@ -265,6 +322,7 @@ export class ResBlock implements EmbedLayer {
     if (!(this.dropout >= 0 && this.dropout < 1)) throw new RangeError(`'dropout' passed to 'ResBlock' must be in [0, 1), got ${this.dropout}`);
     this.useScaleShiftNorm = options.useScaleShiftNorm ?? false;
     this.updown = options.up ? 'up' : options.down ? 'down' : null;
+    this.useCheckpoint = options.useCheckpoint ?? false;
     const p = (s: string) => joinName(prefix, s);
     this.inNorm = new GroupNorm(store, p('in_layers.0'), channels);
     this.inConv = new Conv2d(store, p('in_layers.2'), channels, out, 3);
@@ -274,16 +332,44 @@ export class ResBlock implements EmbedLayer {
     this.skip = out === channels ? null : new Conv2d(store, p('skip_connection'), channels, out, options.useConv ? 3 : 1);
   }
 
-  /** Applies the block to NHWC `x` with embedding `emb` (`[B, embChannels]`). */
+  /** The block's variables, in registration order. */
+  get variables(): tf.Variable[] {
+    const layers = [this.inNorm, this.inConv, this.embLinear, this.outNorm, this.outConv, ...(this.skip ? [this.skip] : [])];
+    return layers.flatMap((l) => l.variables);
+  }
+
+  /** Applies the block to NHWC `x` with embedding `emb` (`[B, embChannels]`); checkpointed when built with `useCheckpoint`. */
   apply(x: tf.Tensor4D, emb: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
+    if (!this.useCheckpoint) return this.forward(x, emb, ctx);
+    return checkpoint(([xx, ee], c) => this.forward(xx as tf.Tensor4D, ee as tf.Tensor2D, c), [x, emb], this.variables, ctx, this.split(ctx)) as tf.Tensor4D;
+  }
+
+  /**
+   * Applies the block to the channel concatenation of `h` and `skip` (a
+   * decoder block's input: the previous output and the encoder's skip
+   * connection). With `useCheckpoint` the concatenation happens inside the
+   * checkpoint, so that it is not kept for the backward pass either.
+   */
+  applyConcat(h: tf.Tensor4D, skip: tf.Tensor4D, emb: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
+    const join = (a: tf.Tensor, b: tf.Tensor) => tf.concat([a, b], 3) as tf.Tensor4D;
+    if (!this.useCheckpoint) return tf.tidy(() => this.forward(join(h, skip), emb, ctx));
+    return checkpoint(([a, b, e], c) => this.forward(join(a!, b!), e as tf.Tensor2D, c), [h, skip, emb], this.variables, ctx, this.split(ctx)) as tf.Tensor4D;
+  }
+
+  /** One sample at a time, unless dropout draws masks (then the batch's masks stay those of an unchecked run). */
+  private split(ctx: ForwardContext): { perSample: boolean } {
+    return { perSample: !(ctx.training && this.dropout > 0) };
+  }
+
+  private forward(x: tf.Tensor4D, emb: tf.Tensor2D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = silu(this.inNorm.apply(x)) as tf.Tensor4D;
-      let xs = x;
-      if (this.updown) {
-        const f = this.updown === 'up' ? upsampleNearest2x : avgPool2x;
-        h = f(h);
-        xs = f(x);
-      }
+      const resample = this.updown === 'up' ? upsampleNearest2x : this.updown === 'down' ? avgPool2x : null;
+      // The skip path first: the backward pass then reaches it last, and the
+      // gradient of x it makes is not held through the main path's (the peak).
+      const xs = resample ? resample(x) : x;
+      const skip = this.skip ? this.skip.apply(xs, undefined, ctx) : xs;
+      let h = this.inNorm.applySilu(x) as tf.Tensor4D;
+      if (resample) h = resample(h);
       h = this.inConv.apply(h, undefined, ctx);
       const e = this.embLinear.apply(silu(emb), ctx);
       const b = e.shape[0]!;
@@ -292,16 +378,15 @@ export class ResBlock implements EmbedLayer {
         h = tf.add(tf.mul(this.outNorm.apply(h), tf.add(scale!, 1)), shift!) as tf.Tensor4D;
         h = silu(h) as tf.Tensor4D;
       } else {
-        h = tf.add(h, tf.reshape(e, [b, 1, 1, this.outChannels]));
-        h = silu(this.outNorm.apply(h)) as tf.Tensor4D;
+        h = addBroadcast(h, tf.reshape(e, [b, 1, 1, this.outChannels])) as tf.Tensor4D;
+        h = this.outNorm.applySilu(h) as tf.Tensor4D;
       }
       if (ctx.training && this.dropout > 0) {
         if (!ctx.rng) throw new Error(`'ctx' passed to 'ResBlock.apply' needs an 'rng' for dropout in training mode`);
         h = applyDropout(h, this.dropout, ctx.rng) as tf.Tensor4D;
       }
       h = this.outConv.apply(h, undefined, ctx);
-      const skip = this.skip ? this.skip.apply(xs, undefined, ctx) : xs;
-      return tf.add(skip, h) as tf.Tensor4D;
+      return addBroadcast(skip, h) as tf.Tensor4D;
     });
   }
 }
@@ -323,6 +408,12 @@ export interface AttentionBlockOptions {
    * @defaultValue false
    */
   useNewAttentionOrder?: boolean;
+  /**
+   * Gradient checkpointing: keep only the block's input for the backward
+   * pass and recompute its activations there (see {@link checkpoint}).
+   * @defaultValue false
+   */
+  useCheckpoint?: boolean;
 }
 
 /**
@@ -336,6 +427,7 @@ export class AttentionBlock implements EmbedLayer {
   private readonly qkv: Linear;
   private readonly projOut: Linear;
   private readonly order: 'legacy' | 'new';
+  private readonly useCheckpoint: boolean;
 
   /**
    * @param store - where the parameters are registered.
@@ -356,20 +448,31 @@ export class AttentionBlock implements EmbedLayer {
       this.heads = channels / nhc;
     }
     this.order = options.useNewAttentionOrder ? 'new' : 'legacy';
+    this.useCheckpoint = options.useCheckpoint ?? false;
     this.norm = new GroupNorm(store, joinName(prefix, 'norm'), channels);
     this.qkv = new Linear(store, joinName(prefix, 'qkv'), channels, 3 * channels, 'conv1d');
     this.projOut = new Linear(store, joinName(prefix, 'proj_out'), channels, channels, 'conv1d', true);
   }
 
-  /** Applies self-attention over the H*W positions of NHWC `x`. */
+  /** The block's variables, in registration order. */
+  get variables(): tf.Variable[] {
+    return [this.norm, this.qkv, this.projOut].flatMap((l) => l.variables);
+  }
+
+  /** Applies self-attention over the H*W positions of NHWC `x`; checkpointed when built with `useCheckpoint`. */
   apply(x: tf.Tensor4D, _emb?: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
+    if (!this.useCheckpoint) return this.forward(x, ctx);
+    return checkpoint(([xx], c) => this.forward(xx as tf.Tensor4D, c), [x], this.variables, ctx, PER_SAMPLE) as tf.Tensor4D;
+  }
+
+  private forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
       const [b, hh, ww, c] = x.shape;
       const x3 = tf.reshape(x, [b, hh * ww, c]);
       const qkv = this.qkv.apply(this.norm.apply(x3), ctx) as tf.Tensor3D;
       const a = qkvAttention(qkv, this.heads, { order: this.order, flops: ctx.flops });
       const h = this.projOut.apply(a, ctx);
-      return tf.reshape(tf.add(x3, h), [b, hh, ww, c]) as tf.Tensor4D;
+      return tf.reshape(addBroadcast(x3, h), [b, hh, ww, c]) as tf.Tensor4D;
     });
   }
 }
@@ -493,6 +596,21 @@ export class EmbedSequential implements EmbedLayer {
       let h = x;
       for (const l of this.layers) h = l.apply(h, emb, ctx);
       return h;
+    });
+  }
+
+  /**
+   * Applies the layers to the channel concatenation of `h` and `skip` (a
+   * decoder block); a first {@link ResBlock} concatenates them itself (see
+   * {@link ResBlock.applyConcat}).
+   */
+  applyConcat(h: tf.Tensor4D, skip: tf.Tensor4D, emb: tf.Tensor2D, ctx: ForwardContext = {}): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [first, ...rest] = this.layers;
+      let out = first instanceof ResBlock ? first.applyConcat(h, skip, emb, ctx) : tf.concat([h, skip], 3) as tf.Tensor4D;
+      if (!(first instanceof ResBlock) && first) out = first.apply(out, emb, ctx);
+      for (const l of rest) out = l.apply(out, emb, ctx);
+      return out;
     });
   }
 }

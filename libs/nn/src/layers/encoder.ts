@@ -33,6 +33,11 @@ export interface EncoderSpec {
   resblockUpdown: boolean;
   /** QKVAttention order instead of the legacy one. */
   useNewAttentionOrder: boolean;
+  /**
+   * Gradient checkpointing of every residual and attention block (guided-diffusion's `use_checkpoint`).
+   * @defaultValue false
+   */
+  useCheckpoint?: boolean;
 }
 
 /** What {@link buildInputBlocks} returns. */
@@ -68,13 +73,14 @@ export function buildInputBlocks(store: ParamStore, spec: EncoderSpec, embDim: n
       numHeads: spec.numHeads,
       numHeadChannels: spec.numHeadChannels,
       useNewAttentionOrder: spec.useNewAttentionOrder,
+      useCheckpoint: spec.useCheckpoint,
     });
   spec.channelMult.forEach((mult, level) => {
     for (let r = 0; r < spec.numResBlocks; r++) {
       const i = blocks.length;
       const out = Math.trunc(mult * mc);
       const layers: EmbedLayer[] = [
-        new ResBlock(store, `input_blocks.${i}.0`, ch, embDim, { outChannels: out, dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm }),
+        new ResBlock(store, `input_blocks.${i}.0`, ch, embDim, { outChannels: out, dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm, useCheckpoint: spec.useCheckpoint }),
       ];
       ch = out;
       if (spec.attentionDs.includes(ds)) layers.push(attn(`input_blocks.${i}.1`, ch));
@@ -84,7 +90,7 @@ export function buildInputBlocks(store: ParamStore, spec: EncoderSpec, embDim: n
     if (level !== spec.channelMult.length - 1) {
       const i = blocks.length;
       const layer = spec.resblockUpdown
-        ? new ResBlock(store, `input_blocks.${i}.0`, ch, embDim, { outChannels: ch, dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm, down: true })
+        ? new ResBlock(store, `input_blocks.${i}.0`, ch, embDim, { outChannels: ch, dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm, down: true, useCheckpoint: spec.useCheckpoint })
         : new Downsample(store, `input_blocks.${i}.0`, ch, spec.convResample, ch);
       blocks.push(new EmbedSequential([layer]));
       blockChannels.push(ch);
@@ -105,12 +111,13 @@ export function buildInputBlocks(store: ParamStore, spec: EncoderSpec, embDim: n
  */
 export function buildMiddleBlock(store: ParamStore, spec: EncoderSpec, channels: number, embDim: number): EmbedSequential {
   const rb = (i: number) =>
-    new ResBlock(store, `middle_block.${i}`, channels, embDim, { dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm });
+    new ResBlock(store, `middle_block.${i}`, channels, embDim, { dropout: spec.dropout, useScaleShiftNorm: spec.useScaleShiftNorm, useCheckpoint: spec.useCheckpoint });
   const r0 = rb(0);
   const a1 = new AttentionBlock(store, 'middle_block.1', channels, {
     numHeads: spec.numHeads,
     numHeadChannels: spec.numHeadChannels,
     useNewAttentionOrder: spec.useNewAttentionOrder,
+    useCheckpoint: spec.useCheckpoint,
   });
   return new EmbedSequential([r0, a1, rb(2)]);
 }

@@ -20,12 +20,14 @@ export type {
 } from './params.js';
 export {
   groupNorm,
+  groupNormSilu,
   silu,
   conv2d,
   linear,
   timestepEmbedding,
   upsampleNearest2x,
   avgPool2x,
+  addBroadcast,
   qkvAttention,
   bmm,
   dropout,
@@ -33,6 +35,7 @@ export {
 export type {
   FlopCounter,
   ForwardContext,
+  SeedSource,
   GroupNormOptions,
   Conv2dOptions,
   TimestepEmbeddingOptions,
@@ -56,6 +59,9 @@ export type {
   Conv2dLayerOptions,
   ResBlockOptions,
   AttentionBlockOptions,
+  UpsampleOptions,
 } from './blocks.js';
+export { checkpoint, recomputeGradients } from './checkpoint.js';
+export type { CheckpointedForward, CheckpointOptions } from './checkpoint.js';
 export { buildInputBlocks, buildMiddleBlock, defaultChannelMult, attentionDownsampleFactors } from './encoder.js';
 export type { EncoderSpec, InputBlocks } from './encoder.js';

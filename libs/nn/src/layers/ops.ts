@@ -2,12 +2,21 @@
  * Stateless tensor functions of guided-diffusion's networks, NHWC.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@tumorcast/random';
 
 /** Counts floating-point operations (2 per multiply-add) of convolutions, linear layers and attention matmuls. */
 export interface FlopCounter {
   /** Running total. */
   flops: number;
+}
+
+/**
+ * What dropout draws its masks' seeds from: a seeded `Rng` of @tumorcast/random,
+ * or anything else with its `seedInt` (gradient checkpointing replays the
+ * seeds of a block's first pass through one of these).
+ */
+export interface SeedSource {
+  /** A 31-bit integer seed. */
+  seedInt(): number;
 }
 
 /** Per-call state handed down through a network's layers. */
@@ -18,10 +27,10 @@ export interface ForwardContext {
    */
   training?: boolean;
   /**
-   * Seeded source of dropout masks; required when training with dropout > 0.
+   * Seeded source of dropout masks (an `Rng`); required when training with dropout > 0.
    * @defaultValue none
    */
-  rng?: Rng;
+  rng?: SeedSource;
   /**
    * Accumulates the FLOPs of the call when given.
    * @defaultValue none
@@ -43,6 +52,151 @@ export interface GroupNormOptions {
   eps?: number;
 }
 
+/** The parts of tfjs's engine state that {@link releaseAfterGradient} reads. */
+interface EngineScopes {
+  gradientDepth: number;
+  activeScope: { id: number } | null;
+}
+
+/** Output gradients of a backward pass run by `recomputeGradients`, which the gradient function reading one may free. */
+const freeableGradients = new WeakSet<tf.Tensor>();
+
+/**
+ * Lets the gradient function that reads `dy` free it (see
+ * {@link canFreeGradient}); for backward passes other than tfjs's own.
+ *
+ * @internal
+ */
+export function markFreeableGradient(dy: tf.Tensor): void {
+  freeableGradients.add(dy);
+}
+
+/**
+ * Whether a custom gradient function may free its output gradient `dy` once
+ * it has read it: tfjs keeps every intermediate gradient of a backward pass
+ * until the whole pass ends, but nothing reads one again after the operation
+ * that produced its tensor. True when the running backward pass made `dy`
+ * (tfjs's, whose scope is active when a gradient function is called — so
+ * this must be asked before entering a `tf.tidy` — or one that marked it with
+ * {@link markFreeableGradient}), not for a `dy` the caller of `tf.grads`
+ * passed in, and never while gradients of gradients are being recorded,
+ * where a gradient function may run again.
+ *
+ * @internal
+ */
+export function canFreeGradient(dy: tf.Tensor): boolean {
+  const st = tf.engine().state as unknown as EngineScopes;
+  if (st.gradientDepth !== 0 || dy.kept) return false;
+  return freeableGradients.has(dy) || (st.activeScope !== null && dy.scopeId === st.activeScope.id);
+}
+
+/**
+ * Frees what a custom gradient function no longer needs once it has run:
+ * tfjs keeps every saved tensor and every intermediate gradient of a
+ * backward pass until the whole pass ends, so the memory of a training step
+ * would otherwise hold all activations and all their gradients at once.
+ * `saved` (this operation's saved tensors, read by nothing else) are freed,
+ * and `dy` (the gradient of its output) when `freeDy` and it is not one of
+ * `grads`. Nothing is freed while gradients of gradients are being recorded.
+ *
+ * @param freeDy - whether `dy` may go.
+ * @defaultValue freeDy: {@link canFreeGradient}(dy), asked now (call it outside `tf.tidy`).
+ * @internal
+ */
+export function releaseAfterGradient(dy: tf.Tensor, saved: readonly tf.Tensor[], grads: readonly tf.Tensor[], freeDy = canFreeGradient(dy)): void {
+  const st = tf.engine().state as unknown as EngineScopes;
+  if (st.gradientDepth !== 0) return;
+  for (const t of saved) t.dispose();
+  if (freeDy && !grads.includes(dy)) dy.dispose();
+}
+
+/** Checks `groupNorm`'s arguments; returns the sizes its kernels need. */
+function groupNormShape(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, fn: string): { b: number; spatial: number; c: number } {
+  if (x.rank < 2) throw new RangeError(`'x' passed to '${fn}' must have a batch and a channel axis, got shape [${x.shape}]`);
+  const c = x.shape[x.rank - 1]!;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
+    throw new RangeError(`'x' passed to '${fn}' has ${c} channels, not divisible by ${groups} groups`);
+  }
+  if (gamma.size !== c || beta.size !== c) throw new RangeError(`'gamma' and 'beta' passed to '${fn}' must have ${c} values`);
+  const b = x.shape[0]!;
+  return { b, spatial: x.size / (b * c), c };
+}
+
+/**
+ * GroupNorm's arithmetic on `[B, S, 1, C]` tensors, shared by the forward and
+ * backward passes of {@link groupNorm} and {@link groupNormSilu} (which
+ * recomputes the forward in its backward pass, so both must run the same
+ * operations). The reductions are global average pools (fast XNNPACK kernels
+ * on wasm) instead of tfjs's generic moments, which transpose the whole
+ * tensor for every reduction.
+ */
+function groupNormKernels(b: number, spatial: number, c: number, groups: number, eps: number) {
+  const cg = c / groups;
+  // per-(sample, channel) mean over the spatial positions: [B, 1, 1, C]
+  const chMean = (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [spatial, 1], 1, 'valid');
+  // per-(sample, group) mean of per-channel values, broadcast back to channels: [B, 1, 1, C]
+  const groupMean = (t: tf.Tensor) => tf.reshape(tf.mul(tf.mean(tf.reshape(t, [b, groups, cg]), 2, true), tf.ones([1, 1, cg])), [b, 1, 1, c]);
+  return {
+    /** The centred values `d` and the reciprocal standard deviation `r` (`[B, 1, 1, C]`). */
+    stats(x4: tf.Tensor4D): { d: tf.Tensor4D; r: tf.Tensor } {
+      const d = tf.tidy(() => tf.sub(x4, groupMean(chMean(x4))) as tf.Tensor4D);
+      const r = tf.tidy(() => tf.rsqrt(tf.add(groupMean(chMean(tf.square(d))), eps)));
+      return { d, r };
+    },
+    /** `d * r * gamma + beta`. */
+    affine(d: tf.Tensor, r: tf.Tensor, g: tf.Tensor, be: tf.Tensor): tf.Tensor {
+      return tf.tidy(() => tf.add(tf.mul(d, tf.mul(r, g)), be));
+    },
+    /**
+     * The gradients `[dx, dgamma, dbeta]` for output gradient `dy4`; the
+     * full-size temporaries are freed as soon as they are used, and with
+     * `consume` so are `dy4` and `d` (then at most three full-size tensors
+     * exist at a time).
+     */
+    backward(dy4: tf.Tensor, d: tf.Tensor, r: tf.Tensor, g: tf.Tensor, consume = false): tf.Tensor[] {
+      return tf.tidy(() => {
+        const pDy = chMean(dy4); // [B,1,1,C]
+        const pDyD = tf.tidy(() => chMean(tf.mul(dy4, d))); // [B,1,1,C]
+        const m1 = groupMean(tf.mul(pDy, g));
+        const m2 = groupMean(tf.mul(tf.mul(pDyD, g), r));
+        const t2 = tf.tidy(() => tf.mul(d, tf.neg(tf.mul(tf.square(r), m2))));
+        if (consume) d.dispose();
+        const t1 = tf.tidy(() => tf.mul(dy4, tf.mul(r, g)));
+        if (consume) dy4.dispose();
+        const t3 = tf.add(t1, t2);
+        tf.dispose([t1, t2]);
+        const dx = tf.add(t3, tf.neg(tf.mul(r, m1)));
+        t3.dispose();
+        const dgamma = tf.mul(tf.sum(tf.reshape(tf.mul(pDyD, r), [b, c]), 0), spatial);
+        const dbeta = tf.mul(tf.sum(tf.reshape(pDy, [b, c]), 0), spatial);
+        return [dx, dgamma, dbeta];
+      });
+    },
+  };
+}
+
+/**
+ * `dy * silu'(x)` with silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), written
+ * as s (1 + x - x s); each full-size temporary is freed once used (at most
+ * three at a time). Frees `x` when `freeX`.
+ */
+function siluBackward(dy: tf.Tensor, x: tf.Tensor, freeX: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const s = tf.sigmoid(x);
+    const xs = tf.mul(x, s);
+    const u = tf.sub(x, xs);
+    xs.dispose();
+    if (freeX) x.dispose();
+    const u1 = tf.add(u, 1);
+    u.dispose();
+    const v = tf.mul(u1, s);
+    tf.dispose([u1, s]);
+    const out = tf.mul(dy, v);
+    v.dispose();
+    return out;
+  });
+}
+
 /**
  * Group normalisation over the last (channel) axis of `x` (`[B, ..., C]`),
  * statistics per sample and group over all other axes, in float32 (two-pass:
@@ -51,48 +205,82 @@ export interface GroupNormOptions {
  *
  * Implemented with a hand-written gradient whose reductions are global
  * average pools (fast XNNPACK kernels on wasm) instead of tfjs's generic
- * moments, which transpose the whole tensor for every reduction.
+ * moments, which transpose the whole tensor for every reduction; it keeps the
+ * centred values for the backward pass.
  */
 export function groupNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, options: GroupNormOptions = {}): tf.Tensor {
   const groups = options.groups ?? 32;
   const eps = options.eps ?? 1e-5;
-  if (x.rank < 2) throw new RangeError(`'x' passed to 'groupNorm' must have a batch and a channel axis, got shape [${x.shape}]`);
-  const c = x.shape[x.rank - 1]!;
-  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
-    throw new RangeError(`'x' passed to 'groupNorm' has ${c} channels, not divisible by ${groups} groups`);
-  }
-  if (gamma.size !== c || beta.size !== c) throw new RangeError(`'gamma' and 'beta' passed to 'groupNorm' must have ${c} values`);
-  const b = x.shape[0]!;
-  const spatial = x.size / (b * c);
-  const cg = c / groups;
-  // per-(sample, channel) mean over the spatial positions of a [B, S, 1, C] tensor: [B, 1, 1, C]
-  const chMean = (t: tf.Tensor4D) => tf.avgPool(t, [spatial, 1], 1, 'valid');
-  // per-(sample, group) mean of per-channel values, broadcast back to channels: [B, 1, 1, C]
-  const groupMean = (t: tf.Tensor) => tf.reshape(tf.mul(tf.mean(tf.reshape(t, [b, groups, cg]), 2, true), tf.ones([1, 1, cg])), [b, 1, 1, c]);
+  const { b, spatial, c } = groupNormShape(x, gamma, beta, groups, 'groupNorm');
+  const k = groupNormKernels(b, spatial, c, groups, eps);
   const gn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xin, g, be, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const x4 = tf.reshape(xin, [b, spatial, 1, c]) as tf.Tensor4D;
-    const d = tf.sub(x4, groupMean(chMean(x4))) as tf.Tensor4D;
-    const r = tf.rsqrt(tf.add(groupMean(chMean(tf.square(d) as tf.Tensor4D)), eps));
-    const y = tf.add(tf.mul(d, tf.mul(r, g)), be);
+    const { d, r } = k.stats(tf.reshape(xin, [b, spatial, 1, c]) as tf.Tensor4D);
+    const y = k.affine(d, r, g, be);
     save([d, r, g]);
     return {
       value: tf.reshape(y, xin.shape),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sd, sr, sg] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor];
-        const dy4 = tf.reshape(dy, [b, spatial, 1, c]) as tf.Tensor4D;
-        const pDy = chMean(dy4); // [B,1,1,C]
-        const pDyD = chMean(tf.mul(dy4, sd) as tf.Tensor4D); // [B,1,1,C]
-        const m1 = groupMean(tf.mul(pDy, sg));
-        const m2 = groupMean(tf.mul(tf.mul(pDyD, sg), sr));
-        const dx = tf.add(tf.add(tf.mul(dy4, tf.mul(sr, sg)), tf.mul(sd, tf.neg(tf.mul(tf.square(sr), m2)))), tf.neg(tf.mul(sr, m1)));
-        const dgamma = tf.mul(tf.sum(tf.reshape(tf.mul(pDyD, sr), [b, c]), 0), spatial);
-        const dbeta = tf.mul(tf.sum(tf.reshape(pDy, [b, c]), 0), spatial);
-        return [tf.reshape(dx, dy.shape), dgamma, dbeta];
-      }),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g4 = dy as tf.Tensor;
+        const grads = tf.tidy(() => {
+          const [sd, sr, sg] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor];
+          const [dx, dgamma, dbeta] = k.backward(tf.reshape(g4, [b, spatial, 1, c]), sd, sr, sg) as [tf.Tensor, tf.Tensor, tf.Tensor];
+          return [tf.reshape(dx, g4.shape), dgamma, dbeta];
+        });
+        releaseAfterGradient(g4, saved, grads);
+        return grads;
+      },
     };
   });
   return gn(x, gamma, beta);
+}
+
+/**
+ * `silu(groupNorm(x, gamma, beta))` (guided-diffusion's `normalization`
+ * followed by `SiLU`, as in every residual block) in one operation with the
+ * same values as the two, whose gradient keeps only `x`: the backward pass
+ * recomputes the normalised values (the same operations, so the same
+ * numbers) instead of keeping them and the SiLU's input, two feature maps
+ * per use.
+ */
+export function groupNormSilu(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, options: GroupNormOptions = {}): tf.Tensor {
+  const groups = options.groups ?? 32;
+  const eps = options.eps ?? 1e-5;
+  const { b, spatial, c } = groupNormShape(x, gamma, beta, groups, 'groupNormSilu');
+  const k = groupNormKernels(b, spatial, c, groups, eps);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xin, g, be, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const x4 = tf.reshape(xin, [b, spatial, 1, c]) as tf.Tensor4D;
+    const { d, r } = k.stats(x4);
+    const y = k.affine(d, r, g, be);
+    save([x4, g, be]);
+    return {
+      value: tf.reshape(tf.mul(y, tf.sigmoid(y)), xin.shape),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g4 = dy as tf.Tensor;
+        const shape = g4.shape;
+        const freeDy = canFreeGradient(g4);
+        const grads = tf.tidy(() => {
+          const [sx, sg, sbe] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor];
+          // The centred values are made twice rather than kept through the SiLU's backward pass (the memory peak).
+          let st = k.stats(sx);
+          const y = k.affine(st.d, st.r, sg, sbe);
+          st.d.dispose();
+          const dy4 = tf.reshape(g4, [b, spatial, 1, c]);
+          const gy = siluBackward(dy4, y, true);
+          // dy's buffer goes once both views of it are gone.
+          dy4.dispose();
+          if (freeDy) g4.dispose();
+          st = k.stats(sx);
+          const [dx, dgamma, dbeta] = k.backward(gy, st.d, st.r, sg, true) as [tf.Tensor, tf.Tensor, tf.Tensor];
+          return [tf.reshape(dx, shape), dgamma, dbeta];
+        });
+        releaseAfterGradient(g4, saved, grads, freeDy);
+        return grads;
+      },
+    };
+  });
+  return f(x, gamma, beta);
 }
 
 const siluWithGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -100,13 +288,12 @@ const siluWithGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
   save([x]);
   return {
     value: tf.mul(x, tf.sigmoid(x)),
-    // d/dx x*s(x) = s * (1 + x * (1 - s)); only x is kept for the backward pass
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [sx] = saved as [tf.Tensor];
-        const sg = tf.sigmoid(sx);
-        return [tf.mul(dy, tf.mul(sg, tf.add(tf.mul(sx, tf.sub(1, sg)), 1)))];
-      }),
+    // only x is kept for the backward pass
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = siluBackward(dy as tf.Tensor, saved[0]!, false);
+      releaseAfterGradient(dy as tf.Tensor, saved, [g]);
+      return g;
+    },
   };
 });
 
@@ -132,12 +319,24 @@ export interface Conv2dOptions {
    * @defaultValue none
    */
   flops?: FlopCounter;
+  /**
+   * Let the backend keep its prepared copy of `filter` for later calls
+   * (the wasm backend's XNNPACK packs each filter once and keeps the packed
+   * copy, about twice the filter's size, until the filter tensor is
+   * disposed). `false` packs a transient copy for this call only: while
+   * training, the weights change every step, so the kept copy would never be
+   * reused but would double the heap the weights take.
+   * @defaultValue true
+   */
+  cacheFilter?: boolean;
 }
 
 /**
  * 2-D convolution of NHWC `x` with an HWIO `filter` plus `bias`, with
  * PyTorch's symmetric zero padding (tfjs's `'same'` pads asymmetrically for
- * stride 2, so the input is padded explicitly then convolved `'valid'`).
+ * stride 2, so other paddings are given to the convolution explicitly).
+ * The gradient keeps only `x` and `filter` (tfjs's fused convolution also
+ * keeps its output).
  */
 export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | null, options: Conv2dOptions = {}): tf.Tensor4D {
   const [kh, kw, cin, cout] = filter.shape;
@@ -145,22 +344,81 @@ export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | 
   const stride = options.stride ?? 1;
   const padding = options.padding ?? (kh - 1) / 2;
   if (!Number.isInteger(padding) || padding < 0) throw new RangeError(`'padding' passed to 'conv2d' must be a non-negative integer, got ${padding}`);
-  return tf.tidy(() => {
-    let input = x;
-    let pad: 'same' | 'valid' = 'valid';
-    if (padding > 0) {
-      if (stride === 1 && kh === kw && kh === 2 * padding + 1) pad = 'same';
-      else input = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
-    }
-    const y = bias
-      ? tf.fused.conv2d({ x: input, filter, bias, strides: stride, pad })
-      : tf.conv2d(input, filter, stride, pad);
-    if (options.flops) {
-      const [b, ho, wo] = y.shape;
-      options.flops.flops += 2 * b * ho * wo * cout * cin * kh * kw;
-    }
+  if (bias && bias.size !== cout) throw new RangeError(`'bias' passed to 'conv2d' must have ${cout} values, got ${bias.size}`);
+  const cache = options.cacheFilter ?? true;
+  let pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding = 'valid';
+  if (padding > 0) {
+    pad = stride === 1 && kh === kw && kh === 2 * padding + 1 ? 'same' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+  }
+  const run = (xa: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D | null): tf.Tensor4D => {
+    // A fresh buffer: the backend's prepared copy of it goes when it is disposed.
+    const f = cache ? w : (tf.mul(w, 1) as tf.Tensor4D);
+    const y = b ? tf.fused.conv2d({ x: xa, filter: f, bias: b, strides: stride, pad }) : tf.conv2d(xa, f, stride, pad);
+    if (f !== w) f.dispose();
     return y;
-  });
+  };
+  const grads = (dy: tf.Tensor4D, sx: tf.Tensor4D, sw: tf.Tensor4D): tf.Tensor[] => [
+    tf.conv2dTranspose(dy, sw, sx.shape, stride, pad),
+    tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy }, { strides: stride, pad, dataFormat: 'NHWC', filterShape: sw.shape } as unknown as tf.NamedAttrMap),
+  ];
+  const y = bias
+    ? tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xa, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+      save([xa, w]);
+      return {
+        value: run(xa, w, b),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const out = tf.tidy(() => [...grads(dy as tf.Tensor4D, sx, sw), tf.sum(dy as tf.Tensor, [0, 1, 2])]);
+          releaseAfterGradient(dy as tf.Tensor, saved, out);
+          return out;
+        },
+      };
+    })(x, filter, bias)
+    : tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xa, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+      save([xa, w]);
+      return {
+        value: run(xa, w, null),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const out = tf.tidy(() => grads(dy as tf.Tensor4D, sx, sw));
+          releaseAfterGradient(dy as tf.Tensor, saved, out);
+          return out;
+        },
+      };
+    })(x, filter);
+  if (options.flops) {
+    const [b, ho, wo] = y.shape as number[];
+    options.flops.flops += 2 * b! * ho! * wo! * cout * cin * kh * kw;
+  }
+  return y as tf.Tensor4D;
+}
+
+/**
+ * `a + b` with `b` broadcast over `a`'s shape (as a bias or an embedding
+ * added to a feature map), whose gradient keeps nothing: tfjs's `add` keeps
+ * both operands for the backward pass only to read their shapes.
+ */
+export function addBroadcast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (b.rank > a.rank) throw new RangeError(`'b' passed to 'addBroadcast' has rank ${b.rank}, more than 'a' (${a.rank})`);
+  const out = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  if (!tf.util.arraysEqual(out, a.shape)) throw new RangeError(`'b' passed to 'addBroadcast' (shape [${b.shape}]) must broadcast to 'a''s shape [${a.shape}]`);
+  const aShape = a.shape;
+  const bShape = b.shape;
+  const reduce = tf.backend_util.getReductionAxes(bShape, aShape);
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y] = args as [tf.Tensor, tf.Tensor];
+    return {
+      value: tf.add(x, y),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const g = dy as tf.Tensor;
+        const out = tf.tidy(() => [tf.reshape(g, aShape), tf.reshape(reduce.length ? tf.sum(g, reduce) : g, bShape)]);
+        releaseAfterGradient(g, [], out);
+        return out;
+      },
+    };
+  })(a, b);
 }
 
 /**
@@ -329,8 +587,8 @@ export function qkvAttention(qkv: tf.Tensor3D, heads: number, options: QkvAttent
   });
 }
 
-/** Dropout with a mask drawn from `rng` (kept values scaled by 1/(1-rate)); identity when `rate` is 0. */
-export function dropout(x: tf.Tensor, rate: number, rng: Rng): tf.Tensor {
+/** Dropout with a mask drawn from `rng` (an `Rng`; kept values scaled by 1/(1-rate)); identity when `rate` is 0. */
+export function dropout(x: tf.Tensor, rate: number, rng: SeedSource): tf.Tensor {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`'rate' passed to 'dropout' must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
   return tf.dropout(x, rate, undefined, rng.seedInt());
