@@ -106,7 +106,8 @@ export interface RegressorConfig {
    * Gradient checkpointing (guided-diffusion's `use_checkpoint`): every
    * residual and attention block keeps only its inputs for the backward pass
    * and recomputes its activations there. Same outputs and gradients, less
-   * memory per training step, about a third more time. No effect on inference.
+   * memory per training step, more time (one more forward per block). No
+   * effect on inference.
    * @defaultValue false
    */
   useCheckpoint?: boolean;
