@@ -10,3 +10,5 @@ export type { CreateUNetOptions, UNetApplyOptions, Timesteps, Labels } from './u
 export { UNET_PRESETS, resolveUNetConfig } from './config.js';
 export type { UNetConfig, ResolvedUNetConfig, UNetPresetName } from './config.js';
 
+export { estimateUNetTrainingMemory } from './memory.js';
+export type { UNetMemoryOptions, UNetTrainingMemory } from './memory.js';

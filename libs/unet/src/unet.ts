@@ -16,7 +16,6 @@ import {
   buildInputBlocks,
   buildMiddleBlock,
   checkImageBatch,
-  silu,
   timestepEmbedding,
   timestepTensor,
 } from '@tumorcast/nn';
@@ -74,7 +73,9 @@ function buildUNetLayers(store: ParamStore, c: ResolvedUNetConfig): UNetLayers {
       const ich = chans.pop()!;
       const out = Math.trunc(mc * mult);
       const layers: EmbedLayer[] = [
-        new ResBlock(store, `output_blocks.${b}.0`, ch + ich, embDim, { outChannels: out, dropout: c.dropout, useScaleShiftNorm: c.useScaleShiftNorm }),
+        new ResBlock(store, `output_blocks.${b}.0`, ch + ich, embDim, {
+          outChannels: out, dropout: c.dropout, useScaleShiftNorm: c.useScaleShiftNorm, useCheckpoint: c.useCheckpoint,
+        }),
       ];
       ch = out;
       if (c.attentionDs.includes(ds)) {
@@ -83,6 +84,7 @@ function buildUNetLayers(store: ParamStore, c: ResolvedUNetConfig): UNetLayers {
             numHeads: headsUp,
             numHeadChannels: c.numHeadChannels,
             useNewAttentionOrder: c.useNewAttentionOrder,
+            useCheckpoint: c.useCheckpoint,
           }),
         );
       }
@@ -90,8 +92,10 @@ function buildUNetLayers(store: ParamStore, c: ResolvedUNetConfig): UNetLayers {
         const j = layers.length;
         layers.push(
           c.resblockUpdown
-            ? new ResBlock(store, `output_blocks.${b}.${j}`, ch, embDim, { outChannels: ch, dropout: c.dropout, useScaleShiftNorm: c.useScaleShiftNorm, up: true })
-            : new Upsample(store, `output_blocks.${b}.${j}`, ch, c.convResample, ch),
+            ? new ResBlock(store, `output_blocks.${b}.${j}`, ch, embDim, {
+              outChannels: ch, dropout: c.dropout, useScaleShiftNorm: c.useScaleShiftNorm, up: true, useCheckpoint: c.useCheckpoint,
+            })
+            : new Upsample(store, `output_blocks.${b}.${j}`, ch, c.convResample, ch, { useCheckpoint: c.useCheckpoint }),
         );
         ds /= 2;
       }
@@ -159,9 +163,9 @@ export class UNet extends Module<ResolvedUNetConfig> {
       }
       hcur = L.middleBlock.apply(hcur, emb, ctx);
       for (const block of L.outputBlocks) {
-        hcur = block.apply(tf.concat([hcur, hs.pop()!], 3), emb, ctx);
+        hcur = block.applyConcat(hcur, hs.pop()!, emb, ctx);
       }
-      return L.outConv.apply(silu(L.outNorm.apply(hcur)) as tf.Tensor4D, undefined, ctx);
+      return L.outConv.apply(L.outNorm.applySilu(hcur) as tf.Tensor4D, undefined, ctx);
     });
   }
 }
