@@ -29,6 +29,7 @@ export interface RegressorTrainConfig extends CommonTrainConfig, DiffusionProces
   regressor_resblock_updown: boolean;
   regressor_pool: 'attention';
   regressor_head: RegressorHead;
+  regressor_use_checkpoint: boolean;
   max_timestep: number;
 }
 
@@ -47,7 +48,20 @@ export function regressorConfigOf(c: RegressorTrainConfig): RegressorConfig {
     resblockUpdown: c.regressor_resblock_updown,
     pool: c.regressor_pool,
     head: c.regressor_head,
+    useCheckpoint: c.regressor_use_checkpoint,
   };
+}
+
+/**
+ * Rough peak bytes one regressor training step adds to the weights: the
+ * activations, per image k * size^2 * width * (depth + 1) floats, and the
+ * gradients and AdamW's moments. k is twice what was measured on wasm for
+ * the paper regressor (about 20 without checkpointing at 128x128, batch 2;
+ * about 2 with it at 256x256, batches 2 and 4).
+ */
+export function regressorStepBytes(c: RegressorTrainConfig, params: number): number {
+  const k = c.regressor_use_checkpoint ? 4 : 40;
+  return 4 * (c.batch_size * k * c.image_size * c.image_size * c.regressor_width * (c.regressor_depth + 1) + 4 * params);
 }
 
 /** Mean squared error of the regressor's burden prediction on `source` at seeded timesteps, images in `dataRange` (the network's). */
@@ -69,10 +83,9 @@ export function regressorHooks(c: RegressorTrainConfig): TrainHooks<Regressor> {
     requireLabels: { training: true, validation: true },
     createNet: () => createRegressor(regressorConfigOf(c), { seed: c.seed }),
     memory: (net) => ({
-      // Activations of an encoder are about half a U-Net's.
-      bytes: 4 * (c.batch_size * 40 * c.image_size * c.image_size * c.regressor_width * (c.regressor_depth + 1) + 4 * net.parameterCount),
+      bytes: regressorStepBytes(c, net.parameterCount),
       what: `a regressor training step of batch ${c.batch_size} at ${c.image_size}x${c.image_size}`,
-      hint: 'reduce batch_size (--batch-size) or image_size',
+      hint: `reduce batch_size (--batch-size) or image_size${c.regressor_use_checkpoint ? '' : ', or set regressor_use_checkpoint (--regressor-use-checkpoint)'}`,
     }),
     checkResume: (file) => assertResumable(file, { dataRange: c.data_range, head: c.regressor_head }),
     columns: ['loss', 'val_mse', 'lr'],

@@ -68,7 +68,7 @@ describe('after a killed run', () => {
     const pid = deadPid();
     const temps = [`model000006.safetensors.tmp-${pid}-1712345678901`, `.loss.svg.tmp-${pid}-7`];
     for (const t of temps) fs.writeFileSync(path.join(dir, t), 'partial');
-    fs.appendFileSync(path.join(dir, 'log.csv'), `5,0.5,0.5,0.01,,0.001,1.0\n`);
+    fs.appendFileSync(path.join(dir, 'log.csv'), `5,0.5,0.5,0.01,,0.001,12.5,40,1.0\n`);
 
     const { code, notes } = await train(diffusion(dir, '--iterations', '3', '--resume-checkpoint', 'latest'));
     expect(code).toBe(0);

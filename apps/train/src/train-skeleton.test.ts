@@ -103,8 +103,13 @@ describe('runTraining', () => {
     expect(calls.draws).toEqual(want);
     expect(log).toEqual(['training slices: 3, validation slices: 3', 'mean net parameters: 5']);
     const rows = fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
-    expect(rows[0]).toEqual(['step', 'loss', 'extra', 'val_score', 'seconds']);
+    expect(rows[0]).toEqual(['step', 'loss', 'extra', 'val_score', 'peak_mib', 'heap_mib', 'seconds']);
     expect(rows.slice(1).map((c) => [c[0], c[2], c[3]])).toEqual([['1', '10', ''], ['2', '11', '0.5'], ['3', '12', '']]);
+    // The step's peak tensor memory (at least the batch of 8x8x4 images, 2 KiB) and the wasm heap, which holds it.
+    for (const r of rows.slice(1)) {
+      expect(Number(r[4])).toBeGreaterThanOrEqual(0.002);
+      expect(Number(r[5])).toBeGreaterThanOrEqual(Number(r[4]));
+    }
     const files = checkpointFiles(dir, 3);
     const model = await loadSafetensors(files.model);
     expect(model.metadata).toMatchObject({ 'tumorcast.kind': 'meannet', 'tumorcast.step': '3', 'test.meannet.config': '{"channels":4}', 'test.extra': 'x' });

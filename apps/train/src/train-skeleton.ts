@@ -11,7 +11,7 @@
  * objective draws), so a resumed run repeats the steps of an uninterrupted one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, ExponentialMovingAverage, assertFitsMemory } from '@tumorcast/nn';
+import { AdamW, ExponentialMovingAverage, assertFitsMemory, trackPeakMemory, wasmHeapBytes } from '@tumorcast/nn';
 import { Rng } from '@tumorcast/random';
 import type { Module } from '@tumorcast/nn';
 import { CliError } from '@tumorcast/cli';
@@ -38,8 +38,12 @@ export interface TrainHooks<N extends Module> {
   requireLabels: { training: boolean; validation: boolean };
   /** Builds the network with fresh, seeded weights. */
   createNet(): N;
-  /** The rough peak memory of one training step, what it is, and what to reduce (see `assertFitsMemory`). */
-  memory(net: N): { bytes: number; what: string; hint: string };
+  /**
+   * The peak memory of one training step, what it is, what to reduce, and
+   * the fraction of the heap it may plan to use (see `assertFitsMemory`;
+   * default 0.8, leaving room for a rough estimate).
+   */
+  memory(net: N): { bytes: number; what: string; hint: string; fraction?: number };
   /**
    * EMA rate of the weights (an `emaNNNNNN.safetensors` beside each checkpoint).
    * @defaultValue no EMA
@@ -85,7 +89,7 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
   let ema: ExponentialMovingAverage | undefined;
   try {
     const mem = hooks.memory(net);
-    assertFitsMemory(mem.bytes, mem.what, { hint: mem.hint });
+    assertFitsMemory(mem.bytes, mem.what, { hint: mem.hint, ...(mem.fraction !== undefined ? { fraction: mem.fraction } : {}) });
     optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weight_decay });
     const opt = optimizer;
     const vars = net.trainableVariables;
@@ -106,16 +110,19 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
       saveInterval: c.save_interval,
       evalInterval: val ? c.eval_interval : 0,
       resultsDir: c.results_dir,
-      columns: hooks.columns,
+      columns: [...hooks.columns, ...MEMORY_COLUMNS],
       step: async (step) => {
         const rng = new Rng(c.seed, `${hooks.kind}-step-${step}`);
         const idx = Array.from({ length: c.batch_size }, () => rng.int(train.size));
         const lossOf = hooks.objective(net, await train.batch(idx), rng, step);
         const metrics: Record<string, number> = {};
-        const loss = opt.minimize(() => lossOf(metrics), vars);
-        ema?.update(vars);
+        const { result: loss, peakBytes } = trackPeakMemory(() => {
+          const l = opt.minimize(() => lossOf(metrics), vars);
+          ema?.update(vars);
+          return l;
+        });
         if (!Number.isFinite(loss)) throw new CliError(`the loss became ${loss} at step ${step + 1}; lower the learning rate (--lr)`, 1);
-        return { loss, ...metrics, lr: c.lr };
+        return { loss, ...metrics, lr: c.lr, ...memoryColumns(peakBytes) };
       },
       evaluate: val && evaluate ? () => evaluate(net, val) : undefined,
       save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, hooks.kind, hooks.metadata(net)),
@@ -125,6 +132,22 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
     optimizer?.dispose();
     net.dispose();
   }
+}
+
+/**
+ * log.csv's memory columns after each command's own: `peak_mib`, the most
+ * tensor memory held during the step (distinct buffers: weights, optimiser
+ * state, activations, gradients; MiB), and `heap_mib`, the wasm heap's size
+ * after it (its high-water mark, what the heap limit applies to; empty on
+ * other backends).
+ */
+export const MEMORY_COLUMNS = ['peak_mib', 'heap_mib'] as const;
+
+function memoryColumns(peakBytes: number): Record<string, number> {
+  const heap = wasmHeapBytes();
+  const out: Record<string, number> = { peak_mib: Math.round((1000 * peakBytes) / 2 ** 20) / 1000 };
+  if (heap !== null) out['heap_mib'] = Math.round(heap / 2 ** 20);
+  return out;
 }
 
 /** Options of {@link meanOverSlices}. */
