@@ -22,3 +22,7 @@ export type {
 } from './dataset.js';
 export { convertBratsVolumes } from './convert.js';
 export type { SliceSelection, ConvertProgress, ConvertBratsOptions, ConvertBratsResult } from './convert.js';
+export {
+  COHORT_FORMAT, COHORT_VERSION, COHORT_SLICE_KINDS, COHORT_SPLIT_MODES, DEFAULT_COHORT_SPLIT, CohortError, formatCohortProblem, parseCohort, readCohort,
+} from './cohort.js';
+export type { Cohort, CohortPatient, CohortScan, CohortSlice, CohortSliceKind, CohortSplit, CohortProblem, ReadCohortOptions } from './cohort.js';
