@@ -99,6 +99,20 @@ describe('growthProbabilityMap', () => {
     image.dispose();
   });
 
+  it('firstRun: a part of the runs draws the same runs as the whole map', async () => {
+    const image = tf.tensor4d(fx.image, shape);
+    const o = { diffusion, model, regressor, image, baselineBurden: fx.baselineBurden, relativeChange: fx.relativeChange,
+      noiseLevel: 100, scale: 1000, initialNoiseStd: 0.2, seed: 3, segmenter: positive, keepSamples: true };
+    const whole = await growthProbabilityMap({ ...o, samples: 3 });
+    const tail = await growthProbabilityMap({ ...o, samples: 2, firstRun: 1 });
+    expect(maxAbsDiff(tail.samples![0]!, whole.samples![1]!.dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(tail.samples![1]!, whole.samples![2]!.dataSync())).toBeLessThan(1e-6);
+    // and not run 0's: the runs differ
+    expect(maxAbsDiff(tail.samples![0]!, whole.samples![0]!.dataSync())).toBeGreaterThan(1e-3);
+    await expect(growthProbabilityMap({ ...o, samples: 1, firstRun: -1 })).rejects.toThrow(/'firstRun' passed to 'growthProbabilityMap' must be an integer >= 0/);
+    tf.dispose([whole.probability, whole.meanSample, ...whole.samples!, tail.probability, tail.meanSample, ...tail.samples!, image]);
+  });
+
   it('uses the FLAIR segmenter by default and validates', async () => {
     const image = tf.tensor4d(fx.image, shape);
     const out = await growthProbabilityMap({ diffusion, model, regressor, image, baselineBurden: 0.1, relativeChange: 0.2, noiseLevel: 30, samples: 2 });

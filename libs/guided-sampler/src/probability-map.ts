@@ -12,6 +12,13 @@ export interface GrowthProbabilityMapOptions extends GuidedSampleKnownOptions {
   /** The number of seeded runs N (>= 1). */
   samples: number;
   /**
+   * The index of the first of these runs in a larger map: the runs drawn are
+   * `firstRun .. firstRun + samples - 1` (their noise streams), so that a map
+   * computed in parts (e.g. by several workers) has the same runs as the whole.
+   * @defaultValue 0
+   */
+  firstRun?: number;
+  /**
    * Segments each generated follow-up (images in `dataRange`).
    * @defaultValue createFlairSegmenter() with the background of `dataRange` (-1 or 0)
    */
@@ -58,8 +65,10 @@ export interface GrowthProbabilityMapResult {
  * follow-ups into a growth probability map (method section 5, step 4). Run s
  * of image b draws its noise from `new Rng(seed, s·B + b)`, so run 0 equals
  * `guidedSampleKnown` with the same seed, and results do not depend on
- * `samplesPerBatch`. The seed changes the initial noise (`initialNoiseStd`)
- * and the DDIM noise (eta > 0): with both zero, all runs are identical.
+ * `samplesPerBatch`; with `firstRun` f the runs are numbered f, f + 1, ...,
+ * so that maps of parts of the runs add up to the whole map. The seed changes
+ * the initial noise (`initialNoiseStd`) and the DDIM noise (eta > 0): with
+ * both zero, all runs are identical.
  *
  * @param options - see {@link GrowthProbabilityMapOptions}.
  */
@@ -69,6 +78,8 @@ export async function growthProbabilityMap(options: GrowthProbabilityMapOptions)
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`'samples' passed to '${fn}' must be an integer >= 1, got ${n}`);
   const per = options.samplesPerBatch ?? Math.min(n, 8);
   if (!Number.isInteger(per) || per < 1) throw new RangeError(`'samplesPerBatch' passed to '${fn}' must be an integer >= 1, got ${per}`);
+  const first = options.firstRun ?? 0;
+  if (!Number.isSafeInteger(first) || first < 0) throw new RangeError(`'firstRun' passed to '${fn}' must be an integer >= 0, got ${first}`);
   const image = options.image;
   const r = resolveGuidedOptions(options, fn, (image?.shape?.[0] ?? 1) * Math.min(per, n));
   const segmenter = options.segmenter ?? createFlairSegmenter({ background: backgroundValue(r.dataRange) });
@@ -85,7 +96,7 @@ export async function growthProbabilityMap(options: GrowthProbabilityMapOptions)
     for (let s0 = 0; s0 < n; s0 += per) {
       const k = Math.min(per, n - s0);
       const batchImage = k === 1 ? image.clone() : tf.tidy(() => tf.tile(image, [k, 1, 1, 1]) as tf.Tensor4D);
-      const rngs = Array.from({ length: k * b }, (_, j) => new Rng(seed, (s0 + Math.floor(j / b)) * b + (j % b)));
+      const rngs = Array.from({ length: k * b }, (_, j) => new Rng(seed, (first + s0 + Math.floor(j / b)) * b + (j % b)));
       const tiled = (v: tf.Tensor4D | undefined) => (v && k > 1 ? tf.tile(v, [k, 1, 1, 1]) as tf.Tensor4D : v?.clone());
       let out;
       try {
