@@ -29,3 +29,5 @@ export { renderPhantomPreview, writePhantomPreview, PREVIEW_COLUMNS } from './pr
 export type { PhantomPreviewOptions } from './preview.js';
 export { seedFileName, seedLabelFileName, seedSliceKey } from './layout.js';
 export type { PhantomFileKind } from './layout.js';
+export { writePhantomCohort, PHANTOM_COHORT_ARCHETYPES } from './cohort.js';
+export type { PhantomCohortOptions, PhantomCohortResult, PhantomCohortTruth, PhantomCohortArchetype, PhantomCohortSplit } from './cohort.js';
