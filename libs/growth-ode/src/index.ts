@@ -40,6 +40,10 @@ export type {
 } from './fit.js';
 export { parseSeriesCsv, readSeriesCsv, SERIES_CSV_COLUMNS, resultToJson, resultsToCsv, paramsToCsv, writeResultsJson, writeResultsCsv, writeParamsCsv } from './io.js';
 export type { CsvSeries, ReadSeriesCsvOptions, GrowthResult } from './io.js';
+export { splitSeries, fitPatient, simulateScenario, predictScenarios, parseScenario } from './cohort-fit.js';
+export type {
+  SeriesSplit, SeriesSplitIndices, PatientSeries, FitPatientOptions, PatientFit, TreatmentScenario, ScenarioPrediction, PredictScenariosOptions,
+} from './cohort-fit.js';
 export { plotGrowth } from './plot.js';
 export type { PlotGrowthOptions, PlotMarker, PlotPoint } from './plot.js';
 export { exampleSeries, EXAMPLE_TRUTH } from './example.js';
