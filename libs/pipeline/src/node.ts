@@ -24,8 +24,8 @@ export {
   writeFollowupNifti, writeMapNifti, writePng, channelImages, differenceView, differenceImage, probabilityOverlay, previewGrid, OUTLINE_COLORS,
 } from './outputs.js';
 export type { DifferenceView } from './outputs.js';
-export { renderReport, reportSlice, sliceFlags, growthFigure, tumourBox, UNCHANGED_MAX_DIFFERENCE } from './report.js';
-export type { ReportSlice, ReportInput, ReportSliceInput, GrowthFigureOptions } from './report.js';
+export { renderReport, reportSlice, sliceFlags, growthFigure, tumourBox, trajectoryFigure, guidanceTargets, UNCHANGED_MAX_DIFFERENCE } from './report.js';
+export type { ReportSlice, ReportInput, ReportSliceInput, GrowthFigureOptions, BurdenTrajectory, SliceBurdens } from './report.js';
 export { sha256File, modelsProvenance, targetsProvenance, sampleHashes, provenanceDifferences, sliceDifferences } from './provenance.js';
 export type { RunProvenance, SliceInputs } from './provenance.js';
 export {
@@ -36,3 +36,7 @@ export { runDataset, reportFolder, buildReport } from './run.js';
 export type { RunDatasetOptions, RunLocks, RunProgress, ReportFolderOptions } from './run.js';
 export { evaluateRun } from './evaluate-run.js';
 export type { EvaluateRunOptions } from './evaluate-run.js';
+export { tuneGuidance, summariseTuneRows, tuneRowsCsv, tuneSummaryCsv, tuneMarkdown } from './tune.js';
+export type { TuneOptions, TuneTargetSource, TuneRow, TuneSettingSummary, TuneResult } from './tune.js';
+export { regressorNoiseAccuracy, regressorNoiseCsv, REGRESSOR_NOISE_EDGES } from './tune-regressor.js';
+export type { BurdenImage, RegressorNoiseOptions, RegressorNoiseBucket } from './tune-regressor.js';

@@ -38,6 +38,12 @@ export interface SliceResult {
   predictedBurden: number;
   /** The regressor's prediction per decoding step. */
   trajectory: number[];
+  /** The original timestep of each decoding step, in the order run (older results lack it). */
+  trajectoryTimesteps?: number[];
+  /** The target the guidance steered each decoding step to (older results lack it). */
+  trajectoryTargets?: number[];
+  /** The segmenter's burden of the generated follow-up: its tumour mask over the baseline's brain pixels (older results lack it). */
+  segmentedBurden?: number;
   /** Files written, relative to the output folder. */
   files: { followup: string[]; probability?: string; preview: string };
   /** Metrics against the real follow-up, when given. */

@@ -36,6 +36,18 @@ export interface ReportSlice {
   scores?: SliceScores;
   /** Warnings shown prominently at the top of the section (see {@link sliceFlags}). @defaultValue [] */
   flags?: string[];
+  /** The burden trajectory during decoding as SVG (see {@link trajectoryFigure}). @defaultValue undefined (not shown) */
+  trajectorySvg?: string;
+}
+
+/** The regressor's readings during guided decoding, with the target it was steered to. */
+export interface BurdenTrajectory {
+  /** The original timestep of each decoding step, in the order run (e.g. 190, 180, ..., 0). */
+  timesteps: number[];
+  /** The regressor's reading R(x_t, t) at each step. */
+  predictions: number[];
+  /** The target the guidance used at each step (r*, or the amplified r* early on). */
+  targets: number[];
 }
 
 /** Inputs of {@link renderReport}. */
@@ -76,12 +88,30 @@ export interface ReportSliceInput {
   baselineMaskSource?: string;
   /** The real follow-up, when known. */
   truth?: FollowupTruth;
-  /** Tumour burdens: baseline r0, target r*, and the regressor's on the prediction. */
-  burdens?: { baseline: number; target: number; predicted: number };
+  /**
+   * Tumour burdens: baseline r0, target r*, the regressor's on the prediction
+   * and, when known, the segmenter's on the prediction (its tumour mask over
+   * the brain pixels).
+   */
+  burdens?: SliceBurdens;
+  /** The regressor's readings during decoding, plotted against the target. @defaultValue undefined (no plot) */
+  trajectory?: BurdenTrajectory;
   /** Facts shown under the images. */
   facts: Record<string, string>;
   /** Metrics, when the real follow-up is known. */
   scores?: SliceScores;
+}
+
+/** The tumour burdens of a slice (fractions of the brain pixels). */
+export interface SliceBurdens {
+  /** r0, the baseline's. */
+  baseline: number;
+  /** r* = r0 (1 + d). */
+  target: number;
+  /** The regressor's reading of the prediction. */
+  predicted: number;
+  /** The segmenter's burden of the prediction, when known. @defaultValue undefined */
+  segmented?: number;
 }
 
 /**
@@ -93,15 +123,17 @@ export const UNCHANGED_MAX_DIFFERENCE = 1 / 255;
 /**
  * Warnings for a slice whose prediction is (in effect) the unchanged
  * baseline: no pixel moved by a grey level; the segmented follow-up tumour
- * scores exactly as the baseline tumour against the real follow-up; or the
+ * scores exactly as the baseline tumour against the real follow-up; the
  * regressor's burden moved less than a tenth of the way to a target that
- * asks for a change.
+ * asks for a change; or the segmented burden of the prediction did (while
+ * the regressor's reading got there: the guidance satisfied the regressor
+ * with changes that are not a tumour of the target's size).
  *
  * @param maxAbs - the largest |predicted - baseline| over pixels and channels.
  * @param scores - the slice's metrics, when the real follow-up is known.
- * @param burdens - r0, r* and the regressor's burden on the prediction.
+ * @param burdens - r0, r*, the regressor's burden on the prediction and, when known, the segmented one.
  */
-export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: { baseline: number; target: number; predicted: number }): string[] {
+export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: SliceBurdens): string[] {
   const flags: string[] = [];
   if (!(maxAbs >= UNCHANGED_MAX_DIFFERENCE)) {
     flags.push(`The predicted follow-up equals the baseline: no pixel changed by one grey level (largest change ${maxAbs.toExponential(2)}).`);
@@ -118,6 +150,11 @@ export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: { bas
     const got = burdens.predicted - burdens.baseline;
     if (Math.abs(want) > 1e-3 && Math.abs(got) < 0.1 * Math.abs(want)) {
       flags.push(`The regressor sees (almost) no change of tumour burden: ${burdens.baseline.toFixed(4)} -> ${burdens.predicted.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
+    }
+    const seg = burdens.segmented;
+    if (seg !== undefined && Number.isFinite(seg) && Math.abs(want) > 1e-3 && Math.abs(seg - burdens.baseline) < 0.1 * Math.abs(want)) {
+      const fooled = Math.abs(got) >= 0.5 * Math.abs(want) ? ' although the regressor reads a change: it was satisfied by changes the segmenter does not see as tumour' : '';
+      flags.push(`The segmented tumour did not move towards the target${fooled}: segmented burden of the prediction ${seg.toFixed(4)}, baseline ${burdens.baseline.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
     }
   }
   return flags;
@@ -144,7 +181,77 @@ export function reportSlice(s: ReportSliceInput): ReportSlice {
     facts: s.facts,
     scores: s.scores,
     flags: sliceFlags(diff.maxAbs, s.scores, s.burdens),
+    trajectorySvg: s.trajectory?.predictions.length ? trajectoryFigure(s.trajectory, s.burdens) : undefined,
   };
+}
+
+/**
+ * The burden trajectory of a slice's guided decoding as an inline SVG: the
+ * regressor's reading per step against the target it was steered to, the
+ * baseline burden r0 and, at the end, the regressor's reading of the result
+ * and the segmented burden of the result beside the target r*.
+ *
+ * @param t - the readings and targets per step.
+ * @param burdens - r0, r*, the final reading and the segmented burden (when known).
+ * @returns an SVG element (no external resources).
+ */
+export function trajectoryFigure(t: BurdenTrajectory, burdens?: SliceBurdens): string {
+  const n = t.predictions.length;
+  if (t.timesteps.length !== n || t.targets.length !== n) {
+    throw new RangeError(`'t' passed to 'trajectoryFigure' must hold as many timesteps and targets as predictions (${n}), got ${t.timesteps.length} and ${t.targets.length}`);
+  }
+  const W = 360, H = 200, L = 52, R = 96, T = 12, B = 34;
+  const finals = burdens ? [burdens.baseline, burdens.target, burdens.predicted, burdens.segmented ?? NaN] : [];
+  const all = [...t.predictions, ...t.targets, ...finals].filter(Number.isFinite);
+  let lo = Math.min(...all, 0), hi = Math.max(...all, 1e-6);
+  const pad = (hi - lo) * 0.08;
+  lo = Math.max(0, lo - pad); hi += pad;
+  // Steps left to right; one extra slot on the right for the result (t = 0 after the last step).
+  const x = (i: number) => L + ((W - L - R) * i) / Math.max(1, n);
+  const y = (v: number) => T + (H - T - B) * (1 - (v - lo) / (hi - lo || 1));
+  const line = (v: readonly number[], cls: string) => `<polyline class="${cls}" points="${v.map((p, i) => `${x(i).toFixed(1)},${y(p).toFixed(1)}`).join(' ')}"/>`;
+  const ticks = [lo, (lo + hi) / 2, hi].map((v) => `<text x="${L - 4}" y="${y(v) + 3}" text-anchor="end">${v.toFixed(3)}</text><line class="grid" x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}"/>`).join('');
+  const xt = [0, Math.floor((n - 1) / 2), n - 1].filter((v, i, a) => v >= 0 && a.indexOf(v) === i)
+    .map((i) => `<text x="${x(i)}" y="${H - B + 14}" text-anchor="middle">t=${t.timesteps[i]}</text>`).join('');
+  const end = x(n);
+  const marks: string[] = [];
+  if (burdens) {
+    marks.push(`<line class="base" x1="${L}" x2="${end}" y1="${y(burdens.baseline)}" y2="${y(burdens.baseline)}"/>`);
+    marks.push(`<circle class="reg" cx="${end}" cy="${y(burdens.predicted)}" r="3.5"/>`);
+    marks.push(`<rect class="tgt" x="${end - 3.5}" y="${y(burdens.target) - 3.5}" width="7" height="7"/>`);
+    if (burdens.segmented !== undefined && Number.isFinite(burdens.segmented)) {
+      const sy = y(burdens.segmented);
+      marks.push(`<path class="seg" d="M${end} ${sy - 5}L${end + 5} ${sy}L${end} ${sy + 5}L${end - 5} ${sy}Z"/>`);
+    }
+  }
+  const key = (i: number, shape: string, label: string) => `<g transform="translate(${W - R + 10},${T + 6 + i * 16})">${shape}<text x="14" y="4">${label}</text></g>`;
+  const legend = [
+    key(0, '<line class="reg" x1="0" x2="10" y1="0" y2="0"/>', 'regressor'),
+    key(1, '<line class="tgt" x1="0" x2="10" y1="0" y2="0"/>', 'target'),
+    burdens ? key(2, '<line class="base" x1="0" x2="10" y1="0" y2="0"/>', 'baseline r0') : '',
+    burdens?.segmented !== undefined ? key(3, '<path class="seg" d="M5 -5L10 0L5 5L0 0Z"/>', 'segmented') : '',
+  ].join('');
+  return `<svg class="trajectory" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="tumour burden during decoding: regressor against target">`
+    + `<style>.trajectory text{font-size:10px;fill:#444}.trajectory polyline,.trajectory line{fill:none;stroke-width:1.6}.grid{stroke:#eee!important;stroke-width:1!important}`
+    + `.reg{stroke:#1d4ed8;fill:#1d4ed8}.tgt{stroke:#e76f51;fill:#e76f51;stroke-dasharray:5 3}rect.tgt{stroke-dasharray:none}.base{stroke:#888;stroke-dasharray:2 3}.seg{fill:#2a9d8f;stroke:#2a9d8f}</style>`
+    + `${ticks}${xt}${line(t.targets, 'tgt')}${line(t.predictions, 'reg')}${marks.join('')}${legend}`
+    + `<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle">decoding step (result at the right)</text>`
+    + `<text transform="translate(12,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">tumour burden</text></svg>`;
+}
+
+/**
+ * The target the guidance steers each decoding step to: r*, times `factor`
+ * while the step's original timestep is above `above` when amplified (the
+ * reference code's early target, the guided sampler's defaults 1.15 and 20).
+ *
+ * @param timesteps - the original timesteps of the steps.
+ * @param target - r*.
+ * @param amplify - whether the early target was amplified.
+ * @param factor - the amplification. @defaultValue 1.15
+ * @param above - the timestep above which it applies. @defaultValue 20
+ */
+export function guidanceTargets(timesteps: readonly number[], target: number, amplify: boolean, factor = 1.15, above = 20): number[] {
+  return timesteps.map((t) => (amplify && t > above ? target * factor : target));
 }
 
 /** Options of {@link growthFigure}. */
@@ -357,7 +464,7 @@ ${row(s.baseline, 'baseline')}
 ${row(s.predicted, 'predicted follow-up')}
 ${s.truth ? row(s.truth, 'real follow-up') : ''}
 <div class="row"><div class="rowlabel">change</div>${differencePanel(s, basePath)}${probabilityPanel(s, basePath, truthPath, r.mapRuns)}</div>
-<div class="tables"><table class="facts">${facts}</table>${s.scores ? scoresTable(s.scores.predicted as unknown as Record<string, number>, s.scores.baseline as unknown as Record<string, number>) : ''}${mapTable}</div>
+<div class="tables">${s.trajectorySvg ? `<figure class="traj">${s.trajectorySvg}<figcaption>tumour burden during guided decoding: the regressor's reading per step against the target it was steered to; at the right, the result: regressor (circle), target r* (square) and the segmented tumour of the prediction (diamond)</figcaption></figure>` : ''}<table class="facts">${facts}</table>${s.scores ? scoresTable(s.scores.predicted as unknown as Record<string, number>, s.scores.baseline as unknown as Record<string, number>) : ''}${mapTable}</div>
 </section>`;
   });
   const growth = r.growth.map((g) => `<figure class="growth">${g.svg}<figcaption>${esc(g.caption)}</figcaption></figure>`).join('');

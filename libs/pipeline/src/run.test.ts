@@ -43,6 +43,10 @@ describe('runDataset', () => {
     const r = results[0]!;
     for (const f of [...r.files.followup, r.files.probability!, r.files.preview]) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     expect(r.scores?.predicted.mse).toBeGreaterThanOrEqual(0);
+    // L = 6 without respacing decodes t = 5 .. 0; no step is above 20, so the target is never amplified.
+    expect(r.trajectoryTimesteps).toEqual([5, 4, 3, 2, 1, 0]);
+    expect(r.trajectoryTargets).toEqual(new Array(6).fill(r.targetBurden));
+    expect(r.segmentedBurden).toBeGreaterThanOrEqual(0);
     for (const f of ['run.json', 'metrics.csv', 'metrics.json', 'report.html']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const record = JSON.parse(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')) as RunRecord;
     // Settings not given take their defaults, and are recorded.

@@ -28,7 +28,7 @@ import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { FollowupTruth, SliceScores } from './evaluate.js';
 import { checkTruth, findTruth, loadTruth } from './truth.js';
 import { OUTLINE_COLORS, previewGrid, probabilityOverlay, writeFollowupNifti, writeMapNifti, writePng } from './outputs.js';
-import { growthFigure, renderReport, reportSlice } from './report.js';
+import { growthFigure, guidanceTargets, renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
 import { targetsFor, writeGrowthOutputs } from './growth.js';
 import type { SeriesPrediction } from './growth.js';
@@ -391,9 +391,19 @@ async function sampleSlices(o: RunDatasetOptions, ids: readonly string[], c: Sam
       ? scoreSlice(id, { image: p.followupNative, mask: p.followupMaskNative, probability: p.probabilityNative },
         { image: slice.native, mask: p.baselineMaskNative }, truth, slice.width, slice.height, slice.spacing)
       : undefined;
+    // The decoding runs the respaced steps below L from the last down (the order of p.trajectory).
+    const trajectoryTimesteps = Array.from(diffusion.timestepMap).filter((t) => t < settings.noiseLevel).reverse();
+    let brain = 0, tumour = 0;
+    for (let i = 0; i < slice.width * slice.height; i++) {
+      if ((slice.native[i * 4 + 3] as number) !== 0) brain++;
+      if (p.followupMaskNative[i]) tumour++;
+    }
     const result: SliceResult = {
       id, relativeChange: d, baselineBurden: p.baselineBurden, baselineBurdenSource: p.baselineBurdenSource,
       targetBurden: p.targetBurden, predictedBurden: p.predictedBurden, trajectory: p.trajectory,
+      ...(trajectoryTimesteps.length === p.trajectory.length
+        ? { trajectoryTimesteps, trajectoryTargets: guidanceTargets(trajectoryTimesteps, p.targetBurden, settings.amplifyEarlyTarget) } : {}),
+      segmentedBurden: tumour / Math.max(1, brain),
       files: { followup: followup.map((f) => path.relative(o.out, f)), probability: probability && path.relative(o.out, probability), preview: path.relative(o.out, preview) },
       scores, seconds: (performance.now() - t0) / 1000, inputs: c.inputs.get(id), ...(warnings.length ? { warnings } : {}),
     };
@@ -512,12 +522,14 @@ export async function buildReport(out: string, record: RunRecord, results: reado
     const section = reportSlice({
       id: r.id, width: w, height: h, baseline: slice.native, predicted, probability: prob, truth,
       baselineMask: slice.nativeLabel, baselineMaskSource: r.baselineBurdenSource,
-      burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden },
+      burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden, segmented: r.segmentedBurden },
+      trajectory: r.trajectoryTimesteps && r.trajectoryTargets ? { timesteps: r.trajectoryTimesteps, predictions: r.trajectory, targets: r.trajectoryTargets } : undefined,
       facts: {
         'relative change d (growth model)': r.relativeChange.toFixed(3),
         'baseline burden r0': `${r.baselineBurden.toFixed(4)} (${r.baselineBurdenSource})`,
         'target burden r* = r0 (1 + d)': r.targetBurden.toFixed(4),
         'regressor on the prediction': r.predictedBurden.toFixed(4),
+        ...(r.segmentedBurden !== undefined ? { 'segmented burden of the prediction': `${r.segmentedBurden.toFixed(4)} (target ${r.targetBurden.toFixed(4)})` } : {}),
         'time': `${r.seconds.toFixed(1)} s`,
       },
       scores: r.scores,

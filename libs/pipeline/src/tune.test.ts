@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@tumorcast/nn';
+import { writePhantomDataset } from '@tumorcast/phantom';
+import type { UNetConfig } from '@tumorcast/unet';
+import { PipelineDataError, PipelineInputError } from './errors.js';
+import { summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv } from './tune.js';
+import type { TuneOptions, TuneRow } from './tune.js';
+import { regressorNoiseAccuracy } from './tune-regressor.js';
+import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-pipeline-tune-'));
+const data = path.join(tmp, 'phantom');
+let base: TuneOptions;
+beforeAll(async () => {
+  await initBackend({ log: false });
+  await writePhantomDataset(data, { seed: 5, patients: 1, preview: false, patient: { sliceIds: [80, 84], slice: { width: 96 } } });
+  const ref = loadAuthorsReference();
+  base = {
+    data, out: path.join(tmp, 'out'), truth: path.join(data, 'followup'), targets: { kind: 'truth' },
+    models: { diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: ref.unetConfig as unknown as UNetConfig, regressorPreset: ref.regressorConfig },
+    noiseLevels: [2, 4], scales: [0, 1000], respacings: [''], regressorCheck: false,
+  };
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A row with the fields the summary reads; the rest zero. */
+function row(o: Partial<TuneRow>): TuneRow {
+  return {
+    noiseLevel: 200, scale: 1, respacing: 'ddim100', steps: 20, id: 'a', relativeChange: 0, baselineBurden: 0.02, targetBurden: 0.02, regressorBurden: 0.02,
+    segmentedBaselineBurden: 0.02, segmentedBurden: 0.02, targetError: 0, moved: 0, maxChange: 0, seconds: 1, ...o,
+  };
+}
+
+describe('summariseTuneRows', () => {
+  it('takes the means and ranks by area ratio + miss ratio (hand-computed)', () => {
+    // areaError mean 0.1 vs baseline 0.3 -> ratio 1/3; 1 - Dice: mean 0.15 vs 0.25 -> 0.6.
+    const s = summariseTuneRows([
+      row({ id: 'a', dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, targetBurden: 0.04, regressorBurden: 0.05, seconds: 2 }),
+      row({ id: 'b', dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, targetBurden: 0.02, regressorBurden: 0.01, seconds: 4 }),
+    ]);
+    expect(s.slices).toBe(2);
+    expect(s.areaRatio).toBeCloseTo(1 / 3, 12);
+    expect(s.missRatio).toBeCloseTo(0.6, 12);
+    expect(s.objective).toBeCloseTo(1 / 3 + 0.6, 12);
+    expect(s.meetsAcceptance).toBe(true);
+    // |0.05 - 0.04| / 0.04 = 0.25 and |0.01 - 0.02| / 0.02 = 0.5.
+    expect(s.regressorError).toBeCloseTo(0.375, 12);
+    expect(s.secondsPerSlice).toBe(3);
+  });
+
+  it('misses the acceptance when the size is bought with the wrong place, and ranks by target error without truth', () => {
+    const s = summariseTuneRows([row({ dice: 0.7, baselineDice: 0.8, areaError: 0.01, baselineAreaError: 0.2 })]);
+    expect(s.areaRatio).toBeCloseTo(0.05, 12);
+    expect(s.missRatio).toBeCloseTo(1.5, 12);
+    expect(s.meetsAcceptance).toBe(false);
+    const n = summariseTuneRows([row({ targetError: 0.3 }), row({ targetError: 0.1 })]);
+    expect(n.areaRatio).toBeNaN();
+    expect(n.objective).toBeCloseTo(0.2, 12);
+    expect(() => summariseTuneRows([])).toThrow(/at least one row/);
+  });
+});
+
+describe('regressorNoiseAccuracy', () => {
+  const S = 8;
+  // Images whose every value is the burden b: a regressor that reads (mean(x) + 1) / 2 back from [-1, 1]
+  // recovers b exactly at t = 0 (up to the forward noise, std sqrt(1 - ab_0) = 0.01 per value, averaged over 256 values).
+  const burdens = [0.1, 0.3, 0.5, 0.7];
+  const images = burdens.map((b) => ({ model: new Float32Array(S * S * 4).fill(b), burden: b }));
+  const networks = (regressor: (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor1D) => ({
+    regressor, imageSize: S, dataRange: '[-1,1]' as const, process: { steps: 1000, schedule: 'linear' as const, learnSigma: false },
+  });
+  const reader = (x: tf.Tensor4D) => tf.tidy(() => x.mean([1, 2, 3]).add(1).div(2) as tf.Tensor1D);
+
+  it('a regressor that reads the image back is exact at t = 0 and loses accuracy and correlation with noise', () => {
+    const rows = regressorNoiseAccuracy(networks(reader), images, { edges: [0, 1, 900, 1000], perBucket: 1 });
+    expect(rows.map((r) => [r.from, r.to])).toEqual([[0, 1], [1, 900], [900, 1000]]);
+    expect(rows[0]!.mae).toBeLessThan(2e-3);
+    expect(rows[0]!.correlation).toBeGreaterThan(0.999);
+    // At t ~ 950 sqrt(ab_t) is ~0.006: the reading is ~0.5 whatever the burden (mean |b - 0.5| = 0.2).
+    expect(rows[2]!.mae).toBeGreaterThan(0.15);
+    // Constant answer: the mean burden 0.4 misses by mean |b - 0.4| = 0.2.
+    expect(rows[0]!.maeConstant).toBeCloseTo(0.2, 12);
+  });
+
+  it('a constant regressor: MAE and bias from the burdens, no correlation; frees its tensors', () => {
+    const n0 = tf.memory().numTensors;
+    const rows = regressorNoiseAccuracy(networks((x) => tf.fill([x.shape[0]], 0.6) as tf.Tensor1D), images, { edges: [0, 50, 100], perBucket: 2, batch: 3 });
+    expect(tf.memory().numTensors).toBe(n0);
+    for (const r of rows) {
+      expect(r.n).toBe(8);
+      expect(r.mae).toBeCloseTo((0.5 + 0.3 + 0.1 + 0.1) / 4, 6);
+      expect(r.bias).toBeCloseTo(0.2, 6);
+      expect(r.correlation).toBeNaN();
+    }
+    expect(rows[0]!.timesteps).toEqual([0, 49]);
+  });
+
+  it('refuses bad images and edges naming the argument', () => {
+    const nets = networks(reader);
+    expect(() => regressorNoiseAccuracy(nets, images.slice(0, 1))).toThrow(/'images' passed to 'regressorNoiseAccuracy' must hold at least 2/);
+    expect(() => regressorNoiseAccuracy(nets, [images[0]!, { model: new Float32Array(3), burden: 0.1 }])).toThrow(/'images\[1\]\.model'.*8x8x4/);
+    expect(() => regressorNoiseAccuracy(nets, [images[0]!, { ...images[1]!, burden: 2 }])).toThrow(/'images\[1\]\.burden'.*\[0, 1\]/);
+    expect(() => regressorNoiseAccuracy(nets, images, { edges: [0, 50, 20] })).toThrow(/'edges'.*increasing/);
+    expect(() => regressorNoiseAccuracy(nets, images, { perBucket: 0 })).toThrow(/'perBucket'/);
+  });
+});
+
+describe('tuneGuidance', () => {
+  it('samples every setting and slice, scores the segmented tumour, writes the CSVs and the summary; frees its tensors', async () => {
+    const lines: string[] = [];
+    const n0 = tf.memory().numTensors;
+    const r = await tuneGuidance({ ...base, regressorCheck: true, log: (m) => lines.push(m) });
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(r.rows).toHaveLength(2 * 2 * 2);
+    expect(r.summaries).toHaveLength(4);
+    expect(r.scoredAgainstTruth).toBe(true);
+    const objectives = r.summaries.map((s) => s.objective);
+    expect([...objectives].sort((a, b) => a - b)).toEqual(objectives);
+    expect(r.best).toBe(r.summaries[0]);
+    for (const x of r.rows) {
+      expect(x.steps).toBe(x.noiseLevel);
+      // The true change: the target is the real follow-up's burden.
+      expect(x.targetBurden).toBeCloseTo(x.trueBurden!, 6);
+      expect(x.dice).toBeGreaterThanOrEqual(0);
+      expect(x.dice).toBeLessThanOrEqual(1);
+    }
+    // The baseline's scores do not depend on the setting.
+    const a = r.rows.filter((x) => x.id === r.rows[0]!.id);
+    expect(new Set(a.map((x) => x.baselineDice)).size).toBe(1);
+    expect(new Set(a.map((x) => x.segmentedBaselineBurden)).size).toBe(1);
+    for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
+    const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(1 + 8);
+    expect(csv[0]).toMatch(/^noise_level,scale,respacing,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,/);
+    expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8')).toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale}`);
+    expect(lines.some((l) => l.startsWith('regressor at t 0-19: MAE'))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('setting '))).toHaveLength(4);
+    expect(r.regressor?.length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('without truth: ranks by the target error, and leaves the truth columns empty', () => {
+    const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
+    const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
+    expect(md).toContain("relative error to the target: 0.2000");
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,,,,,,,1$/);
+  });
+
+  it('refuses bad options before sampling, naming them', async () => {
+    await expect(tuneGuidance({ ...base, noiseLevels: [] })).rejects.toThrow(/'noiseLevels' passed to 'tuneGuidance' must be a non-empty list of integers >= 1/);
+    await expect(tuneGuidance({ ...base, scales: [-1] })).rejects.toThrow(PipelineInputError);
+    await expect(tuneGuidance({ ...base, truth: undefined })).rejects.toThrow(/targets from the real follow-ups need 'truth'/);
+    await expect(tuneGuidance({ ...base, slices: ['nope'] })).rejects.toThrow(/none of the requested slices \(nope\)/);
+    await expect(tuneGuidance({ ...base, truth: tmp })).rejects.toThrow(PipelineDataError);
+    await expect(tuneGuidance({ ...base, noiseLevels: [5000] })).rejects.toThrow(/noiseLevel.*5000/);
+  });
+});

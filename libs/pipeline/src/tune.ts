@@ -1,0 +1,520 @@
+/**
+ * Tuning the guidance for a pair of networks: guided samples of held-out
+ * slices over a grid of noise levels, guidance scales and respacings
+ * (decoding steps), and the segmented tumour of each result scored against
+ * the target burden and, when known, the real follow-up (area error, Dice)
+ * beside the unchanged baseline. The regressor steers by its own reading;
+ * what the method promises is the segmented tumour, so that is what is
+ * scored. Also reads the regressor's accuracy on noised scans per timestep
+ * bucket (`tune-regressor.ts`).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { toModelRange } from '@tumorcast/diffusion';
+import { writeFileAtomicSync } from '@tumorcast/cli';
+import { dice } from '@tumorcast/metrics';
+import type { SliceSampleInfo } from '@tumorcast/dataset';
+import { PipelineDataError, PipelineInputError, apiOptionName } from './errors.js';
+import type { OptionNamer } from './errors.js';
+import { loadModels } from './models.js';
+import type { ModelPaths } from './models.js';
+import type { PredictionNetworks } from './networks.js';
+import { segmenterOf } from './networks.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import type { SampleSettings } from './settings.js';
+import { listPredictionSlices, loadPredictionSlice } from './slices.js';
+import type { PredictionSlice } from './slices.js';
+import { predictSlice } from './predict.js';
+import { toNative } from './geometry.js';
+import { findTruth, loadTruth } from './truth.js';
+import type { FollowupTruth } from './evaluate.js';
+import { resolveTargets } from './targets.js';
+import type { TargetSource } from './targets.js';
+import { REGRESSOR_NOISE_EDGES, regressorNoiseAccuracy, regressorNoiseCsv } from './tune-regressor.js';
+import type { RegressorNoiseBucket } from './tune-regressor.js';
+
+/**
+ * Where the tuning's relative changes come from: a {@link TargetSource}, or
+ * `{ kind: 'truth' }`, the true change of each slice (the real follow-up's
+ * burden over the baseline label's, minus 1), which scores the guidance
+ * alone, without the growth model's error.
+ */
+export type TuneTargetSource = TargetSource | { kind: 'truth' };
+
+/** Options of {@link tuneGuidance}. */
+export interface TuneOptions {
+  /** Data root in the BraTS slice layout (held-out slices, not used to train the networks). */
+  data: string;
+  /** Output folder (created when missing): tune.csv, tune-summary.csv, tune.json, tune.md, regressor-noise.csv. */
+  out: string;
+  /** The network files. */
+  models: ModelPaths;
+  /**
+   * Real follow-ups (a folder of `<pid>_<slice>/` folders, or a data root with labels in `test_labels/`): scores Dice and area error against them.
+   * @defaultValue undefined (only the target burden is scored)
+   */
+  truth?: string;
+  /** Where the relative changes come from (see {@link TuneTargetSource}; `'truth'` needs {@link TuneOptions.truth}). */
+  targets: TuneTargetSource;
+  /**
+   * Noise levels L to try (original timesteps).
+   * @defaultValue [100, 200, 300]
+   */
+  noiseLevels?: number[];
+  /**
+   * Guidance scales s to try.
+   * @defaultValue [50000, 200000, 800000]
+   */
+  scales?: number[];
+  /**
+   * Respacings to try (they set the number of decoding steps below L: 'ddim100' runs L / 10).
+   * @defaultValue [DEFAULT_SAMPLE_SETTINGS.respacing]
+   */
+  respacings?: string[];
+  /**
+   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing` and `samples` are the grid's.
+   * @defaultValue DEFAULT_SAMPLE_SETTINGS
+   */
+  settings?: Partial<SampleSettings>;
+  /**
+   * Only these slice ids.
+   * @defaultValue undefined (every slice of `data`)
+   */
+  slices?: string[];
+  /**
+   * Read the regressor's accuracy on noised scans (baselines and real follow-ups) per timestep bucket first.
+   * @defaultValue true
+   */
+  regressorCheck?: boolean;
+  /** Receives log lines. @defaultValue none */
+  log?: (message: string) => void;
+  /** How messages name the options. @defaultValue apiOptionName */
+  names?: OptionNamer;
+}
+
+/** One guided sample of the tuning grid. */
+export interface TuneRow {
+  /** Noise level L. */
+  noiseLevel: number;
+  /** Guidance scale s. */
+  scale: number;
+  /** Respacing. */
+  respacing: string;
+  /** Decoding steps run. */
+  steps: number;
+  /** Slice id. */
+  id: string;
+  /** Relative change d. */
+  relativeChange: number;
+  /** Baseline burden r0 (the label's). */
+  baselineBurden: number;
+  /** Target burden r* = r0 (1 + d). */
+  targetBurden: number;
+  /** The regressor's reading of the result (t = 0). */
+  regressorBurden: number;
+  /** The segmenter's burden of the unchanged baseline (what the result's burden moves from). */
+  segmentedBaselineBurden: number;
+  /** The segmenter's burden of the result (its mask over the baseline's brain pixels, input geometry). */
+  segmentedBurden: number;
+  /** |segmentedBurden - targetBurden| / targetBurden (NaN for a target of 0). */
+  targetError: number;
+  /** (segmentedBurden - segmentedBaselineBurden) / (targetBurden - segmentedBaselineBurden): 1 is the whole way to the target, 0 not moved (NaN when the target equals the segmented baseline). */
+  moved: number;
+  /** The largest |result - baseline| of any pixel and channel ([0, 1] intensities). */
+  maxChange: number;
+  /** The real follow-up's burden, when known. */
+  trueBurden?: number;
+  /** Dice of the result's tumour mask against the real follow-up's. */
+  dice?: number;
+  /** |area(result mask) - area(true mask)| / area(true mask). */
+  areaError?: number;
+  /** Dice of the baseline label against the real follow-up's (the unchanged baseline). */
+  baselineDice?: number;
+  /** Area error of the baseline label. */
+  baselineAreaError?: number;
+  /** Dice of the segmenter's mask of the unchanged baseline against the real follow-up's: what the segmenter alone scores without any change. */
+  segmentedBaselineDice?: number;
+  /** Area error of the segmenter's mask of the unchanged baseline. */
+  segmentedBaselineAreaError?: number;
+  /** Seconds the sample took. */
+  seconds: number;
+}
+
+/** The means of one setting of the grid over the slices. */
+export interface TuneSettingSummary {
+  /** Noise level L. */
+  noiseLevel: number;
+  /** Guidance scale s. */
+  scale: number;
+  /** Respacing. */
+  respacing: string;
+  /** Decoding steps. */
+  steps: number;
+  /** Slices. */
+  slices: number;
+  /** Mean {@link TuneRow.targetError}. */
+  targetError: number;
+  /** Mean |regressor reading - target| / target: small here but large in `targetError` means the regressor is fooled. */
+  regressorError: number;
+  /** Mean {@link TuneRow.moved}. */
+  moved: number;
+  /** Mean Dice against the real follow-up (NaN without truth). */
+  dice: number;
+  /** Mean Dice of the unchanged baseline. */
+  baselineDice: number;
+  /** Mean area error against the real follow-up. */
+  areaError: number;
+  /** Mean area error of the unchanged baseline. */
+  baselineAreaError: number;
+  /** Mean Dice of the segmenter's mask of the unchanged baseline (a prediction's Dice is capped near it when the segmenter, not the guidance, errs). */
+  segmentedBaselineDice: number;
+  /** Mean area error of the segmenter's mask of the unchanged baseline. */
+  segmentedBaselineAreaError: number;
+  /** areaError / baselineAreaError (below 1: closer in size than the baseline). */
+  areaRatio: number;
+  /** (1 - dice) / (1 - baselineDice) (below 1: better placed than the baseline). */
+  missRatio: number;
+  /** areaRatio <= 0.5 and missRatio <= 0.8: the size halves the baseline's error without buying it with the wrong place. */
+  meetsAcceptance: boolean;
+  /** What is ranked (lower is better): areaRatio + missRatio with truth (2 is the baseline), else targetError. */
+  objective: number;
+  /** Mean seconds per slice. */
+  secondsPerSlice: number;
+}
+
+/** What {@link tuneGuidance} returns (also written to `tune.json`). */
+export interface TuneResult {
+  /** Every sample. */
+  rows: TuneRow[];
+  /** One summary per setting, best first. */
+  summaries: TuneSettingSummary[];
+  /** The best setting (lowest objective). */
+  best: TuneSettingSummary;
+  /** The regressor's accuracy on noised scans, when checked. */
+  regressor?: RegressorNoiseBucket[];
+  /** Whether the objective used real follow-ups. */
+  scoredAgainstTruth: boolean;
+}
+
+const count = (m: ArrayLike<number>) => {
+  let n = 0;
+  for (let i = 0; i < m.length; i++) if ((m[i] as number) > 0.5) n++;
+  return n;
+};
+
+function brainPixels(img: Float32Array): number {
+  let n = 0;
+  for (let i = 3; i < img.length; i += 4) if ((img[i] as number) !== 0) n++;
+  return n;
+}
+
+const mean = (v: readonly number[]) => {
+  const f = v.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+};
+
+function checkGrid(name: string, v: unknown, integer: boolean, min: number, fn: string): number[] {
+  if (!Array.isArray(v) || !v.length || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))) {
+    throw new PipelineInputError(`'${name}' passed to '${fn}' must be a non-empty list of ${integer ? 'integers' : 'numbers'} >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return [...new Set(v as number[])];
+}
+
+/**
+ * Summarises the rows of one grid setting (exported for tests and for
+ * scoring rows gathered elsewhere).
+ *
+ * @param rows - the rows of one setting (at least one).
+ */
+export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary {
+  if (!rows.length) throw new RangeError("'rows' passed to 'summariseTuneRows' must hold at least one row");
+  const r0 = rows[0]!;
+  const truth = rows.every((r) => r.dice !== undefined);
+  const dc = mean(rows.map((r) => r.dice ?? NaN)), bdc = mean(rows.map((r) => r.baselineDice ?? NaN));
+  const ae = mean(rows.map((r) => r.areaError ?? NaN)), bae = mean(rows.map((r) => r.baselineAreaError ?? NaN));
+  const areaRatio = truth ? (bae > 0 ? ae / bae : ae > 0 ? Infinity : 1) : NaN;
+  const missRatio = truth ? (1 - bdc > 0 ? (1 - dc) / (1 - bdc) : 1 - dc > 0 ? Infinity : 1) : NaN;
+  const targetError = mean(rows.map((r) => r.targetError));
+  return {
+    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, steps: r0.steps, slices: rows.length,
+    targetError,
+    regressorError: mean(rows.map((r) => (r.targetBurden > 0 ? Math.abs(r.regressorBurden - r.targetBurden) / r.targetBurden : NaN))),
+    moved: mean(rows.map((r) => r.moved)),
+    dice: dc, baselineDice: bdc, areaError: ae, baselineAreaError: bae, areaRatio, missRatio,
+    segmentedBaselineDice: mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), segmentedBaselineAreaError: mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN)),
+    meetsAcceptance: truth && areaRatio <= 0.5 && missRatio <= 0.8,
+    objective: truth ? areaRatio + missRatio : targetError,
+    secondsPerSlice: mean(rows.map((r) => r.seconds)),
+  };
+}
+
+const ROW_KEYS: (keyof TuneRow)[] = [
+  'noiseLevel', 'scale', 'respacing', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBurden', 'segmentedBaselineBurden',
+  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'seconds',
+];
+const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
+  'noiseLevel', 'scale', 'respacing', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
+  'segmentedBaselineDice', 'segmentedBaselineAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
+];
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * Objects as CSV with the given columns (snake_case headers; missing values empty).
+ *
+ * @param rows - the objects.
+ * @param keys - the columns.
+ */
+function toCsv<T extends object>(rows: readonly T[], keys: readonly (keyof T)[]): string {
+  const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v));
+  return `${[keys.map((k) => snake(String(k))).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n')}\n`;
+}
+
+/** The tuning rows as CSV (`tune.csv`). @param rows - the rows. */
+export function tuneRowsCsv(rows: readonly TuneRow[]): string {
+  return toCsv(rows, ROW_KEYS);
+}
+
+/** The setting summaries as CSV (`tune-summary.csv`). @param summaries - the summaries. */
+export function tuneSummaryCsv(summaries: readonly TuneSettingSummary[]): string {
+  return toCsv(summaries, SUMMARY_KEYS);
+}
+
+const f4 = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : String(v));
+
+/**
+ * The short Markdown summary of a tuning (`tune.md`): the best setting and
+ * the flags that select it, the grid ranked, and the regressor's accuracy
+ * per timestep bucket.
+ *
+ * @param r - the tuning's result.
+ */
+export function tuneMarkdown(r: TuneResult): string {
+  const b = r.best;
+  const lines = [
+    '# Guidance tuning',
+    '',
+    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps) — `
+      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}'\`.`,
+    r.scoredAgainstTruth
+      ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
+        + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
+        + `area ratio <= 0.5 and miss ratio <= 0.8. The segmenter on the unchanged baseline scores Dice ${f4(b.segmentedBaselineDice)}, area error ${f4(b.segmentedBaselineAreaError)} `
+        + '(the baseline row above uses its label).'
+      : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
+    '',
+    'Ranked (objective: area ratio + miss ratio with real follow-ups, 2 = the unchanged baseline; else the relative target error). '
+      + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
+      + '`regressor err` small while `target err` is large means the regressor is satisfied by changes the segmenter does not see.',
+    '',
+    '| L | s | respacing | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
+      + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
+  ];
+  if (r.regressor?.length) {
+    lines.push('', 'Regressor on noised scans (forward process from scans with known burden):', '',
+      '| t | n | MAE | bias | MAE of a constant | correlation |', '|---|---:|---:|---:|---:|---:|',
+      ...r.regressor.map((q) => `| ${q.from}-${q.to - 1} | ${q.n} | ${f4(q.mae)} | ${f4(q.bias)} | ${f4(q.maeConstant)} | ${f4(q.correlation)} |`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface TuneSlice {
+  slice: PredictionSlice;
+  truth?: FollowupTruth;
+  relativeChange: number;
+  segmentedBaselineBurden: number;
+  segmentedBaselineMask: Uint8Array;
+  trueBurden?: number;
+}
+
+/**
+ * Sweeps the guidance over a grid on held-out slices and scores the
+ * segmented tumour of each result (one guided sample per slice and setting,
+ * no probability map). Writes to `out`: `tune.csv` (every sample),
+ * `tune-summary.csv` (means per setting, best first), `tune.json`,
+ * `tune.md` (the best setting and the grid ranked) and, with the regressor
+ * check, `regressor-noise.csv`.
+ *
+ * With real follow-ups a setting is ranked by area ratio + miss ratio (its
+ * mean area error over the baseline's, plus its mean 1 - Dice over the
+ * baseline's: 2 is no better than the unchanged baseline), else by the
+ * segmented burden's relative error to the target.
+ *
+ * @example
+ * ```ts
+ * import { tuneGuidance } from '@tumorcast/pipeline/node';
+ * const r = await tuneGuidance({
+ *   data: 'heldout', truth: 'heldout/followup', out: 'out/tune', targets: { kind: 'truth' },
+ *   models: { diffusion: 'diffusion.safetensors', regressor: 'regressor.safetensors', segmenter: 'segmenter.safetensors' },
+ *   noiseLevels: [100, 200, 300], scales: [50000, 200000, 800000],
+ * });
+ * console.log(r.best);
+ * ```
+ *
+ * @param o - see {@link TuneOptions}.
+ * @throws PipelineInputError or PipelineDataError naming the option, file or slice, before any sampling.
+ */
+export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
+  const fn = 'tuneGuidance';
+  if (!o || typeof o !== 'object') throw new TypeError(`'options' passed to '${fn}' must be an object`);
+  const names = o.names ?? apiOptionName;
+  const log = o.log ?? (() => undefined);
+  for (const k of ['data', 'out'] as const) if (typeof o[k] !== 'string' || !o[k]) throw new PipelineInputError(`${names(k)} must be a folder path`);
+  if (!o.targets || !['constant', 'json', 'series', 'truth'].includes(o.targets.kind)) {
+    throw new PipelineInputError(`${names('targets')} must be { kind: 'truth' }, { kind: 'constant', relativeChange }, { kind: 'json', file } or { kind: 'series', file, followupDay }`);
+  }
+  if (o.targets.kind === 'truth' && !o.truth) throw new PipelineInputError(`targets from the real follow-ups need ${names('truth')}`);
+  const noiseLevels = checkGrid('noiseLevels', o.noiseLevels ?? [100, 200, 300], true, 1, fn);
+  const scales = checkGrid('scales', o.scales ?? [50000, 200000, 800000], false, 0, fn);
+  const respacings = o.respacings ?? [DEFAULT_SAMPLE_SETTINGS.respacing];
+  if (!Array.isArray(respacings) || !respacings.length || respacings.some((r) => typeof r !== 'string')) {
+    throw new PipelineInputError(`'respacings' passed to '${fn}' must be a non-empty list of respacings ('' for none, e.g. 'ddim100'), got ${JSON.stringify(respacings)}`);
+  }
+  const base: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings, samples: 1 };
+
+  let infos: SliceSampleInfo[] = await listPredictionSlices(o.data);
+  if (o.slices?.length) {
+    const want = new Set(o.slices);
+    infos = infos.filter((i) => want.has(i.id));
+    if (!infos.length) throw new PipelineInputError(`none of the requested slices (${o.slices.join(', ')}) is in ${o.data}`);
+  }
+  if (!infos.length) throw new PipelineDataError(`${o.data} holds no slices (testing/, validation/ or training/ slice folders)`);
+  const truths = new Map<string, FollowupTruth>();
+  if (o.truth) {
+    for (const i of infos) {
+      const t = await loadTruth(o.truth, i.id);
+      if (!t) throw new PipelineDataError(`slice ${i.id} has no real follow-up in ${names('truth', o.truth)}: give one for every slice, or select slices with ${names('slices')}`);
+      truths.set(i.id, t);
+    }
+  }
+  let changes: (id: string) => number;
+  if (o.targets.kind === 'truth') {
+    changes = () => NaN; // filled per slice below, from the labels
+  } else {
+    const { targets } = resolveTargets(o.targets, infos.map((i) => i.id), names);
+    const missing = infos.find((i) => !targets[i.id]);
+    if (missing) throw new PipelineDataError(`no relative change for slice ${missing.id} in ${names('targets')}`);
+    changes = (id) => (targets[id] as { relativeChange: number }).relativeChange;
+  }
+
+  const networks: PredictionNetworks = await loadModels(o.models, { names });
+  try {
+    for (const noiseLevel of noiseLevels) for (const respacing of respacings) checkSettingsFit(networks, { noiseLevel, respacing }, o.models.diffusion, names);
+    const segmenter = segmenterOf(networks);
+    const S = networks.imageSize;
+    const slices: TuneSlice[] = [];
+    for (const info of infos) {
+      const slice = await loadPredictionSlice(info, S);
+      if (!slice.modelLabel || slice.burden === undefined || !slice.nativeLabel) {
+        throw new PipelineDataError(`slice ${info.id} has no label: tuning needs the baseline's tumour label (the burden guidance starts from)`);
+      }
+      const truth = truths.get(info.id);
+      const trueBurden = truth ? count(truth.label) / Math.max(1, brainPixels(truth.image)) : undefined;
+      let d = changes(info.id);
+      if (o.targets.kind === 'truth') {
+        if (!(slice.burden > 0)) throw new PipelineDataError(`slice ${info.id} has an empty baseline label: its true relative change is undefined; leave it out with ${names('slices')}`);
+        d = (trueBurden as number) / slice.burden - 1;
+      }
+      // The segmenter's reading of the unchanged baseline: what the result's segmented burden moves from.
+      const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+      const mask = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
+      const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
+      const segNative = toNative(seg.dataSync() as Float32Array, S, 1, slice.width, slice.height);
+      tf.dispose([image, mask, seg]);
+      const brain = Math.max(1, brainPixels(slice.native));
+      const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
+      slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain });
+    }
+
+    let regressor: RegressorNoiseBucket[] | undefined;
+    fs.mkdirSync(o.out, { recursive: true });
+    if (o.regressorCheck ?? true) {
+      const images = slices.map((s) => ({ model: s.slice.model, burden: s.slice.burden as number }));
+      // The real follow-ups are further images with known burdens (brought to the networks' size as the baselines are).
+      if (o.truth) {
+        for (const s of slices) {
+          const info = await findTruth(o.truth, s.slice.id);
+          const t = info ? await loadPredictionSlice(info, S) : undefined;
+          if (t?.burden !== undefined) images.push({ model: t.model, burden: t.burden });
+        }
+      }
+      if (images.length >= 2) {
+        regressor = regressorNoiseAccuracy(networks, images, { edges: REGRESSOR_NOISE_EDGES, seed: base.seed });
+        writeFileAtomicSync(path.join(o.out, 'regressor-noise.csv'), regressorNoiseCsv(regressor));
+        for (const q of regressor) log(`regressor at t ${q.from}-${q.to - 1}: MAE ${f4(q.mae)} (a constant: ${f4(q.maeConstant)}), bias ${f4(q.bias)}, correlation ${f4(q.correlation)}`);
+      } else {
+        log('regressor check skipped: it needs at least 2 slices');
+      }
+    }
+
+    const rows: TuneRow[] = [];
+    const total = noiseLevels.length * scales.length * respacings.length;
+    let k = 0;
+    for (const respacing of respacings) {
+      const diffusion = samplingDiffusion(networks, { respacing });
+      for (const noiseLevel of noiseLevels) {
+        const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
+        for (const scale of scales) {
+          k++;
+          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing };
+          for (const s of slices) {
+            const t0 = performance.now();
+            const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
+            const seconds = (performance.now() - t0) / 1000;
+            const { slice } = s;
+            const brain = Math.max(1, brainPixels(slice.native));
+            const segmentedBurden = count(p.followupMaskNative) / brain;
+            let maxChange = 0;
+            for (let i = 0; i < slice.native.length; i++) maxChange = Math.max(maxChange, Math.abs((p.followupNative[i] as number) - (slice.native[i] as number)));
+            const want = p.targetBurden - s.segmentedBaselineBurden;
+            const row: TuneRow = {
+              noiseLevel, scale, respacing, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: p.baselineBurden, targetBurden: p.targetBurden,
+              regressorBurden: p.predictedBurden, segmentedBaselineBurden: s.segmentedBaselineBurden, segmentedBurden,
+              targetError: p.targetBurden > 0 ? Math.abs(segmentedBurden - p.targetBurden) / p.targetBurden : NaN,
+              moved: Math.abs(want) > 1e-9 ? (segmentedBurden - s.segmentedBaselineBurden) / want : NaN,
+              maxChange, seconds,
+            };
+            if (s.truth) {
+              const sp = [slice.spacing[1], slice.spacing[0]];
+              const grid = (m: Uint8Array) => ({ data: m, shape: [slice.height, slice.width], spacing: sp });
+              const trueArea = count(s.truth.label);
+              const areaErr = (m: Uint8Array) => (trueArea > 0 ? Math.abs(count(m) - trueArea) / trueArea : count(m) > 0 ? Infinity : 0);
+              Object.assign(row, {
+                trueBurden: s.trueBurden,
+                dice: dice(grid(p.followupMaskNative), grid(s.truth.label)),
+                areaError: areaErr(p.followupMaskNative),
+                baselineDice: dice(grid(slice.nativeLabel!), grid(s.truth.label)),
+                baselineAreaError: areaErr(slice.nativeLabel!),
+                segmentedBaselineDice: dice(grid(s.segmentedBaselineMask), grid(s.truth.label)),
+                segmentedBaselineAreaError: areaErr(s.segmentedBaselineMask),
+              });
+            }
+            rows.push(row);
+          }
+          const sm = summariseTuneRows(rows.slice(-slices.length));
+          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps): `
+            + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)}, Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
+            + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
+        }
+      }
+    }
+    const groups = new Map<string, TuneRow[]>();
+    for (const r of rows) {
+      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}`;
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    const rank = (v: number) => (Number.isNaN(v) ? Infinity : v);
+    const summaries = [...groups.values()].map(summariseTuneRows).sort((a, b) => rank(a.objective) - rank(b.objective));
+    const result: TuneResult = { rows, summaries, best: summaries[0]!, regressor, scoredAgainstTruth: !!o.truth };
+    writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
+    writeFileAtomicSync(path.join(o.out, 'tune-summary.csv'), tuneSummaryCsv(summaries));
+    writeFileAtomicSync(path.join(o.out, 'tune.json'), `${JSON.stringify(result, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+    writeFileAtomicSync(path.join(o.out, 'tune.md'), tuneMarkdown(result));
+    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}'; wrote ${path.join(o.out, 'tune.md')}`);
+    return result;
+  } finally {
+    networks.dispose();
+  }
+}
