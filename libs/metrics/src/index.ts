@@ -29,3 +29,5 @@ export type {
 export { percentile, percentileInPlace } from './percentile.js';
 export { brierScore, evaluateProbabilityMap } from './probability.js';
 export type { BrierOptions, ProbabilityMapOptions, ThresholdResult, ProbabilityMapEvaluation } from './probability.js';
+export { wilcoxon, normalSf } from './wilcoxon.js';
+export type { WilcoxonOptions, WilcoxonResult, WilcoxonZeroMethod, WilcoxonAlternative } from './wilcoxon.js';
