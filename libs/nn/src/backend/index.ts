@@ -11,3 +11,5 @@ export {
 export type { WasmKernelFillOptions, KernelFillArgs } from './wasm-kernels.js';
 export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES, trackPeakMemory, wasmHeapBytes } from './memory.js';
 export type { MemoryBudgetOptions, PeakMemory } from './memory.js';
+export { startWasm, resolveWasmThreads, autoWasmThreads, wasmThreadsInUse, MAX_WASM_THREADS, WASM_THREADS_ENV } from './threads.js';
+export type { WasmThreadsRequest, StartWasmResult } from './threads.js';

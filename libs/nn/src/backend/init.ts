@@ -3,6 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernelFills } from './wasm-kernels.js';
+import { startWasm, type WasmThreadsRequest } from './threads.js';
 
 /** A backend request: `auto` picks the fastest one available. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -24,6 +25,15 @@ export interface InitBackendOptions {
    * @defaultValue console.error (stderr, so that stdout stays machine-readable)
    */
   log?: ((message: string) => void) | false;
+  /**
+   * Threads of the wasm backend's XNNPACK pool: a positive integer, or
+   * `auto` for the cores this process may use (`os.availableParallelism()`,
+   * at most 8; 1 inside a Jest worker). Fixed once the wasm backend has
+   * started. The environment variable `TUMORCAST_WASM_THREADS` overrides
+   * this option. See {@link startWasm}.
+   * @defaultValue 'auto'
+   */
+  threads?: WasmThreadsRequest;
 }
 
 /** The node bindings, in order of preference. */
@@ -102,12 +112,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
           "install one of them (npm install @tensorflow/tfjs-node) or use backend 'wasm'",
       );
     } else {
-      name = await initWasm();
-      detail = `SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'}`;
+      name = 'wasm';
+      detail = await initWasm(options.threads);
     }
   } else if (request === 'wasm') {
-    name = await initWasm();
-    detail = `SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}`;
+    name = 'wasm';
+    detail = await initWasm(options.threads);
   } else {
     if (!(await setUp('cpu'))) throw new BackendError("could not initialise tfjs's 'cpu' backend");
     name = 'cpu';
@@ -119,18 +129,20 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   return name;
 }
 
-async function initWasm(): Promise<BackendName> {
+/** Starts wasm (threaded per `threads`) with the kernel fills; returns the log line's detail. */
+async function initWasm(threads: WasmThreadsRequest | undefined): Promise<string> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     throw new BackendError(`could not load @tensorflow/tfjs-backend-wasm (${(e as Error).message}); run npm install`);
   }
-  if (!(await setUp('wasm'))) {
+  const started = await startWasm(threads, () => setUp('wasm'));
+  if (!started.ok) {
     // Never fall back to the slow pure-JS backend silently.
     throw new BackendError("the wasm backend failed to initialise; pass { backend: 'cpu' } explicitly to run (slowly) without it");
   }
   registerWasmKernelFills();
-  return 'wasm';
+  return `SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, ${started.detail}`;
 }
 
 /** The backend chosen by the last {@link initBackend} call, or undefined before it. */
