@@ -16,6 +16,7 @@ import type { RunOptions } from './run.js';
 import { FIT_GROWTH_KEYS, fitGrowthCommand, fitGrowthModelOptionsOf } from './growth.js';
 import { cliErrors, flagName } from './errors.js';
 import { runDemo } from './demo.js';
+import { TUNE_KEYS, tuneCommand } from './tune.js';
 
 const d = DEFAULT_SAMPLE_SETTINGS;
 const MODEL_KEYS = defineConfigSchema({
@@ -159,6 +160,18 @@ const COMMANDS = {
     }),
     examples: ['tumorcast-predict demo', 'npm run demo'],
   },
+  tune: {
+    summary: 'sweep noise level, guidance scale and respacing on held-out slices; score the segmented tumour against the target and the real follow-up',
+    schema: defineConfigSchema({
+      ...TUNE_KEYS, ...TARGET_KEYS, ...MODEL_KEYS,
+      seed: SAMPLE_KEYS.seed, eta: SAMPLE_KEYS.eta, amplify_early_target: SAMPLE_KEYS.amplify_early_target,
+      initial_noise_std: SAMPLE_KEYS.initial_noise_std, output_mode: SAMPLE_KEYS.output_mode,
+    }),
+    examples: [
+      'tumorcast-predict tune --noise-levels 100,200,300 --scales 200000,1000000 --out out/tune',
+      'tumorcast-predict tune --data heldout --truth heldout/followup --true-change --diffusion d.safetensors --regressor r.safetensors --out out/tune',
+    ],
+  },
 } satisfies Record<string, Command>;
 
 type Commands = typeof COMMANDS;
@@ -278,7 +291,7 @@ export function settingsOf(c: RunConfig): SampleSettings {
   };
 }
 
-function modelsOf(c: RunConfig): ModelPaths {
+function modelsOf(c: Pick<RunConfig, keyof typeof MODEL_KEYS>): ModelPaths {
   const b = builtinModelPaths();
   const seg = c.segmenter;
   return {
@@ -297,7 +310,7 @@ function growthFitOf(c: Pick<RunConfig, 'growth_objective' | 'bootstrap_noise'>)
 }
 
 /** Where the relative changes come from, in a resolved `sample`/`probability-map`/`run` config. */
-export function targetsOf(c: RunConfig): TargetSource {
+export function targetsOf(c: Pick<RunConfig, keyof typeof TARGET_KEYS>): TargetSource {
   const sources: ('series' | 'targets' | 'relative_change')[] = ['series', 'targets', 'relative_change'];
   const given = sources.filter((k) => c[k] !== undefined);
   const notOne = () => new CliError(`give exactly one of --series (with --followup-day), --targets or --relative-change${given.length ? `; got ${given.map((g) => `--${g.replace(/_/g, '-')}`).join(' and ')}` : ''}`);
@@ -359,6 +372,21 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const c = resolved.config;
     await initBackend({ backend: request ?? 'auto', log });
     await runDemo({ out: c.out, seed: c.seed, samples: c.samples, slices: c.slices, log });
+    return 0;
+  }
+  if (resolved.command === 'tune') {
+    const c = resolved.config;
+    checkSampleOptions({ initial_noise_std: c.initial_noise_std, respacing: '' });
+    for (const r of c.respacings) if (r !== 'none') checkSampleOptions({ initial_noise_std: c.initial_noise_std, respacing: r });
+    const given = c.series !== undefined || c.targets !== undefined || c.relative_change !== undefined;
+    const options = {
+      data: c.data, truth: c.truth, out: c.out, slices: c.slices, noiseLevels: c.noise_levels, scales: c.scales, respacings: c.respacings,
+      trueChange: c.true_change, regressorCheck: c.regressor_check, models: modelsOf(c), targets: given ? targetsOf(c) : undefined,
+      phantom: { patients: c.phantom_patients, seed: c.phantom_seed, slices: c.phantom_slices },
+      settings: { seed: c.seed, eta: c.eta, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std, outputMode: c.output_mode }, log,
+    };
+    await initBackend({ backend: request ?? 'auto', log });
+    await tuneCommand(options);
     return 0;
   }
   const c = resolved.config;
