@@ -18,6 +18,7 @@ export { toNative, channelOf, PADDED_SIZE } from './geometry.js';
 export type { SliceImages } from './geometry.js';
 export { predictSlice } from './predict.js';
 export type { PredictSliceOptions, SlicePrediction, SliceProgressCallback } from './predict.js';
+export type { ProbabilityMapRequest, ProbabilityMapRunner } from './parallel.js';
 export { scoreSlice, scoreImage, scoresToCsv, summarise } from './evaluate.js';
 export type { FollowupTruth, ImageScores, SliceScores, ScoreSummary } from './evaluate.js';
 export { samplingPlan, describePlan, sliceProgress, GUIDED_STEP_WEIGHT } from './plan.js';

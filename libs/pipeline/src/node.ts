@@ -4,7 +4,8 @@
  * networks, baseline slices and real follow-ups of a data folder, the growth
  * fit from a size CSV, a whole data set into an output folder
  * (`runDataset`: NIfTI, PNG, metrics, `report.html`; resumable and
- * shardable), and the report and evaluation of a finished folder.
+ * shardable; maps on every core with `MapPool`), and the report and
+ * evaluation of a finished folder.
  * Everything of `@tumorcast/pipeline` is re-exported here.
  */
 export * from './index.js';
@@ -34,9 +35,18 @@ export {
 export type { RunRecord, SliceResult, FolderState, FolderHolder } from './outdir.js';
 export { runDataset, reportFolder, buildReport } from './run.js';
 export type { RunDatasetOptions, RunLocks, RunProgress, ReportFolderOptions } from './run.js';
+export { MapPool, resolveMapWorkers, mapWorkerBytes, MAP_WORKER_BASE_BYTES } from './parallel-map.js';
+export type { MapPoolOptions, PoolMapOptions, MapWorkersInput, MapWorkersDecision } from './parallel-map.js';
 export { evaluateRun } from './evaluate-run.js';
 export type { EvaluateRunOptions } from './evaluate-run.js';
 export { tuneGuidance, summariseTuneRows, tuneRowsCsv, tuneSummaryCsv, tuneMarkdown } from './tune.js';
 export type { TuneOptions, TuneTargetSource, TuneRow, TuneSettingSummary, TuneResult } from './tune.js';
 export { regressorNoiseAccuracy, regressorNoiseCsv, REGRESSOR_NOISE_EDGES } from './tune-regressor.js';
 export type { BurdenImage, RegressorNoiseOptions, RegressorNoiseBucket } from './tune-regressor.js';
+export { runCohort } from './cohort.js';
+export type { RunCohortOptions, CohortProgress, CohortRunResult } from './cohort.js';
+export {
+  cohortTable, cohortTableCsv, cohortSlicesCsv, cohortPatientsCsv, cohortGrowthCsv, cohortParamsCsv, cohortScenariosCsv, renderCohortReport, boxPlotSvg, scenarioChartSvg,
+  COHORT_IMAGE_METRICS, SCENARIO_DISCLAIMER,
+} from './cohort-report.js';
+export type { CohortPatientResult, CohortSliceResult, CohortScenarioResult, CohortTableRow, CohortReportInput } from './cohort-report.js';

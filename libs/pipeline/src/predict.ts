@@ -7,13 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import { backgroundValue, fromModelRange, toModelRange } from '@tumorcast/diffusion';
 import type { Diffusion } from '@tumorcast/diffusion';
 import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown } from '@tumorcast/guided-sampler';
-import type { Segmenter } from '@tumorcast/guided-sampler';
+import type { GuidedSampleKnownOptions, Segmenter } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
 import { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import type { SliceImages } from './geometry.js';
 import { toNative } from './geometry.js';
+import type { ProbabilityMapRunner } from './parallel.js';
 
 /** What {@link predictSlice} produces. */
 export interface SlicePrediction {
@@ -73,6 +74,48 @@ export interface PredictSliceOptions {
    * @defaultValue undefined
    */
   onProgress?: SliceProgressCallback;
+  /**
+   * Computes the probability map (of two or more runs) instead of this
+   * thread, e.g. `MapPool.runner` of `@tumorcast/pipeline/node` (workers with
+   * their own copy of the networks and their segmenter, `segmenterOf`): the
+   * same runs, so the same map. Progress then comes per finished run
+   * (`'map'`), not per step.
+   * @defaultValue undefined (the map is computed here)
+   */
+  mapRunner?: ProbabilityMapRunner;
+}
+
+/**
+ * The guided sampler's options of one slice's prediction (without `image`'s
+ * batch of runs): shared by {@link predictSlice} and the map workers, so that
+ * both draw the same runs.
+ *
+ * @param networks - the networks.
+ * @param diffusion - the sampling process.
+ * @param settings - the sampling settings.
+ * @param image - the baseline `[1, S, S, 4]` in the networks' range.
+ * @param baselineBurden - r0.
+ * @param relativeChange - d.
+ */
+export function sliceSamplerOptions(
+  networks: PredictionNetworks, diffusion: Diffusion, settings: SampleSettings, image: tf.Tensor4D, baselineBurden: number, relativeChange: number,
+): GuidedSampleKnownOptions {
+  return {
+    diffusion,
+    model: (x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y),
+    regressor: networks.regressor,
+    image,
+    dataRange: networks.dataRange,
+    baselineBurden,
+    relativeChange,
+    noiseLevel: settings.noiseLevel,
+    scale: settings.scale,
+    classLabel: networks.unet.config.numClasses ? 1 : null,
+    eta: settings.eta,
+    seed: settings.seed,
+    amplifyEarlyTarget: settings.amplifyEarlyTarget,
+    initialNoiseStd: settings.initialNoiseStd,
+  };
 }
 
 function brainCount(img: Float32Array, channels: number): number {
@@ -140,22 +183,7 @@ export async function predictSlice(
     source = seg.name;
   }
   try {
-    const common = {
-      diffusion,
-      model: (x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y),
-      regressor: networks.regressor,
-      image,
-      dataRange: networks.dataRange,
-      baselineBurden,
-      relativeChange,
-      noiseLevel: settings.noiseLevel,
-      scale: settings.scale,
-      classLabel: networks.unet.config.numClasses ? 1 : null,
-      eta: settings.eta,
-      seed: settings.seed,
-      amplifyEarlyTarget: settings.amplifyEarlyTarget,
-      initialNoiseStd: settings.initialNoiseStd,
-    };
+    const common = sliceSamplerOptions(networks, diffusion, settings, image, baselineBurden, relativeChange);
     const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
     const followupModel = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1).dataSync() as Float32Array);
     const trajectory = guided.predictions.map((p) => p[0] as number);
@@ -171,6 +199,13 @@ export async function predictSlice(
       // The map's only run would be the guided sample again (run 0 draws from the same seed stream):
       // its probability is that sample's mask, (0 + mask) / 1 as the map sums it.
       probabilityModel = Float32Array.from(followMask, (v) => 0 + v);
+    } else if (options.mapRunner) {
+      const mask = baselineMaskModel.dataSync() as Float32Array;
+      const request = { image: slice.model, imageSize: S, baselineMask: Float32Array.from(mask), baselineBurden, relativeChange, settings };
+      probabilityModel = await options.mapRunner(request, (done, total) => onProgress?.('map', done, total));
+      if (!(probabilityModel instanceof Float32Array) || probabilityModel.length !== S * S) {
+        throw new RangeError(`'mapRunner' passed to 'predictSlice' must resolve with a Float32Array of ${S}x${S} values (the map at the networks' size)`);
+      }
     } else {
       const map = await growthProbabilityMap({
         ...common, samples: settings.samples, segmenter, baselineMask: baselineMaskModel,

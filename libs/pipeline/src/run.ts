@@ -12,6 +12,8 @@ import path from 'node:path';
 import { loadNifti } from '@tumorcast/nifti/node';
 import { writeFileAtomicSync } from '@tumorcast/cli';
 import type { SliceSampleFiles, SliceSampleInfo } from '@tumorcast/dataset';
+import type { Diffusion } from '@tumorcast/diffusion';
+import type { Segmenter } from '@tumorcast/guided-sampler';
 import { OutputFolderError, PipelineDataError, PipelineInputError, apiOptionName } from './errors.js';
 import type { OptionNamer } from './errors.js';
 import { loadModels } from './models.js';
@@ -23,7 +25,8 @@ import type { SampleSettings } from './settings.js';
 import { checkSlices, decodedBytes, firstNonFinite, listPredictionSlices, loadNativeSlice, predictionSliceOf, readSliceFiles, shardSlices } from './slices.js';
 import { predictSlice } from './predict.js';
 import { describePlan, samplingPlan, sliceProgress } from './plan.js';
-import type { SamplingPlan } from './plan.js';
+import type { ProgressSink, SamplingPlan } from './plan.js';
+import { MapPool, resolveMapWorkers } from './parallel-map.js';
 import { scoreSlice, scoresToCsv, summarise } from './evaluate.js';
 import type { FollowupTruth, SliceScores } from './evaluate.js';
 import { checkTruth, findTruth, loadTruth } from './truth.js';
@@ -150,6 +153,20 @@ export interface RunDatasetOptions {
   onProgress?: (progress: RunProgress) => void;
   /** How the output folder is locked against other processes. @defaultValue no locks */
   locks?: RunLocks;
+  /**
+   * Worker threads that compute the probability maps (each with its own
+   * backend and copy of the networks; see `MapPool`): a count, or `'auto'`
+   * (cores, runs per map and free memory; see `resolveMapWorkers`). 1 computes
+   * the maps in this thread. The maps are the same either way.
+   * @defaultValue 'auto'
+   */
+  workers?: number | 'auto';
+  /**
+   * A started pool to compute the maps with (e.g. one shared by several runs
+   * with the same networks); the run does not close it. Overrides `workers`.
+   * @defaultValue undefined (the run starts and closes its own, per `workers`)
+   */
+  mapPool?: MapPool;
   /** How messages and log lines name the options. @defaultValue apiOptionName */
   names?: OptionNamer;
 }
@@ -169,6 +186,9 @@ function checkOptions(o: RunDatasetOptions): void {
   for (const k of ['data', 'out'] as const) if (typeof o[k] !== 'string' || !o[k]) throw new TypeError(`'${k}' passed to '${fn}' must be a folder path`);
   if (!o.models || typeof o.models.diffusion !== 'string' || typeof o.models.regressor !== 'string') {
     throw new TypeError(`'models' passed to '${fn}' must name the 'diffusion' and 'regressor' files`);
+  }
+  if (o.workers !== undefined && o.workers !== 'auto' && !(Number.isInteger(o.workers) && o.workers >= 1)) {
+    throw new PipelineInputError(`${(o.names ?? apiOptionName)('workers', String(o.workers))} is not 'auto' or an integer >= 1 (map worker threads; 1 computes maps in this thread)`);
   }
   if (!o.targets || !['constant', 'json', 'series'].includes(o.targets.kind)) {
     throw new TypeError(`'targets' passed to '${fn}' must be { kind: 'constant', relativeChange }, { kind: 'json', file } or { kind: 'series', file, followupDay }`);
@@ -346,17 +366,51 @@ interface SamplingContext {
 
 /** Predicts and writes the slices `ids` (the sampling process and the segmenter built once). */
 async function sampleSlices(o: RunDatasetOptions, ids: readonly string[], c: SamplingContext): Promise<void> {
-  const { models, settings, names, log } = c;
+  const { models, settings, log } = c;
   // Progress per sampling step (the map is most of the work), after a plan line.
   const diffusion = models ? samplingDiffusion(models, settings) : undefined;
   const plan = samplingPlan(diffusion ?? { timestepMap: new Int32Array(0) }, settings, ids.length);
   if (!ids.length || !models || !diffusion) return;
   log(describePlan(plan));
   o.onPlan?.(plan);
-  let last = false;
-  const sink = { update: (done: number, status: Record<string, string | number>) => o.onProgress?.({ done, total: plan.units, status, last }) };
+  const state = { last: false };
+  const sink = { update: (done: number, status: Record<string, string | number>) => o.onProgress?.({ done, total: plan.units, status, last: state.last }) };
   const segmenter = segmenterOf(models);
   const infos = new Map(c.infos.map((i) => [i.id, i]));
+  const pool = o.mapPool ?? await startMapPool(o, c);
+  try {
+    await sampleEach(o, ids, c, { plan, sink, diffusion, segmenter, infos, pool, state });
+  } finally {
+    if (pool !== o.mapPool) await pool?.close();
+  }
+}
+
+/** The run's own map pool, when its maps take two or more workers. */
+async function startMapPool(o: RunDatasetOptions, c: SamplingContext): Promise<MapPool | undefined> {
+  if (!c.maps || !c.models || c.settings.samples < 2) return undefined;
+  const w = resolveMapWorkers({ workers: o.workers ?? 'auto', samples: c.settings.samples, imageSize: c.models.imageSize, models: o.models, names: c.names });
+  c.log(`map workers: ${w.reason}`);
+  if (w.warning) c.log(`warning: ${w.warning}`);
+  return w.workers > 1 ? MapPool.start({ models: o.models, workers: w.workers }) : undefined;
+}
+
+/** What {@link sampleEach} works with besides the context. */
+interface SliceLoop {
+  plan: SamplingPlan;
+  sink: ProgressSink;
+  diffusion: Diffusion;
+  segmenter: Segmenter;
+  infos: Map<string, SliceSampleInfo>;
+  pool: MapPool | undefined;
+  /** Whether the last slice is finished (read by the progress sink). */
+  state: { last: boolean };
+}
+
+/** Predicts and writes each slice of `ids`. */
+async function sampleEach(o: RunDatasetOptions, ids: readonly string[], c: SamplingContext, l: SliceLoop): Promise<void> {
+  const { models, settings, names, log } = c;
+  const { plan, sink, diffusion, segmenter, infos, pool } = l;
+  if (!models) return;
   for (const [index, id] of ids.entries()) {
     const t0 = performance.now();
     const info = infos.get(id)!;
@@ -364,7 +418,7 @@ async function sampleSlices(o: RunDatasetOptions, ids: readonly string[], c: Sam
     c.keptFiles.delete(id);
     const slice = predictionSliceOf(files, models.imageSize);
     const d = c.targets(id);
-    const p = await predictSlice(models, slice, d, { settings, diffusion, segmenter, onProgress: sliceProgress(sink, plan, index) });
+    const p = await predictSlice(models, slice, d, { settings, diffusion, segmenter, onProgress: sliceProgress(sink, plan, index), mapRunner: pool?.runner(id) });
     // Never write NaN: a network or a guidance scale that produces non-finite numbers fails the run here.
     const outputs = [['generated follow-up scan', p.followupNative], ...(c.maps ? [['probability map', p.probabilityNative]] : [])] as [string, Float32Array][];
     const bad = outputs.find(([, a]) => firstNonFinite(a) >= 0)?.[0]
@@ -408,7 +462,7 @@ async function sampleSlices(o: RunDatasetOptions, ids: readonly string[], c: Sam
       scores, seconds: (performance.now() - t0) / 1000, inputs: c.inputs.get(id), ...(warnings.length ? { warnings } : {}),
     };
     writeFileAtomicSync(path.join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-    last = index === ids.length - 1;
+    l.state.last = index === ids.length - 1;
     sink.update((index + 1) * plan.unitsPerSlice, { [`slice ${index + 1}/${ids.length}`]: 'done', burden: p.predictedBurden });
   }
 }
