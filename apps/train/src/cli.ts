@@ -4,26 +4,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CliError, ExitCode, describeFsError, describeSchema, parseArgs, removeStaleTempFiles, resolveConfig, signalExitCode, writeFileAtomicSync,
-} from '@tumorcast/cli';
-import type { ConfigSchema } from '@tumorcast/cli';
+import { CliError, ExitCode, describeFsError, describeSchema, parseArgs, resolveConfig, signalExitCode } from '@tumorcast/cli';
+import type { ConfigOf, ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
-import { DIFFUSION_SCHEMA, PREPARE_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA, VALIDATE_SCHEMA } from './schema.js';
-import type { TrainLoopResult } from './loop.js';
-import { resolveResume } from './resume.js';
+import { prepareResultsDir, resolveResume } from '@tumorcast/training';
+import type { TrainLoopResult } from '@tumorcast/training';
+import { COMMON_SCHEMA, DIFFUSION_SCHEMA, PREPARE_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA, VALIDATE_SCHEMA } from './schema.js';
 
 /** Folder of the shipped YAML configs (`small-*.yaml`, `paper-*.yaml`). */
 export const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../configs');
 
-const COMMANDS: Record<string, { schema: ConfigSchema; summary: string; trains: boolean }> = {
+const COMMANDS = {
   diffusion: { schema: DIFFUSION_SCHEMA, summary: 'train the diffusion U-Net (hybrid loss, AdamW, EMA)', trains: true },
   regressor: { schema: REGRESSOR_SCHEMA, summary: 'train the tumour-burden regressor on noised slices', trains: true },
   segmenter: { schema: SEGMENTER_SCHEMA, summary: 'train a tumour segmenter (Dice + BCE) for probability maps', trains: true },
   validate: { schema: VALIDATE_SCHEMA, summary: 'validation MSE of a diffusion or regressor checkpoint on a data folder', trains: false },
   prepare: { schema: PREPARE_SCHEMA, summary: 'turn 3-D BraTS volumes into the 2-D slice layout', trains: false },
-};
+} satisfies Record<string, { schema: ConfigSchema; summary: string; trains: boolean }>;
+
+/** Own keys only, so that e.g. 'toString' is no command. */
+function isCommand(name: string | undefined): name is keyof typeof COMMANDS {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
 
 const EXAMPLES = `Examples:
   tumorcast-train diffusion --config small --data-dir path/to/brats-slices --results-dir runs/diff
@@ -38,8 +41,8 @@ const EXIT_CODES = 'Exit codes: 0 success, 1 failure (bad data, a failed step), 
 
 /** The top-level help text. */
 export function helpText(command?: string): string {
-  if (command && COMMANDS[command]) {
-    const c = COMMANDS[command]!;
+  if (isCommand(command)) {
+    const c = COMMANDS[command];
     return `tumorcast-train ${command}: ${c.summary}
 
 Usage: tumorcast-train ${command} [--config small|paper|FILE.yaml] [--KEY VALUE ...]
@@ -98,52 +101,72 @@ export async function trainCli(argv: readonly string[], log: (m: string) => void
   }
 }
 
+/** snake_case to camelCase, as a type: `batch_size` is `batchSize`. */
+type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+/** A config with its keys as @tumorcast/training's options name them (`batch_size` -> `batchSize`). */
+export function camelKeys<T extends object>(config: T): { [K in keyof T as K extends string ? Camel<K> : K]: T[K] } {
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v])) as never;
+}
+
 async function run(argv: readonly string[], log: (m: string) => void): Promise<number> {
   const command = argv[0];
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${helpText()}\n`);
     return command ? 0 : 2;
   }
-  const spec = COMMANDS[command];
-  if (!spec) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  if (!isCommand(command)) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const spec: { schema: ConfigSchema } = COMMANDS[command];
   const { positionals, flags } = parseArgs(argv.slice(1), booleanKeys(spec.schema));
   if (flags.has('help')) {
     process.stdout.write(`${helpText(command)}\n`);
     return 0;
   }
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
-  const file = configFile(command, flags.get('config'));
-  const resolved = resolveConfig<Record<string, unknown>>(spec.schema, { file, flags, ignoreFlags: ['config', 'backend'] });
+  const sources = { file: configFile(command, flags.get('config')), flags, ignoreFlags: ['config', 'backend'] };
   const backend = flags.get('backend');
   const backends: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'cpu'];
-  if (backend === true) throw new CliError(`--backend needs a value: ${backends.join(', ')}`);
-  if (backend !== undefined && !backends.includes(backend as BackendRequest)) throw new CliError(`--backend must be one of ${backends.join(', ')}, got '${backend}'`);
-  checkPaths(command, resolved);
-  // What the command runs with: 'latest' resolved here, so that the notices go to `log`.
-  const cfg = spec.trains ? prepareResultsDir(resolved, log) : resolved;
-  await initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  /** The command's config, checked: schema, backend, paths. */
+  const setup = <S extends ConfigSchema>(schema: S): ConfigOf<S> => {
+    const cfg = resolveConfig(schema, sources);
+    if (backend === true) throw new CliError(`--backend needs a value: ${backends.join(', ')}`);
+    if (backend !== undefined && !backends.includes(backend as BackendRequest)) throw new CliError(`--backend must be one of ${backends.join(', ')}, got '${backend}'`);
+    checkPaths(command, cfg);
+    return cfg;
+  };
+  const start = () => initBackend({ backend: (backend ?? 'auto') as BackendRequest, log });
+  /** A training command's options: the config as it runs ('latest' resolved here, so that the notices go to `log`), recorded in the checkpoints. */
+  const training = async <C extends TrainConfig>(resolved: C) => {
+    const config = readyResultsDir(resolved, log);
+    await start();
+    return { ...camelKeys(config), config, log };
+  };
+  const lib = () => import('@tumorcast/training');
   switch (command) {
     case 'diffusion': {
-      const { trainDiffusion } = await import('./commands-diffusion.js');
-      return finished(await trainDiffusion(cfg as never, log), log);
+      const o = await training(setup(DIFFUSION_SCHEMA));
+      return finished(await (await lib()).trainDiffusion(o), log);
     }
     case 'regressor': {
-      const { trainRegressor } = await import('./commands-regressor.js');
-      return finished(await trainRegressor(cfg as never, log), log);
+      const o = await training(setup(REGRESSOR_SCHEMA));
+      return finished(await (await lib()).trainRegressor(o), log);
     }
     case 'segmenter': {
-      const { trainSegmenter } = await import('./commands-segmenter.js');
-      return finished(await trainSegmenter(cfg as never, log), log);
+      const o = await training(setup(SEGMENTER_SCHEMA));
+      return finished(await (await lib()).trainSegmenter(o), log);
     }
     case 'validate': {
-      const { validateCheckpoint } = await import('./commands-validate.js');
-      const result = await validateCheckpoint(cfg as never, log);
+      const c = setup(VALIDATE_SCHEMA);
+      await start();
+      const result = await (await lib()).validateCheckpoint({ ...camelKeys(c), log });
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return 0;
     }
     case 'prepare': {
+      const c = setup(PREPARE_SCHEMA);
+      await start();
       const { prepareSlices } = await import('./commands-prepare.js');
-      await prepareSlices(cfg as never, log);
+      await prepareSlices(c, log);
       return 0;
     }
   }
@@ -183,10 +206,10 @@ const PATH_KEYS: Record<string, Record<string, 'input-folder' | 'input-file' | '
  * the other way round. Each message names the key, the path and what was
  * expected.
  */
-export function checkPaths(command: string, cfg: Record<string, unknown>): void {
+export function checkPaths(command: string, cfg: object): void {
   const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
   for (const [key, kind] of Object.entries(PATH_KEYS[command] ?? {})) {
-    const v = cfg[key];
+    const v = (cfg as Record<string, unknown>)[key];
     if (v === undefined) continue;
     for (const p of Array.isArray(v) ? (v as string[]) : [v as string]) {
       const st = statOf(p);
@@ -208,7 +231,7 @@ export function checkPaths(command: string, cfg: Record<string, unknown>): void 
     }
   }
   if (command === 'diffusion' || command === 'regressor' || command === 'segmenter') {
-    const resume = cfg['resume_checkpoint'] as string | undefined;
+    const resume = (cfg as Partial<TrainConfig>).resume_checkpoint;
     if (resume && resume !== 'latest') {
       resolveResume(resume, '');
       const st = statOf(resume);
@@ -218,27 +241,20 @@ export function checkPaths(command: string, cfg: Record<string, unknown>): void 
   }
 }
 
+/** The keys every training command has. */
+type TrainConfig = ConfigOf<typeof COMMON_SCHEMA>;
+
 /**
- * Readies `results_dir` for a training run: creates it, removes the
- * temporary files a killed run left there (with a notice), saves the
- * resolved config as `config.json`, and resolves `resume_checkpoint: latest`
- * to the newest intact checkpoint (or to none, starting from scratch).
- * Returns the config the command runs with.
+ * Readies `results_dir` for a training run (@tumorcast/training's
+ * `prepareResultsDir`: temporary files of a killed run removed, the config
+ * saved as `config.json` with 'latest' as given, so that `--config
+ * <dir>/config.json` resumes again later) and returns the config the command
+ * runs with: `resume_checkpoint` resolved, or dropped to start from scratch.
  */
-export function prepareResultsDir(cfg: Record<string, unknown>, log: (m: string) => void): Record<string, unknown> {
-  const dir = cfg['results_dir'] as string;
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new CliError(`results_dir ${describeFsError(e) ?? `${dir}: ${(e as Error).message}`}`);
-  }
-  const removed = removeStaleTempFiles(dir);
-  if (removed.length) log(`removed ${removed.length} temporary file(s) an interrupted run left in ${dir}: ${removed.map((f) => path.basename(f)).join(', ')}`);
-  // Saved with 'latest' as given, so that `--config <dir>/config.json` resumes again later.
-  writeFileAtomicSync(path.join(dir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
-  const resume = resolveResume(cfg['resume_checkpoint'] as string | undefined, dir, log);
+export function readyResultsDir<C extends TrainConfig>(cfg: C, log: (m: string) => void): C {
+  const resume = prepareResultsDir({ resultsDir: cfg.results_dir, config: cfg, resumeCheckpoint: cfg.resume_checkpoint, log });
   const out = { ...cfg };
-  if (resume) out['resume_checkpoint'] = resume;
-  else delete out['resume_checkpoint'];
+  if (resume) out.resume_checkpoint = resume;
+  else delete out.resume_checkpoint;
   return out;
 }

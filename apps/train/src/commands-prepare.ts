@@ -7,15 +7,8 @@
 import { convertBratsVolumes } from '@tumorcast/dataset';
 import type { SliceSelection } from '@tumorcast/dataset';
 import { CliError, Progress } from '@tumorcast/cli';
+import type { PrepareConfig } from './schema.js';
 
-/** The resolved `prepare` config. */
-export interface PrepareConfig {
-  input: string;
-  out: string;
-  split: 'training' | 'validation' | 'testing';
-  slices: string;
-  dataset: string;
-}
 
 /** Parses `all`, `tumour` or `a:b` (inclusive start, exclusive end). */
 export function parseSliceSelection(s: string): SliceSelection {

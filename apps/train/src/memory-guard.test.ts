@@ -7,21 +7,20 @@ import { describe, expect, it } from '@jest/globals';
 import { WASM_HEAP_LIMIT_BYTES } from '@tumorcast/nn';
 import { resolveConfig } from '@tumorcast/cli';
 import { configFile } from './cli.js';
-import { diffusionStepBytes, unetConfigOf } from './commands-diffusion.js';
-import type { DiffusionTrainConfig } from './commands-diffusion.js';
-import { regressorConfigOf, regressorStepBytes } from './commands-regressor.js';
-import type { RegressorTrainConfig } from './commands-regressor.js';
+import { diffusionStepBytes, regressorConfigOf, regressorStepBytes, unetConfigOf } from '@tumorcast/training';
+import type { DiffusionTrainingOptions, RegressorTrainingOptions } from '@tumorcast/training';
+import { camelKeys } from './cli.js';
 import { DIFFUSION_SCHEMA, REGRESSOR_SCHEMA } from './schema.js';
 
 /** The `paper` config with `flags` on top (as the command line gives them). */
-function paper(flags: Record<string, string | true>): DiffusionTrainConfig {
+function paper(flags: Record<string, string | true>): DiffusionTrainingOptions {
   const all = new Map<string, string | true>([['data_dir', 'x'], ...Object.entries(flags)]);
-  return resolveConfig<Record<string, unknown>>(DIFFUSION_SCHEMA, { file: configFile('diffusion', 'paper'), flags: all }) as unknown as DiffusionTrainConfig;
+  return camelKeys(resolveConfig(DIFFUSION_SCHEMA, { file: configFile('diffusion', 'paper'), flags: all }));
 }
 
-function paperRegressor(flags: Record<string, string | true>): RegressorTrainConfig {
+function paperRegressor(flags: Record<string, string | true>): RegressorTrainingOptions {
   const all = new Map<string, string | true>([['data_dir', 'x'], ...Object.entries(flags)]);
-  return resolveConfig<Record<string, unknown>>(REGRESSOR_SCHEMA, { file: configFile('regressor', 'paper'), flags: all }) as unknown as RegressorTrainConfig;
+  return camelKeys(resolveConfig(REGRESSOR_SCHEMA, { file: configFile('regressor', 'paper'), flags: all }));
 }
 
 // The paper U-Net's parameters (its tests check the count against PyTorch's state dict); the weights are in use already.
@@ -33,7 +32,7 @@ const BUDGET = 0.9 * WASM_HEAP_LIMIT_BYTES;
 describe('diffusion memory guard, paper config', () => {
   it('checkpointing is on in the paper config and reaches the U-Net', () => {
     const c = paper({});
-    expect(c.use_checkpoint).toBe(true);
+    expect(c.useCheckpoint).toBe(true);
     expect(unetConfigOf(c).useCheckpoint).toBe(true);
     expect(unetConfigOf(paper({ use_checkpoint: 'false' })).useCheckpoint).toBe(false);
   });
@@ -53,10 +52,10 @@ describe('regressor memory guard, paper config', () => {
   const REG_PARAMS = 5452833;
   it('checkpointing is on and reaches the regressor; the preset batch fits with it and not without', () => {
     const c = paperRegressor({});
-    expect(c.regressor_use_checkpoint).toBe(true);
+    expect(c.regressorUseCheckpoint).toBe(true);
     expect(regressorConfigOf(c).useCheckpoint).toBe(true);
     const need = (flags: Record<string, string | true>) => 4 * REG_PARAMS + regressorStepBytes(paperRegressor(flags), REG_PARAMS);
-    expect(c.batch_size).toBe(10);
+    expect(c.batchSize).toBe(10);
     expect(need({})).toBeLessThan(0.8 * WASM_HEAP_LIMIT_BYTES);
     expect(need({ regressor_use_checkpoint: 'false' })).toBeGreaterThan(0.8 * WASM_HEAP_LIMIT_BYTES);
   });

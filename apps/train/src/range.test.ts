@@ -10,11 +10,9 @@ import { MODALITIES } from '@tumorcast/dataset';
 import { saveNifti } from '@tumorcast/nifti/node';
 import { regressorConfigFromMetadata } from '@tumorcast/regressor';
 import { DIFFUSION_SCHEMA, REGRESSOR_SCHEMA } from './schema.js';
-import { toModelBatch } from './data.js';
-import { trainRegressor } from './commands-regressor.js';
-import type { RegressorTrainConfig } from './commands-regressor.js';
-import { validateCheckpoint } from './commands-validate.js';
-import { DATA_RANGE_KEY, REGRESSOR_CONFIG_KEY, assertResumable } from './metadata.js';
+import { DATA_RANGE_KEY, REGRESSOR_CONFIG_KEY, assertResumable, toModelBatch, trainRegressor, validateCheckpoint } from '@tumorcast/training';
+import type { RegressorTrainingOptions } from '@tumorcast/training';
+import { camelKeys } from './cli.js';
 
 const CONFIGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../configs');
 const quiet = () => undefined;
@@ -42,14 +40,15 @@ async function writeData(root: string): Promise<void> {
   }
 }
 
-function regressorConfig(over: Record<string, unknown>): RegressorTrainConfig {
-  return resolveConfig<Record<string, unknown>>(REGRESSOR_SCHEMA, {
+function regressorConfig(over: Record<string, unknown>): RegressorTrainingOptions {
+  const c = resolveConfig(REGRESSOR_SCHEMA, {
     preset: {
       data_dir: data, image_size: 32, regressor_width: 32, regressor_depth: 1, regressor_channel_mult: [1, 1],
       regressor_attention_resolutions: [16], regressor_num_head_channels: 32, batch_size: 2, iterations: 1,
       save_interval: 0, diffusion_steps: 100, seed: 1, ...over,
     },
-  }) as unknown as RegressorTrainConfig;
+  });
+  return { ...camelKeys(c), log: quiet };
 }
 
 beforeAll(async () => {
@@ -89,24 +88,24 @@ describe('data range and regressor head of training', () => {
 
   it('a regressor checkpoint records its range and head; resuming with another range or head is refused; validate reads them', async () => {
     const dir = path.join(tmp, 'reg01');
-    await trainRegressor(regressorConfig({ results_dir: dir, data_range: '[0,1]', regressor_head: 'classifier' }), quiet);
+    await trainRegressor(regressorConfig({ results_dir: dir, data_range: '[0,1]', regressor_head: 'classifier' }));
     const model = path.join(dir, 'model000001.safetensors');
     const meta = (await loadSafetensors(model)).metadata;
     expect(meta[DATA_RANGE_KEY]).toBe('[0,1]');
     expect(regressorConfigFromMetadata(meta[REGRESSOR_CONFIG_KEY]!, model).head).toBe('classifier');
     expect(() => assertResumable(model, { dataRange: '[0,1]', head: 'classifier' })).not.toThrow();
-    const resume = (over: Record<string, unknown>) => trainRegressor(regressorConfig({ results_dir: dir, resume_checkpoint: model, iterations: 2, ...over }), quiet);
+    const resume = (over: Record<string, unknown>) => trainRegressor(regressorConfig({ results_dir: dir, resume_checkpoint: model, iterations: 2, ...over }));
     await expect(resume({ data_range: '[-1,1]', regressor_head: 'classifier' })).rejects.toThrow(CliError);
     await expect(resume({ data_range: '[-1,1]', regressor_head: 'classifier' })).rejects.toThrow(/trained with data_range '\[0,1\]' but this run has '\[-1,1\]'; set data_range: '\[0,1\]'/);
     await expect(resume({ data_range: '[0,1]' })).rejects.toThrow(/has the 'classifier' head but this run builds 'regression'; set regressor_head: classifier/);
-    const v = await validateCheckpoint({ checkpoint: model, data_dir: [data], batch_size: 2, max_slices: 0, timesteps_per_slice: 1, seed: 0 }, quiet);
+    const v = await validateCheckpoint({ checkpoint: model, dataDir: [data], batchSize: 2, maxSlices: 0, timestepsPerSlice: 1, seed: 0, log: quiet });
     expect(v.kind).toBe('regressor');
     expect(Number.isFinite(v.value)).toBe(true);
   });
 
   it('checkpoints written before the keys existed resume as [-1,1] with the classifier head', async () => {
     const dir = path.join(tmp, 'legacy');
-    await trainRegressor(regressorConfig({ results_dir: dir, regressor_head: 'classifier' }), quiet);
+    await trainRegressor(regressorConfig({ results_dir: dir, regressor_head: 'classifier' }));
     const model = path.join(dir, 'model000001.safetensors');
     // strip the new keys, as in a file from an older tumorcast
     const f = await loadSafetensors(model);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CliError } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
-import { checkpointFiles, latestCheckpoint } from './checkpoint.js';
+import { checkpointFiles, latestCheckpoint } from '@tumorcast/training';
 import { trainCli } from './cli.js';
 import { TINY_DIFFUSION, writeSlice, writeSlices } from './test-utils/slices.js';
 

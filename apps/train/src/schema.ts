@@ -1,10 +1,14 @@
 /**
  * The config keys of each training command (the keys of the YAML configs in
- * `apps/train/configs/`), with defaults.
+ * `apps/train/configs/`), with defaults; the resolved configs' types come
+ * from them. The training keys are the snake_case forms of
+ * @tumorcast/training's options, with the same defaults (a test checks both).
  */
-import type { ConfigSchema } from '@tumorcast/cli';
+import { defineConfigSchema } from '@tumorcast/cli';
+import type { ConfigOf } from '@tumorcast/cli';
 
-const common: ConfigSchema = {
+/** The keys every training command shares. */
+export const COMMON_SCHEMA = defineConfigSchema({
   data_dir: { type: 'string[]', description: 'data root(s) in the BraTS slice layout (training/ under each); comma-separated list allowed' },
   data_dir_val: { type: 'string[]', description: 'validation data root(s) (validation/ and testing/ with test_labels/, or training/)', optional: true },
   image_size: { type: 'integer', description: 'network input size: slices are zero-padded 240 -> 256, then resized to this', default: 256, min: 8 },
@@ -18,9 +22,9 @@ const common: ConfigSchema = {
   resume_checkpoint: { type: 'string', description: "a modelNNNNNN.safetensors to resume from, or 'latest' (newest in results_dir)", optional: true },
   seed: { type: 'integer', description: 'seed of initialisation, batches and noise', default: 0, min: 0 },
   max_slices: { type: 'integer', description: 'use at most N slices of the data (0: all)', default: 0, min: 0 },
-};
+});
 
-const diffusionProcess: ConfigSchema = {
+const diffusionProcess = defineConfigSchema({
   diffusion_steps: { type: 'integer', description: 'T, the number of diffusion steps', default: 1000, min: 1 },
   noise_schedule: { type: 'string', description: 'beta schedule', default: 'linear', choices: ['linear', 'cosine'] },
   data_range: {
@@ -29,11 +33,11 @@ const diffusionProcess: ConfigSchema = {
     default: '[-1,1]',
     choices: ['[-1,1]', '[0,1]'],
   },
-};
+});
 
 /** `tumorcast-train diffusion` keys (guided-diffusion UNetModel options). */
-export const DIFFUSION_SCHEMA: ConfigSchema = {
-  ...common,
+export const DIFFUSION_SCHEMA = defineConfigSchema({
+  ...COMMON_SCHEMA,
   ...diffusionProcess,
   num_channels: { type: 'integer', description: 'U-Net base channels (multiple of 32)', default: 128, min: 32 },
   num_res_blocks: { type: 'integer', description: 'residual blocks per level', default: 2, min: 1 },
@@ -52,11 +56,11 @@ export const DIFFUSION_SCHEMA: ConfigSchema = {
     default: false,
   },
   ema_rate: { type: 'number', description: 'EMA rate of the weights', default: 0.9999, min: 0, max: 0.999999 },
-};
+});
 
 /** `tumorcast-train regressor` keys (guided-diffusion EncoderUNetModel options). */
-export const REGRESSOR_SCHEMA: ConfigSchema = {
-  ...common,
+export const REGRESSOR_SCHEMA = defineConfigSchema({
+  ...COMMON_SCHEMA,
   ...diffusionProcess,
   regressor_width: { type: 'integer', description: 'regressor base channels (multiple of 32)', default: 32, min: 32 },
   regressor_depth: { type: 'integer', description: 'residual blocks per level', default: 4, min: 1 },
@@ -78,20 +82,20 @@ export const REGRESSOR_SCHEMA: ConfigSchema = {
     default: false,
   },
   max_timestep: { type: 'integer', description: 'draw training timesteps uniformly in [0, max_timestep) (0: all of [0, T), as the paper); guidance only queries t < its noise level', default: 0, min: 0 },
-};
+});
 
 /** `tumorcast-train segmenter` keys. */
-export const SEGMENTER_SCHEMA: ConfigSchema = {
-  ...common,
+export const SEGMENTER_SCHEMA = defineConfigSchema({
+  ...COMMON_SCHEMA,
   base_channels: { type: 'integer', description: 'segmenter base channels (multiple of 32)', default: 32, min: 32 },
   channel_mult: { type: 'integer[]', description: 'channel multiplier per level', default: [1, 2, 2] },
   num_res_blocks: { type: 'integer', description: 'conv blocks per level', default: 1, min: 1 },
   dice_weight: { type: 'number', description: 'weight of the soft Dice loss', default: 1, min: 0 },
   bce_weight: { type: 'number', description: 'weight of the binary cross-entropy', default: 1, min: 0 },
-};
+});
 
 /** `tumorcast-train validate` keys. */
-export const VALIDATE_SCHEMA: ConfigSchema = {
+export const VALIDATE_SCHEMA = defineConfigSchema({
   checkpoint: { type: 'string', description: 'a modelNNNNNN.safetensors (diffusion or regressor) to evaluate' },
   data_dir: { type: 'string[]', description: 'data root(s) to evaluate on' },
   batch_size: { type: 'integer', description: 'slices per batch', default: 4, min: 1 },
@@ -99,38 +103,24 @@ export const VALIDATE_SCHEMA: ConfigSchema = {
   timesteps_per_slice: { type: 'integer', description: 'noise levels drawn per slice (uniform in [0, T))', default: 4, min: 1 },
   seed: { type: 'integer', description: 'seed of the noise and timesteps', default: 0, min: 0 },
   out: { type: 'string', description: 'write the results as JSON here', optional: true },
-};
+});
 
 /** `tumorcast-train prepare` keys. */
-export const PREPARE_SCHEMA: ConfigSchema = {
+export const PREPARE_SCHEMA = defineConfigSchema({
   input: { type: 'string', description: 'folder of 3-D BraTS volumes (BraTS-GLI-xxxxx-xxx-t1n.nii.gz, ...), searched recursively' },
   out: { type: 'string', description: 'output root; slices go to <out>/<split>/<pid>_<slice>/' },
   split: { type: 'string', description: 'which split folder to write', default: 'training', choices: ['training', 'validation', 'testing'] },
   slices: { type: 'string', description: "'all', 'tumour' (slices with tumour), or a range 'a:b'", default: 'tumour' },
   dataset: { type: 'string', description: 'dataset name used in file names', default: 'brats' },
-};
+});
 
-/** The resolved keys every training command shares (see the schemas above). */
-export interface CommonTrainConfig {
-  data_dir: string[];
-  data_dir_val?: string[];
-  image_size: number;
-  lr: number;
-  weight_decay: number;
-  batch_size: number;
-  iterations: number;
-  save_interval: number;
-  eval_interval: number;
-  results_dir: string;
-  resume_checkpoint?: string;
-  seed: number;
-  max_slices: number;
-}
-
-/** The resolved keys of the diffusion process (diffusion and regressor training). */
-export interface DiffusionProcessKeys {
-  diffusion_steps: number;
-  noise_schedule: 'linear' | 'cosine';
-  /** The value range of the network's input images (recorded in the checkpoint). */
-  data_range: '[-1,1]' | '[0,1]';
-}
+/** The resolved `diffusion` config. */
+export type DiffusionConfig = ConfigOf<typeof DIFFUSION_SCHEMA>;
+/** The resolved `regressor` config. */
+export type RegressorConfig = ConfigOf<typeof REGRESSOR_SCHEMA>;
+/** The resolved `segmenter` config. */
+export type SegmenterConfig = ConfigOf<typeof SEGMENTER_SCHEMA>;
+/** The resolved `validate` config. */
+export type ValidateConfig = ConfigOf<typeof VALIDATE_SCHEMA>;
+/** The resolved `prepare` config. */
+export type PrepareConfig = ConfigOf<typeof PREPARE_SCHEMA>;

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { initBackend } from '@tumorcast/nn';
 import { AdamW, ExponentialMovingAverage } from '@tumorcast/nn';
 import { createUNet } from '@tumorcast/unet';
-import { checkpointFiles, latestCheckpoint, latestIntactCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { checkpointFiles, latestCheckpoint, latestIntactCheckpoint, loadCheckpoint, unetConfigOf } from '@tumorcast/training';
 import { trainCli } from './cli.js';
-import { unetConfigOf } from './commands-diffusion.js';
-import type { DiffusionTrainConfig } from './commands-diffusion.js';
+import { camelKeys } from './cli.js';
+import type { DiffusionConfig } from './schema.js';
 import { TINY_DIFFUSION, spawnTrainCli, watch, writeSlices } from './test-utils/slices.js';
 
 let tmp: string;
@@ -49,8 +49,8 @@ describe('signals on a real tumorcast-train process', () => {
     expect(logSteps(dir)).toEqual(Array.from({ length: k }, (_, i) => i + 1));
 
     // It loads: weights, optimiser state and EMA.
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionTrainConfig;
-    const net = createUNet(unetConfigOf(cfg));
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionConfig;
+    const net = createUNet(unetConfigOf(camelKeys(cfg)));
     const optimizer = new AdamW({ learningRate: 1e-3 });
     const ema = new ExponentialMovingAverage(net.params.variables, 0.99);
     try {

@@ -10,11 +10,10 @@ import { createDiffusion } from '@tumorcast/diffusion';
 import { loadSegmenter } from '@tumorcast/segmenter';
 import { configFile, trainCli } from './cli.js';
 import { DIFFUSION_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA } from './schema.js';
-import { diffusionValidationMse, unetConfigOf } from './commands-diffusion.js';
-import type { DiffusionTrainConfig } from './commands-diffusion.js';
+import { checkpointFiles, diffusionValidationMse, latestCheckpoint, openSlices, unetConfigOf } from '@tumorcast/training';
+import { camelKeys } from './cli.js';
+import type { DiffusionConfig } from './schema.js';
 import { writePhantomDataset } from '@tumorcast/phantom';
-import { openSlices } from './data.js';
-import { checkpointFiles, latestCheckpoint } from './checkpoint.js';
 import { SAMPLE_ROOT as SAMPLE, describeWithSample } from '../../../libs/dataset/test/brats-sample.js';
 
 const quiet = () => undefined;
@@ -88,14 +87,14 @@ function learningTests(data: string, tag: string): void {
     for (const f of Object.values(files)) expect(fs.existsSync(f)).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'log.csv'), 'utf8').trim().split('\n')).toHaveLength(13);
     expect(fs.readFileSync(path.join(dir, 'loss.svg'), 'utf8')).toMatch(/^<svg/);
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionTrainConfig;
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionConfig;
     expect(cfg.image_size).toBe(32);
 
     // Fixed batch, fixed timesteps and noise: compare the initial weights (same seed) with the trained ones.
     const slices = await openSlices([data], { imageSize: 32, split: 'training', maxSlices: 4, requireLabels: true });
     const diffusion = createDiffusion({ steps: 100, learnSigma: true });
-    const before = createUNet(unetConfigOf(cfg), { seed: 3 });
-    const after = createUNet(unetConfigOf(cfg), { seed: 3 });
+    const before = createUNet(unetConfigOf(camelKeys(cfg)), { seed: 3 });
+    const after = createUNet(unetConfigOf(camelKeys(cfg)), { seed: 3 });
     await after.loadWeights(files.model);
     const l0 = await diffusionValidationMse(before, diffusion, slices, 4, 11, 2);
     const l1 = await diffusionValidationMse(after, diffusion, slices, 4, 11, 2);
@@ -195,7 +194,7 @@ describe('tumorcast-train on phantom slices (written at test time)', () => {
     expect(steps).toBeGreaterThanOrEqual(1);
     const ckpt = latestCheckpoint(dir)!;
     expect(ckpt).toBeDefined();
-    const net = createUNet(unetConfigOf(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionTrainConfig));
+    const net = createUNet(unetConfigOf(camelKeys(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as DiffusionConfig)));
     await net.loadWeights(ckpt);
     net.dispose();
     expect(Number(/model(\d+)/.exec(ckpt)![1])).toBeLessThan(1000);

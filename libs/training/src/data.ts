@@ -1,6 +1,6 @@
 /**
- * Training data for the commands: slices in the BraTS slice layout, read with
- * @tumorcast/nifti's data set reader, padded 240 -> 256 and resized to the
+ * Training data: slices in the BraTS slice layout, read with
+ * @tumorcast/dataset's reader, padded 240 -> 256 and resized to the
  * network size, kept in memory after the first read.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -33,14 +33,14 @@ export interface SliceSource {
 
 /** Options of {@link openSlices}. */
 export interface OpenSlicesOptions {
-  /** Network input size. */
-  imageSize: number;
-  /** Which split folders to read: 'training', or 'any' (validation/testing with test_labels, else training). */
-  split: 'training' | 'any';
-  /** At most this many slices (0: all), taken in sorted order. */
-  maxSlices: number;
-  /** Refuse slices without a segmentation. */
-  requireLabels: boolean;
+  /** Network input size (slices are zero-padded 240 -> 256, then resized to this). @defaultValue 256 */
+  imageSize?: number;
+  /** Which split folders to read: 'training', or 'any' (validation/testing with test_labels, else training). @defaultValue 'training' */
+  split?: 'training' | 'any';
+  /** At most this many slices (0: all), taken in sorted order. @defaultValue 0 */
+  maxSlices?: number;
+  /** Refuse slices without a segmentation. @defaultValue false */
+  requireLabels?: boolean;
 }
 
 /**
@@ -51,4 +51,4 @@ export function toModelBatch(images: Float32Array, n: number, size: number, rang
   return tf.tidy(() => toModelRange(tf.tensor4d(images, [n, size, size, 4]), range));
 }
 
-export { openSlices } from './data-nifti.js';
+export { openSlices, OPEN_SLICES_DEFAULTS } from './data-nifti.js';

@@ -16,7 +16,13 @@ import type { SliceSample, SliceSampleInfo } from '@tumorcast/dataset';
 import { CliError, ExitCode } from '@tumorcast/cli';
 import type { OpenSlicesOptions, SliceBatch, SliceSource } from './data.js';
 
-async function listAll(roots: readonly string[], o: OpenSlicesOptions): Promise<SliceSampleInfo[]> {
+/** The defaults of {@link OpenSlicesOptions}. */
+export const OPEN_SLICES_DEFAULTS = { imageSize: 256, split: 'training', maxSlices: 0, requireLabels: false } as const;
+
+/** {@link OpenSlicesOptions} after the defaults. */
+type Resolved = { [K in keyof OpenSlicesOptions]-?: Exclude<OpenSlicesOptions[K], undefined> };
+
+async function listAll(roots: readonly string[], o: Resolved): Promise<SliceSampleInfo[]> {
   if (o.split === 'training') return listSamples(roots, { split: 'training', requireLabels: o.requireLabels });
   const out: SliceSampleInfo[] = [];
   for (const split of SPLITS) {
@@ -41,7 +47,7 @@ function isDir(p: string): boolean {
 }
 
 /** Usage errors for data roots that are not there (the user named them). */
-function checkRoots(roots: readonly string[], o: OpenSlicesOptions): void {
+function checkRoots(roots: readonly string[], o: Resolved): void {
   for (const root of roots) {
     if (!isDir(root)) {
       const kind = fs.existsSync(root) ? 'is not a folder' : 'data set root folder not found';
@@ -121,8 +127,16 @@ function checkFinite(s: SliceSample): void {
   }
 }
 
-/** Opens the slices under `roots` (see {@link OpenSlicesOptions}). */
-export async function openSlices(roots: readonly string[], o: OpenSlicesOptions): Promise<SliceSource> {
+/**
+ * Opens the slices under `roots` (see the module comment); a slice is read
+ * when a batch first asks for it.
+ *
+ * @param roots - data set roots in the BraTS slice layout.
+ * @param options - see {@link OpenSlicesOptions}.
+ */
+export async function openSlices(roots: readonly string[], options: OpenSlicesOptions = {}): Promise<SliceSource> {
+  if (!Array.isArray(roots) || !roots.length) throw new CliError(`openSlices: roots must be a non-empty list of data set root folders, got ${JSON.stringify(roots)}`, ExitCode.usage);
+  const o: Resolved = { ...OPEN_SLICES_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   checkRoots(roots, o);
   let infos: SliceSampleInfo[];
   try {

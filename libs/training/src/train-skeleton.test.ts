@@ -15,7 +15,7 @@ import { checkpointFiles } from './checkpoint.js';
 import type { SliceBatch, SliceSource } from './data.js';
 import { drawNoise, meanOverSlices, noisedValidationMean, runTraining } from './train-skeleton.js';
 import type { TrainHooks } from './train-skeleton.js';
-import type { CommonTrainConfig } from './schema.js';
+import type { TrainingOptions } from './options.js';
 import { writeSlices } from './test-utils/slices.js';
 
 let tmp: string;
@@ -39,10 +39,10 @@ class MeanNet extends Module<{ channels: number }> {
   }
 }
 
-function config(dir: string, over: Partial<CommonTrainConfig> = {}): CommonTrainConfig {
+function config(dir: string, log: (m: string) => void, over: Partial<TrainingOptions> = {}): TrainingOptions {
   return {
-    data_dir: [data], data_dir_val: [data], image_size: 8, lr: 0.1, weight_decay: 0, batch_size: 2, iterations: 3,
-    save_interval: 0, eval_interval: 2, results_dir: dir, seed: 4, max_slices: 0, ...over,
+    dataDir: [data], dataDirVal: [data], imageSize: 8, lr: 0.1, weightDecay: 0, batchSize: 2, iterations: 3,
+    saveInterval: 0, evalInterval: 2, resultsDir: dir, seed: 4, maxSlices: 0, log, ...over,
   };
 }
 
@@ -89,7 +89,7 @@ describe('runTraining', () => {
     const calls = newCalls();
     const log: string[] = [];
     const before = tf.memory().numTensors;
-    const r = await runTraining(config(dir), hooks(calls, { ema: 0.5 }), (m) => log.push(m));
+    const r = await runTraining(config(dir, (m) => log.push(m)), hooks(calls, { ema: 0.5 }));
     expect(r).toMatchObject({ stepsDone: 3, interrupted: false });
     expect(tf.memory().numTensors).toBe(before);
     expect(calls).toMatchObject({ created: 1, steps: [0, 1, 2], evaluated: 1, resumed: [] });
@@ -121,11 +121,11 @@ describe('runTraining', () => {
   it('resumes after the hook accepted the checkpoint, and writes no EMA without a rate', async () => {
     const dir = path.join(tmp, 'resume');
     const first = newCalls();
-    await runTraining(config(dir, { iterations: 2 }), hooks(first), () => undefined);
+    await runTraining(config(dir, () => undefined, { iterations: 2 }), hooks(first));
     expect(fs.existsSync(checkpointFiles(dir, 2).ema)).toBe(false);
     const calls = newCalls();
     const log: string[] = [];
-    const r = await runTraining(config(dir, { iterations: 4, resume_checkpoint: 'latest' }), hooks(calls), (m) => log.push(m));
+    const r = await runTraining(config(dir, (m) => log.push(m), { iterations: 4, resumeCheckpoint: 'latest' }), hooks(calls));
     expect(r.stepsDone).toBe(4);
     expect(calls.resumed).toEqual([checkpointFiles(dir, 2).model]);
     expect(calls.steps).toEqual([2, 3]);
@@ -134,7 +134,7 @@ describe('runTraining', () => {
 
   it('stops on a non-finite loss naming the step and the fix, freeing the network', async () => {
     const before = tf.memory().numTensors;
-    const err = await runTraining(config(path.join(tmp, 'nan')), hooks(newCalls(), { nanAt: 1 }), () => undefined).catch((e: unknown) => e);
+    const err = await runTraining(config(path.join(tmp, 'nan'), () => undefined), hooks(newCalls(), { nanAt: 1 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).message).toBe('the loss became NaN at step 2; lower the learning rate (--lr)');
     expect(tf.memory().numTensors).toBe(before);

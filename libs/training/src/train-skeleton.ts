@@ -22,7 +22,8 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices, toModelBatch } from './data.js';
 import type { SliceBatch, SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
-import type { CommonTrainConfig } from './schema.js';
+import { recordedConfig, resolveTrainingOptions } from './options.js';
+import type { TrainingOptions } from './options.js';
 import type { DataRange } from '@tumorcast/diffusion';
 
 /** The loss of one step, called by `optimizer.minimize`; it may record extra per-step values (e.g. `mse`) in `metrics`. */
@@ -72,16 +73,21 @@ export interface TrainHooks<N extends Module> {
 }
 
 /**
- * Trains a network as the config says (see the module comment).
+ * Trains a network as the options say (see the module comment): the
+ * skeleton under {@link trainDiffusion}, {@link trainRegressor} and
+ * {@link trainSegmenter}, and the way to train a network of one's own.
  *
- * @param c - the command's resolved config.
+ * @param options - the data, optimiser, schedule and results folder; see {@link TrainingOptions}.
  * @param hooks - the network and its objective; see {@link TrainHooks}.
- * @param log - notices (slice counts, resume, parameter count).
+ * @returns what the loop did (steps, whether a signal stopped it, the last checkpoint).
  */
-export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks: TrainHooks<N>, log: (m: string) => void): Promise<TrainLoopResult> {
-  const common = { imageSize: c.image_size, maxSlices: c.max_slices };
-  const train = await openSlices(c.data_dir, { ...common, split: 'training', requireLabels: hooks.requireLabels.training });
-  const val = c.data_dir_val ? await openSlices(c.data_dir_val, { ...common, split: 'any', requireLabels: hooks.requireLabels.validation }) : undefined;
+export async function runTraining<N extends Module>(options: TrainingOptions, hooks: TrainHooks<N>): Promise<TrainLoopResult> {
+  const c = resolveTrainingOptions(options);
+  const log = c.log ?? ((m: string) => void process.stderr.write(`${m}\n`));
+  const config = c.config ?? recordedConfig(c);
+  const common = { imageSize: c.imageSize, maxSlices: c.maxSlices };
+  const train = await openSlices(c.dataDir, { ...common, split: 'training', requireLabels: hooks.requireLabels.training });
+  const val = c.dataDirVal ? await openSlices(c.dataDirVal, { ...common, split: 'any', requireLabels: hooks.requireLabels.validation }) : undefined;
   log(`training slices: ${train.size}${val ? `, validation slices: ${val.size}` : ''}`);
   const evaluate = hooks.evaluate;
   const net = hooks.createNet();
@@ -90,12 +96,12 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
   try {
     const mem = hooks.memory(net);
     assertFitsMemory(mem.bytes, mem.what, { hint: mem.hint, ...(mem.fraction !== undefined ? { fraction: mem.fraction } : {}) });
-    optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weight_decay });
+    optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weightDecay });
     const opt = optimizer;
     const vars = net.trainableVariables;
     if (hooks.emaRate !== undefined) ema = new ExponentialMovingAverage(vars, hooks.emaRate);
     const state: TrainState = { store: net.params, optimizer: opt, ema };
-    const resume = resolveResume(c.resume_checkpoint, c.results_dir);
+    const resume = resolveResume(c.resumeCheckpoint, c.resultsDir, log);
     let startStep = 0;
     if (resume) {
       hooks.checkResume?.(resume);
@@ -107,13 +113,15 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
       label: hooks.kind,
       iterations: c.iterations,
       startStep,
-      saveInterval: c.save_interval,
-      evalInterval: val ? c.eval_interval : 0,
-      resultsDir: c.results_dir,
+      saveInterval: c.saveInterval,
+      evalInterval: val ? c.evalInterval : 0,
+      resultsDir: c.resultsDir,
       columns: [...hooks.columns, ...MEMORY_COLUMNS],
+      log,
+      ...(c.signal ? { signal: c.signal } : {}),
       step: async (step) => {
         const rng = new Rng(c.seed, `${hooks.kind}-step-${step}`);
-        const idx = Array.from({ length: c.batch_size }, () => rng.int(train.size));
+        const idx = Array.from({ length: c.batchSize }, () => rng.int(train.size));
         const lossOf = hooks.objective(net, await train.batch(idx), rng, step);
         const metrics: Record<string, number> = {};
         const { result: loss, peakBytes } = trackPeakMemory(() => {
@@ -125,7 +133,7 @@ export async function runTraining<N extends Module>(c: CommonTrainConfig, hooks:
         return { loss, ...metrics, lr: c.lr, ...memoryColumns(peakBytes) };
       },
       evaluate: val && evaluate ? () => evaluate(net, val) : undefined,
-      save: (stepsDone) => saveCheckpoint(c.results_dir, stepsDone, state, c as unknown as Record<string, unknown>, hooks.kind, hooks.metadata(net)),
+      save: (stepsDone) => saveCheckpoint(c.resultsDir, stepsDone, state, config, hooks.kind, hooks.metadata(net)),
     });
   } finally {
     ema?.dispose();
