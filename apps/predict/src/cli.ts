@@ -50,6 +50,13 @@ const SAMPLE_KEYS = defineConfigSchema({
   samples: { type: 'integer', description: 'runs per growth probability map', default: d.samples, min: 1 },
   output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
 });
+const WORKERS_KEY = defineConfigSchema({
+  workers: {
+    type: 'string',
+    description: "worker threads that compute the probability maps: 'auto' (the least of the cores, the runs per map and what fits in free memory) or a count; 1 computes them in the main thread",
+    default: 'auto',
+  },
+});
 const RUN_KEYS = defineConfigSchema({
   data: { type: 'string', description: 'data root in the BraTS slice layout (testing/, validation/ or training/ slice folders)' },
   out: { type: 'string', description: 'output folder' },
@@ -61,7 +68,7 @@ const RUN_KEYS = defineConfigSchema({
     description: "when --out holds results made with other settings, networks, targets or input files: remove them (tumorcast-predict's outputs only; finished slices that match are kept) instead of refusing",
     default: false,
   },
-  ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
+  ...TARGET_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS, ...WORKERS_KEY,
 });
 
 /** A named set of config values (`--preset NAME`); flags given with it override its values. */
@@ -157,6 +164,7 @@ const COMMANDS = {
       seed: { type: 'integer', description: 'phantom and sampling seed', default: 7, min: 0 },
       samples: { type: 'integer', description: 'runs per probability map', default: 8, min: 1 },
       slices: { type: 'integer', description: 'number of slices of the phantom patient', default: 2, min: 1, max: 5 },
+      ...WORKERS_KEY,
     }),
     examples: ['tumorcast-predict demo', 'npm run demo'],
   },
@@ -282,6 +290,18 @@ export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'res
   }
 }
 
+/**
+ * The value of `--workers`: `'auto'` or a count >= 1.
+ *
+ * @throws CliError (exit code 2) for anything else.
+ */
+export function workersOf(value: string): number | 'auto' {
+  const v = value.trim().toLowerCase();
+  if (v === 'auto') return 'auto';
+  if (/^\d+$/.test(v) && Number(v) >= 1) return Number(v);
+  throw new CliError(`--workers must be 'auto' or an integer >= 1 (map worker threads; 1: maps in the main thread), got '${value}'`);
+}
+
 /** The sampling settings of a resolved `sample`/`probability-map`/`run` config. */
 export function settingsOf(c: RunConfig): SampleSettings {
   return {
@@ -370,8 +390,9 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   if (backend !== undefined && request === undefined) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
   if (resolved.command === 'demo') {
     const c = resolved.config;
+    const workers = workersOf(c.workers);
     await initBackend({ backend: request ?? 'auto', log });
-    await runDemo({ out: c.out, seed: c.seed, samples: c.samples, slices: c.slices, log });
+    await runDemo({ out: c.out, seed: c.seed, samples: c.samples, slices: c.slices, workers, log });
     return 0;
   }
   if (resolved.command === 'tune') {
@@ -397,7 +418,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   const options: RunOptions = {
     data: c.data, out: c.out, models: modelsOf(c), targets: targetsOf(c), truth: c.truth,
     settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c.slices, log,
-    preset: resolved.preset, overwrite: c.overwrite,
+    preset: resolved.preset, overwrite: c.overwrite, workers: workersOf(c.workers),
   };
   await initBackend({ backend: request ?? 'auto', log });
   await runPipeline(options);

@@ -24,6 +24,8 @@ export interface DemoOptions {
   samples: number;
   /** Slices of the phantom patient (1-5, around the tumour's centre). */
   slices: number;
+  /** Map worker threads (see `RunDatasetOptions.workers`). @defaultValue 'auto' */
+  workers?: number | 'auto';
   /** Log lines. */
   log: (m: string) => void;
 }
@@ -71,6 +73,7 @@ export async function runDemo(o: DemoOptions): Promise<SliceResult[]> {
     settings: { ...DEFAULT_SAMPLE_SETTINGS, seed: o.seed, samples: o.samples },
     maps: true,
     report: true,
+    workers: o.workers ?? 'auto',
     // A demo of another seed rewrote the phantom above: its results are replaced, not refused.
     overwrite: true,
     title: `tumorcast demo: synthetic phantom patient ${patient.patientId}`,
