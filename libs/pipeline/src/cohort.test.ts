@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initBackend } from '@tumorcast/nn';
+import { writePhantomCohort } from '@tumorcast/phantom';
+import type { UNetConfig } from '@tumorcast/unet';
+import { wilcoxon } from '@tumorcast/metrics';
+import { OutputFolderError, PipelineDataError } from './errors.js';
+import { runCohort } from './cohort.js';
+import type { RunCohortOptions } from './cohort.js';
+import { cohortTable } from './cohort-report.js';
+import type { CohortPatientResult } from './cohort-report.js';
+import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
+
+// The phantom cohort's first three patients (a 7-scan responder, fast regrowth with remove_last_predict,
+// a poor responder) at 48 x 48 with the authors' tiny networks and a few sampling steps: the API as a lab calls it.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-pipeline-cohort-'));
+const data = path.join(tmp, 'cohort');
+let base: RunCohortOptions;
+beforeAll(async () => {
+  await initBackend({ log: false });
+  await writePhantomCohort(data, { seed: 2, patients: 3, size: 48 });
+  const ref = loadAuthorsReference();
+  base = {
+    cohort: path.join(data, 'cohort.json'), out: path.join(tmp, 'out'),
+    models: { diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: ref.unetConfig as unknown as UNetConfig, regressorPreset: ref.regressorConfig },
+    settings: { noiseLevel: 3, respacing: '', samples: 2 },
+    replicates: 4,
+  };
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const csvRows = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => l.split(','));
+
+describe('runCohort', () => {
+  it('runs every patient, writes every table with finite numbers and the report, one progress line per patient and step', async () => {
+    const lines: string[] = [];
+    const r = await runCohort({ ...base, scenarios: [{ name: 'no RT', noRt: true }, { name: '2 weeks later', rtStartShift: 14 }], log: (m) => lines.push(m) });
+    expect(r.summarised).toBe(true);
+    expect(r.patients.map((p) => p.id)).toEqual(['PH01', 'PH02', 'PH03']);
+    for (const id of ['PH01', 'PH02', 'PH03']) {
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^patient \\d/3 ${id}: fit growth \\(split `)));
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^patient \\d/3 ${id}: slice largest_80: predict`)));
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^patient \\d/3 ${id}: slice initial_84: scenario 'no RT'`)));
+      expect(fs.existsSync(path.join(base.out, 'patients', id, 'report.html'))).toBe(true);
+    }
+    const p2 = r.patients[1]!;
+    expect(p2.split).toBe('remove_last_predict (removeLast = 1, predictRemaining = 1)');
+    expect(p2.scans).toEqual({ fitted: 6, heldOut: 1, dropped: 1 });
+    expect(p2.followupDay).toBe(150);
+    for (const f of ['slices.csv', 'patients.csv', 'cohort_table.csv', 'growth.csv', 'params.csv', 'scenarios.csv', 'cohort.json', 'cohort.html']) {
+      expect(fs.existsSync(path.join(base.out, f))).toBe(true);
+    }
+    const table = csvRows(path.join(base.out, 'cohort_table.csv'));
+    expect(table[0]).toEqual(['metric', 'prediction_mean', 'prediction_sd', 'baseline_mean', 'baseline_sd', 'wilcoxon_p_slices', 'wilcoxon_p_patients', 'n_slices', 'n_patients']);
+    const byMetric = Object.fromEntries(table.slice(1).map((row) => [row[0], row]));
+    for (const m of ['mse', 'ssim', 'dice', 'psnr']) {
+      const row = byMetric[m]!;
+      for (const v of row.slice(1, 7)) expect(Number.isFinite(Number(v))).toBe(true);
+      expect(row.slice(7)).toEqual(['6', '3']);
+    }
+    expect(Number.isFinite(Number(byMetric['map brier']![1]))).toBe(true);
+    const growth = csvRows(path.join(base.out, 'growth.csv'));
+    for (const row of growth.slice(1, 4)) for (const c of [9, 10, 11]) expect(Number.isFinite(Number(row[c]))).toBe(true);
+    const slices = csvRows(path.join(base.out, 'slices.csv'));
+    expect(slices).toHaveLength(7);
+    const html = fs.readFileSync(path.join(base.out, 'cohort.html'), 'utf8');
+    expect(html).toContain('Cohort table');
+    expect(html).toContain('Model extrapolations');
+    expect(html).toContain('href="patients/PH02/report.html"');
+    expect(html).toMatch(/synthetic/);
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    const page = fs.readFileSync(path.join(base.out, 'patients', 'PH01', 'report.html'), 'utf8');
+    expect(page).toContain('Treatment scenarios');
+    expect(page).toContain('extrapolations of the fitted growth model');
+  });
+
+  it('resumes: a rerun with the same options skips every patient; other settings are refused', async () => {
+    const lines: string[] = [];
+    const r = await runCohort({ ...base, scenarios: [{ name: 'no RT', noRt: true }, { name: '2 weeks later', rtStartShift: 14 }], log: (m) => lines.push(m) });
+    expect(lines.filter((l) => l.endsWith('skipped (done before)'))).toHaveLength(3);
+    expect(lines.some((l) => l.includes('fit growth'))).toBe(false);
+    expect(r.summarised).toBe(true);
+    await expect(runCohort({ ...base, replicates: 5 })).rejects.toThrow(OutputFolderError);
+  });
+
+  it('shards: each shard takes its patients; the last one writes the tables', async () => {
+    const out = path.join(tmp, 'shards');
+    const a = await runCohort({ ...base, out, shard: '1/2' });
+    expect(a.patients.map((p) => p.id)).toEqual(['PH01', 'PH03']);
+    expect(a.summarised).toBe(false);
+    expect(fs.existsSync(path.join(out, 'cohort_table.csv'))).toBe(false);
+    const b = await runCohort({ ...base, out, shard: '2/2' });
+    expect(b.patients.map((p) => p.id)).toEqual(['PH02']);
+    expect(b.summarised).toBe(true);
+    expect(fs.existsSync(path.join(out, 'cohort_table.csv'))).toBe(true);
+  });
+
+  it('stops before computing on a malformed patient, naming it; skipInvalid leaves it out', async () => {
+    const bad = JSON.parse(fs.readFileSync(base.cohort, 'utf8')) as { patients: { id: string; split: unknown; scans: { slices: { folder: string }[] }[] }[] };
+    bad.patients[1]!.split = { mode: 'last_n', n: 7 }; // leaves one fitted scan
+    bad.patients[2]!.scans[1]!.slices[0]!.folder = 'PH03/nowhere_80';
+    const file = path.join(data, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify(bad));
+    const out = path.join(tmp, 'bad');
+    let err: unknown;
+    try {
+      await runCohort({ ...base, cohort: file, out });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PipelineDataError);
+    expect((err as Error).message).toMatch(/patient PH03: patients\[2\]\.scans\[1\]\.slices\[0\]\.folder: slice folder not found/);
+    expect((err as Error).message).toMatch(/skipInvalid/);
+    expect(fs.existsSync(out)).toBe(false);
+    // The split problem shows once the file's own problems are gone.
+    bad.patients[2]!.scans[1]!.slices[0]!.folder = 'PH03/d020/PH03-d020_80';
+    fs.writeFileSync(file, JSON.stringify(bad));
+    await expect(runCohort({ ...base, cohort: file, out })).rejects.toThrow(/patient PH02: split: last_n \(n = 7\) leaves 1 fitted scan/);
+    expect(fs.existsSync(out)).toBe(false);
+    const lines: string[] = [];
+    const r = await runCohort({ ...base, cohort: file, out, skipInvalid: true, log: (m) => lines.push(m) });
+    expect(r.skipped.map((s) => s.patient)).toEqual(['PH02']);
+    expect(lines).toContainEqual(expect.stringMatching(/^warning: skipping patient PH02: split/));
+    expect(r.patients.map((p) => p.id)).toEqual(['PH01', 'PH03']);
+    expect(fs.readFileSync(path.join(out, 'cohort.html'), 'utf8')).toContain('Left out (1)');
+  });
+});
+
+describe('cohortTable', () => {
+  const scores = (dice: number, base: number) => ({
+    id: 'x',
+    predicted: { mse: 0.01, psnr: 20, ssim: 0.8, mseBrain: 0.02, dice, hd95: Number.NaN, areaError: 0.1 },
+    baseline: { mse: 0.02, psnr: 17, ssim: 0.7, mseBrain: 0.03, dice: base, hd95: 3, areaError: 0.2 },
+    map: { brier: 0.05, thresholds: [{ threshold: 0.5, dice: 0.6, hd95: 2 }] },
+  });
+  const patient = (id: string, pairs: [number, number][]): CohortPatientResult => ({
+    id, provenance: '', split: 'last_n (n = 1)', scans: { fitted: 5, heldOut: 1, dropped: 0 }, rt: { start: 10, end: 52 }, baselineDay: 100, followupDay: 150,
+    growth: { observed: { baseline: 1, followup: 1 }, predicted: { baseline: 1, followup: 1 }, followupBand: [1, 1], relativeChange: 0, relativeChangeBand: [0, 0], observedChange: 0, r2: 1, nrmse: 0, heldOutNrmse: 0, heldByFallback: [], params: {}, nFits: 1 },
+    slices: pairs.map(([d, b], i) => ({ key: `initial_${i}`, kind: 'initial', slice: i, folders: { baseline: '', followup: '' }, relativeChange: 0, burdens: { baseline: 0, target: 0, predicted: 0, source: 'label' }, scores: scores(d, b), seconds: 0 })),
+    scenarios: [], seconds: 0,
+  });
+
+  it('mean ± sample sd per metric, the paired Wilcoxon test per slice and per patient, n; undefined values left out of their row', () => {
+    const ps = [patient('A', [[0.9, 0.5], [0.7, 0.6]]), patient('B', [[0.8, 0.4]]), patient('C', [[0.6, 0.65], [0.75, 0.5]])];
+    const t = cohortTable(ps);
+    const dice = t.find((r) => r.metric === 'dice')!;
+    const pred = [0.9, 0.7, 0.8, 0.6, 0.75];
+    const base = [0.5, 0.6, 0.4, 0.65, 0.5];
+    // By hand: mean 0.75, sample sd sqrt(0.05 / 4).
+    expect(dice.prediction.mean).toBeCloseTo(0.75, 12);
+    expect(dice.prediction.sd).toBeCloseTo(Math.sqrt(0.05 / 4), 12);
+    expect(dice.baseline!.mean).toBeCloseTo(0.53, 12);
+    expect(dice.pSlices).toBeCloseTo(wilcoxon(pred, base).pValue, 12);
+    expect(dice.pPatients).toBeCloseTo(wilcoxon([0.8, 0.8, 0.675], [0.55, 0.4, 0.575]).pValue, 12);
+    expect([dice.nSlices, dice.nPatients]).toEqual([5, 3]);
+    // HD95 of every prediction is undefined (NaN): no pairs.
+    const hd = t.find((r) => r.metric === 'hd95')!;
+    expect([hd.nSlices, hd.nPatients, hd.pSlices]).toEqual([0, 0, undefined]);
+    expect(t.find((r) => r.metric === 'map dice@0.5')!.prediction.mean).toBeCloseTo(0.6, 12);
+  });
+});
