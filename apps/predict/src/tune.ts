@@ -22,6 +22,10 @@ export const TUNE_KEYS = defineConfigSchema({
   noise_levels: { type: 'integer[]', description: 'noise levels L to try (original timesteps)', default: [100, 200, 300], min: 1 },
   scales: { type: 'number[]', description: 'guidance scales s to try', default: [50000, 200000, 800000], min: 0 },
   respacings: { type: 'string[]', description: "respacings to try (decoding steps below L; 'none' for no respacing)", default: ['ddim100'] },
+  baseline_burdens: {
+    type: 'string[]', description: "where the r0 of the target r0 (1 + d) comes from, each tried: 'label' (as run does) or 'regressor' (its reading of the baseline, so that its bias does not eat the change)",
+    default: ['label'], choices: ['label', 'regressor'],
+  },
   true_change: {
     type: 'boolean', description: "guide each slice towards its true change (the real follow-up's burden over the baseline label's) instead of the growth model: scores the guidance alone",
     default: false,
@@ -48,6 +52,8 @@ export interface TuneCommandOptions {
   scales: number[];
   /** The grid ('none' is no respacing). */
   respacings: string[];
+  /** Where the guidance's r0 comes from, each tried. */
+  baselineBurdens: string[];
   /** Guide towards the true change. */
   trueChange: boolean;
   /** Read the regressor on noised scans first. */
@@ -96,9 +102,11 @@ export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
   }
   if (!targets) throw new CliError('give the targets: --true-change (with --truth), --series with --followup-day, --targets or --relative-change');
   const resolved = targets;
+  const bad = o.baselineBurdens.find((b) => b !== 'label' && b !== 'regressor');
+  if (bad !== undefined) throw new CliError(`--baseline-burdens takes 'label' and 'regressor', got '${bad}'`);
   return cliErrors(() => tuneGuidance({
     data: data!, truth, out: o.out, models: o.models, targets: resolved, slices: o.slices,
     noiseLevels: o.noiseLevels, scales: o.scales, respacings: o.respacings.map((r) => (r === 'none' ? '' : r)),
-    settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
+    baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
   }));
 }

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createDiffusion, qSample, toModelRange } from '@tumorcast/diffusion';
 import { regressorPredict } from '@tumorcast/guided-sampler';
+import type { Regressor } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
 
 /** One image with a known tumour burden, for {@link regressorNoiseAccuracy}. */
@@ -92,14 +93,14 @@ function pearson(a: readonly number[], b: readonly number[]): number {
  * // rows[3]: { from: 100, to: 200, mae, bias, maeConstant, correlation, ... }
  * ```
  *
- * @param networks - the networks (the regressor, its data range and the diffusion process).
+ * @param networks - the networks (the regressor — the loaded one, or any `(x_t, t) => r` — its data range and the diffusion process).
  * @param images - images at the networks' size with their true burdens (at least 2).
  * @param options - see {@link RegressorNoiseOptions}.
  * @returns one row per bucket below T.
  * @throws RangeError naming the argument when the images, edges or counts are invalid.
  */
 export function regressorNoiseAccuracy(
-  networks: Pick<PredictionNetworks, 'regressor' | 'process' | 'imageSize' | 'dataRange'>, images: readonly BurdenImage[], options: RegressorNoiseOptions = {},
+  networks: Pick<PredictionNetworks, 'process' | 'imageSize' | 'dataRange'> & { regressor: Regressor }, images: readonly BurdenImage[], options: RegressorNoiseOptions = {},
 ): RegressorNoiseBucket[] {
   const fn = 'regressorNoiseAccuracy';
   const S = networks.imageSize;

@@ -30,7 +30,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** A row with the fields the summary reads; the rest zero. */
 function row(o: Partial<TuneRow>): TuneRow {
   return {
-    noiseLevel: 200, scale: 1, respacing: 'ddim100', steps: 20, id: 'a', relativeChange: 0, baselineBurden: 0.02, targetBurden: 0.02, regressorBurden: 0.02,
+    noiseLevel: 200, scale: 1, respacing: 'ddim100', baselineFrom: 'label', steps: 20, id: 'a', relativeChange: 0, baselineBurden: 0.02, targetBurden: 0.02,
+    regressorBaselineBurden: 0.02, guidedTarget: 0.02, regressorBurden: 0.02,
     segmentedBaselineBurden: 0.02, segmentedBurden: 0.02, targetError: 0, moved: 0, maxChange: 0, seconds: 1, ...o,
   };
 }
@@ -39,8 +40,8 @@ describe('summariseTuneRows', () => {
   it('takes the means and ranks by area ratio + miss ratio (hand-computed)', () => {
     // areaError mean 0.1 vs baseline 0.3 -> ratio 1/3; 1 - Dice: mean 0.15 vs 0.25 -> 0.6.
     const s = summariseTuneRows([
-      row({ id: 'a', dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, targetBurden: 0.04, regressorBurden: 0.05, seconds: 2 }),
-      row({ id: 'b', dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, targetBurden: 0.02, regressorBurden: 0.01, seconds: 4 }),
+      row({ id: 'a', dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, guidedTarget: 0.04, regressorBurden: 0.05, seconds: 2 }),
+      row({ id: 'b', dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, guidedTarget: 0.02, regressorBurden: 0.01, seconds: 4 }),
     ]);
     expect(s.slices).toBe(2);
     expect(s.areaRatio).toBeCloseTo(1 / 3, 12);
@@ -113,18 +114,22 @@ describe('tuneGuidance', () => {
   it('samples every setting and slice, scores the segmented tumour, writes the CSVs and the summary; frees its tensors', async () => {
     const lines: string[] = [];
     const n0 = tf.memory().numTensors;
-    const r = await tuneGuidance({ ...base, regressorCheck: true, log: (m) => lines.push(m) });
+    const r = await tuneGuidance({ ...base, noiseLevels: [3], baselineBurdens: ['label', 'regressor'], regressorCheck: true, log: (m) => lines.push(m) });
     expect(tf.memory().numTensors).toBe(n0);
     expect(r.rows).toHaveLength(2 * 2 * 2);
     expect(r.summaries).toHaveLength(4);
+    expect(r.summaries.filter((s) => s.baselineFrom === 'regressor')).toHaveLength(2);
     expect(r.scoredAgainstTruth).toBe(true);
     const objectives = r.summaries.map((s) => s.objective);
     expect([...objectives].sort((a, b) => a - b)).toEqual(objectives);
     expect(r.best).toBe(r.summaries[0]);
     for (const x of r.rows) {
-      expect(x.steps).toBe(x.noiseLevel);
+      expect(x.steps).toBe(3);
       // The true change: the target is the real follow-up's burden.
       expect(x.targetBurden).toBeCloseTo(x.trueBurden!, 6);
+      // The guidance's target: r0 (1 + d) with r0 the label's, or the regressor's reading of the baseline.
+      const r0 = x.baselineFrom === 'label' ? x.baselineBurden : Math.max(0, x.regressorBaselineBurden);
+      expect(x.guidedTarget).toBeCloseTo(r0 * (x.trueBurden! / x.baselineBurden), 6);
       expect(x.dice).toBeGreaterThanOrEqual(0);
       expect(x.dice).toBeLessThanOrEqual(1);
     }
@@ -135,7 +140,7 @@ describe('tuneGuidance', () => {
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
-    expect(csv[0]).toMatch(/^noise_level,scale,respacing,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,/);
+    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,/);
     expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8')).toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale}`);
     expect(lines.some((l) => l.startsWith('regressor at t 0-19: MAE'))).toBe(true);
     expect(lines.filter((l) => l.startsWith('setting '))).toHaveLength(4);
@@ -146,12 +151,13 @@ describe('tuneGuidance', () => {
     const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
-    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,,,,,,,1$/);
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,1$/);
   });
 
   it('refuses bad options before sampling, naming them', async () => {
     await expect(tuneGuidance({ ...base, noiseLevels: [] })).rejects.toThrow(/'noiseLevels' passed to 'tuneGuidance' must be a non-empty list of integers >= 1/);
     await expect(tuneGuidance({ ...base, scales: [-1] })).rejects.toThrow(PipelineInputError);
+    await expect(tuneGuidance({ ...base, baselineBurdens: ['mask' as 'label'] })).rejects.toThrow(/'baselineBurdens' passed to 'tuneGuidance' must be a non-empty list of 'label' and 'regressor'/);
     await expect(tuneGuidance({ ...base, truth: undefined })).rejects.toThrow(/targets from the real follow-ups need 'truth'/);
     await expect(tuneGuidance({ ...base, slices: ['nope'] })).rejects.toThrow(/none of the requested slices \(nope\)/);
     await expect(tuneGuidance({ ...base, truth: tmp })).rejects.toThrow(PipelineDataError);

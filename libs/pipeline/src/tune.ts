@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { toModelRange } from '@tumorcast/diffusion';
+import { regressorPredict } from '@tumorcast/guided-sampler';
 import { writeFileAtomicSync } from '@tumorcast/cli';
 import { dice } from '@tumorcast/metrics';
 import type { SliceSampleInfo } from '@tumorcast/dataset';
@@ -73,6 +74,15 @@ export interface TuneOptions {
    */
   respacings?: string[];
   /**
+   * Where the r0 of the guidance's target r0 (1 + d) comes from, tried in
+   * turn: `'label'` (the baseline's label, as `run` does) or `'regressor'`
+   * (the regressor's own reading of the unchanged baseline at t = 0: the
+   * target is then in the regressor's scale, so that a bias of its readings
+   * does not eat the requested change). Scores always use the label's r0 (1 + d).
+   * @defaultValue ['label']
+   */
+  baselineBurdens?: ('label' | 'regressor')[];
+  /**
    * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing` and `samples` are the grid's.
    * @defaultValue DEFAULT_SAMPLE_SETTINGS
    */
@@ -103,14 +113,20 @@ export interface TuneRow {
   respacing: string;
   /** Decoding steps run. */
   steps: number;
+  /** Where the guidance's r0 came from (see {@link TuneOptions.baselineBurdens}). */
+  baselineFrom: 'label' | 'regressor';
   /** Slice id. */
   id: string;
   /** Relative change d. */
   relativeChange: number;
   /** Baseline burden r0 (the label's). */
   baselineBurden: number;
-  /** Target burden r* = r0 (1 + d). */
+  /** Target burden r* = r0 (1 + d), r0 the label's. */
   targetBurden: number;
+  /** The regressor's reading of the unchanged baseline (t = 0): its bias against r0 is what it sees as change before any. */
+  regressorBaselineBurden: number;
+  /** The target the guidance steered the regressor to (r*, or the regressor's r0 times 1 + d). */
+  guidedTarget: number;
   /** The regressor's reading of the result (t = 0). */
   regressorBurden: number;
   /** The segmenter's burden of the unchanged baseline (what the result's burden moves from). */
@@ -149,13 +165,15 @@ export interface TuneSettingSummary {
   scale: number;
   /** Respacing. */
   respacing: string;
+  /** Where the guidance's r0 came from. */
+  baselineFrom: 'label' | 'regressor';
   /** Decoding steps. */
   steps: number;
   /** Slices. */
   slices: number;
   /** Mean {@link TuneRow.targetError}. */
   targetError: number;
-  /** Mean |regressor reading - target| / target: small here but large in `targetError` means the regressor is fooled. */
+  /** Mean |regressor reading - guided target| / guided target: small here but large in `targetError` means the regressor is fooled. */
   regressorError: number;
   /** Mean {@link TuneRow.moved}. */
   moved: number;
@@ -237,9 +255,9 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const missRatio = truth ? (1 - bdc > 0 ? (1 - dc) / (1 - bdc) : 1 - dc > 0 ? Infinity : 1) : NaN;
   const targetError = mean(rows.map((r) => r.targetError));
   return {
-    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, steps: r0.steps, slices: rows.length,
+    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, steps: r0.steps, slices: rows.length,
     targetError,
-    regressorError: mean(rows.map((r) => (r.targetBurden > 0 ? Math.abs(r.regressorBurden - r.targetBurden) / r.targetBurden : NaN))),
+    regressorError: mean(rows.map((r) => (r.guidedTarget > 0 ? Math.abs(r.regressorBurden - r.guidedTarget) / r.guidedTarget : NaN))),
     moved: mean(rows.map((r) => r.moved)),
     dice: dc, baselineDice: bdc, areaError: ae, baselineAreaError: bae, areaRatio, missRatio,
     segmentedBaselineDice: mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), segmentedBaselineAreaError: mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN)),
@@ -250,11 +268,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 }
 
 const ROW_KEYS: (keyof TuneRow)[] = [
-  'noiseLevel', 'scale', 'respacing', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBurden', 'segmentedBaselineBurden',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
+  'regressorBurden', 'segmentedBaselineBurden',
   'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
-  'noiseLevel', 'scale', 'respacing', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
   'segmentedBaselineDice', 'segmentedBaselineAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -294,7 +313,7 @@ export function tuneMarkdown(r: TuneResult): string {
   const lines = [
     '# Guidance tuning',
     '',
-    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps) — `
+    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom} — `
       + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}'\`.`,
     r.scoredAgainstTruth
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
@@ -307,9 +326,9 @@ export function tuneMarkdown(r: TuneResult): string {
       + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
       + '`regressor err` small while `target err` is large means the regressor is satisfied by changes the segmenter does not see.',
     '',
-    '| L | s | respacing | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
+    '| L | s | respacing | r0 from | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
       + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
   ];
   if (r.regressor?.length) {
@@ -326,6 +345,7 @@ interface TuneSlice {
   relativeChange: number;
   segmentedBaselineBurden: number;
   segmentedBaselineMask: Uint8Array;
+  regressorBaselineBurden: number;
   trueBurden?: number;
 }
 
@@ -373,6 +393,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     throw new PipelineInputError(`'respacings' passed to '${fn}' must be a non-empty list of respacings ('' for none, e.g. 'ddim100'), got ${JSON.stringify(respacings)}`);
   }
   const base: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings, samples: 1 };
+  const baselineBurdens: ('label' | 'regressor')[] = [...new Set(o.baselineBurdens ?? ['label' as const])];
+  if (!baselineBurdens.length || baselineBurdens.some((b) => b !== 'label' && b !== 'regressor')) {
+    throw new PipelineInputError(`'baselineBurdens' passed to '${fn}' must be a non-empty list of 'label' and 'regressor', got ${JSON.stringify(o.baselineBurdens)}`);
+  }
 
   let infos: SliceSampleInfo[] = await listPredictionSlices(o.data);
   if (o.slices?.length) {
@@ -421,11 +445,12 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
       const mask = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
       const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
+      const regressorBaselineBurden = tf.tidy(() => regressorPredict(networks.regressor, image, tf.tensor1d([0], 'float32')).dataSync()[0] as number);
       const segNative = toNative(seg.dataSync() as Float32Array, S, 1, slice.width, slice.height);
       tf.dispose([image, mask, seg]);
       const brain = Math.max(1, brainPixels(slice.native));
       const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
-      slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain });
+      slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden });
     }
 
     let regressor: RegressorNoiseBucket[] | undefined;
@@ -450,29 +475,34 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
 
     const rows: TuneRow[] = [];
-    const total = noiseLevels.length * scales.length * respacings.length;
+    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length;
     let k = 0;
     for (const respacing of respacings) {
       const diffusion = samplingDiffusion(networks, { respacing });
       for (const noiseLevel of noiseLevels) {
         const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
-        for (const scale of scales) {
+        for (const scale of scales) for (const baselineFrom of baselineBurdens) {
           k++;
           const settings: SampleSettings = { ...base, noiseLevel, scale, respacing };
           for (const s of slices) {
             const t0 = performance.now();
-            const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
+            // predictSlice takes r0 from the slice's burden (its mask stays the label).
+            const guidedSlice = baselineFrom === 'regressor' ? { ...s.slice, burden: Math.max(0, s.regressorBaselineBurden) } : s.slice;
+            const p = await predictSlice(networks, guidedSlice, s.relativeChange, { settings, diffusion, segmenter });
             const seconds = (performance.now() - t0) / 1000;
             const { slice } = s;
             const brain = Math.max(1, brainPixels(slice.native));
             const segmentedBurden = count(p.followupMaskNative) / brain;
             let maxChange = 0;
             for (let i = 0; i < slice.native.length; i++) maxChange = Math.max(maxChange, Math.abs((p.followupNative[i] as number) - (slice.native[i] as number)));
-            const want = p.targetBurden - s.segmentedBaselineBurden;
+            const r0 = slice.burden as number;
+            const target = r0 * (1 + s.relativeChange);
+            const want = target - s.segmentedBaselineBurden;
             const row: TuneRow = {
-              noiseLevel, scale, respacing, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: p.baselineBurden, targetBurden: p.targetBurden,
+              noiseLevel, scale, respacing, baselineFrom, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
+              regressorBaselineBurden: s.regressorBaselineBurden, guidedTarget: p.targetBurden,
               regressorBurden: p.predictedBurden, segmentedBaselineBurden: s.segmentedBaselineBurden, segmentedBurden,
-              targetError: p.targetBurden > 0 ? Math.abs(segmentedBurden - p.targetBurden) / p.targetBurden : NaN,
+              targetError: target > 0 ? Math.abs(segmentedBurden - target) / target : NaN,
               moved: Math.abs(want) > 1e-9 ? (segmentedBurden - s.segmentedBaselineBurden) / want : NaN,
               maxChange, seconds,
             };
@@ -494,7 +524,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
             rows.push(row);
           }
           const sm = summariseTuneRows(rows.slice(-slices.length));
-          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps): `
+          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}: `
             + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)}, Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
             + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
         }
@@ -502,7 +532,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
     const groups = new Map<string, TuneRow[]>();
     for (const r of rows) {
-      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}`;
+      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}`;
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
     const rank = (v: number) => (Number.isNaN(v) ? Infinity : v);
@@ -512,7 +542,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     writeFileAtomicSync(path.join(o.out, 'tune-summary.csv'), tuneSummaryCsv(summaries));
     writeFileAtomicSync(path.join(o.out, 'tune.json'), `${JSON.stringify(result, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
     writeFileAtomicSync(path.join(o.out, 'tune.md'), tuneMarkdown(result));
-    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}'; wrote ${path.join(o.out, 'tune.md')}`);
+    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}', r0 from the ${result.best.baselineFrom}; wrote ${path.join(o.out, 'tune.md')}`);
     return result;
   } finally {
     networks.dispose();
