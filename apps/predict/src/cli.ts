@@ -16,6 +16,7 @@ import type { RunOptions } from './run.js';
 import { FIT_GROWTH_KEYS, fitGrowthCommand, fitGrowthModelOptionsOf } from './growth.js';
 import { cliErrors, flagName } from './errors.js';
 import { runDemo } from './demo.js';
+import { COHORT_KEYS, cohortCommand } from './cohort.js';
 import { TUNE_KEYS, tuneCommand } from './tune.js';
 
 const d = DEFAULT_SAMPLE_SETTINGS;
@@ -167,6 +168,18 @@ const COMMANDS = {
       ...WORKERS_KEY,
     }),
     examples: ['tumorcast-predict demo', 'npm run demo'],
+  },
+  cohort: {
+    summary: "the paper's evaluation over a longitudinal cohort (default: a synthetic phantom cohort): growth fit per patient, guided follow-ups and maps scored against the real ones and the unchanged baseline; tables (CSV) and cohort.html",
+    schema: defineConfigSchema({
+      ...COHORT_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
+      bootstrap: TARGET_KEYS.bootstrap, growth_objective: TARGET_KEYS.growth_objective, bootstrap_noise: TARGET_KEYS.bootstrap_noise,
+    }),
+    examples: [
+      'tumorcast-predict cohort --out out/phantom-cohort',
+      "tumorcast-predict cohort --cohort cohort/cohort.json --samples 16 --scenario 'later:shift=14;none:no-rt' --out out/cohort",
+      'tumorcast-predict cohort --cohort cohort/cohort.json --shard $SLURM_ARRAY_TASK_ID/8 --skip-invalid --out out/cohort',
+    ],
   },
   tune: {
     summary: 'sweep noise level, guidance scale and respacing on held-out slices; score the segmented tumour against the target and the real follow-up',
@@ -393,6 +406,12 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const workers = workersOf(c.workers);
     await initBackend({ backend: request ?? 'auto', log });
     await runDemo({ out: c.out, seed: c.seed, samples: c.samples, slices: c.slices, workers, log });
+    return 0;
+  }
+  if (resolved.command === 'cohort') {
+    const c = resolved.config;
+    checkSampleOptions(c);
+    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log });
     return 0;
   }
   if (resolved.command === 'tune') {
