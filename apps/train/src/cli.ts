@@ -206,12 +206,12 @@ const PATH_KEYS: Record<string, Record<string, 'input-folder' | 'input-file' | '
  * the other way round. Each message names the key, the path and what was
  * expected.
  */
-export function checkPaths(command: string, cfg: object): void {
+export function checkPaths(command: string, cfg: Readonly<Record<string, unknown>>): void {
   const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
   for (const [key, kind] of Object.entries(PATH_KEYS[command] ?? {})) {
-    const v = (cfg as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    for (const p of Array.isArray(v) ? (v as string[]) : [v as string]) {
+    const v = cfg[key];
+    const paths = (Array.isArray(v) ? v : [v]).filter((p): p is string => typeof p === 'string');
+    for (const p of paths) {
       const st = statOf(p);
       if (kind === 'input-folder') {
         if (key.startsWith('data_dir') && !st?.isDirectory()) {
@@ -231,8 +231,8 @@ export function checkPaths(command: string, cfg: object): void {
     }
   }
   if (command === 'diffusion' || command === 'regressor' || command === 'segmenter') {
-    const resume = (cfg as Partial<TrainConfig>).resume_checkpoint;
-    if (resume && resume !== 'latest') {
+    const resume = cfg['resume_checkpoint'];
+    if (typeof resume === 'string' && resume && resume !== 'latest') {
       resolveResume(resume, '');
       const st = statOf(resume);
       if (!st) throw new CliError(`--resume-checkpoint ${resume}: no such file (give a modelNNNNNN.safetensors of an earlier run, or 'latest')`);
