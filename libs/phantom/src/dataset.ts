@@ -4,7 +4,7 @@
  */
 import { Rng, type Seed } from '@tumorcast/random';
 import type { TwoPhaseParams } from './growth.js';
-import { seedFileName, seedLabelFileName, seedSliceKey } from './layout.js';
+import { sliceFileName, sliceKey, sliceLabelFileName } from './layout.js';
 import { writeNifti2d } from './nifti-write.js';
 import { generatePhantomPatient, type PhantomPatient, type PhantomPatientOptions } from './patient.js';
 import { renderPhantomPreview } from './preview.js';
@@ -181,7 +181,7 @@ function variedOptions(rng: Rng, base: PhantomDatasetPatientOptions, vary: boole
 async function writeScan(dir: string, folder: string, dataset: string, split: string, pid: string, s: PhantomSlice, sliceId: number, gzip: boolean, labelPath: string): Promise<PhantomScanFiles> {
   const files: Record<string, string> = {};
   for (const mod of PHANTOM_MODALITIES) {
-    const rel = `${folder}/${seedFileName(dataset, split, pid, mod, sliceId, gzip)}`;
+    const rel = `${folder}/${sliceFileName(dataset, split, pid, mod, sliceId, gzip)}`;
     await writeNifti2d(`${dir}/${rel}`, s.modalities[mod], s.width, s.height, s.pixelSpacing);
     files[mod] = rel;
   }
@@ -250,11 +250,11 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
     const p: PhantomPatient = generatePhantomPatient({ ...popts, seed: pSeed, patientId: pid, render: 'baseline-followup' });
     const slices: PhantomManifestSlice[] = [];
     for (const s of p.slices) {
-      const key = seedSliceKey(pid, s.sliceId);
+      const key = sliceKey(pid, s.sliceId);
       const bl = s.scans[p.baselineIndex]!;
       const fu = s.scans[p.followupIndex]!;
-      const baseline = await writeScan(dir, `testing/${key}`, dataset, 'test', pid, bl, s.sliceId, gzip, `test_labels/${seedLabelFileName(pid, s.sliceId, gzip)}`);
-      const followup = await writeScan(dir, `followup/${key}`, dataset, 'test', pid, fu, s.sliceId, gzip, `followup/${key}/${seedFileName(dataset, 'test', pid, 'seg', s.sliceId, gzip)}`);
+      const baseline = await writeScan(dir, `testing/${key}`, dataset, 'test', pid, bl, s.sliceId, gzip, `test_labels/${sliceLabelFileName(pid, s.sliceId, gzip)}`);
+      const followup = await writeScan(dir, `followup/${key}`, dataset, 'test', pid, fu, s.sliceId, gzip, `followup/${key}/${sliceFileName(dataset, 'test', pid, 'seg', s.sliceId, gzip)}`);
       const blSize = s.sizes[p.baselineIndex]!;
       const relativeChange = blSize > 0 ? s.sizes[p.followupIndex]! / blSize - 1 : 0;
       changes[key] = relativeChange;
@@ -304,8 +304,8 @@ export async function writePhantomDataset(dir: string, options?: PhantomDatasetO
       for (let t = 0; t < p.days.length; t++) {
         const scan = s.scans[t]!;
         const tid = `${subject}${String(t).padStart(3, '0')}`;
-        const key = seedSliceKey(tid, s.sliceId);
-        const files = await writeScan(dir, `training/${key}`, dataset, 'train', tid, scan, s.sliceId, gzip, `training/${key}/${seedFileName(dataset, 'train', tid, 'seg', s.sliceId, gzip)}`);
+        const key = sliceKey(tid, s.sliceId);
+        const files = await writeScan(dir, `training/${key}`, dataset, 'train', tid, scan, s.sliceId, gzip, `training/${key}/${sliceFileName(dataset, 'train', tid, 'seg', s.sliceId, gzip)}`);
         training.push({ patientId: tid, sliceId: s.sliceId, day: p.days[t]!, size: s.sizes[t]!, burden: scan.burden, files });
       }
     }

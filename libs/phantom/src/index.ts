@@ -27,7 +27,7 @@ export { generateSegmentationDataset } from './segmentation.js';
 export type { SegmentationDataset, SegmentationDatasetOptions } from './segmentation.js';
 export { renderPhantomPreview, writePhantomPreview, PREVIEW_COLUMNS } from './preview.js';
 export type { PhantomPreviewOptions } from './preview.js';
-export { seedFileName, seedLabelFileName, seedSliceKey } from './layout.js';
+export { sliceFileName, sliceLabelFileName, sliceKey, seedFileName, seedLabelFileName, seedSliceKey } from './layout.js';
 export type { PhantomFileKind } from './layout.js';
 export { writePhantomCohort, PHANTOM_COHORT_ARCHETYPES } from './cohort.js';
 export type { PhantomCohortOptions, PhantomCohortResult, PhantomCohortTruth, PhantomCohortArchetype, PhantomCohortSplit } from './cohort.js';

@@ -18,16 +18,34 @@ export type PhantomFileKind = PhantomModality | 'seg';
  * @param gzip - append `.gz`.
  * @defaultValue gzip true
  */
-export function seedFileName(dataset: string, split: string, pid: string, kind: PhantomFileKind, sliceId: number, gzip = true): string {
+export function sliceFileName(dataset: string, split: string, pid: string, kind: PhantomFileKind, sliceId: number, gzip = true): string {
   return `${dataset}_${split}_${pid}_${kind}_${sliceId}_w.nii${gzip ? '.gz' : ''}`;
 }
 
 /** Folder name of one slice in the BraTS slice layout: `<pid>_<slice>`. */
-export function seedSliceKey(pid: string, sliceId: number): string {
+export function sliceKey(pid: string, sliceId: number): string {
   return `${pid}_${sliceId}`;
 }
 
 /** Label file name (BraTS slice layout) of a testing/validation slice: `<pid>_<slice>-label.nii[.gz]`. */
-export function seedLabelFileName(pid: string, sliceId: number, gzip = true): string {
+export function sliceLabelFileName(pid: string, sliceId: number, gzip = true): string {
   return `${pid}_${sliceId}-label.nii${gzip ? '.gz' : ''}`;
 }
+
+/**
+ * Former name of {@link sliceFileName}, after the layout's original name.
+ * @deprecated Use {@link sliceFileName}; this alias will be removed in a later version.
+ */
+export const seedFileName = sliceFileName;
+
+/**
+ * Former name of {@link sliceKey}, after the layout's original name.
+ * @deprecated Use {@link sliceKey}; this alias will be removed in a later version.
+ */
+export const seedSliceKey = sliceKey;
+
+/**
+ * Former name of {@link sliceLabelFileName}, after the layout's original name.
+ * @deprecated Use {@link sliceLabelFileName}; this alias will be removed in a later version.
+ */
+export const seedLabelFileName = sliceLabelFileName;
