@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +76,36 @@ describe('runCohort', () => {
     expect(page).toContain('Treatment scenarios');
     expect(page).toContain('extrapolations of the fitted growth model');
   });
+
+  it('cohort.html and a patient page render in headless Chromium: every table, figure and image, the links to the pages', () => {
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => fs.existsSync(c));
+    if (!chromium) throw new Error('chromium is needed for the report test (apt-get install chromium; .ci/run installs it)');
+    const look = (file: string) => {
+      const probe = path.join(path.dirname(file), `probe-${path.basename(file)}`);
+      // Count rendered tables, SVG figures with a size and decoded images; name the first link's target.
+      fs.writeFileSync(probe, fs.readFileSync(file, 'utf8').replace('</body>', `<script>addEventListener('load',()=>{
+        const svgs=[...document.querySelectorAll('svg')].filter(x=>{const r=x.getBoundingClientRect();return r.width>50&&r.height>20;}).length;
+        const imgs=[...document.images];
+        const links=[...document.querySelectorAll('a[href$="report.html"]')].map(a=>a.href.split('/').slice(-2).join('/'));
+        document.title=['R',document.querySelectorAll('table').length,svgs,imgs.length,imgs.every(i=>i.complete&&i.naturalWidth>0),links[0]||''].join(':');
+      })</script></body>`));
+      const dom = execFileSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', `--user-data-dir=${path.join(tmp, 'chromium')}`, '--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom', `file://${probe}`],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 });
+      return (/<title>([^<]*)<\/title>/.exec(dom)?.[1] ?? '').split(':');
+    };
+    // Summary: the cohort, map, growth and scenario tables; the 2 box plots and 6 parameter figures at least; the first patient's page.
+    const [r, tables, svgs, , , link] = look(path.join(base.out, 'cohort.html'));
+    expect(r).toBe('R');
+    expect(Number(tables)).toBe(4);
+    expect(Number(svgs)).toBeGreaterThanOrEqual(2 + 6);
+    expect(link).toBe('PH01/report.html');
+    const [, ptables, psvgs, images, loaded] = look(path.join(base.out, 'patients', 'PH01', 'report.html'));
+    expect(Number(ptables)).toBeGreaterThanOrEqual(3);
+    expect(Number(psvgs)).toBeGreaterThanOrEqual(2); // growth plot and scenario curves, at least
+    expect(Number(images)).toBeGreaterThan(2 * 4 * 3);
+    expect(loaded).toBe('true');
+  }, 90_000);
 
   it('resumes: a rerun with the same options skips every patient; other settings are refused', async () => {
     const lines: string[] = [];
