@@ -4,7 +4,7 @@
  * files a user would drop (NIfTI slices named as in the BraTS slice layout,
  * and a size CSV), so that it takes the same path as real data.
  */
-import { generatePhantomPatient, PHANTOM_MODALITIES, seedFileName, seedLabelFileName } from '@tumorcast/phantom';
+import { generatePhantomPatient, PHANTOM_MODALITIES, sliceFileName, sliceLabelFileName } from '@tumorcast/phantom';
 import { writeNifti } from '@tumorcast/nifti';
 import type { NamedBytes } from './slice.js';
 
@@ -52,9 +52,9 @@ export function phantomInputs(seed = 0): PhantomInputs {
   const scan = s.scans[p.baselineIndex]!;
   const pid = p.patientId;
   const files: NamedBytes[] = PHANTOM_MODALITIES.map((m) => ({
-    name: seedFileName('phantom', 'test', pid, m, sliceId), bytes: nifti(scan.modalities[m], scan.width, scan.height, scan.pixelSpacing),
+    name: sliceFileName('phantom', 'test', pid, m, sliceId), bytes: nifti(scan.modalities[m], scan.width, scan.height, scan.pixelSpacing),
   }));
-  files.push({ name: seedLabelFileName(pid, sliceId), bytes: nifti(Float32Array.from(scan.label), scan.width, scan.height, scan.pixelSpacing) });
+  files.push({ name: sliceLabelFileName(pid, sliceId), bytes: nifti(Float32Array.from(scan.label), scan.width, scan.height, scan.pixelSpacing) });
   const rows = ['patient_id,day,size,rt_end_day'];
   for (let i = 0; i <= p.baselineIndex; i++) rows.push(`${pid},${p.days[i]},${s.sizes[i]},${p.rtEndDay}`);
   const follow = s.scans[p.followupIndex]!;
