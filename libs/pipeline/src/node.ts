@@ -39,7 +39,7 @@ export { MapPool, resolveMapWorkers, mapWorkerBytes, MAP_WORKER_BASE_BYTES } fro
 export type { MapPoolOptions, PoolMapOptions, MapWorkersInput, MapWorkersDecision } from './parallel-map.js';
 export { evaluateRun } from './evaluate-run.js';
 export type { EvaluateRunOptions } from './evaluate-run.js';
-export { tuneGuidance, summariseTuneRows, tuneRowsCsv, tuneSummaryCsv, tuneMarkdown } from './tune.js';
+export { tuneGuidance, summariseTuneRows, tuneRowsCsv, tuneSummaryCsv, tuneMarkdown, residualMask } from './tune.js';
 export type { TuneOptions, TuneTargetSource, TuneRow, TuneSettingSummary, TuneResult } from './tune.js';
 export { regressorNoiseAccuracy, regressorNoiseCsv, REGRESSOR_NOISE_EDGES } from './tune-regressor.js';
 export type { BurdenImage, RegressorNoiseOptions, RegressorNoiseBucket } from './tune-regressor.js';

@@ -7,7 +7,7 @@ import { initBackend } from '@tumorcast/nn';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { UNetConfig } from '@tumorcast/unet';
 import { PipelineDataError, PipelineInputError } from './errors.js';
-import { summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv } from './tune.js';
+import { residualMask, summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv } from './tune.js';
 import type { TuneOptions, TuneRow } from './tune.js';
 import { regressorNoiseAccuracy } from './tune-regressor.js';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
@@ -62,6 +62,17 @@ describe('summariseTuneRows', () => {
     expect(n.areaRatio).toBeNaN();
     expect(n.objective).toBeCloseTo(0.2, 12);
     expect(() => summariseTuneRows([])).toThrow(/at least one row/);
+  });
+});
+
+describe('residualMask', () => {
+  it('moves the label by what the segmenter sees change (hand-computed)', () => {
+    const label = Uint8Array.from([1, 1, 0, 0, 1, 0]);
+    const before = Uint8Array.from([1, 0, 0, 1, 1, 0]);
+    const after = Uint8Array.from([0, 0, 1, 1, 1, 0]);
+    // pixel 0: seen to vanish -> 0; 1: unchanged (label 1); 2: seen to appear -> 1; 3, 4, 5: unchanged (label).
+    expect(Array.from(residualMask(label, before, after))).toEqual([0, 1, 1, 0, 1, 0]);
+    expect(() => residualMask(label, before, after.subarray(1))).toThrow(/'before' and 'after' passed to 'residualMask' must have the label's 6 pixels/);
   });
 });
 
@@ -151,7 +162,7 @@ describe('tuneGuidance', () => {
     const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
-    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,1$/);
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,1$/);
   });
 
   it('refuses bad options before sampling, naming them', async () => {

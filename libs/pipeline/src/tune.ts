@@ -153,6 +153,16 @@ export interface TuneRow {
   segmentedBaselineDice?: number;
   /** Area error of the segmenter's mask of the unchanged baseline. */
   segmentedBaselineAreaError?: number;
+  /**
+   * Dice of the label moved by what the segmenter sees change: the baseline
+   * label, plus the pixels the segmenter finds tumour in the result but not
+   * in the baseline, minus those it finds in the baseline but not in the
+   * result (the mask's analogue of the 'residual' output mode: the
+   * segmenter's own error on the unchanged anatomy cancels).
+   */
+  residualDice?: number;
+  /** Area error of that residual mask. */
+  residualAreaError?: number;
   /** Seconds the sample took. */
   seconds: number;
 }
@@ -189,6 +199,10 @@ export interface TuneSettingSummary {
   segmentedBaselineDice: number;
   /** Mean area error of the segmenter's mask of the unchanged baseline. */
   segmentedBaselineAreaError: number;
+  /** Mean {@link TuneRow.residualDice}. */
+  residualDice: number;
+  /** Mean {@link TuneRow.residualAreaError}. */
+  residualAreaError: number;
   /** areaError / baselineAreaError (below 1: closer in size than the baseline). */
   areaRatio: number;
   /** (1 - dice) / (1 - baselineDice) (below 1: better placed than the baseline). */
@@ -227,6 +241,25 @@ function brainPixels(img: Float32Array): number {
   return n;
 }
 
+/**
+ * The baseline label moved by the segmenter's change: `label | (after & !before)`, minus `before & !after`.
+ *
+ * @param label - the baseline's label (HW, 0/1).
+ * @param before - the segmenter's mask of the baseline.
+ * @param after - the segmenter's mask of the result.
+ */
+export function residualMask(label: Uint8Array, before: Uint8Array, after: Uint8Array): Uint8Array {
+  if (before.length !== label.length || after.length !== label.length) {
+    throw new RangeError(`'before' and 'after' passed to 'residualMask' must have the label's ${label.length} pixels, got ${before.length} and ${after.length}`);
+  }
+  return Uint8Array.from(label, (l, i) => {
+    const b = before[i]! > 0, a = after[i]! > 0;
+    if (a && !b) return 1;
+    if (b && !a) return 0;
+    return l > 0 ? 1 : 0;
+  });
+}
+
 const mean = (v: readonly number[]) => {
   const f = v.filter(Number.isFinite);
   return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
@@ -261,6 +294,7 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
     moved: mean(rows.map((r) => r.moved)),
     dice: dc, baselineDice: bdc, areaError: ae, baselineAreaError: bae, areaRatio, missRatio,
     segmentedBaselineDice: mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), segmentedBaselineAreaError: mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN)),
+    residualDice: mean(rows.map((r) => r.residualDice ?? NaN)), residualAreaError: mean(rows.map((r) => r.residualAreaError ?? NaN)),
     meetsAcceptance: truth && areaRatio <= 0.5 && missRatio <= 0.8,
     objective: truth ? areaRatio + missRatio : targetError,
     secondsPerSlice: mean(rows.map((r) => r.seconds)),
@@ -270,11 +304,11 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 const ROW_KEYS: (keyof TuneRow)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
-  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'seconds',
+  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
-  'segmentedBaselineDice', 'segmentedBaselineAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
+  'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -319,7 +353,7 @@ export function tuneMarkdown(r: TuneResult): string {
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
         + `area ratio <= 0.5 and miss ratio <= 0.8. The segmenter on the unchanged baseline scores Dice ${f4(b.segmentedBaselineDice)}, area error ${f4(b.segmentedBaselineAreaError)} `
-        + '(the baseline row above uses its label).'
+        + `(the baseline row above uses its label); the label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}.`
       : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
     '',
     'Ranked (objective: area ratio + miss ratio with real follow-ups, 2 = the unchanged baseline; else the relative target error). '
@@ -506,6 +540,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
               moved: Math.abs(want) > 1e-9 ? (segmentedBurden - s.segmentedBaselineBurden) / want : NaN,
               maxChange, seconds,
             };
+            const residual = residualMask(slice.nativeLabel!, s.segmentedBaselineMask, p.followupMaskNative);
             if (s.truth) {
               const sp = [slice.spacing[1], slice.spacing[0]];
               const grid = (m: Uint8Array) => ({ data: m, shape: [slice.height, slice.width], spacing: sp });
@@ -519,10 +554,14 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
                 baselineAreaError: areaErr(slice.nativeLabel!),
                 segmentedBaselineDice: dice(grid(s.segmentedBaselineMask), grid(s.truth.label)),
                 segmentedBaselineAreaError: areaErr(s.segmentedBaselineMask),
+                residualDice: dice(grid(residual), grid(s.truth.label)),
+                residualAreaError: areaErr(residual),
               });
             }
             rows.push(row);
           }
+          // Written as it goes: a sweep stopped early keeps what it measured.
+          writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
           const sm = summariseTuneRows(rows.slice(-slices.length));
           log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}: `
             + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)}, Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
