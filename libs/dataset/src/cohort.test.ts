@@ -77,6 +77,9 @@ describe('readCohort', () => {
       patient('B', { split: { mode: 'remove_last_predict', removeLast: 1, predictRemaining: 1 } }),
       patient('C', { split: { mode: 'remove_last_predict', removeLast: 0 } }),
     ]), FILE(), { checkFolders: false });
+    expect(c.patients[0]!.fixed).toBeUndefined();
+    expect((await parseCohort(cohort([patient('F', { fixed: { lambdaDecay: 0.02 }, note: 'short' })]), FILE(), { checkFolders: false })).patients[0]!.fixed).toEqual({ lambdaDecay: 0.02 });
+    expect((await problemsOf(cohort([patient('F', { fixed: { lambdaDecay: 'x' } })]), { checkFolders: false }))[0]).toMatchObject({ field: 'patients[0].fixed' });
     expect(c.patients.map((p) => p.split)).toEqual([
       { mode: 'last_n', n: 2 }, { mode: 'remove_last_predict', removeLast: 1, predictRemaining: 1 }, { mode: 'remove_last_predict', removeLast: 0, predictRemaining: 1 },
     ]);

@@ -85,6 +85,12 @@ export interface CohortPatient {
   readonly split: CohortSplit;
   /** The follow-up day to predict (a held-out scan day), when given; else the first held-out scan. */
   readonly followupDay?: number;
+  /**
+   * Growth-model parameters held at these values in the fit (the model's
+   * names and fitting units, e.g. `{ "lambdaDecay": 0.02 }`), for series too
+   * short for the free ones; checked against the model by whoever fits.
+   */
+  readonly fixed?: Readonly<Record<string, number>>;
   /** Scans, sorted by day. */
   readonly scans: readonly CohortScan[];
 }
@@ -169,7 +175,7 @@ export interface ReadCohortOptions {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const FOLDER_RE = /^(.+)_(\d+)$/;
-const PATIENT_KEYS = new Set(['id', 'rtStartDay', 'rtEndDay', 'split', 'followupDay', 'scans', 'note']);
+const PATIENT_KEYS = new Set(['id', 'rtStartDay', 'rtEndDay', 'split', 'followupDay', 'fixed', 'scans', 'note']);
 const SCAN_KEYS = new Set(['day', 'size', 'slices']);
 const SLICE_KEYS = new Set(['kind', 'slice', 'folder', 'size']);
 const TOP_KEYS = new Set(['format', 'version', 'name', 'sizeUnit', 'synthetic', 'description', 'patients']);
@@ -250,6 +256,11 @@ async function parsePatient(raw: unknown, i: number, dir: string, file: string, 
   const split = parseSplit(raw['split'], `${at}.split`, p);
   const fu = raw['followupDay'];
   if (fu !== undefined && !isNum(fu)) p.add(`${at}.followupDay`, `must be a finite number (a scan day to predict), got ${JSON.stringify(fu)}`);
+  const fixedRaw = raw['fixed'];
+  if (fixedRaw !== undefined && (!isObj(fixedRaw) || !Object.values(fixedRaw).every(isNum))) {
+    p.add(`${at}.fixed`, `must be an object of parameter names and finite numbers, e.g. { "lambdaDecay": 0.02 }, got ${JSON.stringify(fixedRaw)}`);
+  }
+  if (raw['note'] !== undefined && typeof raw['note'] !== 'string') p.add(`${at}.note`, `must be a string, got ${JSON.stringify(raw['note'])}`);
   const scansRaw = raw['scans'];
   const scans: CohortScan[] = [];
   if (!Array.isArray(scansRaw) || scansRaw.length < 2) {
@@ -333,7 +344,7 @@ async function parsePatient(raw: unknown, i: number, dir: string, file: string, 
   return {
     id,
     problems: [],
-    patient: { id: idRaw as string, rtStartDay, rtEndDay, split, ...(isNum(fu) ? { followupDay: fu } : {}), scans },
+    patient: { id: idRaw as string, rtStartDay, rtEndDay, split, ...(isNum(fu) ? { followupDay: fu } : {}), ...(isObj(fixedRaw) ? { fixed: { ...(fixedRaw as Record<string, number>) } } : {}), scans },
   };
 }
 
