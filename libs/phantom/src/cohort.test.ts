@@ -23,6 +23,8 @@ describe('writePhantomCohort', () => {
     const lengths = c.patients.map((p) => p.scans.length);
     expect(lengths).toContain(3);
     expect(lengths).toContain(4);
+    // The 3-scan patient fits 2 scans: one more parameter is held in the file (two-phase: 3 at population values, lambdaDecay here).
+    expect((c.patients.find((p) => p.scans.length === 3) as Patient & { fixed?: unknown }).fixed).toEqual({ lambdaDecay: 0.02 });
     expect(c.patients.some((p) => p.rtEndDay < p.scans[0]!.day)).toBe(true);
     expect(new Set(c.patients.map((p) => p.split.mode))).toEqual(new Set(['last_n', 'remove_last_predict', 'pre_rt_points']));
     for (const p of c.patients) {

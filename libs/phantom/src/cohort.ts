@@ -32,6 +32,8 @@ export interface PhantomCohortArchetype {
   initialSize: number;
   /** The split written to `cohort.json`. */
   split: PhantomCohortSplit;
+  /** Growth-model parameters the cohort file holds fixed in the fit (a series too short for the free ones). */
+  fixed?: Record<string, number>;
 }
 
 /**
@@ -49,7 +51,9 @@ export const PHANTOM_COHORT_ARCHETYPES: readonly PhantomCohortArchetype[] = Obje
   { description: 'short series: 4 scans', days: [0, 60, 120, 180], rtEndDay: 50, initialSize: 800,
     params: { lambdaGr: 0.007, lambdaDecay: 0.025, delay: 15, slope: 0.15, survival: 0.1 }, split: { mode: 'last_n', n: 1 } },
   { description: 'short series: 3 scans', days: [0, 70, 160], rtEndDay: 48, initialSize: 650,
-    params: { lambdaGr: 0.009, lambdaDecay: 0.03, delay: 12, slope: 0.2, survival: 0.12 }, split: { mode: 'last_n', n: 1 } },
+    params: { lambdaGr: 0.009, lambdaDecay: 0.03, delay: 12, slope: 0.2, survival: 0.12 }, split: { mode: 'last_n', n: 1 },
+    // Two fitted scans: the decay rate is held at the paper's starting value (not this patient's), slope, delay and survival at the population values.
+    fixed: { lambdaDecay: 0.02 } },
   { description: 'radiotherapy before the first scan', days: [90, 120, 160, 200, 250], rtEndDay: 52, initialSize: 900,
     params: { lambdaGr: 0.007, lambdaDecay: 0.03, delay: 15, slope: 0.15, survival: 0.15 }, split: { mode: 'last_n', n: 1 } },
   { description: 'fitted on the scans before RT', days: [0, 10, 20, 30, 90, 150], rtEndDay: 72, initialSize: 400,
@@ -196,7 +200,7 @@ export async function writePhantomCohort(dir: string, options?: PhantomCohortOpt
     });
     for (const scan of scans) for (const s of scan.slices) await writeScanFolder(dir, s.folder, s.tag, s.scan, s.slice, gzip);
     patients.push({
-      id, rtStartDay: p.rtStartDay, rtEndDay: p.rtEndDay, split: a.split,
+      id, rtStartDay: p.rtStartDay, rtEndDay: p.rtEndDay, split: a.split, ...(a.fixed ? { fixed: { ...a.fixed }, note: 'two fitted scans: lambdaDecay held at the paper\'s starting value' } : {}),
       scans: scans.map((s) => ({ day: s.day, size: s.size, slices: s.slices.map(({ kind, slice, folder, size: area }) => ({ kind, slice, folder, size: area })) })),
     });
     truth.push({ id, description: a.description, seed: pSeed, params: p.params, rtStartDay: p.rtStartDay, rtEndDay: p.rtEndDay, modelSizes: centre.modelSizes });
