@@ -159,6 +159,23 @@ describe('runCohort', () => {
   });
 });
 
+describe('runCohort on the whole phantom cohort', () => {
+  it('checks all eight patients; the 3-scan one (two fitted scans, lambdaDecay held in the file) runs', async () => {
+    const all = path.join(tmp, 'all8');
+    await writePhantomCohort(all, { seed: 5, size: 48 });
+    const lines: string[] = [];
+    const r = await runCohort({ ...base, cohort: path.join(all, 'cohort.json'), out: path.join(tmp, 'all8-out'), shard: '5/8', log: (m) => lines.push(m) });
+    expect(r.skipped).toEqual([]);
+    const p5 = r.patients[0]!;
+    expect(p5.id).toBe('PH05');
+    expect(p5.scans).toEqual({ fitted: 2, heldOut: 1, dropped: 0 });
+    expect(p5.growth.heldByFallback).toEqual(['slope', 'delay', 'survival']);
+    expect(p5.growth.params['lambdaDecay']).toEqual({ median: 0.02, lower: 0.02, upper: 0.02 });
+    expect(Number.isFinite(p5.growth.relativeChange)).toBe(true);
+    expect(p5.slices).toHaveLength(2);
+  });
+});
+
 describe('cohortTable', () => {
   const scores = (dice: number, base: number) => ({
     id: 'x',

@@ -137,8 +137,12 @@ function describeSplit(s: SeriesSplit): string {
   return 'pre_rt_points';
 }
 
-/** The fewest fitted scans the two-phase model takes with its population values. */
-const MIN_FITTED = twoPhaseRtModel.paramNames.length - TWO_PHASE_SHORT_SERIES.order.length;
+/** The fewest fitted scans the two-phase model takes with its population values and the patient's held parameters. */
+function minFitted(fixed: Readonly<Record<string, number>> | undefined): number {
+  const held = new Set(Object.keys(fixed ?? {}));
+  const fallback = TWO_PHASE_SHORT_SERIES.order.filter((k) => !held.has(k)).length;
+  return Math.max(1, twoPhaseRtModel.paramNames.length - held.size - fallback);
+}
 
 /** Checks one patient's split, days, slice pairs and their files; returns its plan or its problems. */
 async function planPatient(p: CohortPatient): Promise<{ plan?: PatientPlan; problems: string[] }> {
@@ -150,8 +154,13 @@ async function planPatient(p: CohortPatient): Promise<{ plan?: PatientPlan; prob
   } catch (e) {
     return { problems: [`split: ${(e as Error).message}`] };
   }
-  if (ix.fit.length < MIN_FITTED) {
-    problems.push(`split: ${describeSplit(p.split)} leaves ${ix.fit.length} fitted scan(s); the two-phase model needs at least ${MIN_FITTED} (with slope, delay and survival at population values)`);
+  const names = twoPhaseRtModel.paramNames as readonly string[];
+  const unknown = Object.keys(p.fixed ?? {}).filter((k) => !names.includes(k));
+  if (unknown.length) problems.push(`fixed: unknown parameter(s) ${unknown.join(', ')} of the two-phase model (${names.join(', ')})`);
+  const need = minFitted(p.fixed);
+  if (ix.fit.length < need) {
+    problems.push(`split: ${describeSplit(p.split)} leaves ${ix.fit.length} fitted scan(s); the two-phase model needs at least ${need} (with slope, delay and survival at population values`
+      + `${p.fixed ? ` and ${Object.keys(p.fixed).join(', ')} held` : ''}): hold more parameters with the patient's "fixed" field, or fit more scans`);
   }
   const held = ix.heldOut.map((i) => times[i]!);
   const followup = p.followupDay ?? held[0]!;
@@ -198,7 +207,7 @@ function patientProvenance(plan: PatientPlan, common: unknown): string {
   const p = plan.patient;
   return hashOf({
     common,
-    patient: { id: p.id, rt: [p.rtStartDay, p.rtEndDay], split: p.split, followupDay: plan.followup, scans: p.scans.map((s) => [s.day, s.size]) },
+    patient: { id: p.id, rt: [p.rtStartDay, p.rtEndDay], split: p.split, followupDay: plan.followup, fixed: p.fixed ?? null, scans: p.scans.map((s) => [s.day, s.size]) },
     slices: plan.pairs.map((pr) => [pr.key, ...[pr.baseline.info!, pr.followup.info!].flatMap((i) => [...Object.values(i.files), i.label ?? ''].map(fileHash))]),
   });
 }
@@ -392,7 +401,7 @@ async function runPatient(
   progress(`fit growth (split ${describeSplit(plan.split)}, baseline day ${plan.baseline}, follow-up day ${plan.followup})`);
   let fit: PatientFit<TwoPhaseParams>;
   try {
-    fit = fitPatient(twoPhaseRtModel, { id: p.id, times: p.scans.map((s) => s.day), sizes: p.scans.map((s) => s.size), rtStartDay: p.rtStartDay, split: plan.split, followupDay: plan.followup }, g);
+    fit = fitPatient(twoPhaseRtModel, { id: p.id, times: p.scans.map((s) => s.day), sizes: p.scans.map((s) => s.size), rtStartDay: p.rtStartDay, split: plan.split, followupDay: plan.followup }, { ...g, ...(p.fixed ? { fixed: p.fixed as Partial<TwoPhaseParams> } : {}) });
   } catch (e) {
     if (e instanceof TooFewPointsError || e instanceof RangeError) throw new PipelineDataError(`${o.cohort}: ${(e as Error).message}`, { cause: e });
     throw e;
