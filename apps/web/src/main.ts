@@ -222,7 +222,12 @@ async function weights(): Promise<WeightsFiles> {
     return { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) };
   };
   const segmenter = await pick('w-segmenter', 'segmenter', true);
-  return { diffusion: (await pick('w-diffusion', 'diffusion'))!, regressor: (await pick('w-regressor', 'regressor'))!, ...(segmenter ? { segmenter } : {}) };
+  // safetensors files carry their architecture; .pt files take the chosen preset
+  const arch = $<HTMLSelectElement>('w-architecture').value as 'paper' | 'small';
+  return {
+    diffusion: (await pick('w-diffusion', 'diffusion'))!, regressor: (await pick('w-regressor', 'regressor'))!, ...(segmenter ? { segmenter } : {}),
+    diffusionArchitecture: arch, regressorArchitecture: arch,
+  };
 }
 
 function settings(): ToWorker['settings'] {

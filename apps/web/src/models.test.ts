@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, readSafetensors, writeSafetensors } from '@tumorcast/nn';
 import { loadModels } from '@tumorcast/pipeline/node';
 import type { PredictionNetworks } from '@tumorcast/pipeline';
+import type { UNetConfig } from '@tumorcast/unet';
+import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
 import { networksFromWeights, WeightsFileError } from './models.js';
 import type { WeightsFile } from './models.js';
 
@@ -45,6 +47,26 @@ describe('networksFromWeights', () => {
     sameStateDict(fromBytes.unet.stateDict(), fromFiles.unet.stateDict());
     sameStateDict(fromBytes.regressor.stateDict(), fromFiles.regressor.stateDict());
     sameStateDict(fromBytes.segmenter!.stateDict(), fromFiles.segmenter!.stateDict());
+  });
+
+  it('reads the reference code\'s .pt files with their architecture as loadModels does', async () => {
+    // a tiny U-Net and regressor saved by the authors' fork (libs/regressor/test/fixtures/authors-fork)
+    const ref = loadAuthorsReference();
+    const unetConfig = ref.unetConfig as unknown as UNetConfig;
+    const pt = (f: string): WeightsFile => ({ name: path.basename(f), bytes: new Uint8Array(fs.readFileSync(f)) });
+    const a = networksFromWeights({ diffusion: pt(AUTHORS_UNET_PT), regressor: pt(AUTHORS_REGRESSOR_PT), diffusionArchitecture: unetConfig, regressorArchitecture: ref.regressorConfig });
+    const b = await loadModels({ diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: unetConfig, regressorPreset: ref.regressorConfig });
+    try {
+      expect([a.process, a.dataRange, a.imageSize]).toEqual([b.process, b.dataRange, b.imageSize]);
+      expect(a.dataRange).toBe('[0,1]');
+      sameStateDict(a.unet.stateDict(), b.unet.stateDict());
+      sameStateDict(a.regressor.stateDict(), b.regressor.stateDict());
+      expect(() => networksFromWeights({ diffusion: pt(AUTHORS_UNET_PT), regressor: pt(AUTHORS_REGRESSOR_PT), diffusionArchitecture: 'huge' as 'paper' }))
+        .toThrow("the architecture of unet.pt must be one of paper, small, got 'huge'");
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
   });
 
   it('works without a segmenter', () => {

@@ -3,8 +3,9 @@
  * `@tumorcast/pipeline/node`, for files fetched from the app's own folder
  * (the shipped demo models) or picked by the user. Safetensors files from
  * tumorcast-train carry their config, diffusion process and data range;
- * PyTorch `.pt`/`.pth` state dicts (the reference code's) are taken to be
- * the 'paper' architectures trained on [0, 1] data with the regression head.
+ * PyTorch `.pt`/`.pth` state dicts (the reference code's) need their
+ * architecture (a preset, 'paper' by default) and are taken to be trained on
+ * [0, 1] data with the regression head, as the reference code trains.
  */
 import { readSafetensors, readTorchStateDict } from '@tumorcast/nn';
 import type { SafetensorsFile } from '@tumorcast/nn';
@@ -12,11 +13,11 @@ import { DIFFUSION_CONFIG_KEY, REFERENCE_DATA_RANGE, dataRangeFromMetadata } fro
 import type { DataRange } from '@tumorcast/diffusion';
 import type { DiffusionProcessConfig, PredictionNetworks } from '@tumorcast/pipeline';
 import { createRegressor, REGRESSOR_CONFIG_KEY, REGRESSOR_PRESETS, regressorConfigFromMetadata } from '@tumorcast/regressor';
-import type { Regressor } from '@tumorcast/regressor';
+import type { Regressor, RegressorConfig, RegressorPresetName } from '@tumorcast/regressor';
 import { createSegmenterNet, SEGMENTER_CONFIG_KEY } from '@tumorcast/segmenter';
 import type { SegmenterConfig, SegmenterNet } from '@tumorcast/segmenter';
 import { createUNet, UNET_CONFIG_KEY, UNET_PRESETS } from '@tumorcast/unet';
-import type { UNet, UNetConfig } from '@tumorcast/unet';
+import type { UNet, UNetConfig, UNetPresetName } from '@tumorcast/unet';
 
 /** A weights file: its name (which says safetensors or PyTorch) and bytes. */
 export interface WeightsFile {
@@ -34,6 +35,16 @@ export interface WeightsFiles {
   regressor: WeightsFile;
   /** The learned segmenter (the FLAIR segmenter is used without it). */
   segmenter?: WeightsFile;
+  /**
+   * Architecture of a `.pt`/`.pth` diffusion file (safetensors files carry theirs).
+   * @defaultValue 'paper'
+   */
+  diffusionArchitecture?: UNetPresetName | UNetConfig;
+  /**
+   * Architecture of a `.pt`/`.pth` regressor file; its head is the regression head unless the config says otherwise.
+   * @defaultValue 'paper'
+   */
+  regressorArchitecture?: RegressorPresetName | RegressorConfig;
 }
 
 /** A weights file that cannot be used; the message names the file and what to do. */
@@ -93,7 +104,9 @@ export function networksFromWeights(files: WeightsFiles): PredictionNetworks {
     let diffusionRange: DataRange;
     const d = files.diffusion;
     if (isTorch(d.name)) {
-      unet = createUNet(UNET_PRESETS.paper);
+      const arch = files.diffusionArchitecture ?? 'paper';
+      if (typeof arch === 'string' && !(arch in UNET_PRESETS)) throw new WeightsFileError(`the architecture of ${d.name} must be one of ${Object.keys(UNET_PRESETS).join(', ')}, got '${arch}'`);
+      unet = createUNet(typeof arch === 'string' ? UNET_PRESETS[arch] : arch);
       disposers.push(() => unet.dispose());
       unet.loadStateDict(torch(d), { source: d.name });
       process = { steps: 1000, schedule: 'linear', learnSigma: unet.config.learnSigma };
@@ -110,7 +123,9 @@ export function networksFromWeights(files: WeightsFiles): PredictionNetworks {
     let regressorRange: DataRange;
     const r = files.regressor;
     if (isTorch(r.name)) {
-      regressor = createRegressor({ ...REGRESSOR_PRESETS.paper, head: 'regression' });
+      const arch = files.regressorArchitecture ?? 'paper';
+      if (typeof arch === 'string' && !(arch in REGRESSOR_PRESETS)) throw new WeightsFileError(`the architecture of ${r.name} must be one of ${Object.keys(REGRESSOR_PRESETS).join(', ')}, got '${arch}'`);
+      regressor = createRegressor(typeof arch === 'string' ? { ...REGRESSOR_PRESETS[arch], head: 'regression' } : { head: 'regression', ...arch });
       disposers.push(() => regressor.dispose());
       regressor.loadStateDict(torch(r), { source: r.name });
       regressorRange = REFERENCE_DATA_RANGE;

@@ -26,7 +26,8 @@ function post(m: FromWorker, transfer: Transferable[] = []): void {
 }
 
 function keyOf(w: WeightsFiles): string {
-  return [w.diffusion, w.regressor, w.segmenter].map((f) => (f ? `${f.name}:${f.bytes.length}` : '-')).join('|');
+  const files = [w.diffusion, w.regressor, w.segmenter].map((f) => (f ? `${f.name}:${f.bytes.length}` : '-'));
+  return [...files, JSON.stringify(w.diffusionArchitecture ?? null), JSON.stringify(w.regressorArchitecture ?? null)].join('|');
 }
 
 async function ensureBackend(choice: BackendChoice): Promise<BackendSelection> {
