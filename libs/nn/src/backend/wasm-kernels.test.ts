@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@tumorcast/random';
 import { initBackend } from './init.js';
+import { WASM_KERNEL_FILLS } from './wasm-kernels.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface ConvCase {
@@ -106,6 +107,68 @@ describe('wasm kernel fills agree with the cpu backend', () => {
     s.dispose();
     expect(cs.dataSync()).toEqual(['a', 'bc']);
     cs.dispose();
+  });
+
+  // [a shape, b shape, transposeA, transposeB]: XNNPACK-sized products (>= 2^16 multiply-adds) and small ones (the backend's loop).
+  const matmuls: [number[], number[], boolean, boolean][] = [
+    [[96, 40], [96, 50], true, false],
+    [[40, 96], [50, 96], false, true],
+    [[96, 40], [50, 96], true, true],
+    [[1, 96, 40], [1, 96, 50], true, false],
+    [[3, 40, 64], [3, 64, 30], false, false],
+    [[2, 3, 64, 40], [2, 3, 50, 64], true, true],
+    [[40, 64], [4, 64, 30], false, false],
+    [[4, 40, 64], [30, 64], false, true],
+    [[5, 4], [5, 3], true, false],
+    [[2, 4, 5], [2, 3, 5], false, true],
+  ];
+  it.each(matmuls)('BatchMatMul %j x %j (transposeA %s, transposeB %s) equals the cpu backend', async (as, bs, ta, tb) => {
+    expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.BatchMatMul);
+    const run = () => {
+      const rng = new Rng(5);
+      const a = tf.tensor(rng.normalArray(as.reduce((p, q) => p * q)), as);
+      const b = tf.tensor(rng.normalArray(bs.reduce((p, q) => p * q)), bs);
+      const y = tf.matMul(a, b, ta, tb);
+      const out = { shape: y.shape, data: y.dataSync().slice() };
+      tf.dispose([a, b, y]);
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const ref = run();
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const got = run();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(got.shape).toEqual(ref.shape);
+    // Sums of up to 96 products in another order: float32 rounding.
+    expect(relErr(got.data, ref.data)).toBeLessThan(1e-5);
+  });
+
+  it('matMul gradients (transposed products) equal the cpu backend', async () => {
+    const run = () => {
+      const rng = new Rng(6);
+      const a = tf.tensor2d(rng.normalArray(64 * 96), [64, 96]);
+      const b = tf.tensor2d(rng.normalArray(96 * 48), [96, 48]);
+      const r = tf.tensor2d(rng.normalArray(64 * 48), [64, 48]);
+      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).mul(r).sum())([a, b]);
+      const out = [da!.dataSync().slice(), db!.dataSync().slice()];
+      tf.dispose([a, b, r, da!, db!]);
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const ref = run();
+    await tf.setBackend('wasm');
+    const got = run();
+    expect(relErr(got[0]!, ref[0]!)).toBeLessThan(1e-5);
+    expect(relErr(got[1]!, ref[1]!)).toBeLessThan(1e-5);
+  });
+
+  it('BatchMatMul leaves non-float32 and mismatched products to the backend (same errors)', async () => {
+    await tf.setBackend('wasm');
+    const a = tf.ones([64, 64]);
+    const b = tf.ones([32, 64]);
+    expect(() => tf.matMul(a, b, true, false)).toThrow(/inner shapes/);
+    tf.dispose([a, b]);
   });
 
   it('does not leak tensors across gradient steps', async () => {

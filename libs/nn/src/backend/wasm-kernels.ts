@@ -184,6 +184,78 @@ export function conv2dBackpropInputWasm(args: KernelFillArgs): tf.TensorInfo {
   return out;
 }
 
+/** Below this many multiply-adds per product, the wasm backend's own loop beats the extra kernel calls. */
+const XNN_MATMUL_MIN_MACS = 1 << 16;
+
+/**
+ * `BatchMatMul` for wasm, routed to XNNPACK wherever tfjs's kernel is not:
+ * tfjs runs only an untransposed product of a single matrix pair in XNNPACK
+ * (threaded, SIMD) and everything else (`transposeA`, `transposeB`, a batch
+ * of pairs) in a scalar loop some 10x slower. Here transposed operands are
+ * transposed first, and a batch is run pair by pair (a broadcast operand of
+ * batch 1 shared by all), each pair in XNNPACK, the results concatenated.
+ * Small products, other dtypes and general batch broadcasting stay on the
+ * backend's own kernel. Matrix-product gradients (`dy b^T`, `a^T dy`) and the
+ * 1x1 convolution weight gradient come through here.
+ */
+export function batchMatMulWasm(args: KernelFillArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  const backend = args.backend as Backend;
+  const a = inputs['a'] as TensorInfo;
+  const b = inputs['b'] as TensorInfo;
+  const transposeA = attrs['transposeA'] === true;
+  const transposeB = attrs['transposeB'] === true;
+  const own = originalKernels.get('BatchMatMul');
+  if (!own) throw new Error("tumorcast: the wasm backend's own 'BatchMatMul' kernel is needed by the BatchMatMul fill");
+  const native = (x: TensorInfo, y: TensorInfo, ta: boolean, tb: boolean): TensorInfo =>
+    own.kernelFunc({ inputs: { a: x, b: y }, backend, attrs: { transposeA: ta, transposeB: tb } } as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return native(a, b, transposeA, transposeB);
+  const m = (transposeA ? a.shape[ra - 1] : a.shape[ra - 2]) as number;
+  const k = (transposeA ? a.shape[ra - 2] : a.shape[ra - 1]) as number;
+  const n = (transposeB ? b.shape[rb - 2] : b.shape[rb - 1]) as number;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = outerA.reduce((p, q) => p * q, 1);
+  const batchB = outerB.reduce((p, q) => p * q, 1);
+  const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  const batch = Math.max(batchA, batchB);
+  const simple = sameOuter || batchA === 1 || batchB === 1;
+  const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  if (plain || !simple || m * k * n < XNN_MATMUL_MIN_MACS || (transposeB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k) {
+    // The backend's kernel: XNNPACK already, too small to gain, or a shape error it reports.
+    return native(a, b, transposeA, transposeB);
+  }
+  const outShape = [...(outerA.length >= outerB.length ? outerA : outerB), m, n];
+  if (batchA === batch && batchB === batch && !sameOuter) return native(a, b, transposeA, transposeB);
+  const temps: TensorInfo[] = [];
+  const keep = (t: TensorInfo): TensorInfo => {
+    temps.push(t);
+    return t;
+  };
+  // [batch, m, k] and [batch, k, n], transposed in memory where asked.
+  let a3 = keep(reshape(backend, a, transposeA ? [batchA, k, m] : [batchA, m, k]));
+  if (transposeA) a3 = keep(transpose(backend, a3, [0, 2, 1]));
+  let b3 = keep(reshape(backend, b, transposeB ? [batchB, n, k] : [batchB, k, n]));
+  if (transposeB) b3 = keep(transpose(backend, b3, [0, 2, 1]));
+  let out: TensorInfo;
+  if (batch === 1) {
+    out = keep(native(a3, b3, false, false));
+  } else {
+    const parts: TensorInfo[] = [];
+    for (let i = 0; i < batch; i++) {
+      const ai = batchA === 1 ? a3 : keep(slice(backend, a3, [i, 0, 0], [1, m, k]));
+      const bi = batchB === 1 ? b3 : keep(slice(backend, b3, [i, 0, 0], [1, k, n]));
+      parts.push(keep(native(ai, bi, false, false)));
+    }
+    out = keep(run('Concat', backend, parts as unknown as Record<string, TensorInfo>, { axis: 0 }));
+  }
+  const result = reshape(backend, out, outShape);
+  free(backend, ...temps);
+  return result;
+}
+
 /**
  * `UnsortedSegmentSum` (the gradient of gather) for wasm: a one-hot matrix of
  * the segment ids times the data. Ids outside [0, numSegments) are dropped,
@@ -252,12 +324,14 @@ export const WASM_KERNEL_FILLS = {
   UnsortedSegmentSum: unsortedSegmentSumWasm,
   Conv2DBackpropInput: conv2dBackpropInputWasm,
   Identity: identityWasm,
+  BatchMatMul: batchMatMulWasm,
 } as const;
 
 /**
  * Registers tumorcast's kernel fills on the `wasm` backend (idempotent):
  * `Conv2DBackpropFilter` and `UnsortedSegmentSum`, which the wasm backend
- * lacks, an `Identity` that shares buffers instead of copying them, and (by
+ * lacks, an `Identity` that shares buffers instead of copying them, a
+ * `BatchMatMul` that runs transposed and batched products in XNNPACK, and (by
  * default) a faster `Conv2DBackpropInput`. Returns the names
  * registered. Requires `@tensorflow/tfjs-backend-wasm` to have been imported.
  */
