@@ -129,6 +129,8 @@ describe('MapPool', () => {
     await expect(MapPool.start({ models: paths, workers: 0 })).rejects.toThrow(/'workers' passed to 'MapPool.start' must be an integer >= 1/);
     await expect(MapPool.start({ models: { ...paths, regressor: path.join(tmp, 'missing.pt') }, workers: 1 }))
       .rejects.toThrow(/^map worker 1 of 1 could not start: PipelineDataError: regressor weights .*missing\.pt do not exist/);
+    await expect(MapPool.start({ models: paths, workers: 2, worker: { script: new URL('./test-utils/no-such-worker.mjs', import.meta.url) } }))
+      .rejects.toThrow(/^map worker [12] of 2 stopped while starting \(exit code 1: .*no-such-worker\.mjs/);
   }, 60_000);
 });
 

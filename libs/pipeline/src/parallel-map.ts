@@ -250,7 +250,7 @@ export class MapPool {
     const { script, execArgv } = options.worker ?? defaultWorker();
     const data: MapWorkerData = { models: options.models, backend: options.backend ?? currentBackend() ?? 'auto' };
     const started: Promise<void>[] = [];
-    for (let index = 0; index < options.workers; index++) {
+    const spawn = (index: number) => {
       // Each worker is one core: its wasm backend runs one thread (the variable wins over initBackend's option).
       const env = { ...process.env, [WASM_THREADS_ENV]: '1' };
       const worker = new Worker(script, { workerData: data, env, ...(execArgv ? { execArgv } : {}) });
@@ -266,10 +266,12 @@ export class MapPool {
           + `${slot.lastError ? `: ${errorText(slot.lastError)}` : ''})`)));
       }));
       worker.on('error', (e: Error) => { slot.lastError = { name: e.name, message: e.message, stack: e.stack }; });
-    }
+    };
     try {
+      for (let index = 0; index < options.workers; index++) spawn(index);
       await Promise.all(started);
     } catch (e) {
+      // The workers that started (or are still starting) are terminated.
       await pool.close();
       throw e;
     }
