@@ -49,6 +49,9 @@ async function tryBackend(name: BrowserBackend): Promise<string | undefined> {
  */
 export async function selectBackend(choice: BackendChoice, wasmPaths: WasmPaths): Promise<BackendSelection> {
   setWasmPaths(wasmPaths);
+  // The multi-threaded wasm binary fails to start its threads inside a module worker (where the
+  // prediction runs) on a cross-origin-isolated page: keep to the single-threaded SIMD one.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   const order = choice === 'auto' ? BACKEND_ORDER : [choice];
   const skipped: string[] = [];
   for (const name of order) {

@@ -31,10 +31,12 @@ const TINY = '?samples=2&respacing=ddim20&backend=wasm';
 let tmp: string;
 let site: string;
 let server: StaticServer;
+/** The same site served cross-origin isolated (where wasm could pick its multi-threaded binary). */
+let isolatedServer: StaticServer;
 let browser: Browser;
 
 /** A page that records console errors and uncaught exceptions. */
-async function openPage(query = ''): Promise<{ page: Page; errors: string[] }> {
+async function openPage(query = '', on: StaticServer = server): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   await page.setViewport({ width: 1100, height: 1800 });
   const errors: string[] = [];
@@ -42,7 +44,7 @@ async function openPage(query = ''): Promise<{ page: Page; errors: string[] }> {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.url}${query}`);
+  await page.goto(`${on.url}${query}`);
   await page.waitForFunction(() => document.body.dataset['state'] === 'ready' || document.body.dataset['state'] === 'running' || document.body.dataset['state'] === 'predicted', { timeout: 30_000 });
   return { page, errors };
 }
@@ -57,6 +59,7 @@ suite('the web app in chromium', () => {
     const vite = spawnSync(process.execPath, [path.join(REPO, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'error'], { cwd: APP, encoding: 'utf8' });
     if (vite.status !== 0) throw new Error(`vite build failed:\n${vite.stderr}\n${vite.stdout}`);
     server = await serveStatic(site);
+    isolatedServer = await serveStatic(site, true);
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -69,6 +72,7 @@ suite('the web app in chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await isolatedServer?.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -174,8 +178,9 @@ suite('the web app in chromium', () => {
     await page.close();
   }, 60_000);
 
-  it('cancels a running prediction', async () => {
-    const { page } = await openPage('?phantom=1&samples=4&respacing=ddim100&backend=wasm');
+  it('cancels a running prediction (on a cross-origin isolated page, where wasm still starts)', async () => {
+    const { page, errors } = await openPage('?phantom=1&samples=4&respacing=ddim100&backend=wasm', isolatedServer);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await page.waitForFunction(() => !(document.getElementById('run-button') as HTMLButtonElement).disabled, { timeout: 60_000 });
     await page.click('#run-button');
     await page.waitForFunction(() => ((document.getElementById('progress') as HTMLProgressElement).value ?? 0) > 0, { timeout: 60_000, polling: 100 });
@@ -183,6 +188,8 @@ suite('the web app in chromium', () => {
     expect(await page.evaluate(() => document.body.dataset['state'])).toBe('cancelled');
     expect(await text(page, '#progress-text')).toBe('cancelled');
     expect(await page.$eval('#run-button', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    expect(await text(page, '#backend-name')).toBe('wasm');
+    expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
 });

@@ -24,8 +24,11 @@ export interface StaticServer {
  * Serves `root` on a free local port.
  *
  * @param root - the folder.
+ * @param isolated - send the headers that make the page cross-origin isolated (COOP/COEP), as some hosts do.
+ * @defaultValue isolated false
  */
-export async function serveStatic(root: string): Promise<StaticServer> {
+export async function serveStatic(root: string, isolated = false): Promise<StaticServer> {
+  const extra: Record<string, string> = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
     const file = path.resolve(root, rel);
@@ -33,7 +36,7 @@ export async function serveStatic(root: string): Promise<StaticServer> {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', ...extra });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
