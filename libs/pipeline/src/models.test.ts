@@ -131,3 +131,38 @@ describe('loading networks: data range and regressor head', () => {
     await expect(loadModels({ ...authorsPaths(), dataRange: '0..1' as never })).rejects.toThrow(/'dataRange' passed to 'loadModels' must be/);
   });
 });
+
+describe("loading networks: the denoiser ('tfjs' or 'onnx')", () => {
+  it("denoiser 'onnx': predictSlice runs the U-Net in ONNX Runtime, the PyTorch guided run within 1e-3", async () => {
+    const models = await loadModels({ ...authorsPaths(), segmenter: undefined }, { denoiser: 'onnx' });
+    expect(typeof models.denoiser).toBe('function');
+    const run = ref.runs[0]!; // unspaced, L = 12
+    const S = models.imageSize;
+    const n = S * S * 4;
+    const image0 = (refTensor(ref, 'guided.image').dataSync() as Float32Array).slice(0, n);
+    const slice: SliceImages = {
+      width: S, height: S, native: image0, model: image0, modelLabel: new Uint8Array(S * S), burden: ref.baselineBurden[0]!,
+    };
+    const settings = { ...DEFAULT_SAMPLE_SETTINGS, noiseLevel: run.noiseLevel, scale: run.scale, respacing: '', initialNoiseStd: 0, samples: 1 };
+    // the tfjs U-Net must not be what runs: break it, the ONNX session holds its own weights
+    const apply = models.unet.apply.bind(models.unet);
+    models.unet.apply = () => { throw new Error('the tfjs U-Net ran'); };
+    const out = await predictSlice(models, slice, ref.relativeChange[0]!, { settings, diffusion: samplingDiffusion(models, settings) });
+    models.unet.apply = apply;
+    const want = run.sample.slice(0, n);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(out.followupModel[i]! - Math.min(1, Math.max(0, want[i]!))));
+    expect(worst).toBeLessThan(1e-3);
+    expect(Math.abs(out.predictedBurden - run.finalPrediction[0]!)).toBeLessThan(1e-3);
+    models.dispose();
+  });
+
+  it("the default is 'tfjs' (no separate denoiser); another value is a usage error naming the option", async () => {
+    const models = await loadModels(authorsPaths());
+    expect(models.denoiser).toBeUndefined();
+    models.dispose();
+    const bad = loadModels(authorsPaths(), { denoiser: 'gpu' as never });
+    await expect(bad).rejects.toBeInstanceOf(PipelineInputError);
+    await expect(bad).rejects.toThrow(/'models\.denoiser' must be 'tfjs' or 'onnx', got 'gpu'/);
+  });
+});

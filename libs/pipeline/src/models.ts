@@ -55,6 +55,14 @@ export interface LoadModelsOptions {
    * @defaultValue apiOptionName
    */
   names?: OptionNamer;
+  /**
+   * Where the U-Net's forward passes run: `'tfjs'` (the loaded U-Net), or
+   * `'onnx'` (ONNX Runtime on the CPU through `@tumorcast/onnx`, several
+   * times faster; needs the optional `onnxruntime-node`). The same outputs
+   * within float32 rounding; the regressor stays in tfjs.
+   * @defaultValue 'tfjs'
+   */
+  denoiser?: 'tfjs' | 'onnx';
 }
 
 function parseMeta<T>(meta: Record<string, string>, key: string, file: string): T {
@@ -104,6 +112,8 @@ function rangeOf(file: string, metadata: Record<string, string> | undefined, ove
  */
 export async function loadModels(paths: ModelPaths, options: LoadModelsOptions = {}): Promise<PredictionNetworks> {
   const names = options.names ?? apiOptionName;
+  const denoiserKind = options.denoiser ?? 'tfjs';
+  if (denoiserKind !== 'tfjs' && denoiserKind !== 'onnx') throw new PipelineInputError(`${names('models.denoiser')} must be 'tfjs' or 'onnx', got '${String(denoiserKind)}'`);
   assertExists(paths.diffusion, 'diffusion');
   assertExists(paths.regressor, 'regressor');
   if (paths.segmenter) assertExists(paths.segmenter, 'segmenter');
@@ -168,8 +178,21 @@ export async function loadModels(paths: ModelPaths, options: LoadModelsOptions =
       const s = segmenter;
       disposers.push(() => s.dispose());
     }
+    let denoiser: PredictionNetworks['denoiser'];
+    if (denoiserKind === 'onnx') {
+      // loaded on first use: onnxruntime-node is an optional native dependency
+      const onnx = await import('@tumorcast/onnx');
+      try {
+        const d = await onnx.createOnnxDenoiser(unet);
+        disposers.push(() => void d.dispose());
+        denoiser = d;
+      } catch (e) {
+        if (e instanceof onnx.OnnxRuntimeUnavailableError) throw new PipelineInputError(`${names('models.denoiser', 'onnx')} needs ONNX Runtime: ${e.message}`, { cause: e });
+        throw e;
+      }
+    }
     return {
-      unet, regressor, segmenter, process, imageSize: unet.config.imageSize, dataRange: diffusionRange,
+      unet, denoiser, regressor, segmenter, process, imageSize: unet.config.imageSize, dataRange: diffusionRange,
       dispose: () => disposers.forEach((d) => d()),
     };
   } catch (e) {

@@ -3,7 +3,7 @@
  * segmenter it uses for maps and burdens.
  */
 import { backgroundValue } from '@tumorcast/diffusion';
-import type { DataRange } from '@tumorcast/diffusion';
+import type { DataRange, DiffusionModel } from '@tumorcast/diffusion';
 import { createFlairSegmenter } from '@tumorcast/guided-sampler';
 import type { Segmenter } from '@tumorcast/guided-sampler';
 import { learnedSegmenter } from '@tumorcast/segmenter';
@@ -25,6 +25,12 @@ export interface DiffusionProcessConfig {
 export interface PredictionNetworks {
   /** The diffusion U-Net. */
   unet: UNet;
+  /**
+   * The U-Net's forward pass when it runs outside tfjs (ONNX Runtime, with
+   * `loadModels`' `denoiser: 'onnx'`); the samplers call it in place of
+   * `unet.apply`. Absent: `unet.apply`.
+   */
+  denoiser?: DiffusionModel;
   /** The regressor. */
   regressor: Regressor;
   /** The learned segmenter, when given (else the training-free FLAIR segmenter is used). */

@@ -102,7 +102,7 @@ export function sliceSamplerOptions(
 ): GuidedSampleKnownOptions {
   return {
     diffusion,
-    model: (x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y),
+    model: networks.denoiser ?? ((x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y)),
     regressor: networks.regressor,
     image,
     dataRange: networks.dataRange,
