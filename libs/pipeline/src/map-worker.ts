@@ -32,7 +32,7 @@ const processes = new Map<string, Diffusion>();
 async function start(): Promise<void> {
   // One thread: the pool's parallelism is its workers (its environment also says TUMORCAST_WASM_THREADS=1).
   await initBackend({ backend: data.backend, threads: 1, log: false });
-  networks = await loadModels(data.models);
+  networks = await loadModels(data.models, data.loadOptions);
   segmenter = segmenterOf(networks);
 }
 

@@ -102,7 +102,7 @@ describe('MapPool', () => {
     };
     const a = dying.probabilityMap(request, { slice: 'a' });
     const b = dying.probabilityMap(request, { slice: 'b' });
-    await expect(a).rejects.toThrow(/^slice a: map worker [12] of 2 stopped \(exit code 3\) while computing run 1 of 3 of slice a \(out of memory, or killed\); the map pool is closed/);
+    await expect(a).rejects.toThrow(/^slice a: map worker [12] of 2 stopped \(exit code 3\) while computing run [12] of 3 of slice a \(out of memory, or killed\); the map pool is closed/);
     await expect(b).rejects.toThrow(/^slice b: map worker [12] of 2 stopped \(exit code 3\)/);
     await expect(dying.probabilityMap(request, { slice: 'c' })).rejects.toThrow(/^slice c: map worker/);
     await dying.close();

@@ -15,7 +15,7 @@ import { WASM_HEAP_LIMIT_BYTES, WASM_THREADS_ENV, currentBackend } from '@tumorc
 import type { BackendName, BackendRequest } from '@tumorcast/nn';
 import { PipelineDataError, PipelineInputError, apiOptionName } from './errors.js';
 import type { OptionNamer } from './errors.js';
-import type { ModelPaths } from './models.js';
+import type { LoadModelsOptions, ModelPaths } from './models.js';
 import type { ProbabilityMapRequest, ProbabilityMapRunner } from './parallel.js';
 import type { FromWorker, MapWorkerData, ToWorker, WorkerError } from './parallel-protocol.js';
 
@@ -134,6 +134,12 @@ export interface MapPoolOptions {
   /** Worker threads to start (>= 1; see {@link resolveMapWorkers}). */
   workers: number;
   /**
+   * Options of `loadModels` for the workers (plain data; not `names`): the
+   * ones the main thread loaded its networks with, so that both compute the same.
+   * @defaultValue {}
+   */
+  loadOptions?: Omit<LoadModelsOptions, 'names'>;
+  /**
    * The backend the workers start.
    * @defaultValue this thread's (currentBackend() of `@tumorcast/nn`), else 'auto'
    */
@@ -248,7 +254,7 @@ export class MapPool {
     }
     const pool = new MapPool();
     const { script, execArgv } = options.worker ?? defaultWorker();
-    const data: MapWorkerData = { models: options.models, backend: options.backend ?? currentBackend() ?? 'auto' };
+    const data: MapWorkerData = { models: options.models, loadOptions: options.loadOptions ?? {}, backend: options.backend ?? currentBackend() ?? 'auto' };
     const started: Promise<void>[] = [];
     const spawn = (index: number) => {
       // Each worker is one core: its wasm backend runs one thread (the variable wins over initBackend's option).

@@ -2,13 +2,15 @@
  * The messages between a `MapPool` and its worker threads (internal).
  */
 import type { BackendRequest } from '@tumorcast/nn';
-import type { ModelPaths } from './models.js';
+import type { LoadModelsOptions, ModelPaths } from './models.js';
 import type { ProbabilityMapRequest } from './parallel.js';
 
 /** What a worker starts with (`workerData`). */
 export interface MapWorkerData {
   /** The network files, loaded once. */
   models: ModelPaths;
+  /** How to load them (as the main thread did). */
+  loadOptions: Omit<LoadModelsOptions, 'names'>;
   /** The backend to start (the main thread's). */
   backend: BackendRequest;
 }
