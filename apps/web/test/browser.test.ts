@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import type { Browser, ElementHandle, Page } from 'puppeteer-core';
-import { writeNifti } from '@tumorcast/nifti';
+import { readNifti, writeNifti } from '@tumorcast/nifti';
 import { generatePhantomSlice } from '@tumorcast/phantom';
 import { serveStatic } from './serve.js';
 import type { StaticServer } from './serve.js';
@@ -144,8 +144,26 @@ suite('the web app in chromium', () => {
     expect(colours).toBeGreaterThan(50);
     await page.screenshot({ path: path.join(OUT, 'phantom-prediction.png'), fullPage: true });
 
-    // downloads are enabled, and every request the page made stayed on its own origin
-    expect(await page.$eval('#dl-followup', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    // the downloads: NIfTI in the baseline's geometry, the numbers as CSV and JSON
+    const downloads = path.join(tmp, 'downloads');
+    fs.mkdirSync(downloads);
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    for (const id of ['#dl-followup', '#dl-probability', '#dl-csv', '#dl-json']) await page.click(id);
+    const names = ['predicted_followup_t2f.nii.gz', 'probability_map.nii.gz', 'prediction.csv', 'prediction.json'];
+    for (let i = 0; i < 100 && !names.every((n) => fs.existsSync(path.join(downloads, n))); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(fs.readdirSync(downloads).sort()).toEqual([...names].sort());
+    const followup = readNifti(fs.readFileSync(path.join(downloads, names[0]!)));
+    expect(followup.shape).toEqual([240, 240]);
+    const map = Array.from(readNifti(fs.readFileSync(path.join(downloads, names[1]!))).data as Float32Array);
+    expect(Math.min(...map)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...map)).toBeLessThanOrEqual(1);
+    expect(Math.max(...map)).toBeGreaterThan(0);
+    expect(fs.readFileSync(path.join(downloads, names[2]!), 'utf8')).toContain(`relative_change,${before}\n`);
+    const json = JSON.parse(fs.readFileSync(path.join(downloads, names[3]!), 'utf8')) as { growth: { relativeChange: number }; backend: string };
+    expect([json.growth.relativeChange, json.backend]).toEqual([before, 'wasm']);
+
+    // every request the page made stayed on its own origin
     expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
