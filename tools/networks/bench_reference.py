@@ -1,14 +1,14 @@
 """PyTorch reference timings for the U-Net / regressor benchmarks.
 
-Usage (called by libs/unet/bench/unet.mjs and libs/regressor/bench/regressor.mjs):
+Usage (called by libs/unet/bench/unet.mjs, libs/regressor/bench/regressor.mjs and tools/bench/threads.mjs):
 
     /usr/bin/python3 tools/networks/bench_reference.py '<json cases>'
 
 Each case: {"name", "kind": "unet"|"regressor", "kwargs": {guided-diffusion kwargs; for the
 regressor also the fork's `regression` flag},
 "batch", "modes": ["forward", "train", "input_grad"], "reps", "class_cond": bool}.
-Runs on the CPU with torch.set_num_threads(2) (the machine has 2 cores; the
-tfjs wasm backend runs on one thread per op here), float32. Prints one JSON
+Runs on the CPU with torch.set_num_threads(2) (the machine has 2 cores),
+or the count in the environment variable BENCH_TORCH_THREADS, float32. Prints one JSON
 object: {"torch": version, "threads": 2, "results": [{"name", "mode", "ms", "params"}]}.
 Times are the fastest of `reps` runs after one warm-up (forward: the faster of
 no_grad and autograd-on). Weights: the reference
@@ -39,7 +39,7 @@ def timed(fn, reps):
 
 
 def main():
-    th.set_num_threads(2)
+    th.set_num_threads(int(os.environ.get('BENCH_TORCH_THREADS') or 2))
     th.manual_seed(0)
     cases = json.loads(sys.argv[1])
     results = []
