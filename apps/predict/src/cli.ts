@@ -28,6 +28,7 @@ const MODEL_KEYS = defineConfigSchema({
   regressor_preset: { type: 'string', description: 'architecture of a .pt regressor file', default: 'paper', choices: ['paper', 'small'] },
   regressor_head: { type: 'string', description: "head of a .pt regressor: 'regression' (the reference code's) or 'classifier' (stock guided-diffusion's)", default: 'regression', choices: ['regression', 'classifier'] },
   data_range: { type: 'string', description: "data range both networks were trained on, overriding the files (default: as recorded in tumorcast checkpoints; '[0,1]' for .pt files, as the reference code trains)", optional: true, choices: ['[-1,1]', '[0,1]'] },
+  denoiser: { type: 'string', description: "where the diffusion U-Net's forward passes run: 'tfjs', or 'onnx' (ONNX Runtime on the CPU, several times faster; needs the optional onnxruntime-node)", default: 'tfjs', choices: ['tfjs', 'onnx'] },
 });
 const TARGET_KEYS = defineConfigSchema({
   series: { type: 'string', description: 'tumour size CSV (patient_id,day,size[,slice_id][,rt_end_day]): fit the growth model', optional: true },
@@ -335,6 +336,7 @@ function modelsOf(c: Pick<RunConfig, keyof typeof MODEL_KEYS>): ModelPaths {
     regressorPreset: c.regressor_preset,
     regressorHead: c.regressor_head,
     dataRange: c.data_range,
+    denoiser: c.denoiser,
   };
 }
 
@@ -411,7 +413,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   if (resolved.command === 'cohort') {
     const c = resolved.config;
     checkSampleOptions(c);
-    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log });
+    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples') });
     return 0;
   }
   if (resolved.command === 'tune') {

@@ -31,6 +31,9 @@ export const COHORT_KEYS = defineConfigSchema({
   phantom_seed: { type: 'integer', description: 'seed of that phantom cohort', default: 0, min: 0 },
 });
 
+/** Runs per probability map on the built-in phantom cohort when `--samples` is not given. */
+export const PHANTOM_COHORT_SAMPLES = 2;
+
 /** What `cohort` reads from its resolved config. */
 export interface CohortCommandConfig {
   cohort?: string;
@@ -86,18 +89,23 @@ export function scenariosOf(raw: string | undefined): TreatmentScenario[] {
  * @param o - the networks, the backend and the log.
  * @throws CliError: exit code 2 for bad flags or an output folder holding other results, 1 for a cohort with problems.
  */
-export async function cohortCommand(c: CohortCommandConfig, o: { models: ModelPaths; backend: BackendRequest; log: (m: string) => void }): Promise<CohortRunResult> {
+export async function cohortCommand(
+  c: CohortCommandConfig, o: { models: ModelPaths; backend: BackendRequest; log: (m: string) => void; samplesGiven?: boolean },
+): Promise<CohortRunResult> {
   const scenarios = scenariosOf(c.scenario);
   await cliErrors(() => shardSlices([], c.shard, flagName));
   let cohort = c.cohort;
+  let samples = c.samples;
   if (cohort === undefined) {
+    // The built-in cohort is a first look (16 slices): fewer map runs keep it to minutes.
+    if (!o.samplesGiven) samples = PHANTOM_COHORT_SAMPLES;
     const data = path.join(c.out, 'data');
-    o.log(`no --cohort: writing a synthetic phantom cohort of ${c.phantom_patients} patient(s) to ${data}`);
+    o.log(`no --cohort: writing a synthetic phantom cohort of ${c.phantom_patients} patient(s) to ${data}${o.samplesGiven ? '' : `; ${samples} runs per probability map (--samples to change)`}`);
     cohort = (await writePhantomCohort(data, { seed: c.phantom_seed, patients: c.phantom_patients })).cohortFile;
   }
   const settings: SampleSettings = {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
-    initialNoiseStd: c.initial_noise_std, samples: c.samples, outputMode: c.output_mode,
+    initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode,
   };
   await initBackend({ backend: o.backend, log: o.log });
   const r = await cliErrors(() => runCohort({
