@@ -431,7 +431,15 @@ function wire(): void {
   $('phantom-button').addEventListener('click', () => loadPhantom());
   $('series-select').addEventListener('change', () => refit());
   $('followup-day').addEventListener('input', () => redrawGrowth());
-  for (const id of ['rt-end-day', 'rt-course']) $(id).addEventListener('input', () => refit());
+  // a refit takes about a second: wait until the typing pauses
+  let refitTimer: ReturnType<typeof setTimeout> | undefined;
+  for (const id of ['rt-end-day', 'rt-course']) {
+    $(id).addEventListener('input', () => {
+      clearTimeout(refitTimer);
+      $('growth-summary').textContent = 'fitting the growth model…';
+      refitTimer = setTimeout(refit, 300);
+    });
+  }
   $<HTMLSelectElement>('model-source').addEventListener('change', (e) => {
     $('own-weights').hidden = (e.target as HTMLSelectElement).value !== 'own';
   });

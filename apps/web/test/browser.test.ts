@@ -112,6 +112,22 @@ suite('the web app in chromium', () => {
       e.dispatchEvent(new Event('input'));
     });
     expect(Number(await page.$eval('#growth-summary', (e) => (e as HTMLElement).dataset['relativeChange']))).toBe(before);
+    // editing the radiotherapy refits (seeded: the same RT gives the same fit again)
+    const setRt = (day: string) => page.$eval('#rt-end-day', (e, v) => {
+      (e as HTMLInputElement).value = v;
+      e.dispatchEvent(new Event('input'));
+    }, day);
+    const settled = (not: number) => page.waitForFunction((b: number) => {
+      const el = document.getElementById('growth-summary')!;
+      return el.textContent!.startsWith('Predicted') && Number(el.dataset['relativeChange']) !== b;
+    }, { timeout: 30_000 }, not);
+    await setRt('77');
+    await settled(before);
+    expect(await text(page, '#growth-summary')).toContain('radiotherapy days 35-77');
+    const later = Number(await page.$eval('#growth-summary', (e) => (e as HTMLElement).dataset['relativeChange']));
+    await setRt('63');
+    await settled(later);
+    expect(Number(await page.$eval('#growth-summary', (e) => (e as HTMLElement).dataset['relativeChange']))).toBe(before);
 
     await page.click('#run-button');
     await page.waitForFunction(() => ['predicted', 'failed'].includes(document.body.dataset['state'] ?? ''), { timeout: 150_000, polling: 250 });
