@@ -268,10 +268,13 @@ export function boxPlotSvg(groups: readonly { label: string; values: readonly nu
       + v.map((p) => `<circle cx="${x(p)}" cy="${y}" r="2.5" fill="#222" fill-opacity="0.6"/>`).join('');
   });
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => lo + f * (hi - lo));
+  // Enough digits to tell the ticks apart when the values hardly differ (e.g. R² of 0.9991 to 0.9999).
+  const digits = Math.min(12, Math.max(3, 2 + Math.ceil(Math.log10(Math.max(Math.abs(lo), Math.abs(hi), 1e-300) / (hi - lo)))));
+  const tick = (t: number) => (Math.abs(t) >= 1e4 || (Math.abs(t) < 1e-3 && t !== 0) ? t.toExponential(2) : Number(t.toPrecision(digits)).toString());
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`
     + (o.title ? `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(o.title)}</text>` : '')
     + rows.join('')
-    + ticks.map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${H - m.b}" y2="${H - m.b + 4}" stroke="#555"/><text x="${x(t)}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${fmt(t)}</text>`).join('')
+    + ticks.map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${H - m.b}" y2="${H - m.b + 4}" stroke="#555"/><text x="${x(t)}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${tick(t)}</text>`).join('')
     + `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#555"/></svg>`;
 }
 

@@ -10,7 +10,7 @@ import { wilcoxon } from '@tumorcast/metrics';
 import { OutputFolderError, PipelineDataError } from './errors.js';
 import { runCohort } from './cohort.js';
 import type { RunCohortOptions } from './cohort.js';
-import { cohortTable } from './cohort-report.js';
+import { boxPlotSvg, cohortTable } from './cohort-report.js';
 import type { CohortPatientResult } from './cohort-report.js';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
 
@@ -207,5 +207,14 @@ describe('cohortTable', () => {
     const hd = t.find((r) => r.metric === 'hd95')!;
     expect([hd.nSlices, hd.nPatients, hd.pSlices]).toEqual([0, 0, undefined]);
     expect(t.find((r) => r.metric === 'map dice@0.5')!.prediction.mean).toBeCloseTo(0.6, 12);
+  });
+});
+
+describe('boxPlotSvg', () => {
+  it('labels the axis with enough digits to tell close values apart (5 % padding each side)', () => {
+    const ticks = (svg: string) => [...svg.matchAll(/font-size="11">([^<]*)</g)].map((m) => m[1]);
+    // R² 0.9991 .. 0.9999: range 0.0008, padded by 0.00004 each side, 4 steps of 0.00022.
+    expect(ticks(boxPlotSvg([{ label: 'R²', values: [0.9991, 0.9995, 0.9999] }]))).toEqual(['0.99906', '0.99928', '0.9995', '0.99972', '0.99994']);
+    expect(ticks(boxPlotSvg([{ label: 'x', values: [0, 0.1, 0.2] }]))).toEqual(['-0.01', '0.045', '0.1', '0.155', '0.21']);
   });
 });
