@@ -97,6 +97,7 @@ async function takeFiles(files: NamedBytes[], fromPhantom?: PhantomInputs): Prom
   listFiles();
   if (sorted.csv) loadCsv(sorted.csv, fromPhantom);
   if (Object.keys(sorted.images).length || sorted.seg) loadBaseline();
+  if (state.baseline && !state.csv) message('info', 'now drop the CSV of tumour sizes (patient_id,day,size[,rt_end_day]): the growth model fitted to it sets the change to predict');
   refreshRunButton();
 }
 
