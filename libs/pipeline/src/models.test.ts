@@ -134,7 +134,7 @@ describe('loading networks: data range and regressor head', () => {
 
 describe("loading networks: the denoiser ('tfjs' or 'onnx')", () => {
   it("denoiser 'onnx': predictSlice runs the U-Net in ONNX Runtime, the PyTorch guided run within 1e-3", async () => {
-    const models = await loadModels({ ...authorsPaths(), segmenter: undefined }, { denoiser: 'onnx' });
+    const models = await loadModels({ ...authorsPaths(), segmenter: undefined, denoiser: 'onnx' });
     expect(typeof models.denoiser).toBe('function');
     const run = ref.runs[0]!; // unspaced, L = 12
     const S = models.imageSize;
@@ -161,7 +161,7 @@ describe("loading networks: the denoiser ('tfjs' or 'onnx')", () => {
     const models = await loadModels(authorsPaths());
     expect(models.denoiser).toBeUndefined();
     models.dispose();
-    const bad = loadModels(authorsPaths(), { denoiser: 'gpu' as never });
+    const bad = loadModels({ ...authorsPaths(), denoiser: 'gpu' as never });
     await expect(bad).rejects.toBeInstanceOf(PipelineInputError);
     await expect(bad).rejects.toThrow(/'models\.denoiser' must be 'tfjs' or 'onnx', got 'gpu'/);
   });

@@ -46,6 +46,14 @@ export interface ModelPaths {
    * reference code trains
    */
   dataRange?: DataRange;
+  /**
+   * Where the diffusion U-Net's forward passes run: `'tfjs'` (the loaded U-Net), or
+   * `'onnx'` (ONNX Runtime on the CPU through `@tumorcast/onnx`, several
+   * times faster; needs the optional `onnxruntime-node`). The same outputs
+   * within float32 rounding; the regressor stays in tfjs.
+   * @defaultValue 'tfjs'
+   */
+  denoiser?: 'tfjs' | 'onnx';
 }
 
 /** Options of {@link loadModels}. */
@@ -55,14 +63,6 @@ export interface LoadModelsOptions {
    * @defaultValue apiOptionName
    */
   names?: OptionNamer;
-  /**
-   * Where the U-Net's forward passes run: `'tfjs'` (the loaded U-Net), or
-   * `'onnx'` (ONNX Runtime on the CPU through `@tumorcast/onnx`, several
-   * times faster; needs the optional `onnxruntime-node`). The same outputs
-   * within float32 rounding; the regressor stays in tfjs.
-   * @defaultValue 'tfjs'
-   */
-  denoiser?: 'tfjs' | 'onnx';
 }
 
 function parseMeta<T>(meta: Record<string, string>, key: string, file: string): T {
@@ -112,7 +112,7 @@ function rangeOf(file: string, metadata: Record<string, string> | undefined, ove
  */
 export async function loadModels(paths: ModelPaths, options: LoadModelsOptions = {}): Promise<PredictionNetworks> {
   const names = options.names ?? apiOptionName;
-  const denoiserKind = options.denoiser ?? 'tfjs';
+  const denoiserKind = paths.denoiser ?? 'tfjs';
   if (denoiserKind !== 'tfjs' && denoiserKind !== 'onnx') throw new PipelineInputError(`${names('models.denoiser')} must be 'tfjs' or 'onnx', got '${String(denoiserKind)}'`);
   assertExists(paths.diffusion, 'diffusion');
   assertExists(paths.regressor, 'regressor');
