@@ -278,9 +278,9 @@ export interface DdimReverseLoopOptions extends LoopOptions, DdimReverseStepOpti
   steps?: number;
 }
 
-/** Yields to the event loop (so timers and abort signals can fire). */
+/** Yields to the event loop (so timers and abort signals can fire); browsers have no setImmediate. */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 async function runLoop(
