@@ -45,6 +45,13 @@ describe('simulateScenario against scipy (tools/growth-ode/make_scenario_fixture
     });
   }
 
+  it('no RT is plain exponential growth even where the damaged part overflows (a swelling (cosh ratio)^(1e5))', () => {
+    const p = { lambdaGr: 0.01, lambdaDecay: 100, delay: 300, slope: 0.001, survival: 0.1, v0: 2 };
+    const { sizes } = simulateScenario(twoPhaseRtModel, p, { t0: 0, rtStart: 20 }, { name: 'none', noRt: true }, [0, 50, 100]);
+    [0, 50, 100].forEach((t, i) => expect(sizes[i]! / (2 * Math.exp(0.01 * t))).toBeCloseTo(1, 12));
+    expect(simulateScenario(twoPhaseRtModel, p, { t0: 0, rtStart: 20 }, { name: 'as is' }, [100]).sizes[0]).toBe(Infinity);
+  });
+
   it('says when a scenario field does not enter the model, or RT lies before the first scan', () => {
     const ctx = { t0: 0, rtStart: 20 };
     const p = { lambdaGr: 0.01, lambdaDecay: 0.04, delay: 15, slope: 0.3, survival: 0.1, v0: 1000 };
@@ -98,6 +105,23 @@ describe('fitPatient and predictScenarios', () => {
     }
     expect(() => predictScenarios(fit.result, [{ name: 'x' }], { baselineDay: 300, followupDay: 240 })).toThrow(/follow-up after the baseline/);
     expect(() => predictScenarios(fit.result, [{ name: '' }], { baselineDay: 240, followupDay: 300 })).toThrow(/non-empty 'name'/);
+  });
+
+  it('overflowing replicates: infinite sizes count as the largest double (no NaN band), NaN runs are left out and counted', () => {
+    const huge = { lambdaGr: 0.01, lambdaDecay: 100, delay: 300, slope: 0.001, survival: 0.1, v0: 1 };
+    const tame = { lambdaGr: 0.01, lambdaDecay: 0.04, delay: 15, slope: 0.3, survival: 0.1, v0: 1 };
+    const fitOf = (params: typeof huge) => ({ params, context: { t0: 0, rtStart: 20 }, scale: 1000 });
+    const fake = { ...fit.result, fits: [fitOf(huge), fitOf(huge), fitOf(tame)], percentiles: [5, 95] as const };
+    const [asIs, none] = predictScenarios(fake as never, [{ name: 'as is' }, { name: 'none', noRt: true }], { baselineDay: 10, followupDay: 100, times: [0, 10, 100] });
+    expect(asIs!.followup.median).toBe(Number.MAX_VALUE);
+    expect(asIs!.followup.upper).toBe(Number.MAX_VALUE);
+    expect(Number.isFinite(asIs!.followup.lower)).toBe(true);
+    expect(asIs!.fits).toBe(3);
+    expect(none!.followup.median).toBeCloseTo(1000 * Math.exp(1), 9);
+    // survival 0 x an overflowing damaged part is NaN: that replicate is left out.
+    const [s0] = predictScenarios(fake as never, [{ name: 'S 1', survival: 1 }], { baselineDay: 10, followupDay: 100, times: [0, 10, 100] });
+    expect(s0!.fits).toBe(1);
+    expect(s0!.caveats).toContainEqual('2 of 3 bootstrap fits give no number under this scenario and are left out');
   });
 
   it('uses the population values for a short series and the pre-RT split', () => {

@@ -30,6 +30,16 @@ export interface SeriesSplitIndices {
   readonly removed: number[];
 }
 
+/**
+ * numpy-style percentile of values that may overflow: +-Infinity counts as
+ * +-Number.MAX_VALUE (so that two infinite neighbours interpolate to it, not
+ * to NaN) and NaN values are left out; NaN when none is left.
+ */
+function overflowPercentile(values: readonly number[], p: number): number {
+  const v = values.filter((x) => !Number.isNaN(x)).map((x) => Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, x)));
+  return v.length ? percentileInPlace(Float64Array.from(v), p) : Number.NaN;
+}
+
 function describeSplit(s: SeriesSplit): string {
   if (s.mode === 'last_n') return `last_n (n = ${s.n})`;
   if (s.mode === 'remove_last_predict') return `remove_last_predict (removeLast = ${s.removeLast}, predictRemaining = ${s.predictRemaining})`;
@@ -193,7 +203,7 @@ export function fitPatient<P extends ParamRecord<P>>(model: GrowthModel<P, Growt
     const [pb, pf] = result.predict([baselineDay, followupDay]) as [number, number];
     const pct = result.percentiles;
     const perFit = result.fits.map((f) => f.predict([baselineDay, followupDay]) as [number, number]);
-    const q = (v: number[], p: number) => (v.length ? percentileInPlace(Float64Array.from(v), p) : Number.NaN);
+    const q = overflowPercentile;
     const fu = perFit.map((x) => x[1]);
     const ch = perFit.map((x) => x[1] / x[0] - 1);
     const obs = (day: number) => patient.sizes[patient.times.indexOf(day)]!;
@@ -271,7 +281,7 @@ function checkScenario(s: TreatmentScenario, i: number, fn: string): void {
  * simulate with, and the caveats that apply.
  */
 function applyScenario<P extends ParamRecord<P>>(
-  model: GrowthModel<P, GrowthContext>, params: P, context: GrowthContext, s: TreatmentScenario,
+  model: GrowthModel<P, GrowthContext>, params: P, context: GrowthContext, s: TreatmentScenario, tMax: number,
 ): { params: P; context: GrowthContext; caveats: string[] } {
   const names = model.paramNames as readonly string[];
   const p: Record<string, number> = { ...(params as Record<string, number>) };
@@ -281,11 +291,16 @@ function applyScenario<P extends ParamRecord<P>>(
   const rt0 = context.rtStart;
   if (rt0 === undefined) throw new RangeError(`the fitted context of model '${model.name}' has no RT start`);
   if (s.noRt) {
-    if (hasSurvival) p['survival'] = 1;
-    else if (isLq) p['alpha'] = 0;
-    else throw new RangeError(`scenario '${s.name}': model '${model.name}' has neither 'survival' nor 'alpha': 'noRt' does not apply to it`);
     if (rt0 < (context.t0 ?? 0)) caveats.push('radiotherapy started before the first scan: its effect up to that scan is in the fitted size there, so "no RT" only removes what it does after it');
-    return { params: p as P, context, caveats };
+    if (isLq) {
+      p['alpha'] = 0;
+      return { params: p as P, context, caveats };
+    }
+    if (!hasSurvival) throw new RangeError(`scenario '${s.name}': model '${model.name}' has neither 'survival' nor 'alpha': 'noRt' does not apply to it`);
+    // Survival 1, with the RT event moved past the last day: the same sizes, without the 0 x overflow
+    // (NaN) that the damaged part's factor gives for a replicate with an extreme decay rate.
+    const { schedule: _s, ...rest } = context;
+    return { params: p as P, context: { ...rest, rtStart: Math.max(tMax, context.t0 ?? 0) + 1 }, caveats };
   }
   const rt = s.rtStartDay ?? rt0 + (s.rtStartShift ?? 0);
   if (s.survival !== undefined) {
@@ -327,7 +342,8 @@ export function simulateScenario<P extends ParamRecord<P>>(
   model: GrowthModel<P, GrowthContext>, params: P, context: GrowthContext, scenario: TreatmentScenario, times: readonly number[],
 ): { sizes: number[]; caveats: string[] } {
   checkScenario(scenario, 0, 'simulateScenario');
-  const a = applyScenario(model, params, context, scenario);
+  checkTimes(times, 'times', 'simulateScenario', false);
+  const a = applyScenario(model, params, context, scenario, times[times.length - 1]!);
   return { sizes: simulate(model, a.params, times, a.context), caveats: a.caveats };
 }
 
@@ -351,6 +367,8 @@ export interface ScenarioPrediction {
   readonly relativeChange: number;
   /** Why the scenario is shakier than usual (e.g. RT before the first scan), besides being a model extrapolation. */
   readonly caveats: string[];
+  /** Bootstrap fits the median and band are over (those whose trajectory is a number throughout). */
+  readonly fits: number;
 }
 
 /** Options of {@link predictScenarios}. */
@@ -408,14 +426,16 @@ export function predictScenarios<P extends ParamRecord<P>>(result: BootstrapResu
   return scenarios.map((s) => {
     const caveats = new Set<string>();
     let rtStartDay: number | undefined;
-    const runs = result.fits.map((f: FitResult<P>) => {
-      const a = applyScenario(result.model, f.params, f.context, s);
+    const all = result.fits.map((f: FitResult<P>) => {
+      const a = applyScenario(result.model, f.params, f.context, s, times[times.length - 1]!);
       a.caveats.forEach((c) => caveats.add(c));
       rtStartDay = s.noRt ? undefined : a.context.rtStart;
       return simulate(result.model, a.params, times, a.context).map((y) => y * f.scale);
     });
-    const col = (j: number) => Float64Array.from(runs, (r) => r[j]!);
-    const stat = (p: number) => times.map((_, j) => percentileInPlace(col(j), p));
+    // A replicate whose trajectory is not a number anywhere (an overflow in its extreme parameters) is left out and counted.
+    const runs = all.filter((r) => r.every((y) => !Number.isNaN(y)));
+    if (!runs.length) throw new RangeError(`scenario '${s.name}': no bootstrap fit gives a trajectory without NaN`);
+    const stat = (p: number) => times.map((_, j) => overflowPercentile(runs.map((r) => r[j]!), p));
     const median = stat(50);
     const lower = stat(lo);
     const upper = stat(hi);
@@ -423,7 +443,8 @@ export function predictScenarios<P extends ParamRecord<P>>(result: BootstrapResu
       scenario: s, ...(rtStartDay !== undefined ? { rtStartDay } : {}), times, median, lower, upper,
       followup: { day: followupDay, median: median[ifu]!, lower: lower[ifu]!, upper: upper[ifu]! },
       relativeChange: median[ifu]! / median[ib]! - 1,
-      caveats: [...caveats],
+      caveats: [...caveats, ...(runs.length < all.length ? [`${all.length - runs.length} of ${all.length} bootstrap fits give no number under this scenario and are left out`] : [])],
+      fits: runs.length,
     };
   });
 }
