@@ -151,6 +151,7 @@ describe('resolveMapWorkers', () => {
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, samples: 1 }).workers).toBe(1); // the guided sample
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, freeMemory: 1 }).workers).toBe(1); // at least 1
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, backend: 'tensorflow' }).workers).toBe(1);
+    expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, models: { ...models, denoiser: 'onnx' } }).reason).toMatch(/^1 \(auto: the 'onnx' denoiser/);
     // In a Jest worker (as here) without a core count: 1, as Jest runs a test file per core.
     expect(resolveMapWorkers({ ...base, workers: 'auto' }).reason).toMatch(/^1 \(auto: inside a Jest worker/);
     expect(resolveMapWorkers({ ...base, workers: 8, samples: 4 })).toMatchObject({ workers: 4, reason: '4 (8 asked for, capped by the 4 runs per map)' });

@@ -90,7 +90,8 @@ const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
  * the cores (`os.availableParallelism()`), the runs per map, and the workers
  * that fit in the free memory (`os.freemem()` divided by
  * {@link mapWorkerBytes}; at least 1). On the `tensorflow` backend
- * (tfjs-node, which uses every core itself), and inside a Jest worker
+ * (tfjs-node, which uses every core itself), with the `'onnx'` denoiser
+ * (ONNX Runtime does too), and inside a Jest worker
  * (Jest runs one test file per core) unless `cores` is given, `'auto'` is 1.
  *
  * @param input - see {@link MapWorkersInput}.
@@ -117,6 +118,7 @@ export function resolveMapWorkers(input: MapWorkersInput): MapWorkersDecision {
   }
   const backend = input.backend ?? currentBackend();
   if (backend === 'tensorflow') return { workers: 1, reason: "1 (auto: the 'tensorflow' backend uses every core itself)" };
+  if (input.models.denoiser === 'onnx') return { workers: 1, reason: "1 (auto: the 'onnx' denoiser's ONNX Runtime uses every core itself)" };
   // As the wasm backend's own thread count: Jest already runs one test file per core.
   if (input.cores === undefined && process.env['JEST_WORKER_ID'] !== undefined) return { workers: 1, reason: '1 (auto: inside a Jest worker, which runs one test file per core)' };
   const cores = input.cores ?? os.availableParallelism();
