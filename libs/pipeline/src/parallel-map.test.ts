@@ -91,6 +91,9 @@ describe('MapPool', () => {
     const S2 = networks.imageSize;
     const map = await pool.probabilityMap({ ...wrong, image: slice.model, imageSize: S2, baselineMask: new Float32Array(S2 * S2), settings: { ...settings, samples: 2 } });
     expect(map).toHaveLength(S2 * S2);
+    // A progress callback that throws fails its map, not the process.
+    const good = { ...wrong, image: slice.model, imageSize: S2, baselineMask: new Float32Array(S2 * S2), settings: { ...settings, samples: 2 } };
+    await expect(pool.probabilityMap(good, { onRun: () => { throw new Error('the bar broke'); } })).rejects.toThrow(/^the bar broke$/);
     await expect(pool.probabilityMap({ ...wrong, image: new Float32Array(3) })).rejects.toBeInstanceOf(PipelineInputError);
   }, 60_000);
 

@@ -387,8 +387,13 @@ export class MapPool {
     } else if (!job.settled) {
       job.masks[task.run] = m.mask;
       job.done++;
-      job.onRun?.(job.done, job.runs);
-      if (job.done === job.runs) this.settle(job, mergeRuns(job.masks as Float32Array[]));
+      try {
+        job.onRun?.(job.done, job.runs);
+        if (job.done === job.runs) this.settle(job, mergeRuns(job.masks as Float32Array[]));
+      } catch (e) {
+        // The caller's progress callback threw: its map fails (not the process, from inside a message handler).
+        this.settle(job, e instanceof Error ? e : new Error(String(e)));
+      }
     }
     this.dispatch();
   }
