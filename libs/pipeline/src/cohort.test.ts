@@ -159,6 +159,23 @@ describe('runCohort', () => {
   });
 });
 
+describe('runCohort with a patient that fails while computing', () => {
+  it('stops naming it (the patients before it stay finished); skipInvalid records it and leaves it out of the tables', async () => {
+    const c = JSON.parse(fs.readFileSync(base.cohort, 'utf8')) as { patients: { fixed?: Record<string, number> }[] };
+    c.patients[1]!.fixed = { lambdaGr: 1e6 }; // passes the checks, but no bootstrap fit succeeds
+    const file = path.join(data, 'fails.json');
+    fs.writeFileSync(file, JSON.stringify(c));
+    const out = path.join(tmp, 'fails');
+    await expect(runCohort({ ...base, cohort: file, out })).rejects.toThrow(/fails\.json: patient 'PH02': the growth fit failed: all 4 bootstrap fits failed\nthe patients before it are finished/);
+    expect(fs.existsSync(path.join(out, 'patients', 'PH01', 'result.json'))).toBe(true);
+    const r = await runCohort({ ...base, cohort: file, out, skipInvalid: true });
+    expect(r.skipped.map((x) => x.patient)).toEqual(['PH02']);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'patients', 'PH02', 'failed.json'), 'utf8')).reason).toMatch(/growth fit failed/);
+    expect(r.summarised).toBe(true);
+    expect(csvRows(path.join(out, 'growth.csv')).map((x) => x[0])).toEqual(['patient', 'PH01', 'PH03', 'mean', 'sd']);
+  });
+});
+
 describe('runCohort on the whole phantom cohort', () => {
   it('checks all eight patients; the 3-scan one (two fitted scans, lambdaDecay held in the file) runs', async () => {
     const all = path.join(tmp, 'all8');

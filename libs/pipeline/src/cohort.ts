@@ -333,6 +333,7 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));
   fs.mkdirSync(o.out, { recursive: true });
   const resultFile = (id: string) => path.join(o.out, 'patients', CONTAINED(id), 'result.json');
+  const failedFile = (id: string) => path.join(o.out, 'patients', CONTAINED(id), 'failed.json');
   const done = new Map<string, CohortPatientResult>();
   const stale: string[] = [];
   for (const p of mine) {
@@ -348,6 +349,7 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
 
   let networks: PredictionNetworks | undefined;
   const finished: CohortPatientResult[] = [];
+  const failed = new Set<string>();
   try {
     for (const [i, plan] of mine.entries()) {
       const id = plan.patient.id;
@@ -361,19 +363,41 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
         finished.push(before);
         continue;
       }
+      fs.rmSync(failedFile(id), { force: true });
+      fs.mkdirSync(path.dirname(failedFile(id)), { recursive: true });
       if (!networks) {
         networks = await loadModels(o.models, { names });
         checkSettingsFit(networks, settings, o.models.diffusion, names);
         log(`models: diffusion ${o.models.diffusion}, regressor ${o.models.regressor}, segmenter ${o.models.segmenter ?? 'FLAIR (training-free)'}; network size ${networks.imageSize}x${networks.imageSize}`);
       }
-      finished.push(await runPatient(o, plan, networks, settings, growthOptions, scenarios, provenance.get(id)!, progress, cohort.sizeUnit, names));
+      try {
+        finished.push(await runPatient(o, plan, networks, settings, growthOptions, scenarios, provenance.get(id)!, progress, cohort.sizeUnit, names));
+      } catch (e) {
+        if (!(e instanceof PipelineDataError)) throw e;
+        const reason = e.message.includes(`patient ${id}`) || e.message.includes(`patient '${id}'`) ? e.message : `patient ${id}: ${e.message}`;
+        // A patient whose data fail only while computing (e.g. a growth fit) is left out like one that failed the checks, and
+        // recorded, so that the shard finishing the cohort leaves it out of the tables too.
+        if (!skipInvalid) throw new PipelineDataError(`${reason}\nthe patients before it are finished (a rerun skips them); leave this one out with ${names('skipInvalid')}`, { cause: e });
+        skipped.push({ patient: id, reason });
+        failed.add(id);
+        writeFileAtomicSync(failedFile(id), `${JSON.stringify({ id, provenance: provenance.get(id), reason }, null, 2)}\n`);
+        log(`warning: skipping patient ${id}: ${reason}`);
+      }
     }
   } finally {
     networks?.dispose();
   }
 
-  // The summaries, once every patient of the cohort is finished (by this run or by other shards).
-  const all = plans.map((p) => {
+  // The summaries, once every patient of the cohort is finished or has failed (in this run or in other shards).
+  for (const p of plans) {
+    if (failed.has(p.patient.id)) continue;
+    const f = readResult(failedFile(p.patient.id)) as unknown as { provenance?: string; reason?: string } | undefined;
+    if (f && f.provenance === provenance.get(p.patient.id) && f.reason) {
+      failed.add(p.patient.id);
+      skipped.push({ patient: p.patient.id, reason: f.reason });
+    }
+  }
+  const all = plans.filter((p) => !failed.has(p.patient.id)).map((p) => {
     const r = readResult(resultFile(p.patient.id));
     return r && r.provenance === provenance.get(p.patient.id) ? r : undefined;
   });
@@ -381,7 +405,7 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   if (summarised) {
     writeSummaries(o, cohort, all as CohortPatientResult[], skipped, settings, log);
   } else {
-    const left = plans.filter((_, k) => !all[k]).map((p) => p.patient.id);
+    const left = plans.filter((p) => !failed.has(p.patient.id)).filter((_, k) => !all[k]).map((p) => p.patient.id);
     log(`shard ${o.shard ?? '1/1'} is done; ${left.length} patient(s) are not finished yet (${left.slice(0, 5).join(', ')}${left.length > 5 ? ', ...' : ''}): the shard that finishes the last one writes the tables and cohort.html`);
   }
   return { patients: finished, skipped, summarised };
