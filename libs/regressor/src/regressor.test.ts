@@ -112,6 +112,30 @@ describe('@tumorcast/regressor against the PyTorch reference (wasm)', () => {
     model.dispose();
   });
 
+  it('inputGradient runs no filter or weight gradient kernel (guidance needs only dR/dx); training gradients run one per layer', async () => {
+    const { f, model } = fixtureModel();
+    const x = ioTensor(f, 'x') as tf.Tensor4D;
+    const t = ioArray(f, 't');
+    const count = async (run: () => void) => {
+      const info = await tf.profile(run);
+      const n = (name: string) => info.kernels.filter((k) => k.name === name).length;
+      return { filter: n('Conv2DBackpropFilter'), input: n('Conv2DBackpropInput'), matmul: n('BatchMatMul') };
+    };
+    const convs = model.params.entries().filter((e) => e.layout === 'conv2d').length;
+    const inputOnly = await count(() => model.inputGradient(x, t).dispose());
+    expect(inputOnly.filter).toBe(0);
+    expect(inputOnly.input).toBeGreaterThan(0);
+    const training = await count(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, t)) as tf.Scalar, model.trainableVariables);
+      tf.dispose([value, grads]);
+    });
+    expect(training.filter).toBe(convs);
+    // linear layers: one product per layer for dx, three (dx, dW, db) while training
+    expect(training.matmul).toBeGreaterThan(inputOnly.matmul);
+    x.dispose();
+    model.dispose();
+  });
+
   it('an MSE training loss has a non-zero gradient for every parameter; an Adam step leaks nothing', () => {
     const { f, model } = fixtureModel();
     const x = ioTensor(f, 'x') as tf.Tensor4D;

@@ -110,6 +110,66 @@ export function releaseAfterGradient(dy: tf.Tensor, saved: readonly tf.Tensor[],
   if (freeDy && !grads.includes(dy)) dy.dispose();
 }
 
+/** The gradient of each input of a {@link lazyGradient} operation, computed when called. */
+type LazyGradients = Record<string, () => tf.Tensor>;
+
+/** tfjs-core 4's engine entry point behind `tf.customGrad` (not in its public types). */
+interface KernelFuncEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor;
+    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => LazyGradients;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor;
+}
+
+/**
+ * One recorded operation, like `tf.customGrad`, whose backward pass computes
+ * the gradient of an input only when asked for it. `tf.customGrad` computes
+ * the gradients of all inputs at once, but a backward pass needs only those of
+ * the inputs between the differentiated tensors and the result (tfjs's
+ * `tf.grads` and `recomputeGradients` ask for no others): an input
+ * gradient (what guidance needs) then runs no weight gradient, and a
+ * network's first layer no gradient of the image.
+ *
+ * Backward passes ask for an operation's inputs in their order here, so
+ * `inputs` lists the parameters first and the layer's input last: that one,
+ * when asked for, also frees the saved tensors and `dy` once its gradient is
+ * made ({@link releaseAfterGradient}, as the eager custom gradients do).
+ * When it is not asked for (only parameters need gradients) they stay until
+ * the backward pass ends, which disposes them.
+ *
+ * @param inputs - the operation's inputs by name, the last one released after.
+ * @param forward - the result from the inputs; `save` keeps tensors for the backward pass.
+ * @param gradients - one function per input name, each giving that input's gradient for output gradient `dy`.
+ */
+function lazyGradient(
+  inputs: Record<string, tf.Tensor>,
+  forward: (save: tf.GradSaveFunc) => tf.Tensor,
+  gradients: (dy: tf.Tensor, saved: tf.Tensor[]) => LazyGradients,
+): tf.Tensor {
+  const names = Object.keys(inputs);
+  const last = names[names.length - 1]!;
+  return (tf.engine() as unknown as KernelFuncEngine).runKernelFunc({
+    inputs,
+    forwardFunc: (_backend, save) => forward(save),
+    backwardsFunc: (dy, saved) => {
+      // Asked here, outside the tidy each gradient function runs in.
+      const freeDy = canFreeGradient(dy);
+      const fns = gradients(dy, saved);
+      const out: LazyGradients = {};
+      for (const name of names) {
+        const fn = fns[name]!;
+        out[name] = name !== last ? fn : () => {
+          const g = fn();
+          releaseAfterGradient(dy, saved, [g], freeDy);
+          return g;
+        };
+      }
+      return out;
+    },
+  });
+}
+
 /** Checks `groupNorm`'s arguments; returns the sizes its kernels need. */
 function groupNormShape(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, fn: string): { b: number; spatial: number; c: number } {
   if (x.rank < 2) throw new RangeError(`'x' passed to '${fn}' must have a batch and a channel axis, got shape [${x.shape}]`);
@@ -336,7 +396,9 @@ export interface Conv2dOptions {
  * PyTorch's symmetric zero padding (tfjs's `'same'` pads asymmetrically for
  * stride 2, so other paddings are given to the convolution explicitly).
  * The gradient keeps only `x` and `filter` (tfjs's fused convolution also
- * keeps its output).
+ * keeps its output), and computes the gradients of `filter`, `bias` and `x`
+ * each only when the backward pass needs it (an input gradient runs no
+ * filter gradient; tfjs's fused convolution computes all three).
  */
 export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | null, options: Conv2dOptions = {}): tf.Tensor4D {
   const [kh, kw, cin, cout] = filter.shape;
@@ -357,37 +419,19 @@ export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | 
     if (f !== w) f.dispose();
     return y;
   };
-  const grads = (dy: tf.Tensor4D, sx: tf.Tensor4D, sw: tf.Tensor4D): tf.Tensor[] => [
-    tf.conv2dTranspose(dy, sw, sx.shape, stride, pad),
-    tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy }, { strides: stride, pad, dataFormat: 'NHWC', filterShape: sw.shape } as unknown as tf.NamedAttrMap),
-  ];
-  const y = bias
-    ? tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xa, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
-      save([xa, w]);
-      return {
-        value: run(xa, w, b),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
-          const out = tf.tidy(() => [...grads(dy as tf.Tensor4D, sx, sw), tf.sum(dy as tf.Tensor, [0, 1, 2])]);
-          releaseAfterGradient(dy as tf.Tensor, saved, out);
-          return out;
-        },
-      };
-    })(x, filter, bias)
-    : tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xa, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-      save([xa, w]);
-      return {
-        value: run(xa, w, null),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
-          const out = tf.tidy(() => grads(dy as tf.Tensor4D, sx, sw));
-          releaseAfterGradient(dy as tf.Tensor, saved, out);
-          return out;
-        },
-      };
-    })(x, filter);
+  // Parameters first, x last (see lazyGradient): an input gradient runs no filter gradient.
+  const inputs: Record<string, tf.Tensor> = bias ? { filter, bias, x } : { filter, x };
+  const y = lazyGradient(inputs, (save) => {
+    save([x, filter]);
+    return run(x, filter, bias);
+  }, (dy, saved) => {
+    const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+    return {
+      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy }, { strides: stride, pad, dataFormat: 'NHWC', filterShape: sw.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      bias: () => tf.sum(dy, [0, 1, 2]),
+      x: () => tf.conv2dTranspose(dy as tf.Tensor4D, sw, sx.shape, stride, pad),
+    };
+  });
   if (options.flops) {
     const [b, ho, wo] = y.shape as number[];
     options.flops.flops += 2 * b! * ho! * wo! * cout * cin * kh * kw;
@@ -425,7 +469,8 @@ export function addBroadcast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * `x @ weight + bias` over the last axis of `x` (`[..., in]`), `weight` `[in, out]`.
  * The gradient uses only plain (untransposed) 2-D matrix products with
  * explicit transposes: the wasm backend runs those on XNNPACK, its
- * transposed products on a ~10x slower loop.
+ * transposed products on a ~10x slower loop. Each of the gradients of
+ * `weight`, `bias` and `x` is computed only when the backward pass needs it.
  *
  * @param flops - accumulates FLOPs when given.
  */
@@ -438,24 +483,19 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D | nu
     const n = x2.shape[0];
     if (flops) flops.flops += 2 * n * nin * nout;
     const b = bias ?? tf.zeros([nout]);
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xa, w, bb, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-      save([xa, w]);
+    // Parameters first, x last (see lazyGradient): an input gradient runs no weight gradient.
+    const y = lazyGradient({ weight, bias: b, x: x2 }, (save) => {
+      save([x2, weight]);
+      return tf.fused.matMul({ a: x2, b: weight, bias: b });
+    }, (dy, saved) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dy2 = dy as tf.Tensor2D;
       return {
-        value: tf.fused.matMul({ a: xa, b: w, bias: bb }),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-          tf.tidy(() => {
-            const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-            const dy2 = dy as tf.Tensor2D;
-            return [
-              tf.matMul(dy2, tf.transpose(sw)),
-              tf.matMul(tf.transpose(sx), dy2),
-              tf.reshape(tf.matMul(tf.ones([1, n]) as tf.Tensor2D, dy2), [nout]),
-            ];
-          }),
+        weight: () => tf.matMul(tf.transpose(sx), dy2),
+        bias: () => tf.reshape(tf.matMul(tf.ones([1, n]) as tf.Tensor2D, dy2), [nout]),
+        x: () => tf.matMul(dy2, tf.transpose(sw)),
       };
     });
-    const y = f(x2, weight, b);
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), nout]);
   });
 }
