@@ -13,3 +13,18 @@ export { assertFitsMemory, MemoryBudgetError, WASM_HEAP_LIMIT_BYTES, trackPeakMe
 export type { MemoryBudgetOptions, PeakMemory } from './memory.js';
 export { startWasm, resolveWasmThreads, autoWasmThreads, wasmThreadsInUse, MAX_WASM_THREADS, WASM_THREADS_ENV } from './threads.js';
 export type { WasmThreadsRequest, StartWasmResult } from './threads.js';
+export {
+  setUpWebGPU,
+  startWebGPU,
+  isSoftwareAdapter,
+  describeAdapter,
+  webgpuAdapter,
+  webgpuDeviceError,
+  clearWebGPUDeviceError,
+  webgpuMemory,
+  defaultImporter,
+  WebGPUSyncReadError,
+  syncReadsAvailable,
+} from './webgpu.js';
+export type { ModuleImporter, WebGPUAdapterSummary, WebGPUSetupOptions, WebGPUSetup, WebGPUDeviceError, WebGPUMemory } from './webgpu.js';
+export { registerWebGPUKernelFills, WEBGPU_KERNEL_FILLS } from './webgpu-kernels.js';

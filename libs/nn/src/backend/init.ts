@@ -4,19 +4,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernelFills } from './wasm-kernels.js';
 import { startWasm, type WasmThreadsRequest } from './threads.js';
+import { defaultImporter, startWebGPU, type ModuleImporter } from './webgpu.js';
 
 /** A backend request: `auto` picks the fastest one available. */
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 /** The backend actually in use after {@link initBackend}. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /**
-   * Which backend to use. `auto`: `@tensorflow/tfjs-node-gpu` or
-   * `@tensorflow/tfjs-node` when installed, else wasm with SIMD. `cpu` (the
-   * pure-JS backend, ~100x slower) is used only when asked for by name. The
-   * environment variable `TUMORCAST_BACKEND` overrides this option.
+   * Which backend to use. `auto`: `@tensorflow/tfjs-node-gpu` when
+   * installed, else WebGPU on a hardware adapter (never a software one such
+   * as SwiftShader), else `@tensorflow/tfjs-node`, else wasm with SIMD.
+   * `webgpu` accepts software adapters too. `cpu` (the pure-JS backend,
+   * ~100x slower) is used only when asked for by name. The environment
+   * variable `TUMORCAST_BACKEND` overrides this option.
    * @defaultValue 'auto'
    */
   backend?: BackendRequest;
@@ -25,6 +28,12 @@ export interface InitBackendOptions {
    * @defaultValue console.error (stderr, so that stdout stays machine-readable)
    */
   log?: ((message: string) => void) | false;
+  /**
+   * Loads the optional packages (`@tensorflow/tfjs-node(-gpu)`, `webgpu`,
+   * `@tensorflow/tfjs-backend-webgpu`); tests pass a stub.
+   * @defaultValue a dynamic import()
+   */
+  importer?: ModuleImporter;
   /**
    * Threads of the wasm backend's XNNPACK pool: a positive integer, or
    * `auto` for the cores this process may use (`os.availableParallelism()`,
@@ -53,17 +62,15 @@ export class BackendError extends Error {
 function parseRequest(value: string | undefined, source: string): BackendRequest | undefined {
   if (value === undefined || value === '') return undefined;
   const v = value.trim().toLowerCase();
-  if (v === 'auto' || v === 'tensorflow' || v === 'wasm' || v === 'cpu') return v;
+  if (v === 'auto' || v === 'tensorflow' || v === 'webgpu' || v === 'wasm' || v === 'cpu') return v;
   if (v === 'node' || v === 'tfjs-node' || v === 'gpu') return 'tensorflow';
-  throw new BackendError(`${source} must be one of auto, tensorflow, wasm, cpu; got '${value}'`);
+  throw new BackendError(`${source} must be one of auto, tensorflow, webgpu, wasm, cpu; got '${value}'`);
 }
 
-async function tryNodeBinding(): Promise<string | undefined> {
+async function tryNodeBinding(importer: ModuleImporter): Promise<string | undefined> {
   for (const name of NODE_BINDINGS) {
     try {
-      // A variable specifier keeps bundlers and tsc from requiring the optional package.
-      const specifier: string = name;
-      await import(specifier);
+      await importer(name);
       if (tf.findBackend('tensorflow')) return name;
     } catch {
       // Not installed (or its native library failed to load): try the next one.
@@ -99,13 +106,27 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   if (current && current.request === request && tf.getBackend() === current.name) return current.name;
 
+  const importer = options.importer ?? defaultImporter;
   let name: BackendName;
   let detail = '';
-  if (request === 'auto' || request === 'tensorflow') {
-    const binding = await tryNodeBinding();
-    if (binding && (await setUp('tensorflow'))) {
+  // Why auto did not take WebGPU, for the log line.
+  let noGpu = '';
+  if (request === 'webgpu') {
+    const gpu = await startWebGPU({ allowSoftware: true, importer });
+    if (!gpu.ok) throw new BackendError(`backend 'webgpu' requested but ${gpu.reason}; ${gpu.hint}; or use backend 'wasm'`);
+    name = 'webgpu';
+    detail = gpu.detail;
+  } else if (request === 'auto' || request === 'tensorflow') {
+    const binding = await tryNodeBinding(importer);
+    // tfjs-node-gpu first, then a hardware WebGPU adapter, then tfjs-node (CPU).
+    const gpu = request === 'auto' && binding !== NODE_BINDINGS[0] ? await startWebGPU({ importer }) : undefined;
+    if (gpu && !gpu.ok) noGpu = `; no WebGPU: ${gpu.reason}`;
+    if (gpu?.ok) {
+      name = 'webgpu';
+      detail = gpu.detail;
+    } else if (binding && (await setUp('tensorflow'))) {
       name = 'tensorflow';
-      detail = binding;
+      detail = `${binding}${noGpu}`;
     } else if (request === 'tensorflow') {
       throw new BackendError(
         "backend 'tensorflow' requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node could be loaded; " +
@@ -113,7 +134,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       );
     } else {
       name = 'wasm';
-      detail = await initWasm(options.threads);
+      detail = `${await initWasm(options.threads)}${noGpu}`;
     }
   } else if (request === 'wasm') {
     name = 'wasm';

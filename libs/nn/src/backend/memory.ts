@@ -4,6 +4,7 @@
  * corrupted, so work that would not fit is refused up front.
  */
 import * as tf from '@tensorflow/tfjs';
+import { clearWebGPUDeviceError, webgpuDeviceError, webgpuMemory } from './webgpu.js';
 
 /** Usable bytes of the wasm heap (WebAssembly's 4 GiB minus what the runtime reserves). */
 export const WASM_HEAP_LIMIT_BYTES = Math.floor(3.84 * 1024 ** 3);
@@ -34,8 +35,12 @@ export interface MemoryBudgetOptions {
 
 /**
  * Throws a {@link MemoryBudgetError} when `estimatedBytes` more bytes would
- * not fit in the wasm heap next to what is already allocated. Does nothing on
- * other backends (their memory is the machine's or the GPU's).
+ * not fit in the wasm heap next to what is already allocated. On the webgpu
+ * backend, whose device memory WebGPU does not report, it throws when the
+ * GPU has reported running out of memory (or another error, or losing the
+ * device) since the last check, with the GPU memory in use: WebGPU reports that after the fact,
+ * and results computed since are invalid. Does nothing on other backends
+ * (their memory is the machine's).
  *
  * @param estimatedBytes - peak additional bytes the computation will allocate.
  * @param what - what is being planned, for the message (e.g. "training step of batch 8 at 256x256").
@@ -44,6 +49,7 @@ export function assertFitsMemory(estimatedBytes: number, what: string, options: 
   if (!Number.isFinite(estimatedBytes) || estimatedBytes < 0) {
     throw new RangeError(`'estimatedBytes' passed to 'assertFitsMemory' must be a non-negative number, got ${estimatedBytes}`);
   }
+  if (tf.getBackend() === 'webgpu') return assertWebGPUHealthy(what, options.hint ?? 'reduce the batch size or the image size');
   if (tf.getBackend() !== 'wasm') return;
   const fraction = options.fraction ?? 0.8;
   const hint = options.hint ?? 'reduce the batch size or the image size';
@@ -57,6 +63,19 @@ export function assertFitsMemory(estimatedBytes: number, what: string, options: 
         'or install @tensorflow/tfjs-node(-gpu)',
     );
   }
+}
+
+function assertWebGPUHealthy(what: string, hint: string): void {
+  const error = webgpuDeviceError();
+  if (!error) return;
+  clearWebGPUDeviceError();
+  const m = webgpuMemory();
+  const gib = (b: number) => (b / 1024 ** 3).toFixed(2);
+  const held = m ? ` (tensors held ${gib(m.tensorBytes)} GiB, the backend's buffers ${gib(m.allocatedBytes)} GiB)` : '';
+  const what2 = error.kind === 'out-of-memory' ? 'ran out of memory' : error.kind === 'lost' ? 'was lost' : 'reported an error';
+  throw new MemoryBudgetError(
+    `the GPU ${what2} before ${what}${held}: ${error.message}; results since then are invalid; ${hint}, or use another backend`,
+  );
 }
 
 /**
