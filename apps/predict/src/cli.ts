@@ -173,7 +173,7 @@ const COMMANDS = {
   cohort: {
     summary: "the paper's evaluation over a longitudinal cohort (default: a synthetic phantom cohort): growth fit per patient, guided follow-ups and maps scored against the real ones and the unchanged baseline; tables (CSV) and cohort.html",
     schema: defineConfigSchema({
-      ...COHORT_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS,
+      ...COHORT_KEYS, ...MODEL_KEYS, ...SAMPLE_KEYS, ...WORKERS_KEY,
       bootstrap: TARGET_KEYS.bootstrap, growth_objective: TARGET_KEYS.growth_objective, bootstrap_noise: TARGET_KEYS.bootstrap_noise,
     }),
     examples: [
@@ -413,7 +413,8 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   if (resolved.command === 'cohort') {
     const c = resolved.config;
     checkSampleOptions(c);
-    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples') });
+    const workers = workersOf(c.workers);
+    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples'), workers });
     return 0;
   }
   if (resolved.command === 'tune') {

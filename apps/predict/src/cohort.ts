@@ -86,11 +86,11 @@ export function scenariosOf(raw: string | undefined): TreatmentScenario[] {
  * cohort when no `--cohort` is given, starts the backend and runs the cohort.
  *
  * @param c - the resolved config.
- * @param o - the networks, the backend and the log.
+ * @param o - the networks, the backend, the log and the map workers (`--workers`).
  * @throws CliError: exit code 2 for bad flags or an output folder holding other results, 1 for a cohort with problems.
  */
 export async function cohortCommand(
-  c: CohortCommandConfig, o: { models: ModelPaths; backend: BackendRequest; log: (m: string) => void; samplesGiven?: boolean },
+  c: CohortCommandConfig, o: { models: ModelPaths; backend: BackendRequest; log: (m: string) => void; samplesGiven?: boolean; workers?: number | 'auto' },
 ): Promise<CohortRunResult> {
   const scenarios = scenariosOf(c.scenario);
   await cliErrors(() => shardSlices([], c.shard, flagName));
@@ -111,6 +111,7 @@ export async function cohortCommand(
   const r = await cliErrors(() => runCohort({
     cohort: cohort!, out: c.out, models: o.models, settings, replicates: c.bootstrap, objective: c.growth_objective, bootstrapNoise: c.bootstrap_noise,
     scenarios, ...(c.shard !== undefined ? { shard: c.shard } : {}), skipInvalid: c.skip_invalid, overwrite: c.overwrite, names: flagName, log: o.log,
+    workers: o.workers ?? 'auto',
   }));
   o.log(r.summarised ? `done: ${path.join(c.out, 'cohort.html')}` : `done: shard ${c.shard ?? ''} of ${c.out}`);
   return r;

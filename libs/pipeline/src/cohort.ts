@@ -26,6 +26,7 @@ import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
 import { OUTLINE_COLORS, probabilityOverlay, previewGrid, writePng } from './outputs.js';
 import { predictSlice } from './predict.js';
+import { MapPool, resolveMapWorkers } from './parallel-map.js';
 import { modelsProvenance } from './provenance.js';
 import { renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
@@ -108,6 +109,16 @@ export interface RunCohortOptions {
   onProgress?: (p: CohortProgress) => void;
   /** How messages name the options. @defaultValue apiOptionName */
   names?: OptionNamer;
+  /**
+   * Worker threads that compute the probability maps (see `RunDatasetOptions.workers`).
+   * @defaultValue 'auto'
+   */
+  workers?: number | 'auto';
+  /**
+   * A started pool to compute the maps with; the run does not close it. Overrides `workers`.
+   * @defaultValue undefined (the run starts and closes its own, per `workers`)
+   */
+  mapPool?: MapPool;
 }
 
 /** A checked patient: what {@link runCohort} computes for it. */
@@ -348,6 +359,7 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   }
 
   let networks: PredictionNetworks | undefined;
+  let pool = o.mapPool;
   const finished: CohortPatientResult[] = [];
   const failed = new Set<string>();
   try {
@@ -369,9 +381,15 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
         networks = await loadModels(o.models, { names });
         checkSettingsFit(networks, settings, o.models.diffusion, names);
         log(`models: diffusion ${o.models.diffusion}, regressor ${o.models.regressor}, segmenter ${o.models.segmenter ?? 'FLAIR (training-free)'}; network size ${networks.imageSize}x${networks.imageSize}`);
+        if (!pool && settings.samples >= 2) {
+          const w = resolveMapWorkers({ workers: o.workers ?? 'auto', samples: settings.samples, imageSize: networks.imageSize, models: o.models, names });
+          log(`map workers: ${w.reason}`);
+          if (w.warning) log(`warning: ${w.warning}`);
+          if (w.workers > 1) pool = await MapPool.start({ models: o.models, workers: w.workers });
+        }
       }
       try {
-        finished.push(await runPatient(o, plan, networks, settings, growthOptions, scenarios, provenance.get(id)!, progress, cohort.sizeUnit, names));
+        finished.push(await runPatient({ ...o, mapPool: pool }, plan, networks, settings, growthOptions, scenarios, provenance.get(id)!, progress, cohort.sizeUnit, names));
       } catch (e) {
         if (!(e instanceof PipelineDataError)) throw e;
         const reason = e.message.includes(`patient ${id}`) || e.message.includes(`patient '${id}'`) ? e.message : `patient ${id}: ${e.message}`;
@@ -385,6 +403,7 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
       }
     }
   } finally {
+    if (pool !== o.mapPool) await pool?.close();
     networks?.dispose();
   }
 
@@ -444,7 +463,7 @@ async function runPatient(
     const ts = performance.now();
     progress(`slice ${pr.key}: predict (d = ${d.toFixed(3)})`);
     const slice = await loadPredictionSlice(pr.baseline.info!, networks.imageSize);
-    const pred = await predictSlice(networks, slice, d, { settings, diffusion, segmenter });
+    const pred = await predictSlice(networks, slice, d, { settings, diffusion, segmenter, mapRunner: o.mapPool?.runner(`${p.id}/${pr.key}`) });
     progress(`slice ${pr.key}: score`);
     const truth = await loadFollowup(pr.followup);
     const scores = scoreSlice(`${p.id}/${pr.key}`, { image: pred.followupNative, mask: pred.followupMaskNative, probability: pred.probabilityNative },
@@ -479,7 +498,7 @@ async function runPatient(
         scenarioSlices[k]!.push({ key: pr.key, targetBurden: Number.NaN, predictedBurden: Number.NaN, mapArea: Number.NaN });
         continue;
       }
-      const sp = await predictSlice(networks, slice, w.relativeChange, { settings, diffusion, segmenter });
+      const sp = await predictSlice(networks, slice, w.relativeChange, { settings, diffusion, segmenter, mapRunner: o.mapPool?.runner(`${p.id}/${pr.key} (scenario '${w.scenario.name}')`) });
       let n = 0;
       for (const v of sp.probabilityNative) if (v >= 0.5) n++;
       scenarioSlices[k]!.push({ key: pr.key, targetBurden: sp.targetBurden, predictedBurden: sp.predictedBurden, mapArea: n * pixel });

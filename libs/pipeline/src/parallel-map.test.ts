@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tumorcast/nn';
-import { writePhantomDataset } from '@tumorcast/phantom';
+import { writePhantomCohort, writePhantomDataset } from '@tumorcast/phantom';
 import type { UNetConfig } from '@tumorcast/unet';
 import { PipelineDataError, PipelineInputError } from './errors.js';
 import { loadModels } from './models.js';
@@ -14,6 +14,7 @@ import { MAP_WORKER_BASE_BYTES, MapPool, resolveMapWorkers } from './parallel-ma
 import type { ProbabilityMapRequest } from './parallel.js';
 import { predictSlice } from './predict.js';
 import { runDataset } from './run.js';
+import { runCohort } from './cohort.js';
 import { DEFAULT_SAMPLE_SETTINGS } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import type { SliceImages } from './geometry.js';
@@ -182,5 +183,23 @@ describe('runDataset with map workers', () => {
     // The run does not close a pool it was given.
     expect(pool.size).toBe(2);
     await expect(runDataset({ ...base, out: path.join(tmp, 'x'), workers: 0 })).rejects.toThrow(/'workers' = 0 is not 'auto' or an integer >= 1/);
+  }, 60_000);
+});
+
+describe('runCohort with map workers', () => {
+  it('scores the same maps (and scenario maps) with a pool as in this thread', async () => {
+    const data = path.join(tmp, 'cohort');
+    await writePhantomCohort(data, { seed: 2, patients: 1, size: 48 });
+    const base = {
+      cohort: path.join(data, 'cohort.json'), models: paths, settings: { ...settings, noiseLevel: 3, samples: 2 }, replicates: 4,
+      scenarios: [{ name: 'no RT', noRt: true }],
+    };
+    const lines: string[] = [];
+    const one = await runCohort({ ...base, out: path.join(tmp, 'cohort-serial'), workers: 1, log: (m) => lines.push(m) });
+    expect(lines).toContain('map workers: 1 (maps in this thread)');
+    const two = await runCohort({ ...base, out: path.join(tmp, 'cohort-pool'), mapPool: pool });
+    const maps = (r: typeof one) => r.patients.map((p) => ({ slices: p.slices.map((x) => x.scores), scenarios: p.scenarios }));
+    expect(maps(two)).toEqual(maps(one));
+    expect(pool.size).toBe(2);
   }, 60_000);
 });
