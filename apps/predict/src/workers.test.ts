@@ -24,7 +24,7 @@ describe('--workers', () => {
     const flags = new Map<string, string | true>([['data', 'd'], ['out', 'o']]);
     expect(commandConfig('probability-map', flags).config.workers).toBe('auto');
     expect(commandConfig('demo', new Map()).config.workers).toBe('auto');
-    for (const command of ['run', 'probability-map', 'demo']) expect(helpText(command)).toMatch(/--workers/);
+    for (const command of ['run', 'probability-map', 'demo', 'cohort']) expect(helpText(command)).toMatch(/--workers/);
   });
 
   it('is checked before anything is read or written', async () => {
