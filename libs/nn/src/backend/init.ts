@@ -35,6 +35,15 @@ export interface InitBackendOptions {
    */
   importer?: ModuleImporter;
   /**
+   * Whether `auto` may load Dawn (the `webgpu` package) in Node. Off by
+   * default while tumorcast's training and prediction loops still read
+   * tensors synchronously (`dataSync`), which WebGPU cannot do in Node; in
+   * browsers `auto` always considers `navigator.gpu`. The environment
+   * variable `TUMORCAST_WEBGPU_AUTO=1` turns it on.
+   * @defaultValue false
+   */
+  webgpuInAuto?: boolean;
+  /**
    * Threads of the wasm backend's XNNPACK pool: a positive integer, or
    * `auto` for the cores this process may use (`os.availableParallelism()`,
    * at most 8; 1 inside a Jest worker). Fixed once the wasm backend has
@@ -119,7 +128,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   } else if (request === 'auto' || request === 'tensorflow') {
     const binding = await tryNodeBinding(importer);
     // tfjs-node-gpu first, then a hardware WebGPU adapter, then tfjs-node (CPU).
-    const gpu = request === 'auto' && binding !== NODE_BINDINGS[0] ? await startWebGPU({ importer }) : undefined;
+    const gpu = request === 'auto' && binding !== NODE_BINDINGS[0] ? await startWebGPU({ importer, loadDawn: options.webgpuInAuto ?? (typeof process !== 'undefined' && process.env['TUMORCAST_WEBGPU_AUTO'] === '1') }) : undefined;
     if (gpu && !gpu.ok) noGpu = `; no WebGPU: ${gpu.reason}`;
     if (gpu?.ok) {
       name = 'webgpu';

@@ -114,9 +114,15 @@ describe('auto selection with stubbed bindings', () => {
   it('without navigator.gpu and without the webgpu package, auto uses wasm and says why', async () => {
     const lines: string[] = [];
     expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
-    expect(await initBackend({ importer: importer([]), log: (m) => lines.push(m) })).toBe('wasm');
-    // Either the Vulkan check (Linux) or the missing package, depending on the machine.
-    expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: (.*Vulkan|.*'webgpu' \(Dawn for Node\) could not be loaded)/);
+    const calls: string[] = [];
+    expect(await initBackend({ importer: importer([], calls), log: (m) => lines.push(m) })).toBe('wasm');
+    // By default auto does not load Dawn in Node (the apps still read synchronously).
+    expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: auto does not load Dawn in Node/);
+    expect(calls).not.toContain('webgpu');
+    await initBackend({ backend: 'cpu', log: false });
+    // Asked to: either the Vulkan check (Linux) or the missing package, depending on the machine.
+    expect(await initBackend({ importer: importer([]), webgpuInAuto: true, log: (m) => lines.push(m) })).toBe('wasm');
+    expect(lines[1]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: (.*Vulkan|.*'webgpu' \(Dawn for Node\) could not be loaded)/);
   });
 });
 

@@ -57,6 +57,12 @@ export interface WebGPUSetupOptions {
    * @defaultValue a dynamic import()
    */
   importer?: ModuleImporter;
+  /**
+   * In Node without `navigator.gpu`, load Dawn (the `webgpu` package).
+   * `auto` passes false unless asked (see `InitBackendOptions.webgpuInAuto`).
+   * @defaultValue true
+   */
+  loadDawn?: boolean;
 }
 
 /** The result of {@link setUpWebGPU}: the adapter, or why there is none usable and what to do. */
@@ -179,11 +185,17 @@ async function linuxVulkanPrecheck(): Promise<string | undefined> {
 }
 
 /** Finds `navigator.gpu`, or creates it in Node from Dawn (the `webgpu` package). */
-async function gpuObject(importer: ModuleImporter): Promise<{ gpu: GpuLike; source: WebGPUAdapterSummary['source'] } | { reason: string; hint: string }> {
+async function gpuObject(importer: ModuleImporter, loadDawn: boolean): Promise<{ gpu: GpuLike; source: WebGPUAdapterSummary['source'] } | { reason: string; hint: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu, source: 'navigator.gpu' };
   if (!isNode()) {
     return { reason: 'this browser does not expose WebGPU (navigator.gpu)', hint: 'use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows), or the wasm backend' };
+  }
+  if (!loadDawn) {
+    return {
+      reason: "auto does not load Dawn in Node (tumorcast's training and prediction loops still read tensors synchronously, which WebGPU cannot do in Node)",
+      hint: "pass backend 'webgpu' (or webgpuInAuto: true, TUMORCAST_WEBGPU_AUTO=1) to use it",
+    };
   }
   let dawn: { create?: (flags: string[]) => GpuLike; globals?: Record<string, unknown> };
   try {
@@ -237,11 +249,11 @@ export async function setUpWebGPU(options: WebGPUSetupOptions = {}): Promise<Web
   if (typeof importer !== 'function') throw new TypeError("'importer' passed to 'setUpWebGPU' must be a function (specifier) => Promise<module>");
   const allowSoftware = options.allowSoftware ?? false;
   const hasNavigatorGpu = Boolean((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu);
-  if (!allowSoftware && !hasNavigatorGpu && isNode()) {
+  if (!allowSoftware && !hasNavigatorGpu && isNode() && (options.loadDawn ?? true)) {
     const why = await linuxVulkanPrecheck();
     if (why) return { ok: false, reason: why, hint: noAdapterHint() };
   }
-  const found = await gpuObject(importer);
+  const found = await gpuObject(importer, options.loadDawn ?? true);
   if (!('gpu' in found)) return { ok: false, ...found };
   let adapter: GpuAdapterLike | null = null;
   try {
