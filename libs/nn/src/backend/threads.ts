@@ -16,11 +16,29 @@
  * happen before the wasm backend first initialises, since the thread count
  * is fixed for the life of the process.
  */
-import os from 'node:os';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { Worker as NodeWorker } from 'node:worker_threads';
+import type * as NodeOs from 'node:os';
+import type { Worker as NodeWorker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+
+// Node built-ins are loaded when the threaded build starts, never by a static
+// import: this module is reachable from the package's browser-safe main entry.
+type NodeModules = {
+  os: typeof NodeOs;
+  createRequire: typeof import('node:module').createRequire;
+  path: typeof import('node:path');
+  Worker: typeof NodeWorker;
+};
+
+async function loadNodeModules(): Promise<NodeModules> {
+  const [os, mod, path, wt] = await Promise.all([import('node:os'), import('node:module'), import('node:path'), import('node:worker_threads')]);
+  return { os: os.default, createRequire: mod.createRequire, path: path.default, Worker: wt.Worker };
+}
+
+/** `node:os` when running in Node (synchronously, through process.getBuiltinModule where present). */
+function nodeOsSync(): typeof NodeOs | undefined {
+  const p = typeof process !== 'undefined' ? (process as { getBuiltinModule?: (id: string) => unknown }) : undefined;
+  return typeof p?.getBuiltinModule === 'function' ? (p.getBuiltinModule('node:os') as typeof NodeOs) : undefined;
+}
 
 /** A thread-count request: a positive integer, or `auto` for the cores this process may use. */
 export type WasmThreadsRequest = number | 'auto';
@@ -39,7 +57,9 @@ export const WASM_THREADS_ENV = 'TUMORCAST_WASM_THREADS';
  */
 export function autoWasmThreads(): number {
   if (typeof process !== 'undefined' && process.env['JEST_WORKER_ID'] !== undefined) return 1;
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const os = nodeOsSync();
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const cores = os ? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) : (nav?.hardwareConcurrency ?? 1);
   return Math.max(1, Math.min(MAX_WASM_THREADS, cores));
 }
 
@@ -80,7 +100,7 @@ interface ThreadedAssets {
   mainScript: string;
 }
 
-function threadedAssets(): ThreadedAssets {
+function threadedAssets({ createRequire, path }: NodeModules): ThreadedAssets {
   const require = createRequire(import.meta.url);
   const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   const worker = require(path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents?: unknown };
@@ -95,8 +115,8 @@ function threadedAssets(): ThreadedAssets {
 }
 
 /** A `Worker` for Emscripten's pthread pool, built on `node:worker_threads`. */
-function workerClass(assets: ThreadedAssets): typeof NodeWorker {
-  return class TfjsWasmPthreadWorker extends NodeWorker {
+function workerClass(assets: ThreadedAssets, Worker: typeof NodeWorker): typeof NodeWorker {
+  return class TfjsWasmPthreadWorker extends Worker {
     constructor() {
       // The URL tfjs passes is a Blob URL that worker_threads cannot load; the text is known.
       super(assets.workerSource, { eval: true });
@@ -167,20 +187,23 @@ export async function startWasm(request: WasmThreadsRequest | undefined, setUp: 
     fallbackReason = 'SharedArrayBuffer is not available in this runtime';
   } else {
     let assets: ThreadedAssets | undefined;
+    let node: NodeModules | undefined;
     try {
-      assets = threadedAssets();
+      node = await loadNodeModules();
+      assets = threadedAssets(node);
     } catch (e) {
       fallbackReason = (e as Error).message;
     }
-    if (assets) {
+    if (assets && node) {
+      const os = node.os;
       const g = globalThis as Record<string, unknown>;
       const workerBefore = Object.getOwnPropertyDescriptor(g, 'Worker');
-      const Shim = workerClass(assets);
+      const Shim = workerClass(assets, node.Worker);
       // Emscripten assigns worker_threads' Worker to the global in Node; keep the shim in place while it starts.
       Object.defineProperty(g, 'Worker', { configurable: true, get: () => Shim, set: () => undefined });
-      const mutableOs = os as { cpus: () => os.CpuInfo[] };
+      const mutableOs = os as { cpus: () => NodeOs.CpuInfo[] };
       const cpusBefore = mutableOs.cpus;
-      const cores = Array.from({ length: 2 * threads }, () => cpusBefore()[0] as os.CpuInfo);
+      const cores = Array.from({ length: 2 * threads }, () => cpusBefore()[0] as NodeOs.CpuInfo);
       // The C++ side caps the pool at half the logical cores it is told about.
       mutableOs.cpus = () => cores.slice();
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
