@@ -6,6 +6,7 @@ import {
   checkDataRange, ddimReverseLoop, ddimSampleLoop, normalTensor,
   type CondScoreFn, type DataRange, type Diffusion, type DiffusionModel,
 } from '@tumorcast/diffusion';
+import { syncReadsAvailable } from '@tumorcast/nn';
 import { Rng, type Seed } from '@tumorcast/random';
 import { checkRegressor, regressorPredict, regressorValueAndGrad, type Regressor } from './regressor.js';
 import { checkSamplerMemory } from './memory.js';
@@ -296,6 +297,8 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
     ? tf.add<tf.Tensor4D>(tf.mul(image, Math.sqrt(1 - r.initialNoiseStd ** 2)), tf.mul(normalTensor(image.shape, rngs), r.initialNoiseStd))
     : image.clone()));
   const predictions: number[][] = [];
+  const sync = syncReadsAvailable();
+  const pending: Promise<number[]>[] = [];
   const timesteps: number[] = [];
   let latent: tf.Tensor4D | undefined;
   let sample: tf.Tensor4D | undefined;
@@ -307,16 +310,21 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
     // Tidy: the regressor's value and gradient are intermediates of every decoding step.
     const condScore: CondScoreFn = (x, info) => tf.tidy(() => {
       const { value, gradient } = regressorValueAndGrad(regressor, x, info.t);
+      timesteps.push(info.timestep[0]!);
+      const tgt = r.target.map((tb, b) => (r.amplify && info.timestep[b]! > r.amplifyAbove ? tb * r.amplifyFactor : tb));
+      if (!sync) {
+        // No synchronous reads (WebGPU in Node): the coefficients stay on the GPU, the values are read as the loop goes.
+        const kept = tf.keep(value.clone());
+        pending.push(kept.data().then((d) => Array.from(d)).finally(() => kept.dispose()));
+        const c = tf.mul(tf.sub(tf.tensor1d(tgt, 'float32'), tf.reshape(value, [batch])), r.scale);
+        value.dispose();
+        return tf.mul(gradient, tf.reshape(c, [batch, 1, 1, 1]));
+      }
       const v = Array.from(value.dataSync());
       // Explicitly: a regressor may tf.keep() its value (it must survive tf.grad's own tidy), and kept tensors escape tidy.
       value.dispose();
       predictions.push(v);
-      timesteps.push(info.timestep[0]!);
-      const coef = v.map((pred, b) => {
-        const tb = r.target[b]!;
-        const tgt = r.amplify && info.timestep[b]! > r.amplifyAbove ? tb * r.amplifyFactor : tb;
-        return (tgt - pred) * r.scale;
-      });
+      const coef = v.map((pred, b) => (tgt[b]! - pred) * r.scale);
       return tf.mul(gradient, tf.tensor4d(Float32Array.from(coef), [batch, 1, 1, 1]));
     });
     if (steps > 0) {
@@ -329,15 +337,17 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
     } else {
       sample = latent.clone();
     }
+    predictions.push(...(await Promise.all(pending)));
   } catch (e) {
+    await Promise.allSettled(pending);
     tf.dispose([start, latent as tf.Tensor, sample as tf.Tensor].filter(Boolean));
     throw e;
   }
   start.dispose();
   const s = sample;
-  const finalPrediction = tf.tidy(() => Array.from(
-    regressorPredict(regressor, s, tf.zeros([batch], 'float32') as tf.Tensor1D).dataSync(),
-  ));
+  const final = tf.tidy(() => regressorPredict(regressor, s, tf.zeros([batch], 'float32') as tf.Tensor1D));
+  const finalPrediction = Array.from(await final.data());
+  final.dispose();
   const differenceMap = tf.tidy(() => tf.abs(tf.sub<tf.Tensor4D>(image, s)));
   return { sample: s, latent, differenceMap, targetBurden: r.target, steps, timesteps, predictions, finalPrediction };
 }
