@@ -4,5 +4,7 @@
 export default {
   projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/tools/repo-checks/jest.config.js'],
   maxWorkers: 2,
+  // Points Vulkan at SwiftShader (if installed) for the webgpu tests.
+  globalSetup: '<rootDir>/tools/test-utils/webgpu-env.mjs',
   testTimeout: 120000,
 };

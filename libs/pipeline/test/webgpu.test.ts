@@ -1,0 +1,306 @@
+// The networks on tfjs's webgpu backend, against wasm (within 1e-3) and against the
+// PyTorch golden files (layers, U-Net, regressor): the small configs of the network golden
+// tests, a U-Net diffusion training-step gradient, a segmenter training-step gradient, and
+// one tiny guided sample-known of the authors'-fork networks.
+//
+// On a machine without a GPU this runs on SwiftShader, the software Vulkan driver that
+// Chromium ships: Jest's global setup (tools/test-utils/webgpu-env.mjs) points Vulkan at it
+// when nothing else is set. It is skipped,
+// saying why, when no WebGPU adapter can be had (no `webgpu` package, no Vulkan loader,
+// no driver). WebGPU in Node has no synchronous reads, so everything here reads with
+// `await data()`.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as tf from '@tensorflow/tfjs';
+import {
+  initBackend, syncReadsAvailable, tfToTorch, webgpuAdapter, webgpuMemory, AttentionBlock, GroupNorm, ParamStore, WebGPUSyncReadError,
+} from '@tumorcast/nn';
+import { createUNet, type UNetConfig } from '@tumorcast/unet';
+import { createRegressor, type RegressorConfig } from '@tumorcast/regressor';
+import { createSegmenterNet, segmentationLoss, type SegmenterConfig } from '@tumorcast/segmenter';
+import { createDiffusion, trainingLosses, type DiffusionModel } from '@tumorcast/diffusion';
+import { guidedSampleKnown } from '@tumorcast/guided-sampler';
+import { loadFixture, type Fixture } from '../../nn/test/network-fixtures.js';
+import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../regressor/test/authors-fork.js';
+
+/** webgpu vs wasm: float32 on both, but other summation orders and fused kernels. */
+const TOL = 1e-3;
+
+/** Named results of one case, read back to the CPU. */
+type Results = Map<string, Float32Array>;
+
+/** A case: builds its networks on the current backend and returns what to compare. */
+interface Case {
+  name: string;
+  run: () => Promise<Results>;
+  /** PyTorch's values for some of the results (the golden files). */
+  golden?: () => Results;
+}
+
+async function read(out: Results, entries: Record<string, tf.Tensor>): Promise<void> {
+  for (const [k, t] of Object.entries(entries)) out.set(k, (await t.data()) as Float32Array);
+  tf.dispose(Object.values(entries));
+}
+
+function ioTensor(f: Fixture, name: string): tf.Tensor {
+  const t = f.io.get(name)!;
+  const data = t.data instanceof BigInt64Array ? Float32Array.from(t.data, (v) => Number(v)) : t.data;
+  return tf.tensor(data, t.shape);
+}
+const ioArray = (f: Fixture, name: string): number[] => Array.from(f.io.get(name)!.data as ArrayLike<number | bigint>, Number);
+const ioData = (f: Fixture, name: string): Float32Array => f.io.get(name)!.data as Float32Array;
+
+/** Output, input gradient and (PyTorch-layout) parameter gradients of sum(gw * fn(x)), from one forward and one backward pass. */
+async function outputAndGrads(f: Fixture, store: ParamStore, fn: (x: tf.Tensor4D) => tf.Tensor): Promise<Results> {
+  const out: Results = new Map();
+  const x = ioTensor(f, 'x') as tf.Tensor4D;
+  const gw = ioTensor(f, 'gw');
+  const names = [...f.paramGrads.keys()];
+  const vars = names.map((n) => store.get(n).variable);
+  let y: tf.Tensor | undefined;
+  const { value, grads } = tf.engine().gradients(() => {
+    y = tf.keep(fn(x));
+    return tf.sum(tf.mul(y, gw));
+  }, [x, ...vars]);
+  await read(out, { out: y!, gx: grads[0]! });
+  for (let i = 0; i < names.length; i++) {
+    const e = store.get(names[i]!);
+    out.set(`pg.${names[i]}`, tfToTorch((await grads[i + 1]!.data()) as Float32Array, e.torchShape, e.layout));
+  }
+  tf.dispose([x, gw, value, ...grads]);
+  return out;
+}
+
+/** The gradients by parameter name (variable names differ from run to run). */
+function paramGrads(store: ParamStore, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+  return Object.fromEntries(store.entries().map((e) => [`g.${e.name}`, grads[e.variable.name]!]));
+}
+
+function goldenOf(f: Fixture): Results {
+  const g: Results = new Map([['out', ioData(f, 'out')], ['gx', ioData(f, 'gx')]]);
+  for (const [n, t] of f.paramGrads) g.set(`pg.${n}`, t.data as Float32Array);
+  return g;
+}
+
+function layerCase(name: string, build: (store: ParamStore, config: (name: string) => never) => (x: tf.Tensor4D) => tf.Tensor): Case {
+  const f = loadFixture(name);
+  return {
+    name,
+    run: async () => {
+      const store = new ParamStore();
+      const fn = build(store, kwargs(f.config));
+      store.loadStateDict(f.weights);
+      try {
+        return await outputAndGrads(f, store, fn);
+      } finally {
+        store.dispose();
+      }
+    },
+    golden: () => goldenOf(f),
+  };
+}
+
+/** A fixture's PyTorch kwargs, each typed `never` so that it fits its config field. */
+function kwargs(config: Record<string, unknown>): (name: string) => never {
+  return (name) => {
+    if (!(name in config)) throw new Error(`fixture kwarg '${name}' missing from its config`);
+    return config[name] as never;
+  };
+}
+
+function unetConfigOf(f: Fixture): UNetConfig {
+  const k = kwargs(f.config);
+  const size: number = k('image_size');
+  return {
+    imageSize: size, inChannels: k('in_channels'), modelChannels: k('model_channels'), outChannels: k('out_channels'),
+    numResBlocks: k('num_res_blocks'), attentionResolutions: (k('attention_resolutions') as number[]).map((ds) => size / ds),
+    dropout: k('dropout'), channelMult: k('channel_mult'), convResample: k('conv_resample'), numClasses: k('num_classes'),
+    numHeads: k('num_heads'), numHeadChannels: k('num_head_channels'), numHeadsUpsample: k('num_heads_upsample'),
+    useScaleShiftNorm: k('use_scale_shift_norm'), resblockUpdown: k('resblock_updown'), useNewAttentionOrder: k('use_new_attention_order'),
+  };
+}
+
+function regressorConfigOf(f: Fixture): RegressorConfig {
+  const k = kwargs(f.config);
+  const size: number = k('image_size');
+  return {
+    imageSize: size, inChannels: k('in_channels'), modelChannels: k('model_channels'), outChannels: k('out_channels'),
+    numResBlocks: k('num_res_blocks'), attentionResolutions: (k('attention_resolutions') as number[]).map((ds) => size / ds),
+    dropout: k('dropout'), channelMult: k('channel_mult'), convResample: k('conv_resample'), numHeads: k('num_heads'),
+    numHeadChannels: k('num_head_channels'), useScaleShiftNorm: k('use_scale_shift_norm'), resblockUpdown: k('resblock_updown'),
+    useNewAttentionOrder: k('use_new_attention_order'), pool: k('pool'), head: 'classifier',
+  };
+}
+
+const unetF = loadFixture('unet_a');
+const regF = loadFixture('regressor_a');
+const SEG: SegmenterConfig = { imageSize: 16, baseChannels: 8, normGroups: 4, channelMult: [1, 2, 2], numResBlocks: 1 };
+
+const CASES: Case[] = [
+  layerCase('groupnorm', (s) => {
+    const gn = new GroupNorm(s, '', 64);
+    return (x) => gn.apply(x);
+  }),
+  layerCase('attention_legacy', (s, c) => {
+    const b = new AttentionBlock(s, '', c('channels'), { numHeads: c('num_heads'), numHeadChannels: c('num_head_channels'), useNewAttentionOrder: c('use_new_attention_order') });
+    return (x) => b.apply(x);
+  }),
+  {
+    name: 'U-Net (unet_a): output, input and parameter gradients',
+    run: async () => {
+      const model = createUNet(unetConfigOf(unetF));
+      model.loadStateDict(unetF.weights, { source: 'unet_a' });
+      const t = ioArray(unetF, 't');
+      const y = unetF.io.has('y') ? ioArray(unetF, 'y') : undefined;
+      try {
+        return await outputAndGrads(unetF, model.params, (x) => model.apply(x, t, y));
+      } finally {
+        model.dispose();
+      }
+    },
+    golden: () => goldenOf(unetF),
+  },
+  {
+    name: 'regressor (regressor_a): output, input and parameter gradients',
+    run: async () => {
+      const model = createRegressor(regressorConfigOf(regF));
+      model.loadStateDict(regF.weights, { source: 'regressor_a' });
+      const t = ioArray(regF, 't');
+      try {
+        return await outputAndGrads(regF, model.params, (x) => model.apply(x, t));
+      } finally {
+        model.dispose();
+      }
+    },
+    golden: () => goldenOf(regF),
+  },
+  {
+    // The U-Net's own gradients are checked above; here the losses' ops (MSE, and the VB
+    // term's Gaussian KL and discretized log-likelihood) behind a tiny learned-sigma model.
+    name: 'diffusion training losses (learned sigma: MSE + VB): loss and the model parameters\' gradients',
+    run: async () => {
+      const diffusion = createDiffusion({ steps: 1000, learnSigma: true });
+      const img = loadAuthorsReference().io.get('guided.image')!;
+      const x0 = tf.tensor4d(img.data as Float32Array, img.shape as [number, number, number, number]);
+      const c = x0.shape[3];
+      const noise = tf.randomNormal<tf.Rank.R4>(x0.shape, 0, 1, 'float32', 7);
+      const w = tf.tidy(() => [0.7, -0.3, 0.2].map((v) => tf.variable(tf.fill([1, 1, 1, c], v))));
+      const model: DiffusionModel = (x) => tf.concat([tf.mul(x, w[0]!), tf.add(tf.mul(tf.tanh(x), w[1]!), w[2]!)], 3) as tf.Tensor4D;
+      const t = [3, 700];
+      const { value, grads } = tf.variableGrads(() => tf.mean(trainingLosses(diffusion, model, x0, t, noise).loss) as tf.Scalar, w);
+      const out: Results = new Map();
+      await read(out, { loss: value, ...Object.fromEntries(w.map((v, i) => [`g.${i}`, grads[v.name]!])) });
+      tf.dispose([x0, noise, ...w]);
+      return out;
+    },
+  },
+  {
+    name: 'segmenter (tiny): logits and the training-loss gradient of every parameter',
+    run: async () => {
+      const net = createSegmenterNet(SEG, { seed: 5 });
+      const x = tf.randomUniform([2, 16, 16, 4], 0, 1, 'float32', 11) as tf.Tensor4D;
+      const target = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 12), 0.7), 'float32')) as tf.Tensor4D;
+      const logits = net.apply(x);
+      const { value, grads } = tf.variableGrads(() => segmentationLoss(net.apply(x), target), net.params.variables);
+      const out: Results = new Map();
+      await read(out, { logits, loss: value, ...paramGrads(net.params, grads) });
+      tf.dispose([x, target]);
+      net.dispose();
+      return out;
+    },
+  },
+  {
+    name: "guided sample-known (authors'-fork tiny networks, unspaced at noise level 4: 4 steps each way)",
+    run: async () => {
+      const ref = loadAuthorsReference();
+      const unet = createUNet(ref.unetConfig as unknown as UNetConfig);
+      await unet.loadWeights(AUTHORS_UNET_PT);
+      const reg = createRegressor(ref.regressorConfig);
+      await reg.loadWeights(AUTHORS_REGRESSOR_PT);
+      const run = ref.runs[0]!;
+      const img = ref.io.get('guided.image')!;
+      const image = tf.tensor4d(img.data as Float32Array, img.shape as [number, number, number, number]);
+      const out = await guidedSampleKnown({
+        diffusion: createDiffusion({ steps: 1000, learnSigma: true, ...(run.respacing ? { timestepRespacing: run.respacing } : {}) }),
+        model: (x, t, y) => unet.apply(x, t, y), regressor: reg, image, dataRange: '[0,1]', regressorDataRange: '[0,1]',
+        baselineBurden: ref.baselineBurden, relativeChange: ref.relativeChange, noiseLevel: 4,
+        classLabel: ref.classLabel, initialNoiseStd: 0, seed: 1, scale: run.scale,
+      });
+      expect(out.steps).toBe(4);
+      const res: Results = new Map([['predictions', Float32Array.from(out.predictions.flat())], ['finalPrediction', Float32Array.from(out.finalPrediction)]]);
+      await read(res, { sample: out.sample, latent: out.latent, differenceMap: out.differenceMap });
+      image.dispose();
+      unet.dispose();
+      reg.dispose();
+      return res;
+    },
+  },
+];
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+/** Names whose values differ by `tol` or more (or are missing), with the difference. */
+function mismatches(got: Results, want: Results, tol: number): string[] {
+  const bad: string[] = [];
+  for (const [k, w] of want) {
+    const g = got.get(k);
+    const d = g ? maxAbsDiff(g, w) : Infinity;
+    if (!(d < tol)) bad.push(`${k} (${d})`);
+  }
+  return bad;
+}
+
+// wasm first: tensors move from wasm to webgpu, never back (WebGPU has no synchronous read in Node).
+const wasm = new Map<string, Results>();
+await initBackend({ backend: 'wasm', log: false });
+for (const c of CASES) wasm.set(c.name, await c.run());
+let skipReason = '';
+try {
+  await initBackend({ backend: 'webgpu', log: false });
+} catch (e) {
+  skipReason = (e as Error).message;
+}
+if (skipReason) {
+  console.warn(`webgpu tests SKIPPED: no WebGPU adapter: ${skipReason}`);
+}
+const d = skipReason ? describe.skip : describe;
+
+d('the webgpu backend', () => {
+  beforeAll(() => {
+    expect(tf.getBackend()).toBe('webgpu');
+  });
+  afterAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+  });
+
+  it('runs on a WebGPU adapter and reports GPU memory; a synchronous read says what to do instead', async () => {
+    expect(webgpuAdapter()).toBeDefined();
+    const x = tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]))); // computed on the GPU
+    const m = webgpuMemory()!;
+    expect(m.maxBufferSize).toBeGreaterThan(0);
+    expect(m.tensorBytes).toBeGreaterThanOrEqual(64 * 64 * 4);
+    expect(m.allocatedBytes).toBeGreaterThanOrEqual(m.tensorBytes);
+    expect(syncReadsAvailable()).toBe(false);
+    expect(() => x.dataSync()).toThrow(WebGPUSyncReadError);
+    expect(() => x.dataSync()).toThrow(/await tensor.data\(\)/);
+    expect((await x.data())[0]).toBe(64);
+    x.dispose();
+  });
+
+  it.each(CASES.map((c) => [`${c.name}: agrees with wasm within 1e-3${c.golden ? ' and with PyTorch' : ''}`, c] as const))('%s', async (_title, c) => {
+    const before = tf.memory().numTensors;
+    const got = await c.run();
+    expect(tf.memory().numTensors).toBe(before);
+    const ref = wasm.get(c.name)!;
+    expect(got.size).toBe(ref.size);
+    expect(mismatches(got, ref, TOL)).toEqual([]);
+    if (c.golden) expect(mismatches(got, c.golden(), TOL)).toEqual([]);
+  }, 600_000);
+});
