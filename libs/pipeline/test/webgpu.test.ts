@@ -278,6 +278,8 @@ d('the webgpu backend', () => {
   });
   afterAll(async () => {
     await initBackend({ backend: 'wasm', log: false });
+    // Frees the backend's GPU buffers: later test files may share this worker process.
+    tf.removeBackend('webgpu');
   });
 
   it('runs on a WebGPU adapter and reports GPU memory; a synchronous read says what to do instead', async () => {
