@@ -147,6 +147,9 @@ describe("backend 'webgpu'", () => {
     await expect(initBackend({ backend: 'webgpu', importer: importer([]), log: false })).rejects.toThrow(/no WebGPU adapter is available; Dawn needs/);
     setNavigatorGpu(fakeGpu({ vendor: 'amd' }));
     await expect(initBackend({ backend: 'webgpu', importer: importer([]), log: false })).rejects.toThrow(/@tensorflow\/tfjs-backend-webgpu could not be loaded/);
+    // ... unless the app imported the package itself (a bundled browser app): its own registration is used
+    tf.registerBackend('webgpu', () => new StubBackend());
+    expect(await initBackend({ backend: 'webgpu', importer: importer([]), log: false })).toBe('webgpu');
   });
 
   it('the memory guard reports a GPU out-of-memory error with the GPU memory in use, once', async () => {

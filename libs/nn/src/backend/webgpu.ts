@@ -285,6 +285,12 @@ export async function setUpWebGPU(options: WebGPUSetupOptions = {}): Promise<Web
   try {
     WebGPUBackend = ((await importer('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend?: WebGPUBackendClass }).WebGPUBackend;
   } catch (e) {
+    // A bundled browser app imports the package itself (a bundler cannot follow
+    // this run-time import), which registers tfjs's own 'webgpu' factory: use it.
+    if (tf.findBackendFactory('webgpu')) {
+      state.adapter = summary;
+      return { ok: true, adapter: summary };
+    }
     return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu could not be loaded (${(e as Error).message.split('\n')[0]})`, hint: 'run npm install' };
   }
   if (typeof WebGPUBackend !== 'function') return { ok: false, reason: '@tensorflow/tfjs-backend-webgpu has no WebGPUBackend export', hint: 'install @tensorflow/tfjs-backend-webgpu matching @tensorflow/tfjs (4.22)' };
