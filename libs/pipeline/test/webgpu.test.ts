@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import {
-  initBackend, syncReadsAvailable, tfToTorch, webgpuAdapter, webgpuMemory, AttentionBlock, GroupNorm, ParamStore, WebGPUSyncReadError,
+  initBackend, setUpWebGPU, syncReadsAvailable, tfToTorch, webgpuAdapter, webgpuMemory, AttentionBlock, GroupNorm, ParamStore, WebGPUSyncReadError,
 } from '@tumorcast/nn';
 import { createUNet, type UNetConfig } from '@tumorcast/unet';
 import { createRegressor, type RegressorConfig } from '@tumorcast/regressor';
@@ -257,18 +257,16 @@ function mismatches(got: Results, want: Results, tol: number): string[] {
   return bad;
 }
 
+// Is there an adapter? (Registers the backend without starting it.)
+const probe = await setUpWebGPU({ allowSoftware: true });
+const skipReason = probe.ok ? '' : `${probe.reason}; ${probe.hint}`;
+if (skipReason) console.warn(`webgpu tests SKIPPED: no WebGPU adapter: ${skipReason}`);
 // wasm first: tensors move from wasm to webgpu, never back (WebGPU has no synchronous read in Node).
 const wasm = new Map<string, Results>();
-await initBackend({ backend: 'wasm', log: false });
-for (const c of CASES) wasm.set(c.name, await c.run());
-let skipReason = '';
-try {
+if (!skipReason) {
+  await initBackend({ backend: 'wasm', log: false });
+  for (const c of CASES) wasm.set(c.name, await c.run());
   await initBackend({ backend: 'webgpu', log: false });
-} catch (e) {
-  skipReason = (e as Error).message;
-}
-if (skipReason) {
-  console.warn(`webgpu tests SKIPPED: no WebGPU adapter: ${skipReason}`);
 }
 const d = skipReason ? describe.skip : describe;
 
