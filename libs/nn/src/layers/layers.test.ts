@@ -276,6 +276,20 @@ describe('ParamStore', () => {
     other.dispose();
   });
 
+  it('stateDictAsync gives the same keys, shapes and values as stateDict', async () => {
+    const store = new ParamStore({ seed: 3 });
+    new ResBlock(store, 'blk', 32, 8, { outChannels: 64 });
+    const sd = store.stateDict();
+    const sda = await store.stateDictAsync();
+    expect([...sda.keys()]).toEqual([...sd.keys()]);
+    for (const [k, v] of sd) {
+      expect(sda.get(k)!.shape).toEqual(v.shape);
+      expect(Array.from(sda.get(k)!.data)).toEqual(Array.from(v.data));
+    }
+    store.dispose();
+    await expect(store.stateDictAsync()).rejects.toThrow(/after 'dispose'/);
+  });
+
   it('loads a PyTorch .pt checkpoint (float16, module. prefixes, under a key) like the safetensors weights', async () => {
     const f = loadFixture('resblock_down_ss');
     const store = new ParamStore();

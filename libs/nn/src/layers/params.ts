@@ -305,12 +305,27 @@ export class ParamStore {
     return n;
   }
 
-  /** The parameters as a PyTorch-convention state dict (conv weights OIHW, linear weights [out, in]). */
+  /**
+   * The parameters as a PyTorch-convention state dict (conv weights OIHW,
+   * linear weights [out, in]). Reads synchronously (wasm, cpu, webgl); on the
+   * `webgpu` backend in Node use {@link ParamStore.stateDictAsync}.
+   */
   stateDict(): Map<string, { shape: number[]; data: Float32Array }> {
     this.assertLive('stateDict');
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const e of this.byName.values()) {
       const data = e.variable.dataSync() as Float32Array;
+      out.set(e.name, { shape: [...e.torchShape], data: tfToTorch(data, e.torchShape, e.layout) });
+    }
+    return out;
+  }
+
+  /** As {@link ParamStore.stateDict}, reading asynchronously (works on every backend). */
+  async stateDictAsync(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    this.assertLive('stateDictAsync');
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const e of [...this.byName.values()]) {
+      const data = (await e.variable.data()) as Float32Array;
       out.set(e.name, { shape: [...e.torchShape], data: tfToTorch(data, e.torchShape, e.layout) });
     }
     return out;
@@ -373,7 +388,7 @@ export class ParamStore {
   /** Writes the parameters to a safetensors file (PyTorch names and layouts), atomically. */
   async saveWeights(path: string, options: SaveWeightsOptions = {}): Promise<void> {
     const tensors = new Map<string, SafetensorsInput>();
-    for (const [k, v] of this.stateDict()) tensors.set(k, v);
+    for (const [k, v] of await this.stateDictAsync()) tensors.set(k, v);
     await saveSafetensors(path, tensors, { metadata: options.metadata, floatDtype: options.dtype ?? 'F32' });
   }
 

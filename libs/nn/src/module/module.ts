@@ -89,6 +89,11 @@ export abstract class Module<C extends object = object> {
     return this.params.stateDict();
   }
 
+  /** As {@link Module.stateDict}, reading asynchronously: works on the `webgpu` backend in Node too. */
+  stateDictAsync(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    return this.params.stateDictAsync();
+  }
+
   /**
    * Assigns the parameters from a PyTorch state dict, all or nothing; see
    * {@link ParamStore.loadStateDict}. A mismatch throws a

@@ -79,6 +79,31 @@ describe('AdamW matches torch.optim.AdamW', () => {
     x.dispose();
   });
 
+  it('minimizeAsync and getStateAsync give what minimize and getState give (same updates, same loss values)', async () => {
+    const run = async (asyncReads: boolean) => {
+      const x = tf.variable(tf.tensor1d([3, -2, 0.5]), true, `quad-${asyncReads}`);
+      const opt = new AdamW({ learningRate: 0.1, weightDecay: 0.01 });
+      const loss = () => x.square().sum() as tf.Scalar;
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) losses.push(asyncReads ? await opt.minimizeAsync(loss, [x]) : opt.minimize(loss, [x]));
+      const n = tf.memory().numTensors;
+      const scalar = opt.minimizeScalar(loss, [x]);
+      expect(tf.memory().numTensors).toBe(n + 1); // only the returned loss is kept
+      losses.push((await scalar.data())[0]!);
+      scalar.dispose();
+      const state = asyncReads ? await opt.getStateAsync() : opt.getState();
+      const out = { losses, x: Array.from(await x.data()), step: state.step, m: Array.from(state.m.get(x.name)!), v: Array.from(state.v.get(x.name)!) };
+      opt.dispose();
+      x.dispose();
+      return out;
+    };
+    const sync = await run(false);
+    const viaAsync = await run(true);
+    expect(viaAsync).toEqual(sync);
+    expect(sync.step).toBe(5);
+    expect(sync.losses[4]).toBeLessThan(sync.losses[0]!);
+  });
+
   it('validates options and state', () => {
     expect(() => new AdamW({ learningRate: 0 })).toThrow(/'learningRate' passed to 'AdamW'/);
     expect(() => new AdamW({ beta2: 1 })).toThrow(/'beta2'/);
@@ -99,8 +124,16 @@ describe('ExponentialMovingAverage', () => {
     expect(Array.from(ema.values().get('emav')!)).toEqual([Math.fround(2), Math.fround(3)]);
     ema.setValues(new Map([['emav', new Float32Array([5, 6])]]));
     expect(Array.from(ema.values().get('emav')!)).toEqual([5, 6]);
+    return ema.valuesAsync().then((m) => {
+      expect(Array.from(m.get('emav')!)).toEqual([5, 6]);
+      expect(() => new ExponentialMovingAverage([v], 1)).toThrow(/'rate'/);
+      ema.dispose();
+      v.dispose();
+    });
+  });
+  it('rejects rate 1', () => {
+    const v = tf.variable(tf.tensor1d([1, 2]), true, 'emav2');
     expect(() => new ExponentialMovingAverage([v], 1)).toThrow(/'rate'/);
-    ema.dispose();
     v.dispose();
   });
 });

@@ -145,17 +145,58 @@ export class AdamW {
    * update, and returns the loss value. Everything runs inside `tf.tidy`.
    */
   minimize(loss: () => tf.Scalar, variables: readonly tf.Variable[]): number {
+    const value = this.minimizeScalar(loss, variables);
+    try {
+      return value.dataSync()[0] as number;
+    } finally {
+      value.dispose();
+    }
+  }
+
+  /**
+   * As {@link AdamW.minimize}, but returns the loss as a scalar tensor,
+   * unread (the caller disposes it): the update needs no read of a value, so
+   * this works where synchronous reads do not (the `webgpu` backend in Node).
+   */
+  minimizeScalar(loss: () => tf.Scalar, variables: readonly tf.Variable[]): tf.Scalar {
     return tf.tidy(() => {
       const { value, grads } = tf.variableGrads(loss, variables as tf.Variable[]);
       this.applyGradients(grads, variables);
-      return value.dataSync()[0] as number;
+      return value;
     });
   }
 
-  /** A copy of the state, for checkpoints. */
+  /**
+   * As {@link AdamW.minimize}, reading the loss asynchronously: use this on
+   * the `webgpu` backend in Node, where `minimize`'s synchronous read throws.
+   */
+  async minimizeAsync(loss: () => tf.Scalar, variables: readonly tf.Variable[]): Promise<number> {
+    const value = this.minimizeScalar(loss, variables);
+    try {
+      return (await value.data())[0] as number;
+    } finally {
+      value.dispose();
+    }
+  }
+
+  /**
+   * A copy of the state, for checkpoints. Reads synchronously (wasm, cpu,
+   * webgl); on the `webgpu` backend in Node use {@link AdamW.getStateAsync}.
+   */
   getState(): AdamWState {
     const copy = (src: Map<string, tf.Variable>) => new Map([...src].map(([k, t]) => [k, t.dataSync().slice() as Float32Array]));
     return { step: this.t, m: copy(this.m), v: copy(this.v) };
+  }
+
+  /** As {@link AdamW.getState}, reading asynchronously (works on every backend). */
+  async getStateAsync(): Promise<AdamWState> {
+    const step = this.t;
+    const copy = async (src: Map<string, tf.Variable>) => {
+      const out = new Map<string, Float32Array>();
+      for (const [k, t] of src) out.set(k, ((await t.data()) as Float32Array).slice());
+      return out;
+    };
+    return { step, m: await copy(this.m), v: await copy(this.v) };
   }
 
   /** Restores a state saved by {@link AdamW.getState}; shapes are checked against `variables`. */
@@ -211,9 +252,19 @@ export class ExponentialMovingAverage {
     }
   }
 
-  /** The averaged values by variable name (copies). */
+  /**
+   * The averaged values by variable name (copies). Reads synchronously; on
+   * the `webgpu` backend in Node use {@link ExponentialMovingAverage.valuesAsync}.
+   */
   values(): Map<string, Float32Array> {
     return new Map([...this.shadow].map(([k, t]) => [k, t.dataSync().slice() as Float32Array]));
+  }
+
+  /** As {@link ExponentialMovingAverage.values}, reading asynchronously (works on every backend). */
+  async valuesAsync(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [k, t] of this.shadow) out.set(k, ((await t.data()) as Float32Array).slice());
+    return out;
   }
 
   /** Replaces the averages (e.g. from a checkpoint); unknown names are errors. */
