@@ -8,7 +8,7 @@ export { SEGMENTER_PRESETS, SEGMENTER_CONFIG_KEY, resolveSegmenterConfig } from 
 export type { SegmenterConfig, ResolvedSegmenterConfig, SegmenterPresetName } from './config.js';
 export { SegmenterNet, createSegmenterNet } from './net.js';
 export type { CreateSegmenterNetOptions, SegmenterApplyOptions } from './net.js';
-export { segmentationLoss, diceScore } from './loss.js';
+export { segmentationLoss, diceScore, diceScoreAsync } from './loss.js';
 export type { SegmentationLossOptions, DiceScoreOptions } from './loss.js';
 export { learnedSegmenter } from './segmenter.js';
 export type { LearnedSegmenterInput, SegmenterInputRange, LearnedSegmenter, LearnedSegmenterOptions } from './segmenter.js';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tumorcast/nn';
-import { diceScore, segmentationLoss } from './index.js';
+import { diceScore, diceScoreAsync, segmentationLoss } from './index.js';
 import type { SegmentationLossOptions } from './index.js';
 import { readJsonFixture } from './test-utils/data.js';
 
@@ -73,22 +73,28 @@ describe('segmentationLoss', () => {
 });
 
 describe('diceScore', () => {
-  it.each(fx.dice_scores.map((d) => [d.threshold, d.emptyScore, d] as const))('threshold %p, emptyScore %p: matches the reference', (_th, _e, d) => {
+  it.each(fx.dice_scores.map((d) => [d.threshold, d.emptyScore, d] as const))('threshold %p, emptyScore %p: matches the reference', async (_th, _e, d) => {
     const p = t4(d.prediction, fx.shape);
     const t = t4(fx.cases[0]!.target, fx.shape);
     const s = diceScore(p, t, { threshold: d.threshold, emptyScore: d.emptyScore });
     expect(s).toHaveLength(fx.shape[0]);
     s.forEach((v, i) => expect(v).toBeCloseTo(d.scores[i]!, 6));
+    // The asynchronous read (for webgpu in Node) gives the same scores.
+    const n = tf.memory().numTensors;
+    const sa = await diceScoreAsync(p, t, { threshold: d.threshold, emptyScore: d.emptyScore });
+    expect(sa).toEqual(s);
+    expect(tf.memory().numTensors).toBe(n);
     tf.dispose([p, t]);
   });
 
-  it('is 1 for identical masks, 0 for disjoint ones, and checks its arguments', () => {
+  it('is 1 for identical masks, 0 for disjoint ones, and checks its arguments', async () => {
     const a = t4([1, 1, 0, 0], [1, 2, 2, 1]);
     const b = t4([0, 0, 1, 1], [1, 2, 2, 1]);
     expect(diceScore(a, a)).toEqual([1]);
     expect(diceScore(a, b)).toEqual([0]);
     expect(() => diceScore(a, b, { emptyScore: 2 })).toThrow(/'emptyScore' passed to 'diceScore'/);
     expect(() => diceScore(a, tf.zeros([1, 2, 2, 2]) as tf.Tensor4D)).toThrow(/'target' passed to 'diceScore' must have the shape of 'prediction'/);
+    await expect(diceScoreAsync(a, b, { emptyScore: 2 })).rejects.toThrow(/'emptyScore' passed to 'diceScoreAsync'/);
     tf.dispose([a, b]);
   });
 });

@@ -109,7 +109,35 @@ export function segmentationLoss(logits: tf.Tensor4D, target: tf.Tensor4D, optio
  * @returns one score in [0, 1] per image.
  */
 export function diceScore(prediction: tf.Tensor4D, target: tf.Tensor4D, options: DiceScoreOptions = {}): number[] {
-  const fn = 'diceScore';
+  const { counts, emptyScore } = diceCounts(prediction, target, options, 'diceScore');
+  try {
+    return diceFromCounts(counts.dataSync(), prediction.shape[0], emptyScore);
+  } finally {
+    counts.dispose();
+  }
+}
+
+/**
+ * As {@link diceScore}, reading the counts asynchronously: works on every
+ * backend, including `webgpu` in Node, where `diceScore`'s synchronous read
+ * throws.
+ *
+ * @param prediction - `[B, H, W, C]` probabilities (or a binary mask).
+ * @param target - the same shape, 0/1 labels.
+ * @param options - see {@link DiceScoreOptions}.
+ * @returns one score in [0, 1] per image.
+ */
+export async function diceScoreAsync(prediction: tf.Tensor4D, target: tf.Tensor4D, options: DiceScoreOptions = {}): Promise<number[]> {
+  const { counts, emptyScore } = diceCounts(prediction, target, options, 'diceScoreAsync');
+  try {
+    return diceFromCounts(await counts.data(), prediction.shape[0], emptyScore);
+  } finally {
+    counts.dispose();
+  }
+}
+
+/** Validates the arguments and counts, per image, |P ∩ T|, |P| and |T| (a `[B, 3]` tensor). */
+function diceCounts(prediction: tf.Tensor4D, target: tf.Tensor4D, options: DiceScoreOptions, fn: string): { counts: tf.Tensor2D; emptyScore: number } {
   checkPair(prediction, target, 'prediction', 'target', fn);
   const threshold = options.threshold ?? 0.5;
   if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw new RangeError(`'threshold' passed to '${fn}' must be a finite number, got ${threshold}`);
@@ -118,12 +146,14 @@ export function diceScore(prediction: tf.Tensor4D, target: tf.Tensor4D, options:
   const counts = tf.tidy(() => {
     const p = tf.cast(tf.greaterEqual(prediction, threshold), 'float32');
     const t = tf.cast(tf.greater(target, 0.5), 'float32');
-    return tf.stack([tf.sum(tf.mul(p, t), [1, 2, 3]), tf.sum(p, [1, 2, 3]), tf.sum(t, [1, 2, 3])], 1);
+    return tf.stack([tf.sum(tf.mul(p, t), [1, 2, 3]), tf.sum(p, [1, 2, 3]), tf.sum(t, [1, 2, 3])], 1) as tf.Tensor2D;
   });
-  const data = counts.dataSync();
-  counts.dispose();
+  return { counts, emptyScore };
+}
+
+function diceFromCounts(data: ArrayLike<number>, batch: number, emptyScore: number): number[] {
   const out: number[] = [];
-  for (let b = 0; b < prediction.shape[0]; b++) {
+  for (let b = 0; b < batch; b++) {
     const inter = data[3 * b]!;
     const sum = data[3 * b + 1]! + data[3 * b + 2]!;
     out.push(sum === 0 ? emptyScore : (2 * inter) / sum);
