@@ -52,7 +52,8 @@ a second one quits at once (or, while a checkpoint is being written, right after
 
 Options:
   --config NAME|FILE           ${c.trains ? "shipped preset 'paper', 'small' (64x64, CPU) or 'demo' (tiny), or a YAML file" : 'a YAML file with the keys below'}
-  --backend auto|wasm|tensorflow|cpu   compute backend (default auto)
+  --backend auto|wasm|tensorflow|webgpu|cpu   compute backend (default auto); webgpu needs the optional
+      \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter
 ${describeSchema(c.schema)}
 
 ${EXAMPLES}`;
@@ -125,7 +126,7 @@ async function run(argv: readonly string[], log: (m: string) => void): Promise<n
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
   const sources = { file: configFile(command, flags.get('config')), flags, ignoreFlags: ['config', 'backend'] };
   const backend = flags.get('backend');
-  const backends: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'cpu'];
+  const backends: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'webgpu', 'cpu'];
   /** The command's config, checked: schema, backend, paths. */
   const setup = <S extends ConfigSchema>(schema: S): ConfigOf<S> => {
     const cfg = resolveConfig(schema, sources);

@@ -145,7 +145,7 @@ describe('usage errors: one line naming the path, exit code 2', () => {
     ['checkpoint is a folder', () => ['validate', '--checkpoint', folder, '--data-dir', data], /^--checkpoint .*usage-\w+: is a folder, expected a file$/],
     ['missing resume checkpoint', () => diffusion(path.join(folder, 'r2'), '--resume-checkpoint', path.join(folder, 'model000003.safetensors')), /^--resume-checkpoint .*model000003\.safetensors: no such file/],
     ['prepare input missing', () => ['prepare', '--input', path.join(folder, 'nope'), '--out', folder], /^--input .*nope: no such folder$/],
-    ['unknown backend', () => diffusion(folder, '--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, cpu, got 'gpu'$/],
+    ['unknown backend', () => diffusion(folder, '--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, webgpu, cpu, got 'gpu'$/],
   ];
   it.each(cases)('%s', async (_name, args, re) => {
     const e = await failure(args());

@@ -174,7 +174,7 @@ export async function saveCheckpoint(
   if (state.ema) {
     const tensors: Record<string, SafetensorsInput> = {};
     const torchDict = new Map(state.store.entries().map((e) => [e.variable.name, e]));
-    for (const [varName, data] of state.ema.values()) {
+    for (const [varName, data] of await state.ema.valuesAsync()) {
       const e = torchDict.get(varName);
       if (!e) continue;
       // PyTorch layout, so that the EMA file loads exactly like a model file.
@@ -182,7 +182,7 @@ export async function saveCheckpoint(
     }
     await saveSafetensors(files.ema, tensors, { metadata: { ...metadata, 'tumorcast.ema_rate': String(state.ema.rate) } });
   }
-  const opt = state.optimizer.getState();
+  const opt = await state.optimizer.getStateAsync();
   const optTensors: Record<string, SafetensorsInput> = {};
   for (const [which, m] of [['m', opt.m], ['v', opt.v]] as const) {
     for (const [varName, data] of m) {
@@ -244,7 +244,7 @@ export async function loadCheckpoint(modelFile: string, state: TrainState): Prom
       for (const e of state.store.entries()) tmp.add(e.name, e.torchShape, e.layout, { kind: 'zeros' });
       await tmp.loadWeights(files.ema);
       const values = new Map<string, Float32Array>();
-      for (const e of tmp.entries()) values.set(toVar.get(e.name)!, e.variable.dataSync().slice() as Float32Array);
+      for (const e of tmp.entries()) values.set(toVar.get(e.name)!, ((await e.variable.data()) as Float32Array).slice());
       tmp.dispose();
       state.ema.setValues(values);
     }

@@ -192,8 +192,9 @@ export function diffusionHooks(options: DiffusionTrainingOptions): TrainHooks<UN
         const { x0, eps } = noisedTensors(b, draws, c.imageSize, c.dataRange);
         const y = c.classCond ? tf.tensor1d(b.hasTumour, 'int32') : undefined;
         const l = trainingLosses(diffusion, (x, tt, yy) => net.apply(x, tt, yy, { training: true, rng: dropRng }), x0, draws.t, eps, { y });
-        metrics['mse'] = l.mse.mean().dataSync()[0] as number;
-        if (l.vb) metrics['vb'] = l.vb.mean().dataSync()[0] as number;
+        // Kept unread (the training step reads them asynchronously after the update).
+        metrics['mse'] = tf.keep(l.mse.mean() as tf.Scalar);
+        if (l.vb) metrics['vb'] = tf.keep(l.vb.mean() as tf.Scalar);
         return l.loss.mean() as tf.Scalar;
       };
     },

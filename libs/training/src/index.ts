@@ -27,7 +27,7 @@ export { validateCheckpoint, VALIDATE_DEFAULTS } from './validate.js';
 export type { ValidateOptions, ValidateResult } from './validate.js';
 export { runTraining, MEMORY_COLUMNS, meanOverSlices, drawNoise, noisedTensors, noisedValidationMean } from './train-skeleton.js';
 export type { TrainHooks, StepLoss, MeanOverSlicesOptions, NoiseDraws, NoisedValidationOptions } from './train-skeleton.js';
-export { trainLoop, prepareLog, scalarValue } from './loop.js';
+export { trainLoop, prepareLog, scalarValue, scalarValueAsync } from './loop.js';
 export type { TrainLoopOptions, TrainLoopResult, StopSignal } from './loop.js';
 export {
   saveCheckpoint, loadCheckpoint, latestCheckpoint, latestIntactCheckpoint, checkpointFiles, checkpointProblem, safetensorsProblem,

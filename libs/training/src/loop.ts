@@ -222,7 +222,15 @@ function writeCurve(dir: string, rows: Record<string, number>[]): void {
   writeFileAtomicSync(path.join(dir, 'loss.svg'), lineChartSvg(series, { title: 'Training', xLabel: 'step', yLabel: 'loss', logY: true }));
 }
 
-/** Mean of a `[B]` tensor as a number (disposes nothing). */
+/**
+ * The first value of a tensor as a number (disposes nothing). Reads
+ * synchronously; on the `webgpu` backend in Node use {@link scalarValueAsync}.
+ */
 export function scalarValue(t: tf.Tensor): number {
   return t.dataSync()[0] as number;
+}
+
+/** As {@link scalarValue}, reading asynchronously (works on every backend). */
+export async function scalarValueAsync(t: tf.Tensor): Promise<number> {
+  return (await t.data())[0] as number;
 }

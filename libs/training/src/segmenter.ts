@@ -6,7 +6,7 @@
  * probability maps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createSegmenterNet, diceScore, segmentationLoss } from '@tumorcast/segmenter';
+import { createSegmenterNet, diceScoreAsync, segmentationLoss } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
 import type { TrainLoopResult } from './loop.js';
 import type { SliceSource } from './data.js';
@@ -67,12 +67,17 @@ export function resolveSegmenterTrainingOptions(options: SegmenterTrainingOption
  */
 export function segmenterDice(net: SegmenterNet, source: SliceSource, batchSize: number): Promise<number> {
   const s = source.imageSize;
-  return meanOverSlices(source, { batchSize }, (b, idx) => {
-    const scores = tf.tidy(() => {
-      const probs = net.predictProbabilities(tf.tensor4d(b.images, [idx.length, s, s, 4]));
-      return diceScore(probs, tf.tensor4d(b.masks, [idx.length, s, s, 1]));
-    });
-    return scores.reduce((a, v) => a + v, 0);
+  return meanOverSlices(source, { batchSize }, async (b, idx) => {
+    const [probs, masks] = tf.tidy(() => [
+      net.predictProbabilities(tf.tensor4d(b.images, [idx.length, s, s, 4])),
+      tf.tensor4d(b.masks, [idx.length, s, s, 1]),
+    ]);
+    try {
+      const scores = await diceScoreAsync(probs as tf.Tensor4D, masks as tf.Tensor4D); // asynchronous: works on webgpu in Node
+      return scores.reduce((a, v) => a + v, 0);
+    } finally {
+      tf.dispose([probs, masks]);
+    }
   });
 }
 

@@ -26,8 +26,13 @@ import { recordedConfig, resolveTrainingOptions } from './options.js';
 import type { TrainingOptions } from './options.js';
 import type { DataRange } from '@tumorcast/diffusion';
 
-/** The loss of one step, called by `optimizer.minimize`; it may record extra per-step values (e.g. `mse`) in `metrics`. */
-export type StepLoss = (metrics: Record<string, number>) => tf.Scalar;
+/**
+ * The loss of one step, called inside the optimiser's update; it may record
+ * extra per-step values (e.g. `mse`) in `metrics`, as numbers or, so that
+ * nothing is read synchronously (impossible on `webgpu` in Node), as scalar
+ * tensors kept with `tf.keep`, which the caller reads and disposes.
+ */
+export type StepLoss = (metrics: Record<string, number | tf.Scalar>) => tf.Scalar;
 
 /** A training command's network and objective, plugged into {@link runTraining}. */
 export interface TrainHooks<N extends Module> {
@@ -123,12 +128,22 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
         const rng = new Rng(c.seed, `${hooks.kind}-step-${step}`);
         const idx = Array.from({ length: c.batchSize }, () => rng.int(train.size));
         const lossOf = hooks.objective(net, await train.batch(idx), rng, step);
-        const metrics: Record<string, number> = {};
-        const { result: loss, peakBytes } = trackPeakMemory(() => {
-          const l = opt.minimize(() => lossOf(metrics), vars);
+        const recorded: Record<string, number | tf.Scalar> = {};
+        const { result: lossTensor, peakBytes } = trackPeakMemory(() => {
+          const l = opt.minimizeScalar(() => lossOf(recorded), vars);
           ema?.update(vars);
           return l;
         });
+        // Read after the update, asynchronously: the webgpu backend in Node has no synchronous reads.
+        const metrics: Record<string, number> = {};
+        let loss: number;
+        try {
+          loss = (await lossTensor.data())[0] as number;
+          for (const [k, v] of Object.entries(recorded)) metrics[k] = typeof v === 'number' ? v : ((await v.data())[0] as number);
+        } finally {
+          lossTensor.dispose();
+          for (const v of Object.values(recorded)) if (typeof v !== 'number') v.dispose();
+        }
         if (!Number.isFinite(loss)) throw new CliError(`the loss became ${loss} at step ${step + 1}; lower the learning rate (--lr)`, 1);
         return { loss, ...metrics, lr: c.lr, ...memoryColumns(peakBytes) };
       },
@@ -179,14 +194,14 @@ export interface MeanOverSlicesOptions {
  * @param score - the summed score of a batch.
  */
 export async function meanOverSlices(
-  source: SliceSource, options: MeanOverSlicesOptions, score: (batch: SliceBatch, indices: number[]) => number,
+  source: SliceSource, options: MeanOverSlicesOptions, score: (batch: SliceBatch, indices: number[]) => number | Promise<number>,
 ): Promise<number> {
   let sum = 0;
   let n = 0;
   for (let pass = 0; pass < (options.passes ?? 1); pass++) {
     for (let start = 0; start < source.size; start += options.batchSize) {
       const idx = Array.from({ length: Math.min(options.batchSize, source.size - start) }, (_, i) => start + i);
-      sum += score(await source.batch(idx), idx);
+      sum += await score(await source.batch(idx), idx);
       n += idx.length;
     }
   }
@@ -256,11 +271,16 @@ export function noisedValidationMean(
   score: (batch: SliceBatch, x0: tf.Tensor4D, t: number[], eps: tf.Tensor4D) => tf.Tensor,
 ): Promise<number> {
   const rng = new Rng(options.seed, options.stream);
-  return meanOverSlices(source, options, (b) => {
+  return meanOverSlices(source, options, async (b) => {
     const draws = drawNoise(rng, b, options.maxT);
-    return tf.tidy(() => {
+    const sum = tf.tidy(() => {
       const { x0, eps } = noisedTensors(b, draws, source.imageSize, options.range);
-      return score(b, x0, draws.t, eps).dataSync()[0] as number;
+      return score(b, x0, draws.t, eps);
     });
+    try {
+      return (await sum.data())[0] as number; // asynchronous: works on webgpu in Node
+    } finally {
+      sum.dispose();
+    }
   });
 }
