@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fromNifti, fromTensor } from './index.js';
+import { fromNifti, fromTensor, fromTensorAsync } from './index.js';
 
 describe('adapters', () => {
   // A 3 x 2 x 2 NIfTI volume (x fastest): value = x + 10 y + 100 z.
@@ -51,5 +51,15 @@ describe('adapters', () => {
     expect(() => fromTensor({ shape: [2, 2], dataSync: () => [1] })).toThrow("'tensor' passed to 'fromTensor' has 1 values");
     expect(() => fromTensor({} as typeof t)).toThrow("'tensor' passed to 'fromTensor' must be a tf.Tensor");
     expect(() => fromTensor(t, [1])).toThrow("'tensor.spacing' passed to 'fromTensor' must have 2 entries");
+  });
+
+  it('fromTensorAsync: the same grid through an asynchronous read, same checks', async () => {
+    const t = { shape: [2, 3], data: async () => Float32Array.from([1, 2, 3, 4, 5, 6]) };
+    const g = await fromTensorAsync(t, [1, 2]);
+    expect(g.shape).toEqual([2, 3]);
+    expect(g.spacing).toEqual([1, 2]);
+    expect(Array.from(g.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect(fromTensorAsync({ shape: [2, 2], data: async () => [1] })).rejects.toThrow("'tensor' passed to 'fromTensorAsync' has 1 values");
+    await expect(fromTensorAsync({} as typeof t)).rejects.toThrow("'tensor' passed to 'fromTensorAsync' must be a tf.Tensor");
   });
 });

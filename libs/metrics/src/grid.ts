@@ -293,3 +293,29 @@ export function fromTensor(tensor: TensorLike, spacing?: readonly number[]): Gri
   checkGrid(grid, 'tensor', fn, 1, 4);
   return grid;
 }
+
+/** The structural type of a tf.Tensor that {@link fromTensorAsync} accepts. */
+export interface AsyncTensorLike {
+  /** The tensor's shape (row-major, like numpy). */
+  readonly shape: readonly number[];
+  /** Downloads the values (row-major). */
+  data(): Promise<ArrayLike<number>>;
+}
+
+/**
+ * As {@link fromTensor}, reading the values with `await tensor.data()`: works
+ * on every tfjs backend, including `webgpu` in Node, where `dataSync()` throws.
+ *
+ * @param tensor - a 2-D or 3-D tensor (4-D with a channel axis).
+ * @param spacing - optional voxel size per axis.
+ * @returns the grid.
+ */
+export async function fromTensorAsync(tensor: AsyncTensorLike, spacing?: readonly number[]): Promise<Grid> {
+  const fn = 'fromTensorAsync';
+  if (tensor === null || typeof tensor !== 'object' || typeof tensor.data !== 'function') {
+    throw argError('tensor', fn, 'must be a tf.Tensor (an object with shape and data())');
+  }
+  const grid: Grid = { data: await tensor.data(), shape: Array.from(tensor.shape), ...(spacing ? { spacing: Array.from(spacing) } : {}) };
+  checkGrid(grid, 'tensor', fn, 1, 4);
+  return grid;
+}

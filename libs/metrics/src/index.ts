@@ -8,8 +8,8 @@
  */
 
 
-export { fromNifti, fromTensor } from './grid.js';
-export type { Grid, Float64Grid, MaskGrid, NiftiLike, FromNiftiOptions, TensorLike } from './grid.js';
+export { fromNifti, fromTensor, fromTensorAsync } from './grid.js';
+export type { Grid, Float64Grid, MaskGrid, NiftiLike, FromNiftiOptions, TensorLike, AsyncTensorLike } from './grid.js';
 export { DEFAULT_EMPTY_MASK_POLICY } from './policy.js';
 export type { EmptyMaskPolicy } from './policy.js';
 export { mse, mae, psnr, ssim, perChannel } from './image.js';
