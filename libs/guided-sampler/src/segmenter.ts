@@ -2,6 +2,7 @@
  * Segmenters of generated follow-ups, and a training-free FLAIR one.
  */
 import * as tf from '@tensorflow/tfjs';
+import { syncReadsAvailable } from '@tumorcast/nn';
 
 /** What a segmenter receives. All images are NHWC in the networks' data range (the sampler's `dataRange`, [-1, 1] by default). */
 export interface SegmenterInput {
@@ -122,6 +123,10 @@ function threshold(values: number[], method: ThresholdMethod, k: number): number
  * the tumour count as tumour. It is a usable default for probability maps,
  * not a substitute for a learned segmenter.
  *
+ * `segment` returns the mask tensor directly where tensors can be read
+ * synchronously, and a promise of it on the `webgpu` backend in Node (await
+ * it in either case).
+ *
  * @param options - see {@link FlairSegmenterOptions}.
  */
 export function createFlairSegmenter(options: FlairSegmenterOptions = {}): Segmenter {
@@ -148,7 +153,7 @@ export function createFlairSegmenter(options: FlairSegmenterOptions = {}): Segme
   };
   return {
     name: `flair-${method}`,
-    segment(input: SegmenterInput): tf.Tensor4D {
+    segment(input: SegmenterInput): tf.Tensor4D | Promise<tf.Tensor4D> {
       const sfn = 'segment';
       const { image, baseline, baselineMask } = input ?? ({} as SegmenterInput);
       for (const [name, t] of [['image', image], ['baseline', baseline]] as const) {
@@ -164,29 +169,33 @@ export function createFlairSegmenter(options: FlairSegmenterOptions = {}): Segme
         throw new RangeError(`'baselineMask' passed to '${sfn}' must have shape [${b},${h},${w},1], got [${baselineMask.shape}]`);
       }
       const n = h * w;
-      const imgData = image.dataSync() as Float32Array;
-      const baseData = baseline.dataSync() as Float32Array;
-      const maskData = baselineMask?.dataSync();
-      const tumour = new Uint8Array(b * n);
-      const base = new Uint8Array(b * n);
-      const brains: Uint8Array[] = [];
-      for (let i = 0; i < b; i++) {
-        const bd = baseData.subarray(i * n * c, (i + 1) * n * c);
-        const brain = new Uint8Array(n);
-        for (let p = 0; p < n; p++) brain[p] = bd[p * c + channel]! > background + 1e-4 ? 1 : 0;
-        brains.push(brain);
-        base.set(maskData ? Uint8Array.from(maskData.subarray(i * n, (i + 1) * n), (v) => (v > 0.5 ? 1 : 0)) : seg(bd, brain, c, n), i * n);
-        tumour.set(seg(imgData.subarray(i * n * c, (i + 1) * n * c), brain, c, n), i * n);
+      const compute = (imgData: Float32Array, baseData: Float32Array, maskData: ArrayLike<number> | undefined): tf.Tensor4D => {
+        const tumour = new Uint8Array(b * n);
+        const base = new Uint8Array(b * n);
+        for (let i = 0; i < b; i++) {
+          const bd = baseData.subarray(i * n * c, (i + 1) * n * c);
+          const brain = new Uint8Array(n);
+          for (let p = 0; p < n; p++) brain[p] = bd[p * c + channel]! > background + 1e-4 ? 1 : 0;
+          base.set(maskData ? Uint8Array.from({ length: n }, (_, p) => (maskData[i * n + p]! > 0.5 ? 1 : 0)) : seg(bd, brain, c, n), i * n);
+          tumour.set(seg(imgData.subarray(i * n * c, (i + 1) * n * c), brain, c, n), i * n);
+        }
+        return tf.tidy(() => {
+          const t = tf.tensor4d(Float32Array.from(tumour), [b, h, w, 1]);
+          if (!Number.isFinite(radius)) return t;
+          const baseT = tf.tensor4d(Float32Array.from(base), [b, h, w, 1]);
+          const near = radius > 0 ? tf.maxPool(baseT, 2 * radius + 1, 1, 'same') : baseT;
+          // images whose baseline mask is empty: whole brain eligible
+          const empty = tf.equal(tf.max(baseT, [1, 2, 3], true), 0);
+          return tf.mul(t, tf.where(empty.broadcastTo([b, h, w, 1]), tf.onesLike(near), near)) as tf.Tensor4D;
+        });
+      };
+      if (syncReadsAvailable()) {
+        return compute(image.dataSync() as Float32Array, baseline.dataSync() as Float32Array, baselineMask?.dataSync());
       }
-      return tf.tidy(() => {
-        const t = tf.tensor4d(Float32Array.from(tumour), [b, h, w, 1]);
-        if (!Number.isFinite(radius)) return t;
-        const baseT = tf.tensor4d(Float32Array.from(base), [b, h, w, 1]);
-        const near = radius > 0 ? tf.maxPool(baseT, 2 * radius + 1, 1, 'same') : baseT;
-        // images whose baseline mask is empty: whole brain eligible
-        const empty = tf.equal(tf.max(baseT, [1, 2, 3], true), 0);
-        return tf.mul(t, tf.where(empty.broadcastTo([b, h, w, 1]), tf.onesLike(near), near)) as tf.Tensor4D;
-      });
+      // webgpu in Node: no synchronous reads, so the mask comes as a promise (Segmenter allows either).
+      return (async () => compute(
+        (await image.data()) as Float32Array, (await baseline.data()) as Float32Array, baselineMask ? await baselineMask.data() : undefined,
+      ))();
     },
   };
 }
