@@ -75,8 +75,10 @@ export interface PhantomCohortOptions {
    */
   patients?: number;
   /**
-   * Image width and height, pixels (the field of view stays 240 mm).
-   * @defaultValue 96
+   * Image width and height, pixels (the field of view stays 240 mm). The
+   * networks see slices padded to 256 and resized, as BraTS' 240 x 240 slices
+   * are: a smaller phantom shows them a smaller brain than they learnt from.
+   * @defaultValue 240
    */
   size?: number;
   /**
@@ -147,7 +149,7 @@ async function writeScanFolder(dir: string, rel: string, pid: string, s: Phantom
  * Patient `i` is `PH<i+1>` (two digits) of archetype `i mod 8`
  * ({@link PHANTOM_COHORT_ARCHETYPES}): good and poor responders, fast
  * regrowth, series of 3 and 4 scans, radiotherapy before the first scan,
- * and the three split modes. Every scan is rendered at slices 80 (kind
+ * and the three split modes. Every scan is rendered (240 x 240, 1 mm) at slices 80 (kind
  * `largest`) and 84 (kind `initial`) with its label in the folder. A scan's
  * `size` is the rendered tumour area of slice 80 (the largest section),
  * with measurement noise; each slice's own area is its `size`. Everything is
@@ -163,7 +165,7 @@ export async function writePhantomCohort(dir: string, options?: PhantomCohortOpt
   const o = checkOptions(FN, 'options', options);
   const seed = checkSeed(FN, 'seed', o.seed ?? 0);
   const n = checkInt(FN, 'patients', o.patients ?? PHANTOM_COHORT_ARCHETYPES.length, 1, 99);
-  const size = checkInt(FN, 'size', o.size ?? 96, 32, 512);
+  const size = checkInt(FN, 'size', o.size ?? 240, 32, 512);
   const noise = o.measurementNoise ?? 0.03;
   if (!(Number.isFinite(noise) && noise >= 0 && noise < 1)) throw new RangeError(`'measurementNoise' passed to '${FN}' must be in [0, 1), got ${String(noise)}`);
   const gzip = checkBool(FN, 'gzip', o.gzip ?? true);
