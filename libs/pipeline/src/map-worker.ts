@@ -54,7 +54,7 @@ async function computeRun(m: Extract<ToWorker, { type: 'run' }>): Promise<Float3
       samples: 1, firstRun: run, segmenter, baselineMask,
     });
     // A copy of its own: its buffer is transferred to the main thread.
-    const mask = Float32Array.from(map.probability.dataSync());
+    const mask = Float32Array.from(await map.probability.data()); // asynchronous: works on webgpu in Node too
     tf.dispose([map.probability, map.meanSample]);
     return mask;
   } finally {

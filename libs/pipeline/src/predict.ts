@@ -176,7 +176,7 @@ export async function predictSlice(
     // so without a label it searches the whole brain).
     const seg = networks.segmenter ? segmenter : createFlairSegmenter({ neighbourhoodRadius: Infinity, background: backgroundValue(networks.dataRange) });
     baselineMaskModel = (await seg.segment({ image, baseline: image })) as tf.Tensor4D;
-    const m = baselineMaskModel.dataSync();
+    const m = await baselineMaskModel.data();
     let t = 0;
     for (const v of m) if (v > 0.5) t++;
     baselineBurden = t / Math.max(1, brainCount(slice.model, 4));
@@ -185,13 +185,16 @@ export async function predictSlice(
   try {
     const common = sliceSamplerOptions(networks, diffusion, settings, image, baselineBurden, relativeChange);
     const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
-    const followupModel = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1).dataSync() as Float32Array);
+    const followupTensor = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1));
+    // Asynchronous reads throughout: the webgpu backend in Node has no synchronous ones.
+    const followupModel = (await followupTensor.data()) as Float32Array;
+    followupTensor.dispose();
     const trajectory = guided.predictions.map((p) => p[0] as number);
     const predictedBurden = guided.finalPrediction[0] as number;
     const followMaskModel = (await segmenter.segment({
       image: guided.sample, baseline: image, baselineMask: baselineMaskModel,
     })) as tf.Tensor4D;
-    const followMask = followMaskModel.dataSync() as Float32Array;
+    const followMask = (await followMaskModel.data()) as Float32Array;
     tf.dispose([guided.sample, guided.latent, guided.differenceMap, followMaskModel]);
 
     let probabilityModel: Float32Array;
@@ -200,7 +203,7 @@ export async function predictSlice(
       // its probability is that sample's mask, (0 + mask) / 1 as the map sums it.
       probabilityModel = Float32Array.from(followMask, (v) => 0 + v);
     } else if (options.mapRunner) {
-      const mask = baselineMaskModel.dataSync() as Float32Array;
+      const mask = (await baselineMaskModel.data()) as Float32Array;
       const request = { image: slice.model, imageSize: S, baselineMask: Float32Array.from(mask), baselineBurden, relativeChange, settings };
       probabilityModel = await options.mapRunner(request, (done, total) => onProgress?.('map', done, total));
       if (!(probabilityModel instanceof Float32Array) || probabilityModel.length !== S * S) {
@@ -213,7 +216,7 @@ export async function predictSlice(
         onProgress: (p) => onProgress?.(`map ${p.phase}`, p.done, p.total),
         onSamples: (done, total) => onProgress?.('map', done, total),
       });
-      probabilityModel = map.probability.dataSync() as Float32Array;
+      probabilityModel = (await map.probability.data()) as Float32Array;
       tf.dispose([map.probability, map.meanSample]);
     }
 
@@ -241,7 +244,7 @@ export async function predictSlice(
     const followupMaskNative = Uint8Array.from(followupMaskUp, (v) => (v >= 0.5 ? 1 : 0));
     const baselineMaskNative = slice.nativeLabel
       ? slice.nativeLabel
-      : Uint8Array.from(toNative(baselineMaskModel.dataSync() as Float32Array, S, 1, W, H), (v) => (v >= 0.5 ? 1 : 0));
+      : Uint8Array.from(toNative((await baselineMaskModel.data()) as Float32Array, S, 1, W, H), (v) => (v >= 0.5 ? 1 : 0));
     return {
       relativeChange, baselineBurden, baselineBurdenSource: source, targetBurden: guided.targetBurden[0] as number,
       predictedBurden, trajectory, followupModel, followupNative, probabilityModel, probabilityNative, followupMaskNative, baselineMaskNative,
