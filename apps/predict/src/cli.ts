@@ -232,7 +232,7 @@ export function helpText(command?: string): string {
     const preset = PRESET_COMMANDS.includes(command)
       ? `  --preset ${Object.keys(PREDICT_PRESETS).join('|')}  named settings (default fast); options given with it override it:\n${presetHelp()}\n`
       : '';
-    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|cpu  compute backend (default auto)\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|webgpu|cpu  compute backend (default auto); webgpu needs the optional\n      \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter (sample, probability-map and run)\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
   }
   return `tumorcast-predict: predict brain tumour growth from baseline MRI slices.
 
@@ -284,7 +284,7 @@ function resolveCommand<K extends PredictCommand>(command: K, flags: ReadonlyMap
 }
 
 /** The values of `--backend`. */
-const BACKENDS: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'webgpu', 'cpu'];
 
 /** The syntax of `--respacing`: none, `ddimN`, or comma-separated step counts per section. */
 const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
@@ -380,7 +380,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
   const resolved = commandConfig(command, flags);
   const backend = flags.get('backend');
-  if (backend === true) throw new CliError('--backend needs a value: auto, wasm, tensorflow or cpu');
+  if (backend === true) throw new CliError(`--backend needs a value: ${BACKENDS.join(', ')}`);
 
   if (resolved.command === 'fit-growth') {
     const c = resolved.config;

@@ -149,7 +149,7 @@ describe('usage errors exit with code 2 and name the flag', () => {
     ['respacing that does not fit the model', () => run('--respacing', 'ddim300'), /^--respacing 'ddim300' does not fit the 1000 timesteps of the diffusion model .*\(cannot create exactly 300 steps/],
     ['initial noise of 1', () => run('--initial-noise-std', '1'), /^--initial-noise-std must be < 1/],
     ['a seed beyond safe integers', () => run('--seed', '1e20'), /'seed' must be <= 9007199254740991/],
-    ['unknown backend', () => run('--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, cpu, got 'gpu'$/],
+    ['unknown backend', () => run('--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, webgpu, cpu, got 'gpu'$/],
     ['bad shard', () => run('--shard', '3/2'), /--shard must be i\/n/],
     ['missing data folder', () => ['sample', '--data', path.join(tmp, 'none'), '--relative-change', '0.3', '--out', path.join(tmp, 'usage')], /data folder .*none does not exist/],
     ['missing model file', () => run('--regressor', path.join(tmp, 'nope.safetensors')), /regressor weights .*nope\.safetensors do not exist \(--regressor\)/],
