@@ -36,9 +36,9 @@ export interface InitBackendOptions {
   importer?: ModuleImporter;
   /**
    * Whether `auto` may load Dawn (the `webgpu` package) in Node. Off by
-   * default while tumorcast's training and prediction loops still read
-   * tensors synchronously (`dataSync`), which WebGPU cannot do in Node; in
-   * browsers `auto` always considers `navigator.gpu`. The environment
+   * default: training and prediction read asynchronously, but code that
+   * still reads tensors synchronously (`dataSync`) fails on WebGPU in Node;
+   * in browsers `auto` always considers `navigator.gpu`. The environment
    * variable `TUMORCAST_WEBGPU_AUTO=1` turns it on.
    * @defaultValue false
    */
