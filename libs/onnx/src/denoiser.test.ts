@@ -234,6 +234,11 @@ describe('errors', () => {
     const t = tf.tensor1d([1]);
     expect(() => den(tf.zeros([1, 7, 8, 1]) as tf.Tensor4D, t)).toThrow(/'x' passed to 'OnnxDenoiser' must have height and width divisible by 2 \(the U-Net's 2 levels\), got \[7, 8\]/);
     expect(() => den(x, t, tf.tensor1d([0], 'int32'))).toThrow(/'y' passed to 'OnnxDenoiser' must be omitted: the model is not class-conditional/);
+    // a backend without synchronous reads (webgpu in Node) is named, with the backends that work
+    const unreadable = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D;
+    unreadable.dataSync = () => { throw new Error('synchronous reads are unavailable'); };
+    expect(() => den(unreadable, t)).toThrow(/the OnnxDenoiser reads its inputs synchronously, which the 'wasm' backend cannot \(synchronous reads are unavailable\); use it with the wasm, cpu or tensorflow backend/);
+    unreadable.dispose();
     await den.dispose();
     expect(() => den(x, t)).toThrow(/the OnnxDenoiser was disposed/);
     tf.dispose([x, t]);

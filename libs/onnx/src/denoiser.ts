@@ -215,9 +215,17 @@ export async function createOnnxDenoiser(unet: UNet, options: OnnxDenoiserOption
     const [b, h, w] = x.shape;
     const size = b * h * w * config.outChannels;
     if (outBuf.byteLength !== 4 * size) outBuf = new SharedArrayBuffer(4 * size);
-    const xData = Float32Array.from(x.dataSync());
-    const tData = Float32Array.from(t.dataSync());
-    const yData = y === undefined ? undefined : BigInt64Array.from(y.dataSync(), (v) => BigInt(Math.trunc(v)));
+    let xData: Float32Array<ArrayBuffer>;
+    let tData: Float32Array<ArrayBuffer>;
+    let yData: BigInt64Array<ArrayBuffer> | undefined;
+    try {
+      xData = Float32Array.from(x.dataSync());
+      tData = Float32Array.from(t.dataSync());
+      yData = y === undefined ? undefined : BigInt64Array.from(y.dataSync(), (v) => BigInt(Math.trunc(v)));
+    } catch (e) {
+      // the samplers call their model synchronously, so the inputs must be readable synchronously
+      throw new Error(`the OnnxDenoiser reads its inputs synchronously, which the '${tf.getBackend()}' backend cannot (${(e as Error).message}); use it with the wasm, cpu or tensorflow backend`, { cause: e });
+    }
     Atomics.store(ctrl, 0, 0);
     worker.postMessage({ x: xData, xDims: x.shape, t: tData, y: yData, out: outBuf, ctrl: ctrlBuf, err: errBuf }, [xData.buffer, tData.buffer, ...(yData ? [yData.buffer] : [])]);
     const waited = Atomics.wait(ctrl, 0, 0, o.callTimeoutMs);
