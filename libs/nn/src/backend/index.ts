@@ -26,5 +26,5 @@ export {
   WebGPUSyncReadError,
   syncReadsAvailable,
 } from './webgpu.js';
-export type { ModuleImporter, WebGPUAdapterSummary, WebGPUSetupOptions, WebGPUSetup, WebGPUDeviceError, WebGPUMemory } from './webgpu.js';
+export type { GpuAdapterInfoLike, ModuleImporter, WebGPUAdapterSummary, WebGPUSetupOptions, WebGPUSetup, WebGPUDeviceError, WebGPUMemory } from './webgpu.js';
 export { registerWebGPUKernelFills, WEBGPU_KERNEL_FILLS } from './webgpu-kernels.js';

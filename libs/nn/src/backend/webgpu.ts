@@ -72,7 +72,8 @@ export type WebGPUSetup =
 
 // The few WebGPU interfaces used here, typed locally so that this package
 // needs no DOM or @webgpu/types typings.
-interface GpuAdapterInfoLike {
+/** What {@link isSoftwareAdapter} reads of a WebGPU adapter's `GPUAdapterInfo` (any object with these fields). */
+export interface GpuAdapterInfoLike {
   vendor?: string;
   architecture?: string;
   device?: string;
