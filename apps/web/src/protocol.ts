@@ -1,27 +1,12 @@
 /**
  * The messages between the page and the prediction worker.
  */
-import type { SampleSettings } from '@tumorcast/pipeline';
+import type { SampleSettings, SliceImages, SlicePrediction } from '@tumorcast/pipeline';
 import type { BackendChoice, BrowserBackend } from './backend-choice.js';
 import type { WeightsFiles } from './models.js';
 
-/** The slice as the worker needs it (the `SliceImages` of `@tumorcast/pipeline`). */
-export interface WorkerSlice {
-  /** Native width. */
-  width: number;
-  /** Native height. */
-  height: number;
-  /** Native image, HWC. */
-  native: Float32Array;
-  /** Native label, when known. */
-  nativeLabel?: Uint8Array;
-  /** Image at the networks' size, HWC. */
-  model: Float32Array;
-  /** Label at the networks' size, when known. */
-  modelLabel?: Uint8Array;
-  /** Baseline burden of the label, when known. */
-  burden?: number;
-}
+/** The slice as the worker needs it: the pipeline's own slice at native and network size. */
+export type WorkerSlice = SliceImages;
 
 /** Page to worker. */
 export type ToWorker = {
@@ -40,20 +25,9 @@ export type ToWorker = {
   settings: Partial<SampleSettings>;
 };
 
-/** What a finished prediction sends back (native geometry). */
-export interface WorkerResult {
-  /** The relative change used. */
-  relativeChange: number;
-  /** r0. */
-  baselineBurden: number;
-  /** Where r0 came from. */
-  baselineBurdenSource: string;
-  /** r*. */
-  targetBurden: number;
-  /** The regressor's burden of the generated follow-up. */
-  predictedBurden: number;
-  /** The regressor's burden per decoding step. */
-  trajectory: number[];
+/** What a finished prediction sends back (native geometry): the burdens and trajectory of `predictSlice`, and the images. */
+export interface WorkerResult
+  extends Pick<SlicePrediction, 'relativeChange' | 'baselineBurden' | 'baselineBurdenSource' | 'targetBurden' | 'predictedBurden' | 'trajectory'> {
   /** Predicted follow-up, HWC. */
   followup: Float32Array;
   /** Probability map, HW. */
