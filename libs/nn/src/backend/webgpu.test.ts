@@ -116,7 +116,7 @@ describe('auto selection with stubbed bindings', () => {
     expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
     const calls: string[] = [];
     expect(await initBackend({ importer: importer([], calls), log: (m) => lines.push(m) })).toBe('wasm');
-    // By default auto does not load Dawn in Node (the apps still read synchronously).
+    // By default auto does not load Dawn in Node (some tools still read synchronously).
     expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: auto does not load Dawn in Node/);
     expect(calls).not.toContain('webgpu');
     await initBackend({ backend: 'cpu', log: false });

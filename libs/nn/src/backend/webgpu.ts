@@ -194,7 +194,7 @@ async function gpuObject(importer: ModuleImporter, loadDawn: boolean): Promise<{
   }
   if (!loadDawn) {
     return {
-      reason: "auto does not load Dawn in Node (tumorcast's training and prediction loops still read tensors synchronously, which WebGPU cannot do in Node)",
+      reason: "auto does not load Dawn in Node (some tools, such as tune and the ONNX denoiser, still read tensors synchronously, which WebGPU cannot do in Node)",
       hint: "pass backend 'webgpu' (or webgpuInAuto: true, TUMORCAST_WEBGPU_AUTO=1) to use it",
     };
   }
