@@ -33,14 +33,13 @@ export interface DemoOptions {
 const SLICE_IDS = [80, 84, 76, 88, 72];
 
 /**
- * Seconds per image-step (one network evaluation of one image, averaged over
- * guided and batched map steps, overheads included) of the shipped networks
- * on one core of the 2-core development machine: the default demo took 118 s
- * of CPU time (and 118 s of wall time at load average 2-3) for its 720
- * image-steps. tfjs wasm runs on one thread, so on an idle machine the CPU
- * time is the wall time.
+ * Wall seconds per image-step (one network evaluation of one image, averaged
+ * over guided and batched map steps, overheads included) of the shipped
+ * networks on the idle 2-core development machine with the demo's defaults
+ * (threaded wasm, two map workers): the default demo's 720 image-steps took
+ * 67 s there. A busy machine takes longer; the progress bar shows the ETA.
  */
-export const DEMO_SECONDS_PER_IMAGE_STEP = 0.164;
+export const DEMO_SECONDS_PER_IMAGE_STEP = 0.093;
 
 /** The demo's sampling plan (the shipped diffusion model has 1000 steps) and its expected seconds on an idle machine. */
 export function demoPlan(slices: number, samples: number): { plan: SamplingPlan; seconds: number } {
