@@ -28,6 +28,8 @@ export function projectConfig(projectDir, displayName) {
       '^@tumorcast/([a-z0-9-]+)/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/$2.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
+    // auto never takes WebGPU in tests (see the file).
+    setupFiles: [path.join(root, 'tools/test-utils/webgpu-auto-off.cjs')],
     testTimeout: 120000,
   };
 }

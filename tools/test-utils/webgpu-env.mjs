@@ -14,6 +14,8 @@ export default function webgpuEnv() {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
+  // auto never takes WebGPU in tests, nor in the CLIs they spawn (see webgpu-auto-off.cjs).
+  process.env.TUMORCAST_WEBGPU_AUTO ??= '0';
   // The Vulkan loader complains on stderr without it.
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
 }

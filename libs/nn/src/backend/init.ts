@@ -35,12 +35,15 @@ export interface InitBackendOptions {
    */
   importer?: ModuleImporter;
   /**
-   * Whether `auto` may load Dawn (the `webgpu` package) in Node. Off by
-   * default: training and prediction read asynchronously, but code that
-   * still reads tensors synchronously (`dataSync`) fails on WebGPU in Node;
-   * in browsers `auto` always considers `navigator.gpu`. The environment
-   * variable `TUMORCAST_WEBGPU_AUTO=1` turns it on.
-   * @defaultValue false
+   * Whether `auto` considers WebGPU in Node, where it loads Dawn (the
+   * optional `webgpu` package) when a hardware Vulkan/Metal/D3D12 driver may
+   * be there, and takes the adapter only when it is a hardware one. On by
+   * default; `false` (or the environment variable `TUMORCAST_WEBGPU_AUTO=0`,
+   * which overrides this option; `=1` turns it on) keeps `auto` to
+   * tfjs-node(-gpu) and wasm, e.g. for code of your own that reads tensors
+   * synchronously (`dataSync`), which WebGPU cannot do in Node. Browsers
+   * always consider `navigator.gpu`.
+   * @defaultValue true
    */
   webgpuInAuto?: boolean;
   /**
@@ -76,6 +79,21 @@ function parseRequest(value: string | undefined, source: string): BackendRequest
   throw new BackendError(`${source} must be one of auto, tensorflow, webgpu, wasm, cpu; got '${value}'`);
 }
 
+/** The environment variable that overrides {@link InitBackendOptions.webgpuInAuto}. */
+const WEBGPU_AUTO_ENV = 'TUMORCAST_WEBGPU_AUTO';
+
+/** Whether `auto` loads Dawn in Node: the environment variable, else the option, else true. */
+function webgpuInAuto(option: boolean | undefined): boolean {
+  const env = typeof process !== 'undefined' ? process.env[WEBGPU_AUTO_ENV]?.trim().toLowerCase() : undefined;
+  if (env) {
+    if (['0', 'false', 'off', 'no'].includes(env)) return false;
+    if (['1', 'true', 'on', 'yes'].includes(env)) return true;
+    throw new BackendError(`${WEBGPU_AUTO_ENV} must be 0 (auto never loads Dawn in Node) or 1, got '${process.env[WEBGPU_AUTO_ENV]}'`);
+  }
+  if (option !== undefined && typeof option !== 'boolean') throw new BackendError(`'webgpuInAuto' passed to 'initBackend' must be true or false, got ${String(option)}`);
+  return option ?? true;
+}
+
 async function tryNodeBinding(importer: ModuleImporter): Promise<string | undefined> {
   for (const name of NODE_BINDINGS) {
     try {
@@ -105,7 +123,8 @@ async function setUp(name: BackendName): Promise<boolean> {
  * @example
  * ```ts
  * import { initBackend } from '@tumorcast/nn';
- * const backend = await initBackend(); // 'wasm' unless tfjs-node(-gpu) is installed
+ * // tfjs-node-gpu, else a hardware WebGPU adapter, else tfjs-node, else wasm; logs which and why
+ * const backend = await initBackend();
  * ```
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
@@ -128,8 +147,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   } else if (request === 'auto' || request === 'tensorflow') {
     const binding = await tryNodeBinding(importer);
     // tfjs-node-gpu first, then a hardware WebGPU adapter, then tfjs-node (CPU).
-    const gpu = request === 'auto' && binding !== NODE_BINDINGS[0] ? await startWebGPU({ importer, loadDawn: options.webgpuInAuto ?? (typeof process !== 'undefined' && process.env['TUMORCAST_WEBGPU_AUTO'] === '1') }) : undefined;
+    const gpu = request === 'auto' && binding !== NODE_BINDINGS[0] ? await startWebGPU({ importer, loadDawn: webgpuInAuto(options.webgpuInAuto) }) : undefined;
     if (gpu && !gpu.ok) noGpu = `; no WebGPU: ${gpu.reason}`;
+    if (request === 'auto' && !binding && typeof process !== 'undefined' && typeof process.versions?.node === 'string') noGpu += '; no tfjs-node: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed';
     if (gpu?.ok) {
       name = 'webgpu';
       detail = gpu.detail;

@@ -2,8 +2,11 @@
 // stub 'tensorflow' backend, and a WebGPU adapter (navigator.gpu) with a stub tfjs webgpu
 // backend, hardware or software. No GPU, no native binding and no Dawn are loaded here; the
 // real webgpu backend is tested in libs/pipeline/test/webgpu.test.ts.
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BackendError, initBackend } from './init.js';
 import { assertFitsMemory, MemoryBudgetError } from './memory.js';
 import { clearWebGPUDeviceError, isSoftwareAdapter, setUpWebGPU, syncReadsAvailable, webgpuAdapter, webgpuDeviceError, type ModuleImporter } from './webgpu.js';
@@ -48,8 +51,11 @@ function fakeGpu(info: Record<string, unknown>, isFallbackAdapter = false) {
 /** The stub tfjs webgpu package: its WebGPUBackend is a StubBackend. */
 const webgpuPackage = { WebGPUBackend: class extends StubBackend {} };
 
-/** An importer in which only `present` can be loaded; tfjs-node(-gpu) register a stub 'tensorflow' backend. */
-function importer(present: string[], calls: string[] = []): ModuleImporter {
+/**
+ * An importer in which only `present` can be loaded; tfjs-node(-gpu) register a stub 'tensorflow'
+ * backend; `webgpu` (Dawn), when present, creates a GPU with one adapter described by `dawnAdapter`.
+ */
+function importer(present: string[], calls: string[] = [], dawnAdapter: Record<string, unknown> = { vendor: 'nvidia', architecture: 'hopper' }): ModuleImporter {
   return async (specifier) => {
     calls.push(specifier);
     if (!present.includes(specifier)) throw new Error(`Cannot find package '${specifier}'`);
@@ -58,6 +64,7 @@ function importer(present: string[], calls: string[] = []): ModuleImporter {
       return {};
     }
     if (specifier === '@tensorflow/tfjs-backend-webgpu') return webgpuPackage;
+    if (specifier === 'webgpu') return { create: () => fakeGpu(dawnAdapter), globals: {} };
     throw new Error(`unexpected import of '${specifier}'`);
   };
 }
@@ -72,8 +79,26 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
 });
 
+// The tests' setup turns WebGPU off for auto (other tests read synchronously); here the default is under test.
+const savedEnv = { auto: process.env['TUMORCAST_WEBGPU_AUTO'], icd: process.env['VK_ICD_FILENAMES'] };
+/** A Vulkan driver manifest that names a hardware driver (the Linux pre-check reads it; the stub Dawn never loads it). */
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tumorcast-vk-'));
+const HARDWARE_ICD = path.join(tmp, 'nvidia_icd.json');
+const SOFTWARE_ICD = path.join(tmp, 'vk_swiftshader_icd.json');
+fs.writeFileSync(HARDWARE_ICD, JSON.stringify({ ICD: { library_path: 'libGLX_nvidia.so.0' } }));
+fs.writeFileSync(SOFTWARE_ICD, JSON.stringify({ ICD: { library_path: './libvk_swiftshader.so' } }));
+
+beforeEach(() => {
+  delete process.env['TUMORCAST_WEBGPU_AUTO'];
+  process.env['VK_ICD_FILENAMES'] = HARDWARE_ICD;
+});
+
 afterEach(async () => {
   delete process.env['TUMORCAST_BACKEND'];
+  for (const [k, v] of [['TUMORCAST_WEBGPU_AUTO', savedEnv.auto], ['VK_ICD_FILENAMES', savedEnv.icd]] as const) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
   setNavigatorGpu(undefined);
   await initBackend({ backend: 'wasm', log: false });
   for (const b of ['tensorflow', 'webgpu']) if (tf.findBackendFactory(b)) tf.removeBackend(b);
@@ -111,18 +136,64 @@ describe('auto selection with stubbed bindings', () => {
     expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: the only WebGPU adapter is a software one/);
   });
 
-  it('without navigator.gpu and without the webgpu package, auto uses wasm and says why', async () => {
+  it('in Node takes a hardware adapter from Dawn by default', async () => {
+    const lines: string[] = [];
+    const calls: string[] = [];
+    expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
+    const got = await initBackend({ importer: importer(['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-webgpu'], calls), log: (m) => lines.push(m) });
+    expect(got).toBe('webgpu');
+    expect(lines).toEqual(["tumorcast: compute backend 'webgpu' (nvidia hopper, through webgpu (Dawn))"]);
+    expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu', '@tensorflow/tfjs-backend-webgpu']);
+    expect(webgpuAdapter()).toMatchObject({ software: false, source: 'webgpu (Dawn)' });
+  });
+
+  it("in Node rejects Dawn's software adapter, saying why, and falls to wasm", async () => {
     const lines: string[] = [];
     expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
+    const swiftshader = { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' };
+    expect(await initBackend({ importer: importer(['webgpu', '@tensorflow/tfjs-backend-webgpu'], [], swiftshader), log: (m) => lines.push(m) })).toBe('wasm');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tumorcast: compute backend 'wasm' \(SIMD on, .*; no WebGPU: the only WebGPU adapter is a software one \(google swiftshader, SwiftShader driver 5\.0\.0 \(software\)\), slower than wasm; no tfjs-node: neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed\)$/);
+  });
+
+  it('on Linux does not load Dawn when the only Vulkan driver is a software one', async () => {
+    if (process.platform !== 'linux') return; // the pre-check reads Linux's Vulkan driver manifests
+    process.env['VK_ICD_FILENAMES'] = SOFTWARE_ICD;
+    const lines: string[] = [];
     const calls: string[] = [];
-    expect(await initBackend({ importer: importer([], calls), log: (m) => lines.push(m) })).toBe('wasm');
-    // By default auto does not load Dawn in Node (some tools still read synchronously).
-    expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: auto does not load Dawn in Node/);
+    expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
+    expect(await initBackend({ importer: importer(['webgpu', '@tensorflow/tfjs-backend-webgpu'], calls), log: (m) => lines.push(m) })).toBe('wasm');
+    expect(lines[0]).toMatch(/no WebGPU: the only Vulkan drivers are software ones \(vk_swiftshader_icd\.json\)/);
+    expect(calls).not.toContain('webgpu');
+  });
+
+  it('without the webgpu package (Dawn), auto uses wasm and says what is missing', async () => {
+    const lines: string[] = [];
+    expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
+    expect(await initBackend({ importer: importer(['@tensorflow/tfjs-backend-webgpu']), log: (m) => lines.push(m) })).toBe('wasm');
+    expect(lines[0]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: the optional package 'webgpu' \(Dawn for Node\) could not be loaded \(Cannot find package 'webgpu'\)/);
+  });
+
+  it('honours the opt-out (webgpuInAuto: false, TUMORCAST_WEBGPU_AUTO=0), the variable over the option', async () => {
+    const lines: string[] = [];
+    const calls: string[] = [];
+    const present = ['webgpu', '@tensorflow/tfjs-backend-webgpu'];
+    expect(await initBackend({ backend: 'cpu', log: false })).toBe('cpu');
+    expect(await initBackend({ importer: importer(present, calls), webgpuInAuto: false, log: (m) => lines.push(m) })).toBe('wasm');
+    expect(lines[0]).toMatch(/; no WebGPU: auto was told not to load Dawn in Node \(webgpuInAuto: false or TUMORCAST_WEBGPU_AUTO=0\)/);
     expect(calls).not.toContain('webgpu');
     await initBackend({ backend: 'cpu', log: false });
-    // Asked to: either the Vulkan check (Linux) or the missing package, depending on the machine.
-    expect(await initBackend({ importer: importer([]), webgpuInAuto: true, log: (m) => lines.push(m) })).toBe('wasm');
-    expect(lines[1]).toMatch(/'wasm' \(SIMD on, .*; no WebGPU: (.*Vulkan|.*'webgpu' \(Dawn for Node\) could not be loaded)/);
+    process.env['TUMORCAST_WEBGPU_AUTO'] = '0';
+    expect(await initBackend({ importer: importer(present, calls), webgpuInAuto: true, log: false })).toBe('wasm');
+    expect(calls).not.toContain('webgpu');
+    await initBackend({ backend: 'cpu', log: false });
+    process.env['TUMORCAST_WEBGPU_AUTO'] = '1';
+    expect(await initBackend({ importer: importer(present, calls), webgpuInAuto: false, log: false })).toBe('webgpu');
+    process.env['TUMORCAST_WEBGPU_AUTO'] = 'maybe';
+    await expect(initBackend({ backend: 'cpu', importer: importer(present), log: false })).resolves.toBe('cpu'); // read by auto only
+    await expect(initBackend({ importer: importer(present), log: false })).rejects.toThrow(/TUMORCAST_WEBGPU_AUTO must be 0 .* or 1, got 'maybe'/);
+    delete process.env['TUMORCAST_WEBGPU_AUTO'];
+    await expect(initBackend({ importer: importer(present), webgpuInAuto: 'yes' as never, log: false })).rejects.toThrow(/'webgpuInAuto' passed to 'initBackend' must be true or false/);
   });
 });
 

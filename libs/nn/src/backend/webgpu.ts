@@ -59,7 +59,7 @@ export interface WebGPUSetupOptions {
   importer?: ModuleImporter;
   /**
    * In Node without `navigator.gpu`, load Dawn (the `webgpu` package).
-   * `auto` passes false unless asked (see `InitBackendOptions.webgpuInAuto`).
+   * `auto` passes false when told to (see `InitBackendOptions.webgpuInAuto`).
    * @defaultValue true
    */
   loadDawn?: boolean;
@@ -182,6 +182,22 @@ async function linuxVulkanPrecheck(): Promise<string | undefined> {
     return !/swiftshader|lvp|lavapipe|llvmpipe/i.test(`${m} ${lib}`);
   });
   if (hardware.length === 0) return `the only Vulkan drivers are software ones (${manifests.map((m) => m.split('/').pop()).join(', ')})`;
+  // A hardware driver needs its GPU's device node (Mesa's and AMD's: a DRM
+  // render node; NVIDIA's: /dev/nvidia*; WSL: /dev/dxg). Without one (a
+  // CPU-only machine or container with Mesa's drivers installed) Vulkan
+  // finds no adapter, after printing driver warnings. Drivers chosen
+  // explicitly (VK_ICD_FILENAMES) are left to Vulkan to judge.
+  if (explicit) return undefined;
+  let nodes: string[] = [];
+  try {
+    nodes = readdirSync('/dev').filter((f) => /^nvidia\d|^nvidiactl$|^dxg$/.test(f));
+    nodes.push(...readdirSync('/dev/dri').filter((f) => f.startsWith('renderD')));
+  } catch {
+    // No /dev/dri.
+  }
+  if (nodes.length === 0) {
+    return `no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg) for the Vulkan drivers (${hardware.map((m) => m.split('/').pop()).join(', ')})`;
+  }
   return undefined;
 }
 
@@ -194,8 +210,8 @@ async function gpuObject(importer: ModuleImporter, loadDawn: boolean): Promise<{
   }
   if (!loadDawn) {
     return {
-      reason: "auto does not load Dawn in Node (some tools, such as tune and the ONNX denoiser, still read tensors synchronously, which WebGPU cannot do in Node)",
-      hint: "pass backend 'webgpu' (or webgpuInAuto: true, TUMORCAST_WEBGPU_AUTO=1) to use it",
+      reason: 'auto was told not to load Dawn in Node (webgpuInAuto: false or TUMORCAST_WEBGPU_AUTO=0)',
+      hint: "pass backend 'webgpu', or leave WebGPU on for auto, to use it",
     };
   }
   let dawn: { create?: (flags: string[]) => GpuLike; globals?: Record<string, unknown> };
