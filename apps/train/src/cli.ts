@@ -33,6 +33,7 @@ const EXAMPLES = `Examples:
   tumorcast-train diffusion --config runs/diff/config.json --resume-checkpoint latest
   tumorcast-train regressor --config small --data-dir data/a,data/b --data-dir-val data/val --lr 2e-4
   tumorcast-train segmenter --config small --data-dir data --iterations 500
+  tumorcast-train regressor --config demo --data-dir data --init-weights apps/predict/models/regressor.safetensors
   tumorcast-train validate --checkpoint runs/diff/model002000.safetensors --data-dir data/val
   tumorcast-train prepare --input BraTS2023/ --out data --slices tumour`;
 
@@ -194,9 +195,9 @@ function statOf(p: string): fs.Stats | undefined {
 
 /** The path-valued keys of each command and what each must be. */
 const PATH_KEYS: Record<string, Record<string, 'input-folder' | 'input-file' | 'output-folder' | 'output-file'>> = {
-  diffusion: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
-  regressor: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
-  segmenter: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder' },
+  diffusion: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder', init_weights: 'input-file' },
+  regressor: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder', init_weights: 'input-file' },
+  segmenter: { data_dir: 'input-folder', data_dir_val: 'input-folder', results_dir: 'output-folder', init_weights: 'input-file' },
   validate: { checkpoint: 'input-file', data_dir: 'input-folder', out: 'output-file' },
   prepare: { input: 'input-folder', out: 'output-folder' },
 };
@@ -233,6 +234,11 @@ export function checkPaths(command: string, cfg: Readonly<Record<string, unknown
   }
   if (command === 'diffusion' || command === 'regressor' || command === 'segmenter') {
     const resume = cfg['resume_checkpoint'];
+    const init = cfg['init_weights'];
+    if (typeof init === 'string' && init && typeof resume === 'string' && resume) {
+      throw new CliError(`--init-weights ${init} and --resume-checkpoint ${resume} cannot be combined: init weights start a new run at step 0, `
+        + 'a resume continues one (to continue a fine-tuning run, resume it without init_weights)');
+    }
     if (typeof resume === 'string' && resume && resume !== 'latest') {
       resolveResume(resume, '');
       const st = statOf(resume);

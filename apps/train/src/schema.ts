@@ -20,6 +20,11 @@ export const COMMON_SCHEMA = defineConfigSchema({
   eval_interval: { type: 'integer', description: 'validate every N steps (0: never)', default: 0, min: 0 },
   results_dir: { type: 'string', description: 'where checkpoints, log.csv and loss.svg go', default: './results' },
   resume_checkpoint: { type: 'string', description: "a modelNNNNNN.safetensors to resume from, or 'latest' (newest in results_dir)", optional: true },
+  init_weights: {
+    type: 'string',
+    description: "fine-tune: start at step 0 with a fresh optimiser from the weights in FILE (a modelNNNNNN/emaNNNNNN.safetensors, an exported float16 model such as apps/predict/models/*.safetensors, or a PyTorch .pt state_dict) instead of a random initialisation; its network must match the config's; not with resume_checkpoint",
+    optional: true,
+  },
   seed: { type: 'integer', description: 'seed of initialisation, batches and noise', default: 0, min: 0 },
   max_slices: { type: 'integer', description: 'use at most N slices of the data (0: all)', default: 0, min: 0 },
 });

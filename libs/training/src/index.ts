@@ -35,6 +35,8 @@ export {
 } from './checkpoint.js';
 export type { TrainState, LatestIntactCheckpoint } from './checkpoint.js';
 export { resolveResume, prepareResultsDir } from './resume.js';
+export { loadInitWeights, fileSha256, isTorchFile, INIT_WEIGHTS_KEY } from './init-weights.js';
+export type { InitWeightsInfo, InitWeightsTarget } from './init-weights.js';
 export type { PrepareResultsDirOptions } from './resume.js';
 export {
   readSafetensorsMetadata, assertResumable, UNET_CONFIG_KEY, DIFFUSION_CONFIG_KEY, REGRESSOR_CONFIG_KEY, SEGMENTER_CONFIG_KEY, DATA_RANGE_KEY,

@@ -36,6 +36,18 @@ export interface TrainingOptions {
    * @defaultValue start from scratch
    */
   resumeCheckpoint?: string;
+  /**
+   * Fine-tune: start at step 0, with a fresh optimiser (and EMA), from the
+   * weights in this file instead of a random initialisation: a tumorcast
+   * checkpoint (`modelNNNNNN` / `emaNNNNNN.safetensors`), an exported model
+   * (float16 widened to float32) or a PyTorch `state_dict` (`.pt`, `.pth`).
+   * It must fit the run's network (every parameter's shape, and the network
+   * config, diffusion process and data range its metadata records), and
+   * cannot be combined with `resumeCheckpoint`. Its path and SHA-256 are
+   * recorded in every checkpoint (metadata `tumorcast.init_weights`).
+   * @defaultValue a random initialisation from `seed`
+   */
+  initWeights?: string;
   /** Seed of the initialisation, the batches and the noise. @defaultValue 0 */
   seed?: number;
   /** Use at most this many slices of the data, in sorted order (0: all). @defaultValue 0 */
@@ -130,6 +142,14 @@ export function resolveTrainingOptions(options: TrainingOptions): ResolvedTraini
     throw new CliError(`dataDir must be a non-empty list of data set root folders, got ${JSON.stringify(options.dataDir)}`, ExitCode.usage);
   }
   const o = withDefaults(options, TRAINING_DEFAULTS);
+  if (o.initWeights !== undefined && typeof o.initWeights !== 'string') throw new CliError(`initWeights must be a file path, got ${JSON.stringify(o.initWeights)}`, ExitCode.usage);
+  if (o.initWeights && o.resumeCheckpoint) {
+    throw new CliError(
+      `initWeights (--init-weights ${o.initWeights}) and resumeCheckpoint (--resume-checkpoint ${o.resumeCheckpoint}) cannot be combined: `
+      + 'init weights start a new run at step 0, a resume continues one; to continue a fine-tuning run, resume it without init_weights',
+      ExitCode.usage,
+    );
+  }
   checkNumber('imageSize', o.imageSize, { integer: true, min: 8 });
   checkNumber('lr', o.lr, { min: 0 });
   checkNumber('weightDecay', o.weightDecay, { min: 0 });

@@ -1,8 +1,8 @@
 /**
  * What the three training commands share: open the training (and
  * validation) slices, build the network, check the memory a step needs,
- * create AdamW (and an EMA of the weights), resume from a checkpoint, run
- * {@link trainLoop} with seeded steps, save checkpoints with the network's
+ * load init weights when fine-tuning, create AdamW (and an EMA of the
+ * weights), resume from a checkpoint, run {@link trainLoop} with seeded steps, save checkpoints with the network's
  * metadata, and free everything at the end. A command supplies only its
  * network and objective as {@link TrainHooks}.
  *
@@ -22,6 +22,8 @@ import type { TrainLoopResult } from './loop.js';
 import { openSlices, toModelBatch } from './data.js';
 import type { SliceBatch, SliceSource } from './data.js';
 import { resolveResume } from './resume.js';
+import { INIT_WEIGHTS_KEY, loadInitWeights } from './init-weights.js';
+import { readSafetensorsMetadata } from './metadata.js';
 import { recordedConfig, resolveTrainingOptions } from './options.js';
 import type { TrainingOptions } from './options.js';
 import type { DataRange } from '@tumorcast/diffusion';
@@ -101,6 +103,13 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
   try {
     const mem = hooks.memory(net);
     assertFitsMemory(mem.bytes, mem.what, { hint: mem.hint, ...(mem.fraction !== undefined ? { fraction: mem.fraction } : {}) });
+    const extraMetadata: Record<string, string> = {};
+    if (c.initWeights) {
+      // Before the EMA is made, so that it starts from these weights too.
+      const init = await loadInitWeights(c.initWeights, net, { kind: hooks.kind, metadata: hooks.metadata(net) });
+      extraMetadata[INIT_WEIGHTS_KEY] = JSON.stringify(init);
+      log(`initialised the ${hooks.title} from ${init.file} (sha256 ${init.sha256}); starting at step 0 with a fresh optimiser`);
+    }
     optimizer = new AdamW({ learningRate: c.lr, weightDecay: c.weightDecay });
     const opt = optimizer;
     const vars = net.trainableVariables;
@@ -111,6 +120,9 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
     if (resume) {
       hooks.checkResume?.(resume);
       startStep = await loadCheckpoint(resume, state);
+      // A resumed fine-tuning run keeps naming the weights it started from.
+      const init = readSafetensorsMetadata(resume)[INIT_WEIGHTS_KEY];
+      if (init !== undefined) extraMetadata[INIT_WEIGHTS_KEY] = init;
       log(`resumed from ${resume} at step ${startStep}`);
     }
     log(`${hooks.title} parameters: ${net.parameterCount.toLocaleString('en')}`);
@@ -148,7 +160,7 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
         return { loss, ...metrics, lr: c.lr, ...memoryColumns(peakBytes) };
       },
       evaluate: val && evaluate ? () => evaluate(net, val) : undefined,
-      save: (stepsDone) => saveCheckpoint(c.resultsDir, stepsDone, state, config, hooks.kind, hooks.metadata(net)),
+      save: (stepsDone) => saveCheckpoint(c.resultsDir, stepsDone, state, config, hooks.kind, { ...hooks.metadata(net), ...extraMetadata }),
     });
   } finally {
     ema?.dispose();
