@@ -212,7 +212,8 @@ export function checkPaths(command: string, cfg: Readonly<Record<string, unknown
   const flag = (k: string) => `--${k.replace(/_/g, '-')}`;
   for (const [key, kind] of Object.entries(PATH_KEYS[command] ?? {})) {
     const v = cfg[key];
-    const paths = (Array.isArray(v) ? v : [v]).filter((p): p is string => typeof p === 'string');
+    // An empty init_weights clears one set in the config file (e.g. to resume a fine-tuning run from its config.json).
+    const paths = (Array.isArray(v) ? v : [v]).filter((p): p is string => typeof p === 'string' && !(key === 'init_weights' && p === ''));
     for (const p of paths) {
       const st = statOf(p);
       if (kind === 'input-folder') {
@@ -237,7 +238,7 @@ export function checkPaths(command: string, cfg: Readonly<Record<string, unknown
     const init = cfg['init_weights'];
     if (typeof init === 'string' && init && typeof resume === 'string' && resume) {
       throw new CliError(`--init-weights ${init} and --resume-checkpoint ${resume} cannot be combined: init weights start a new run at step 0, `
-        + 'a resume continues one (to continue a fine-tuning run, resume it without init_weights)');
+        + "a resume continues one; to continue a fine-tuning run, add --init-weights '' (its checkpoints keep naming the weights it started from)");
     }
     if (typeof resume === 'string' && resume && resume !== 'latest') {
       resolveResume(resume, '');
@@ -263,5 +264,6 @@ export function readyResultsDir<C extends TrainConfig>(cfg: C, log: (m: string) 
   const out = { ...cfg };
   if (resume) out.resume_checkpoint = resume;
   else delete out.resume_checkpoint;
+  if (out.init_weights === '') delete out.init_weights;
   return out;
 }

@@ -64,6 +64,20 @@ describe('tumorcast-train --init-weights', () => {
     expect(logs.some((l) => l.includes(sha))).toBe(true);
   });
 
+  it("a fine-tuning run resumes from its config.json with --init-weights '', its checkpoints still naming the init weights", async () => {
+    const file = path.join(MODELS, 'segmenter.safetensors');
+    const dir = path.join(tmp, 'seg-resume');
+    expect(await trainCli(args('segmenter', 'seg-resume', ['--init-weights', file]), quiet)).toBe(0);
+    const first = readRawSafetensors(path.join(dir, 'model000001.safetensors')).metadata['tumorcast.init_weights'];
+    const resume = ['segmenter', '--config', path.join(dir, 'config.json'), '--iterations', '2', '--resume-checkpoint', 'latest', '--backend', 'wasm'];
+    const err = await usageError(resume);
+    expect(err.message).toMatch(/cannot be combined.*--init-weights ''/);
+    const logs: string[] = [];
+    expect(await trainCli([...resume, '--init-weights', ''], (m) => void logs.push(m))).toBe(0);
+    expect(logs.some((l) => /resumed from .*model000001\.safetensors at step 1/.test(l))).toBe(true);
+    expect(readRawSafetensors(path.join(dir, 'model000002.safetensors')).metadata['tumorcast.init_weights']).toBe(first);
+  });
+
   it('with --resume-checkpoint: exit 2, naming both', async () => {
     const file = path.join(MODELS, 'regressor.safetensors');
     const err = await usageError(args('regressor', 'both', ['--init-weights', file, '--resume-checkpoint', 'latest']));

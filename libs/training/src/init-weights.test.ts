@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { Module } from '@tumorcast/nn';
@@ -120,6 +121,33 @@ describe('initWeights', () => {
     // The same file with another diffusion process recorded than the run's: refused, naming the field.
     await expect(trainDiffusion({ ...common('unet-steps', file), ...unetNet, diffusionSteps: 100 }))
       .rejects.toThrow(new RegExp(`--init-weights ${file.replace(/[.]/g, '\\.')} does not fit .*'${DIFFUSION_CONFIG_KEY}' has steps 50 but this run builds 100`));
+  });
+
+  it('a PyTorch .pt state_dict (float16, written by torch.save): the run starts from its values', async () => {
+    // Fixture and oracle: tools/training/make_init_weights_fixture.py (numpy widens the float16 values).
+    const pt = fileURLToPath(new URL('../test/fixtures/segmenter-tiny-f16.pt', import.meta.url));
+    const expected = JSON.parse(fs.readFileSync(pt.replace(/\.pt$/, '.json'), 'utf8')) as {
+      config: { baseChannels: number; channelMult: number[]; numResBlocks: number };
+      tensors: Record<string, { shape: number[]; first: number[]; sum: number }>;
+    };
+    const net = { imageSize: 8, ...expected.config };
+    await trainSegmenter({ ...common('seg-pt', pt), ...net });
+    const got = readRawSafetensors(path.join(tmp, 'seg-pt', 'model000001.safetensors'));
+    expect([...got.tensors.keys()].sort()).toEqual(Object.keys(expected.tensors).sort());
+    expect(JSON.parse(got.metadata[INIT_WEIGHTS_KEY]!).file).toBe(pt);
+    for (const [name, e] of Object.entries(expected.tensors)) {
+      const t = got.tensors.get(name)!;
+      expect([name, t.shape]).toEqual([name, e.shape]);
+      const v = rawValues(t);
+      const bad = e.first.findIndex((w, i) => (w === 0 ? Math.abs(v[i]!) > 1e-25 : v[i] !== w));
+      expect([name, bad]).toEqual([name, -1]);
+      // The sum of every value (float64): within 1e-9 relative (the summation order may differ from numpy's).
+      const sum = v.reduce((a, b) => a + b, 0);
+      expect([name, Math.abs(sum - e.sum) <= 1e-9 * (1 + Math.abs(e.sum))]).toEqual([name, true]);
+    }
+    // The same file in a wider network: refused, naming the first parameter and both shapes.
+    await expect(trainSegmenter({ ...common('seg-pt-wide', pt), ...net, baseChannels: 64 }))
+      .rejects.toThrow(/segmenter-tiny-f16\.pt does not fit .*parameter 'in_conv\.weight' has shape \[32, 4, 3, 3\] in the file but \[64, 4, 3, 3\]/);
   });
 
   it('a file of another network shape: refused before training, naming the file, the first parameter and both shapes', async () => {

@@ -146,7 +146,7 @@ export function resolveTrainingOptions(options: TrainingOptions): ResolvedTraini
   if (o.initWeights && o.resumeCheckpoint) {
     throw new CliError(
       `initWeights (--init-weights ${o.initWeights}) and resumeCheckpoint (--resume-checkpoint ${o.resumeCheckpoint}) cannot be combined: `
-      + 'init weights start a new run at step 0, a resume continues one; to continue a fine-tuning run, resume it without init_weights',
+      + 'init weights start a new run at step 0, a resume continues one; to continue a fine-tuning run, resume it without initWeights (its checkpoints keep naming the weights it started from)',
       ExitCode.usage,
     );
   }
