@@ -98,7 +98,7 @@ describe('initWeights', () => {
     expect(logs.some((l) => l.includes(segFile) && l.includes(sha) && /step 0/.test(l))).toBe(true);
   });
 
-  it('the diffusion model: the EMA starts from the file\'s weights too', async () => {
+  it('the diffusion model: the EMA starts from the file\'s weights too; a checkpoint\'s EMA file is a valid start', async () => {
     const net = createUNet(unetConfigOf(unetNet), { seed: 9 });
     const meta = {
       'tumorcast.kind': 'diffusion', [UNET_CONFIG_KEY]: JSON.stringify(net.config),
@@ -117,6 +117,19 @@ describe('initWeights', () => {
       b.forEach((h, i) => void (worst = Math.max(worst, Math.abs(got[i]! - halfToFloat(h)) / Math.max(1e-3, Math.abs(halfToFloat(h))))));
     }
     expect(worst).toBeLessThan(1e-6);
+
+    // A checkpoint of that run, its EMA file: accepted without optimiser state; a checkpoint of another data range is refused.
+    const emaFile = path.join(tmp, 'unet-ok', 'ema000001.safetensors');
+    await trainDiffusion({ ...common('unet-from-ema', emaFile), ...unetNet, emaRate: 0.9 });
+    const fromEma = readRawSafetensors(path.join(tmp, 'unet-from-ema', 'model000001.safetensors')).tensors;
+    for (const [name, t] of ema) {
+      const want = rawValues(t);
+      const got = rawValues(fromEma.get(name)!);
+      // A step of at most 1e-30 (see TINY_LR) leaves every float32 weight above 1e-22 in magnitude as it was.
+      expect([name, got.findIndex((v, i) => (Math.abs(want[i]!) < 1e-22 ? Math.abs(v - want[i]!) > 1e-25 : v !== want[i]))]).toEqual([name, -1]);
+    }
+    await expect(trainDiffusion({ ...common('unet-range', emaFile), ...unetNet, dataRange: '[0,1]' }))
+      .rejects.toThrow(/ema000001\.safetensors: it was trained with data_range '\[-1,1\]' but this run has '\[0,1\]'; set data_range/);
 
     // The same file with another diffusion process recorded than the run's: refused, naming the field.
     await expect(trainDiffusion({ ...common('unet-steps', file), ...unetNet, diffusionSteps: 100 }))
