@@ -4,7 +4,8 @@
  * {@link trainRegressor} and {@link trainSegmenter} train the three networks
  * on slices in the BraTS slice layout; {@link runTraining} trains a network
  * of one's own with the same loop (seeded steps, AdamW, EMA, the memory
- * check, checkpoints, resume, `log.csv` and `loss.svg`, SIGINT/SIGTERM
+ * check, checkpoints, resume, fine-tuning from a weights file ({@link loadInitWeights}),
+ * `log.csv` and `loss.svg`, SIGINT/SIGTERM
  * honoured within one step); {@link validateCheckpoint} scores a checkpoint.
  * Node only: it reads data folders and writes checkpoints. `tumorcast-train`
  * is a thin command line on top.

@@ -93,7 +93,12 @@ function normalize(key: string, value: Record<string, unknown>): Record<string, 
   return key === REGRESSOR_CONFIG_KEY && value['head'] === undefined ? { ...value, head: 'classifier' } : value;
 }
 
-const FIX = 'pass the network options the file was trained with (the --config it was trained with, e.g. --config demo for the shipped demo models; its metadata\'s tumorcast.config lists them)';
+/** How to fix a file that does not fit: where its network options are found. */
+function fixHint(torch: boolean): string {
+  return torch
+    ? 'pass the network options it was trained with (--config, e.g. --config paper for a checkpoint of the paper\'s networks, or the flags)'
+    : 'pass the network options it was trained with (--config, e.g. --config demo for the shipped demo models; the file\'s metadata \'tumorcast.config\' lists them)';
+}
 
 /**
  * Loads the weights of `file` into `net` (float16 and bfloat16 widened to
@@ -149,17 +154,17 @@ export async function loadInitWeights(file: string, net: Module, target: InitWei
       const config = configDifference();
       const why = config ? ` (${config})` : '';
       if (m) {
-        throw new CliError(`${flag} ${file} does not fit this run's network: parameter '${m.name}' has shape ${shape(m.got)} in the file but ${shape(m.expected)} in the network${why}; ${FIX}`, ExitCode.usage);
+        throw new CliError(`${flag} ${file} does not fit this run's network: parameter '${m.name}' has shape ${shape(m.got)} in the file but ${shape(m.expected)} in the network${why}; ${fixHint(torch)}`, ExitCode.usage);
       }
       const what = e.missing.length
         ? `the network's parameter '${e.missing[0]}' is not in the file (${e.missing.length} missing)`
         : `the file's parameter '${e.unexpected[0]}' is not in the network (${e.unexpected.length} unexpected)`;
-      throw new CliError(`${flag} ${file} does not fit this run's network: ${what}${why}; ${FIX}`, ExitCode.usage);
+      throw new CliError(`${flag} ${file} does not fit this run's network: ${what}${why}; ${fixHint(torch)}`, ExitCode.usage);
     }
     throw new CliError(`${flag} ${file}: cannot read the weights (${(e as Error).message})`, ExitCode.failure);
   }
   const config = configDifference();
-  if (config) throw new CliError(`${flag} ${file} does not fit this run's network: ${config}; ${FIX}`, ExitCode.usage);
+  if (config) throw new CliError(`${flag} ${file} does not fit this run's network: ${config}; ${fixHint(torch)}`, ExitCode.usage);
   const runRange = target.metadata[DATA_RANGE_KEY];
   if (runRange !== undefined && !torch) {
     const range = dataRangeFromMetadata(meta, file);
