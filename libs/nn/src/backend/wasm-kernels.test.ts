@@ -1,8 +1,27 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@tumorcast/random';
 import { initBackend } from './init.js';
-import { WASM_KERNEL_FILLS } from './wasm-kernels.js';
+import { conv2dBackpropFilterAsConvWasm, registerWasmKernelFills, WASM_KERNEL_FILLS } from './wasm-kernels.js';
+
+/** PyTorch weight gradients (tools/nn/make_conv_grad_fixture.py): torch.nn.grad.conv2d_weight in float64. */
+interface ConvGradCase {
+  name: string;
+  xShape: [number, number, number, number];
+  filterShape: [number, number, number, number];
+  dyShape: [number, number, number, number];
+  strides: [number, number];
+  pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+  x: number[];
+  dy: number[];
+  dw: number[];
+}
+const convGradFixture = JSON.parse(
+  fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/conv-grad.json'), 'utf8'),
+) as { cases: ConvGradCase[] };
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface ConvCase {
@@ -47,6 +66,81 @@ function convGrads(c: ConvCase, seed: number): { dw: Float32Array; dx: Float32Ar
   tf.dispose([x, w, r, dx, dw]);
   return out;
 }
+
+function filterGrad(c: ConvGradCase): { dw: Float32Array; shape: number[] } {
+  const x = tf.tensor4d(c.x, c.xShape);
+  const dy = tf.tensor4d(c.dy, c.dyShape);
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+    strides: c.strides,
+    pad: c.pad,
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+    filterShape: c.filterShape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const out = { dw: dw.dataSync() as Float32Array, shape: dw.shape };
+  tf.dispose([x, dy, dw]);
+  return out;
+}
+
+/** Bytes of one filter offset's window over `rows` output rows of one image (the fill's unit of work). */
+function windowBytes(c: ConvGradCase, rows: number): number {
+  const [, kw, ci] = c.filterShape;
+  const ow = c.dyShape[2];
+  const sW = c.strides[1];
+  const wp = Math.ceil(((ow - 1) * sW + kw) / sW);
+  return ci * rows * wp * 4;
+}
+
+// Window budgets that take each path: the default (every offset of the whole
+// batch in one product at these sizes), two offsets per product, one image per
+// chunk (chunk products summed), and one output row per chunk.
+const budgets: [string, (c: ConvGradCase) => number | undefined][] = [
+  ['default budget', () => undefined],
+  ['two offsets per product', (c) => 2 * c.xShape[0] * windowBytes(c, c.dyShape[1])],
+  ['one image per chunk', (c) => windowBytes(c, c.dyShape[1])],
+  ['one row per chunk', () => 16],
+];
+
+describe('wasm Conv2DBackpropFilter fill matches PyTorch', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+    await tf.setBackend('wasm');
+  });
+  afterAll(() => {
+    registerWasmKernelFills();
+  });
+
+  describe.each(budgets)('%s', (_label, budget) => {
+    it.each(convGradFixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+      registerWasmKernelFills({ filterGradWindowBytes: budget(c) });
+      expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropFilter);
+      filterGrad(c); // warm-up: tfjs allocates its own bookkeeping on first use
+      const before = tf.memory();
+      const got = filterGrad(c);
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numBytes).toBe(before.numBytes);
+      expect(got.shape).toEqual(c.filterShape);
+      // float32 sums of up to ~1000 products against float64: max error relative to the largest entry.
+      expect(relErr(got.dw, Float32Array.from(c.dw))).toBeLessThan(1e-5);
+    });
+  });
+
+  it.each(convGradFixture.cases.slice(0, 6).map((c) => [c.name, c] as const))("the 'convolution' formulation agrees too: %s", (_name, c) => {
+    registerWasmKernelFills({ conv2dBackpropFilter: 'convolution' });
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(conv2dBackpropFilterAsConvWasm);
+    const got = filterGrad(c);
+    registerWasmKernelFills();
+    expect(relErr(got.dw, Float32Array.from(c.dw))).toBeLessThan(1e-4);
+  });
+
+  it('rejects a bad formulation name or window budget, naming the option', () => {
+    expect(() => registerWasmKernelFills({ conv2dBackpropFilter: 'im2col' as 'matmul' })).toThrow(/'conv2dBackpropFilter'.*'matmul' or 'convolution'/);
+    expect(() => registerWasmKernelFills({ filterGradWindowBytes: 0 })).toThrow(/'filterGradWindowBytes'.*positive/);
+    expect(() => registerWasmKernelFills({ filterGradWindowBytes: Number.NaN })).toThrow(/'filterGradWindowBytes'/);
+    registerWasmKernelFills();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropFilter);
+  });
+});
 
 describe('wasm kernel fills agree with the cpu backend', () => {
   beforeAll(async () => {
