@@ -89,7 +89,7 @@ function pearson(a: readonly number[], b: readonly number[]): number {
  *
  * @example
  * ```ts
- * const rows = regressorNoiseAccuracy(networks, slices.map((s) => ({ model: s.model, burden: s.burden! })));
+ * const rows = await regressorNoiseAccuracy(networks, slices.map((s) => ({ model: s.model, burden: s.burden! })));
  * // rows[3]: { from: 100, to: 200, mae, bias, maeConstant, correlation, ... }
  * ```
  *
@@ -97,11 +97,11 @@ function pearson(a: readonly number[], b: readonly number[]): number {
  * @param images - images at the networks' size with their true burdens (at least 2).
  * @param options - see {@link RegressorNoiseOptions}.
  * @returns one row per bucket below T.
- * @throws RangeError naming the argument when the images, edges or counts are invalid.
+ * @throws RangeError naming the argument when the images, edges or counts are invalid (the promise rejects).
  */
-export function regressorNoiseAccuracy(
+export async function regressorNoiseAccuracy(
   networks: Pick<PredictionNetworks, 'process' | 'imageSize' | 'dataRange'> & { regressor: Regressor }, images: readonly BurdenImage[], options: RegressorNoiseOptions = {},
-): RegressorNoiseBucket[] {
+): Promise<RegressorNoiseBucket[]> {
   const fn = 'regressorNoiseAccuracy';
   const S = networks.imageSize;
   if (!Array.isArray(images) || images.length < 2) throw new RangeError(`'images' passed to '${fn}' must hold at least 2 images with known burdens (to compare with a constant answer)`);
@@ -136,14 +136,17 @@ export function regressorNoiseAccuracy(
     for (const t of ts) {
       for (let i0 = 0; i0 < images.length; i0 += batch) {
         const chunk = images.slice(i0, i0 + batch);
-        const values = tf.tidy(() => {
+        const reading = tf.tidy(() => {
           const data = new Float32Array(chunk.length * S * S * 4);
           chunk.forEach((im, j) => data.set(im.model, j * S * S * 4));
           const x0 = toModelRange(tf.tensor4d(data, [chunk.length, S, S, 4]), networks.dataRange);
           const noise = tf.randomNormal([chunk.length, S, S, 4], 0, 1, 'float32', (seed * 1009 + t) * 100003 + i0) as tf.Tensor4D;
           const xt = qSample(diffusion, x0, new Array<number>(chunk.length).fill(t), noise);
-          return Array.from(regressorPredict(networks.regressor, xt, tf.tensor1d(new Array<number>(chunk.length).fill(t), 'float32')).dataSync());
+          return regressorPredict(networks.regressor, xt, tf.tensor1d(new Array<number>(chunk.length).fill(t), 'float32'));
         });
+        // Read asynchronously: works on every backend, webgpu in Node included.
+        const values = Array.from(await reading.data());
+        reading.dispose();
         values.forEach((v, j) => { reads.push(v); trues.push(chunk[j]!.burden); });
       }
     }

@@ -87,8 +87,8 @@ describe('regressorNoiseAccuracy', () => {
   });
   const reader = (x: tf.Tensor4D) => tf.tidy(() => x.mean([1, 2, 3]).add(1).div(2) as tf.Tensor1D);
 
-  it('a regressor that reads the image back is exact at t = 0 and loses accuracy and correlation with noise', () => {
-    const rows = regressorNoiseAccuracy(networks(reader), images, { edges: [0, 1, 900, 1000], perBucket: 1 });
+  it('a regressor that reads the image back is exact at t = 0 and loses accuracy and correlation with noise', async () => {
+    const rows = await regressorNoiseAccuracy(networks(reader), images, { edges: [0, 1, 900, 1000], perBucket: 1 });
     expect(rows.map((r) => [r.from, r.to])).toEqual([[0, 1], [1, 900], [900, 1000]]);
     expect(rows[0]!.mae).toBeLessThan(2e-3);
     expect(rows[0]!.correlation).toBeGreaterThan(0.999);
@@ -98,9 +98,9 @@ describe('regressorNoiseAccuracy', () => {
     expect(rows[0]!.maeConstant).toBeCloseTo(0.2, 12);
   });
 
-  it('a constant regressor: MAE and bias from the burdens, no correlation; frees its tensors', () => {
+  it('a constant regressor: MAE and bias from the burdens, no correlation; frees its tensors', async () => {
     const n0 = tf.memory().numTensors;
-    const rows = regressorNoiseAccuracy(networks((x) => tf.fill([x.shape[0]], 0.6) as tf.Tensor1D), images, { edges: [0, 50, 100], perBucket: 2, batch: 3 });
+    const rows = await regressorNoiseAccuracy(networks((x) => tf.fill([x.shape[0]], 0.6) as tf.Tensor1D), images, { edges: [0, 50, 100], perBucket: 2, batch: 3 });
     expect(tf.memory().numTensors).toBe(n0);
     for (const r of rows) {
       expect(r.n).toBe(8);
@@ -111,13 +111,13 @@ describe('regressorNoiseAccuracy', () => {
     expect(rows[0]!.timesteps).toEqual([0, 49]);
   });
 
-  it('refuses bad images and edges naming the argument', () => {
+  it('refuses bad images and edges naming the argument', async () => {
     const nets = networks(reader);
-    expect(() => regressorNoiseAccuracy(nets, images.slice(0, 1))).toThrow(/'images' passed to 'regressorNoiseAccuracy' must hold at least 2/);
-    expect(() => regressorNoiseAccuracy(nets, [images[0]!, { model: new Float32Array(3), burden: 0.1 }])).toThrow(/'images\[1\]\.model'.*8x8x4/);
-    expect(() => regressorNoiseAccuracy(nets, [images[0]!, { ...images[1]!, burden: 2 }])).toThrow(/'images\[1\]\.burden'.*\[0, 1\]/);
-    expect(() => regressorNoiseAccuracy(nets, images, { edges: [0, 50, 20] })).toThrow(/'edges'.*increasing/);
-    expect(() => regressorNoiseAccuracy(nets, images, { perBucket: 0 })).toThrow(/'perBucket'/);
+    await expect(regressorNoiseAccuracy(nets, images.slice(0, 1))).rejects.toThrow(/'images' passed to 'regressorNoiseAccuracy' must hold at least 2/);
+    await expect(regressorNoiseAccuracy(nets, [images[0]!, { model: new Float32Array(3), burden: 0.1 }])).rejects.toThrow(/'images\[1\]\.model'.*8x8x4/);
+    await expect(regressorNoiseAccuracy(nets, [images[0]!, { ...images[1]!, burden: 2 }])).rejects.toThrow(/'images\[1\]\.burden'.*\[0, 1\]/);
+    await expect(regressorNoiseAccuracy(nets, images, { edges: [0, 50, 20] })).rejects.toThrow(/'edges'.*increasing/);
+    await expect(regressorNoiseAccuracy(nets, images, { perBucket: 0 })).rejects.toThrow(/'perBucket'/);
   });
 });
 

@@ -479,9 +479,11 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
       const mask = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
       const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
-      const regressorBaselineBurden = tf.tidy(() => regressorPredict(networks.regressor, image, tf.tensor1d([0], 'float32')).dataSync()[0] as number);
-      const segNative = toNative(seg.dataSync() as Float32Array, S, 1, slice.width, slice.height);
-      tf.dispose([image, mask, seg]);
+      const reading = tf.tidy(() => regressorPredict(networks.regressor, image, tf.tensor1d([0], 'float32')));
+      // Read asynchronously: works on every backend, webgpu in Node included.
+      const regressorBaselineBurden = (await reading.data())[0] as number;
+      const segNative = toNative((await seg.data()) as Float32Array, S, 1, slice.width, slice.height);
+      tf.dispose([image, mask, seg, reading]);
       const brain = Math.max(1, brainPixels(slice.native));
       const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
       slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden });
@@ -500,7 +502,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
         }
       }
       if (images.length >= 2) {
-        regressor = regressorNoiseAccuracy(networks, images, { edges: REGRESSOR_NOISE_EDGES, seed: base.seed });
+        regressor = await regressorNoiseAccuracy(networks, images, { edges: REGRESSOR_NOISE_EDGES, seed: base.seed });
         writeFileAtomicSync(path.join(o.out, 'regressor-noise.csv'), regressorNoiseCsv(regressor));
         for (const q of regressor) log(`regressor at t ${q.from}-${q.to - 1}: MAE ${f4(q.mae)} (a constant: ${f4(q.maeConstant)}), bias ${f4(q.bias)}, correlation ${f4(q.correlation)}`);
       } else {
