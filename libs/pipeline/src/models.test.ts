@@ -165,4 +165,20 @@ describe("loading networks: the denoiser ('tfjs' or 'onnx')", () => {
     await expect(bad).rejects.toBeInstanceOf(PipelineInputError);
     await expect(bad).rejects.toThrow(/'models\.denoiser' must be 'tfjs' or 'onnx', got 'gpu'/);
   });
+
+  it("denoiser 'onnx' is refused up front on the webgpu backend in Node, naming what to use (a stub backend named 'webgpu')", async () => {
+    class StubBackend extends tf.KernelBackend {
+      override dispose(): void {}
+    }
+    tf.registerBackend('webgpu', () => new StubBackend(), 0);
+    try {
+      expect(await tf.setBackend('webgpu')).toBe(true);
+      const p = loadModels({ ...authorsPaths(), denoiser: 'onnx' }, { names: (o, v) => `--${o.split('.')[1]}${v ? ` ${v}` : ''}` });
+      await expect(p).rejects.toBeInstanceOf(PipelineInputError);
+      await expect(p).rejects.toThrow(/^--denoiser onnx cannot run on the 'webgpu' backend in Node .*: use --denoiser tfjs, which runs the U-Net on the GPU, or the 'wasm' or 'tensorflow' backend/);
+    } finally {
+      await initBackend({ backend: 'wasm', log: false });
+      tf.removeBackend('webgpu');
+    }
+  });
 });

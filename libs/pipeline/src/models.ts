@@ -7,7 +7,7 @@
  * the regression head.
  */
 import fs from 'node:fs';
-import { WeightsMismatchError, loadSafetensors } from '@tumorcast/nn';
+import { WeightsMismatchError, loadSafetensors, syncReadsAvailable } from '@tumorcast/nn';
 import { createUNet, UNET_CONFIG_KEY, UNET_PRESETS } from '@tumorcast/unet';
 import type { UNet, UNetConfig, UNetPresetName } from '@tumorcast/unet';
 import { createRegressor, REGRESSOR_CONFIG_KEY, REGRESSOR_PRESETS, regressorConfigFromMetadata } from '@tumorcast/regressor';
@@ -50,7 +50,9 @@ export interface ModelPaths {
    * Where the diffusion U-Net's forward passes run: `'tfjs'` (the loaded U-Net), or
    * `'onnx'` (ONNX Runtime on the CPU through `@tumorcast/onnx`, several
    * times faster; needs the optional `onnxruntime-node`). The same outputs
-   * within float32 rounding; the regressor stays in tfjs.
+   * within float32 rounding; the regressor stays in tfjs. `'onnx'` is
+   * refused on the `webgpu` backend in Node (the samplers call the denoiser
+   * synchronously, and its inputs cannot be read from the GPU synchronously there).
    * @defaultValue 'tfjs'
    */
   denoiser?: 'tfjs' | 'onnx';
@@ -114,6 +116,13 @@ export async function loadModels(paths: ModelPaths, options: LoadModelsOptions =
   const names = options.names ?? apiOptionName;
   const denoiserKind = paths.denoiser ?? 'tfjs';
   if (denoiserKind !== 'tfjs' && denoiserKind !== 'onnx') throw new PipelineInputError(`${names('models.denoiser')} must be 'tfjs' or 'onnx', got '${String(denoiserKind)}'`);
+  if (denoiserKind === 'onnx' && !syncReadsAvailable()) {
+    // The samplers call the denoiser synchronously; it hands x to ONNX Runtime on the CPU, a synchronous read WebGPU cannot do in Node.
+    throw new PipelineInputError(
+      `${names('models.denoiser', 'onnx')} cannot run on the 'webgpu' backend in Node (it must read the GPU's tensors synchronously, which WebGPU cannot do there): `
+        + `use ${names('models.denoiser', 'tfjs')}, which runs the U-Net on the GPU, or the 'wasm' or 'tensorflow' backend with the ONNX denoiser`,
+    );
+  }
   assertExists(paths.diffusion, 'diffusion');
   assertExists(paths.regressor, 'regressor');
   if (paths.segmenter) assertExists(paths.segmenter, 'segmenter');

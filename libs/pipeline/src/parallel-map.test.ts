@@ -155,6 +155,11 @@ describe('resolveMapWorkers', () => {
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, samples: 1 }).workers).toBe(1); // the guided sample
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, freeMemory: 1 }).workers).toBe(1); // at least 1
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, backend: 'tensorflow' }).workers).toBe(1);
+    expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, backend: 'webgpu' }).reason).toMatch(/^1 \(auto: on the 'webgpu' backend the GPU computes each run in parallel itself/);
+    // A count is taken as given on webgpu too, with a word on what it costs.
+    expect(resolveMapWorkers({ ...base, workers: 2, backend: 'webgpu', names: (o, v) => `--${o} ${v}` })).toMatchObject({
+      workers: 2, warning: "on the 'webgpu' backend each of the 2 map workers opens a GPU device of its own and holds its own copy of the networks in GPU memory (auto uses one: --workers 1)",
+    });
     expect(resolveMapWorkers({ ...base, workers: 'auto', cores: 16, models: { ...models, denoiser: 'onnx' } }).reason).toMatch(/^1 \(auto: the 'onnx' denoiser/);
     // In a Jest worker (as here) without a core count: 1, as Jest runs a test file per core.
     expect(resolveMapWorkers({ ...base, workers: 'auto' }).reason).toMatch(/^1 \(auto: inside a Jest worker/);

@@ -90,7 +90,10 @@ const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
  * the cores (`os.availableParallelism()`), the runs per map, and the workers
  * that fit in the free memory (`os.freemem()` divided by
  * {@link mapWorkerBytes}; at least 1). On the `tensorflow` backend
- * (tfjs-node, which uses every core itself), with the `'onnx'` denoiser
+ * (tfjs-node, which uses every core itself), on the `webgpu` backend (the
+ * GPU runs each run in parallel; a count > 1 is taken as given, and each
+ * worker opens a GPU device of its own and holds its own copy of the
+ * networks in GPU memory), with the `'onnx'` denoiser
  * (ONNX Runtime does too), and inside a Jest worker
  * (Jest runs one test file per core) unless `cores` is given, `'auto'` is 1.
  *
@@ -111,13 +114,18 @@ export function resolveMapWorkers(input: MapWorkersInput): MapWorkersDecision {
   if (w !== 'auto') {
     const n = Math.min(w, runs);
     const reason = n === 1 ? '1 (maps in this thread)' : `${n}${n < w ? ` (${w} asked for, capped by the ${runs} runs per map)` : ''}`;
-    const warning = n > fit
-      ? `${n} map workers may need about ${gib(n * perWorker)} of memory (${gib(perWorker)} each), more than the ${gib(free)} free: use fewer ${names('workers')} if the run fails or swaps`
-      : undefined;
-    return { workers: n, reason, ...(warning ? { warning } : {}) };
+    const warnings = [
+      n > fit ? `${n} map workers may need about ${gib(n * perWorker)} of memory (${gib(perWorker)} each), more than the ${gib(free)} free: use fewer ${names('workers')} if the run fails or swaps` : '',
+      n > 1 && (input.backend ?? currentBackend()) === 'webgpu'
+        ? `on the 'webgpu' backend each of the ${n} map workers opens a GPU device of its own and holds its own copy of the networks in GPU memory (auto uses one: ${names('workers', '1')})`
+        : '',
+    ].filter(Boolean);
+    return { workers: n, reason, ...(warnings.length ? { warning: warnings.join('; ') } : {}) };
   }
   const backend = input.backend ?? currentBackend();
   if (backend === 'tensorflow') return { workers: 1, reason: "1 (auto: the 'tensorflow' backend uses every core itself)" };
+  // The GPU already runs a run's kernels in parallel; each worker would open a device of its own, with its own copy of the networks in GPU memory.
+  if (backend === 'webgpu') return { workers: 1, reason: "1 (auto: on the 'webgpu' backend the GPU computes each run in parallel itself; each worker would open its own GPU device)" };
   if (input.models.denoiser === 'onnx') return { workers: 1, reason: "1 (auto: the 'onnx' denoiser's ONNX Runtime uses every core itself)" };
   // As the wasm backend's own thread count: Jest already runs one test file per core.
   if (input.cores === undefined && process.env['JEST_WORKER_ID'] !== undefined) return { workers: 1, reason: '1 (auto: inside a Jest worker, which runs one test file per core)' };
