@@ -224,6 +224,24 @@ describe('errors', () => {
     unet.dispose();
   });
 
+  it("refuses the webgpu backend in Node up front, saying why and what to use (a stub backend named 'webgpu')", async () => {
+    const unet = randomUNet({ imageSize: 8, inChannels: 1, modelChannels: 32, numResBlocks: 1, attentionResolutions: [], channelMult: [1, 1] }, 1);
+    class StubBackend extends tf.KernelBackend {
+      override dispose(): void {}
+    }
+    tf.registerBackend('webgpu', () => new StubBackend(), 0);
+    try {
+      expect(await tf.setBackend('webgpu')).toBe(true);
+      await expect(createOnnxDenoiser(unet)).rejects.toThrow(
+        /^the OnnxDenoiser cannot run on the 'webgpu' backend in Node: the samplers call their model synchronously, .*WebGPU cannot do in Node\. Run the U-Net with tfjs on the GPU instead .*or use the ONNX denoiser with the wasm, tensorflow or cpu backend$/,
+      );
+    } finally {
+      await initBackend({ backend: 'wasm', log: false });
+      tf.removeBackend('webgpu');
+    }
+    unet.dispose();
+  });
+
   it('bad arguments and a disposed denoiser are refused', async () => {
     expect(() => unetToOnnx({} as UNet)).toThrow(/'unet' passed to 'unetToOnnx' must be a UNet of @tumorcast\/unet/);
     await expect(createOnnxDenoiser(null as unknown as UNet)).rejects.toThrow(/'unet' passed to 'createOnnxDenoiser' must be a UNet/);

@@ -136,6 +136,11 @@ function checkOptions(o: OnnxDenoiserOptions): Required<OnnxDenoiserOptions> {
   return { threads, callTimeoutMs, runtimeModule };
 }
 
+/** Whether tensors on the current backend can be read synchronously: not on webgpu without an OffscreenCanvas (Node). */
+function syncReadsAvailable(): boolean {
+  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+}
+
 /** Checks a call's inputs as `UNet.apply` does, naming the argument. */
 function checkCall(c: ResolvedUNetConfig, x: tf.Tensor4D, t: tf.Tensor1D, y: tf.Tensor1D | undefined): void {
   const fn = 'OnnxDenoiser';
@@ -166,11 +171,21 @@ function checkCall(c: ResolvedUNetConfig, x: tf.Tensor4D, t: tf.Tensor1D, y: tf.
  *
  * @param unet - the U-Net of `@tumorcast/unet`.
  * @param options - see {@link OnnxDenoiserOptions}.
- * @throws OnnxRuntimeUnavailableError when onnxruntime-node cannot be loaded.
+ * @throws OnnxRuntimeUnavailableError when onnxruntime-node cannot be loaded; an
+ *   Error on the `webgpu` backend in Node, where the synchronous reads it needs are impossible.
  */
 export async function createOnnxDenoiser(unet: UNet, options: OnnxDenoiserOptions = {}): Promise<OnnxDenoiser> {
   if (!unet || typeof unet.stateDict !== 'function' || !unet.config) throw new TypeError(`'unet' passed to 'createOnnxDenoiser' must be a UNet of @tumorcast/unet`);
   const o = checkOptions(options);
+  if (!syncReadsAvailable()) {
+    // The samplers call their model synchronously, and ONNX Runtime runs on the CPU: each call must
+    // read x from the GPU synchronously, which WebGPU in Node cannot (tfjs reads it through an OffscreenCanvas).
+    throw new Error(
+      `the OnnxDenoiser cannot run on the '${tf.getBackend()}' backend in Node: the samplers call their model synchronously, so it must read `
+        + 'its inputs synchronously to hand them to ONNX Runtime on the CPU, which WebGPU cannot do in Node. '
+        + "Run the U-Net with tfjs on the GPU instead (no ONNX denoiser), or use the ONNX denoiser with the wasm, tensorflow or cpu backend",
+    );
+  }
   let modulePath: string;
   try {
     modulePath = createRequire(import.meta.url).resolve(o.runtimeModule);
