@@ -2,7 +2,9 @@
 // PyTorch golden files (layers, U-Net, regressor): the small configs of the network golden
 // tests, a U-Net diffusion training-step gradient, a segmenter training-step gradient,
 // one tiny guided sample-known of the authors'-fork networks, one tiny predictSlice with
-// its probability map, and two AdamW training steps of a diffusion U-Net.
+// its probability map, an AdamW training step of a diffusion U-Net, and a tiny tuneGuidance
+// (the predict app's `tune`, with its regressor check). Also: `auto` never takes the
+// SwiftShader adapter, and the ONNX denoiser is refused on webgpu.
 //
 // On a machine without a GPU this runs on SwiftShader, the software Vulkan driver that
 // Chromium ships: Jest's global setup (tools/test-utils/webgpu-env.mjs) points Vulkan at it
@@ -11,7 +13,11 @@
 // no driver). WebGPU in Node has no synchronous reads, so everything here reads with
 // `await data()`.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writePhantomDataset } from '@tumorcast/phantom';
 import {
   initBackend, setUpWebGPU, syncReadsAvailable, tfToTorch, webgpuAdapter, webgpuMemory, AdamW, AttentionBlock, ExponentialMovingAverage, GroupNorm, ParamStore,
   WebGPUSyncReadError,
@@ -25,6 +31,9 @@ import { loadFixture, type Fixture } from '../../nn/test/network-fixtures.js';
 import { loadModels } from '../src/models.js';
 import { predictSlice } from '../src/predict.js';
 import { DEFAULT_SAMPLE_SETTINGS } from '../src/settings.js';
+import { tuneGuidance } from '../src/tune.js';
+import { regressorNoiseAccuracy } from '../src/tune-regressor.js';
+import { PipelineInputError } from '../src/errors.js';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../regressor/test/authors-fork.js';
 
 /** webgpu vs wasm: float32 on both, but other summation orders and fused kernels. */
@@ -311,6 +320,42 @@ const CASES: Case[] = [
       return out;
     },
   },
+  {
+    // The reads of `tune`: the regressor's and the segmenter's readings of the baseline (tuneGuidance,
+    // guided from the regressor's reading), and the regressor's accuracy on noised images
+    // (regressorNoiseAccuracy, which tune's regressor check runs over more timesteps), all asynchronous.
+    name: "tune (authors'-fork tiny networks): tuneGuidance on one phantom slice at noise level 1, and regressorNoiseAccuracy",
+    run: async () => {
+      const ref = loadAuthorsReference();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-webgpu-tune-'));
+      const reg = createRegressor(ref.regressorConfig);
+      try {
+        const data = path.join(dir, 'phantom');
+        await writePhantomDataset(data, { seed: 5, patients: 1, preview: false, patient: { sliceIds: [80], slice: { width: 48 } } });
+        const r = await tuneGuidance({
+          data, out: path.join(dir, 'out'), truth: path.join(data, 'followup'), targets: { kind: 'truth' },
+          models: { diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: ref.unetConfig as unknown as UNetConfig, regressorPreset: ref.regressorConfig },
+          noiseLevels: [1], scales: [1000], respacings: [''], baselineBurdens: ['regressor'], regressorCheck: false, settings: { seed: 2 },
+        });
+        const col = (f: (x: (typeof r.rows)[number]) => number) => Float32Array.from(r.rows.map(f));
+        await reg.loadWeights(AUTHORS_REGRESSOR_PT);
+        const S = ref.regressorConfig.imageSize;
+        const image = (ref.io.get('guided.image')!.data as Float32Array).slice(0, S * S * 4);
+        const noise = await regressorNoiseAccuracy(
+          { regressor: reg, imageSize: S, dataRange: '[0,1]', process: { steps: 1000, schedule: 'linear', learnSigma: true } },
+          [{ model: image, burden: 0.1 }, { model: image.map((v) => v * 0.5), burden: 0.05 }], { edges: [0, 500, 1000], perBucket: 1 },
+        );
+        return new Map([
+          ['regressorBaselineBurden', col((x) => x.regressorBaselineBurden)], ['segmentedBaselineBurden', col((x) => x.segmentedBaselineBurden)],
+          ['guidedTarget', col((x) => x.guidedTarget)], ['regressorBurden', col((x) => x.regressorBurden)],
+          ['regressorNoise', Float32Array.from(noise.flatMap((q) => [q.mae, q.bias]))],
+        ]);
+      } finally {
+        reg.dispose();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
 ];
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -355,6 +400,25 @@ if (!skipReason) {
 }
 const d = skipReason ? describe.skip : describe;
 
+// auto, with WebGPU on, must pass a software adapter over (then the backend returns to webgpu).
+d('auto backend selection', () => {
+  it('never takes the software adapter (SwiftShader here): it falls back to wasm, saying why', async () => {
+    const saved = process.env['TUMORCAST_WEBGPU_AUTO'];
+    delete process.env['TUMORCAST_WEBGPU_AUTO']; // the tests' setup turns WebGPU off for auto
+    const lines: string[] = [];
+    try {
+      await initBackend({ backend: 'cpu', log: false });
+      expect(await initBackend({ webgpuInAuto: true, log: (m) => lines.push(m) })).toBe(probe.ok && !probe.adapter.software ? 'webgpu' : 'wasm');
+    } finally {
+      process.env['TUMORCAST_WEBGPU_AUTO'] = saved;
+    }
+    if (probe.ok && probe.adapter.software) {
+      expect(lines[0]).toMatch(/^tumorcast: compute backend 'wasm' \(.*; no WebGPU: (the only WebGPU adapter is a software one|the only Vulkan drivers are software ones)/);
+    }
+    await initBackend({ backend: 'webgpu', log: false });
+  });
+});
+
 d('the webgpu backend', () => {
   beforeAll(() => {
     expect(tf.getBackend()).toBe('webgpu');
@@ -377,6 +441,15 @@ d('the webgpu backend', () => {
     expect(() => x.dataSync()).toThrow(/await tensor.data\(\)/);
     expect((await x.data())[0]).toBe(64);
     x.dispose();
+  });
+
+  it("refuses the 'onnx' denoiser up front, saying what to use", async () => {
+    const ref = loadAuthorsReference();
+    const p = loadModels({
+      diffusion: AUTHORS_UNET_PT, regressor: AUTHORS_REGRESSOR_PT, diffusionPreset: ref.unetConfig as unknown as UNetConfig, regressorPreset: ref.regressorConfig, denoiser: 'onnx',
+    });
+    await expect(p).rejects.toBeInstanceOf(PipelineInputError);
+    await expect(p).rejects.toThrow(/'models\.denoiser' = onnx cannot run on the 'webgpu' backend in Node/);
   });
 
   it.each(CASES.map((c) => [
