@@ -18,6 +18,7 @@ import { cliErrors, flagName } from './errors.js';
 import { runDemo } from './demo.js';
 import { COHORT_KEYS, cohortCommand } from './cohort.js';
 import { TUNE_KEYS, tuneCommand } from './tune.js';
+import { startBackend } from './backend.js';
 
 const d = DEFAULT_SAMPLE_SETTINGS;
 const MODEL_KEYS = defineConfigSchema({
@@ -232,7 +233,7 @@ export function helpText(command?: string): string {
     const preset = PRESET_COMMANDS.includes(command)
       ? `  --preset ${Object.keys(PREDICT_PRESETS).join('|')}  named settings (default fast); options given with it override it:\n${presetHelp()}\n`
       : '';
-    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|webgpu|cpu  compute backend (default auto); webgpu needs the optional\n      \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter (sample, probability-map and run)\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+    return `tumorcast-predict ${command}: ${c.summary}\n\nOptions:\n  --backend auto|wasm|tensorflow|webgpu|cpu  compute backend (default auto: tfjs-node-gpu,\n      then a hardware WebGPU adapter (not with --denoiser onnx; TUMORCAST_WEBGPU_AUTO=0 leaves it out), then\n      tfjs-node, then wasm); webgpu needs the optional \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter\n${preset}${describeSchema(c.schema)}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
   }
   return `tumorcast-predict: predict brain tumour growth from baseline MRI slices.
 
@@ -428,7 +429,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
       phantom: { patients: c.phantom_patients, seed: c.phantom_seed, slices: c.phantom_slices },
       settings: { seed: c.seed, eta: c.eta, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std, outputMode: c.output_mode }, log,
     };
-    await initBackend({ backend: request ?? 'auto', log });
+    await startBackend(request ?? 'auto', options.models, log);
     await tuneCommand(options);
     return 0;
   }
@@ -442,7 +443,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     settings: settingsOf(c), maps: command !== 'sample', report: command === 'run', shard, slices: c.slices, log,
     preset: resolved.preset, overwrite: c.overwrite, workers: workersOf(c.workers),
   };
-  await initBackend({ backend: request ?? 'auto', log });
+  await startBackend(request ?? 'auto', options.models, log);
   await runPipeline(options);
   log(`done: ${c.out}`);
   return 0;

@@ -7,13 +7,13 @@ import path from 'node:path';
 import { CliError, defineConfigSchema } from '@tumorcast/cli';
 import { parseScenario } from '@tumorcast/growth-ode';
 import type { TreatmentScenario } from '@tumorcast/growth-ode';
-import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
 import { writePhantomCohort } from '@tumorcast/phantom';
 import type { SampleSettings } from '@tumorcast/pipeline';
 import { runCohort, shardSlices } from '@tumorcast/pipeline/node';
 import type { CohortRunResult, ModelPaths } from '@tumorcast/pipeline/node';
 import { cliErrors, flagName } from './errors.js';
+import { startBackend } from './backend.js';
 
 /** The flags of `cohort` beyond the networks', sampling and growth-fit ones. */
 export const COHORT_KEYS = defineConfigSchema({
@@ -107,7 +107,7 @@ export async function cohortCommand(
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
     initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode,
   };
-  await initBackend({ backend: o.backend, log: o.log });
+  await startBackend(o.backend, o.models, o.log);
   const r = await cliErrors(() => runCohort({
     cohort: cohort!, out: c.out, models: o.models, settings, replicates: c.bootstrap, objective: c.growth_objective, bootstrapNoise: c.bootstrap_noise,
     scenarios, ...(c.shard !== undefined ? { shard: c.shard } : {}), skipInvalid: c.skip_invalid, overwrite: c.overwrite, names: flagName, log: o.log,
