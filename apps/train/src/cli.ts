@@ -53,8 +53,9 @@ a second one quits at once (or, while a checkpoint is being written, right after
 
 Options:
   --config NAME|FILE           ${c.trains ? "shipped preset 'paper', 'small' (64x64, CPU) or 'demo' (tiny), or a YAML file" : 'a YAML file with the keys below'}
-  --backend auto|wasm|tensorflow|webgpu|cpu   compute backend (default auto); webgpu needs the optional
-      \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter
+  --backend auto|wasm|tensorflow|webgpu|cpu   compute backend (default auto: tfjs-node-gpu, then a hardware
+      WebGPU adapter (TUMORCAST_WEBGPU_AUTO=0 leaves it out), then tfjs-node, then wasm); webgpu needs the
+      optional \`webgpu\` npm package and a Vulkan, Metal or D3D12 GPU adapter
 ${describeSchema(c.schema)}
 
 ${EXAMPLES}`;
