@@ -164,11 +164,14 @@ export function conv2dBackpropFilterWasm(args: KernelFillArgs): tf.TensorInfo {
   const rowBytes = ci * wp * 4;
   const rowsFit = Math.max(1, Math.floor(filterGradWindowBytes / rowBytes));
   const chunks: { b0: number; nb: number; y0: number; rows: number }[] = [];
+  // Chunks of even size: a 2-row remainder would be a product too thin for XNNPACK.
   if (rowsFit >= oh) {
-    const nb = Math.max(1, Math.floor(rowsFit / oh));
+    const perChunk = Math.max(1, Math.floor(rowsFit / oh));
+    const nb = Math.ceil(n / Math.ceil(n / perChunk));
     for (let b0 = 0; b0 < n; b0 += nb) chunks.push({ b0, nb: Math.min(nb, n - b0), y0: 0, rows: oh });
   } else {
-    for (let b0 = 0; b0 < n; b0++) for (let y0 = 0; y0 < oh; y0 += rowsFit) chunks.push({ b0, nb: 1, y0, rows: Math.min(rowsFit, oh - y0) });
+    const rows = Math.ceil(oh / Math.ceil(oh / rowsFit));
+    for (let b0 = 0; b0 < n; b0++) for (let y0 = 0; y0 < oh; y0 += rows) chunks.push({ b0, nb: 1, y0, rows: Math.min(rows, oh - y0) });
   }
   const taps = kh * kw;
   let acc: TensorInfo | undefined;
