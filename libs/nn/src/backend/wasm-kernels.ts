@@ -489,8 +489,8 @@ export interface WasmKernelFillOptions {
    * How the `Conv2DBackpropFilter` fill computes the weight gradient:
    * `'matmul'` as matrix products of shifted input windows and `dy`
    * ({@link conv2dBackpropFilterWasm}), or `'convolution'` as one convolution
-   * of transposed tensors ({@link conv2dBackpropFilterAsConvWasm}, the earlier
-   * and slower formulation, kept for comparison).
+   * of transposed tensors with `dy` as the filter (the earlier formulation,
+   * slower, most of all on large images; kept for comparison).
    * @defaultValue 'matmul'
    */
   conv2dBackpropFilter?: 'matmul' | 'convolution';
