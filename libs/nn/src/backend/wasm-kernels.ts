@@ -67,7 +67,7 @@ const DEFAULT_FILTER_GRAD_WINDOW_BYTES = 32 * 1024 * 1024;
 /** Bytes of windows the matrix-product weight gradient may build at once; set by {@link registerWasmKernelFills}. */
 let filterGradWindowBytes = DEFAULT_FILTER_GRAD_WINDOW_BYTES;
 
-/** A tensor info whose float32 values are copied from the wasm heap by `fill` (no kernel call). */
+/** A new float32 tensor info on the wasm heap, written in JavaScript by `fill` (no kernel call). */
 function fillNew(backend: Backend, shape: number[], fill: (dst: Float32Array) => void): TensorInfo {
   const b = backend as unknown as {
     makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
@@ -90,10 +90,10 @@ function heapView(backend: Backend, t: TensorInfo): Float32Array {
  *
  * The padded input is transposed once to `[ci, batch, rows, cols]` (split by
  * stride phase for strides > 1, so that every offset reads a contiguous run
- * per channel and image, all in one pass), and `dy` is padded with zero columns to the same
- * row length: a window is then a few long copies, its extra columns meet
- * zeros of `dy`, and every product shares the same right operand, which
- * XNNPACK packs once. Windows of several offsets are stacked into one
+ * per channel and image, all in one pass), and `dy` is padded with zero
+ * columns to the same row length: a window is then a few long copies, its
+ * extra columns meet zeros of `dy`, and the products of a chunk share one
+ * right operand, which XNNPACK packs once. Windows of several offsets are stacked into one
  * product, up to a byte budget; above it the pixels are split into chunks
  * (images, or rows of one image) whose products are summed, so the extra
  * memory stays bounded whatever the image size. One difference from an
