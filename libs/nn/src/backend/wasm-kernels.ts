@@ -63,6 +63,22 @@ function convInfoOf(xShape: number[], filterShape: number[], attrs: Attrs): tf.b
   );
 }
 
+/** The inputs, shapes, strides and leading pads of a `Conv2DBackpropFilter` call. */
+function filterGradArgs(args: KernelFillArgs) {
+  const { inputs, attrs } = args;
+  const x = inputs['x'] as TensorInfo;
+  const dy = inputs['dy'] as TensorInfo;
+  const filterShape = attrs['filterShape'] as number[];
+  const info = convInfoOf(x.shape, filterShape, attrs);
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const [kh, kw, , co] = filterShape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  return {
+    backend: args.backend as Backend, x, dy, n, h, w, ci, kh, kw, co, oh, ow,
+    sH: info.strideHeight, sW: info.strideWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+  };
+}
+
 const DEFAULT_FILTER_GRAD_WINDOW_BYTES = 32 * 1024 * 1024;
 /** Bytes of windows the matrix-product weight gradient may build at once; set by {@link registerWasmKernelFills}. */
 let filterGradWindowBytes = DEFAULT_FILTER_GRAD_WINDOW_BYTES;
@@ -101,19 +117,7 @@ function heapView(backend: Backend, t: TensorInfo): Float32Array {
  * weights it does not touch into NaN (it meets a zero of the padded `dy`).
  */
 export function conv2dBackpropFilterWasm(args: KernelFillArgs): tf.TensorInfo {
-  const { inputs, attrs } = args;
-  const backend = args.backend as Backend;
-  const x = inputs['x'] as TensorInfo;
-  const dy = inputs['dy'] as TensorInfo;
-  const filterShape = attrs['filterShape'] as number[];
-  const info = convInfoOf(x.shape, filterShape, attrs);
-  const [n, h, w, ci] = x.shape as [number, number, number, number];
-  const [kh, kw, , co] = filterShape as [number, number, number, number];
-  const [, oh, ow] = dy.shape as [number, number, number, number];
-  const sH = info.strideHeight;
-  const sW = info.strideWidth;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { backend, x, dy, n, h, w, ci, kh, kw, co, oh, ow, sH, sW, pt, pl } = filterGradArgs(args);
   if (x.dtype !== 'float32' || dy.dtype !== 'float32' || n * oh * ow * ci * co === 0) return conv2dBackpropFilterAsConvWasm(args);
 
   const temps: TensorInfo[] = [];
@@ -239,19 +243,7 @@ function copyRange(backend: Backend, src: TensorInfo, offset: number, shape: num
  * per filter tap, a third to a half of its matrix-product speed.
  */
 export function conv2dBackpropFilterAsConvWasm(args: KernelFillArgs): tf.TensorInfo {
-  const { inputs, attrs } = args;
-  const backend = args.backend as Backend;
-  const x = inputs['x'] as TensorInfo;
-  const dy = inputs['dy'] as TensorInfo;
-  const filterShape = attrs['filterShape'] as number[];
-  const info = convInfoOf(x.shape, filterShape, attrs);
-  const [n, h, w, ci] = x.shape as [number, number, number, number];
-  const [kh, kw, , co] = filterShape as [number, number, number, number];
-  const [, oh, ow] = dy.shape as [number, number, number, number];
-  const sH = info.strideHeight;
-  const sW = info.strideWidth;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { backend, x, dy, n, h, w, ci, kh, kw, co, oh, ow, sH, sW, pt, pl } = filterGradArgs(args);
 
   if (kh === 1 && kw === 1 && sH === 1 && sW === 1 && pt === 0 && pl === 0 && oh === h && ow === w) {
     const x3 = reshape(backend, x, [1, n * h * w, ci]);
