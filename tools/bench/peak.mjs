@@ -20,13 +20,11 @@
 // Run with `npm run bench:peak` (builds the package first), or by hand:
 //   npx nx run @tumorcast/nn:build --outputStyle=static
 //   node tools/bench/peak.mjs            (BENCH_REPS=<n> sets the repetitions, default 5)
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { coreCount, loadAverage, reportBench, root } from './report.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const reps = Number(process.env.BENCH_REPS || 5);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`BENCH_REPS must be a positive integer, got '${process.env.BENCH_REPS}'`);
 
@@ -110,14 +108,10 @@ async function child(threads) {
   process.stdout.write(`${JSON.stringify({ threads: wasmThreadsInUse(), results })}\n`);
 }
 
-function load() {
-  return os.loadavg().map((v) => v.toFixed(2)).join(' ');
-}
-
 async function driver() {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const cores = coreCount();
   const counts = [1, 2];
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   console.error(`cores ${cores}; thread counts ${counts.join(', ')}; load average (1, 5, 15 min) ${loadBefore}`);
   const tfjs = {};
   for (const n of counts) {
@@ -150,7 +144,6 @@ async function driver() {
     torchVersion = info.torch;
     torch[n] = info.results;
   }
-  const loadAfter = load();
   const ms = (list, name, op, key = 'ms') => list?.find((q) => q.name === name && q.op === op)?.[key];
   const gflops = (f, t) => (t === undefined ? '-' : +(f / t / 1e6).toFixed(1));
   const rows = [];
@@ -168,26 +161,7 @@ async function driver() {
       rows.push(row);
     }
   }
-  console.table(rows);
-  console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after; ${cores} cores; ${os.cpus()[0]?.model ?? 'unknown CPU'}`);
-  fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
-  fs.writeFileSync(
-    path.join(root, 'bench-results/peak.json'),
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        cores,
-        cpu: os.cpus()[0]?.model,
-        loadAverage: { before: loadBefore, after: loadAfter },
-        torch: torchVersion,
-        timing: `fastest of ${reps} runs after one warm-up, on both sides (wall clock; the cpu columns: process CPU time of the 1-thread runs); each wasm thread count in its own process`,
-        rows,
-      },
-      null,
-      2,
-    ),
-  );
-  console.log('wrote bench-results/peak.json');
+  reportBench('peak', rows, { loadBefore, cores, torchVersion, timing: `fastest of ${reps} runs after one warm-up, on both sides (wall clock; the cpu columns: process CPU time of the 1-thread runs); each wasm thread count in its own process` });
 }
 
 function round(v) {

@@ -11,13 +11,11 @@
 // Run with `npm run bench:threads` (builds the packages first), or by hand:
 //   npx nx run-many -t build -p @tumorcast/unet @tumorcast/regressor --outputStyle=static
 //   node tools/bench/threads.mjs            (BENCH_REPS=<n> sets the repetitions, default 5)
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { coreCount, loadAverage, reportBench, root } from './report.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const reps = Number(process.env.BENCH_REPS || 5);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`BENCH_REPS must be a positive integer, got '${process.env.BENCH_REPS}'`);
 
@@ -130,14 +128,10 @@ function torchKwargs(kind, c) {
   return { ...common, pool: c.pool, regression: c.head === 'regression' };
 }
 
-function load() {
-  return os.loadavg().map((v) => v.toFixed(2)).join(' ');
-}
-
 async function driver() {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const cores = coreCount();
   const counts = [...new Set([1, 2, Math.min(cores, 8)])].filter((n) => n <= Math.max(cores, 2));
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   console.error(`cores ${cores}; thread counts ${counts.join(', ')}; load average (1, 5, 15 min) ${loadBefore}`);
   const tfjs = {};
   let configs;
@@ -173,7 +167,6 @@ async function driver() {
     torchVersion = info.torch;
     torch[n] = info.results;
   }
-  const loadAfter = load();
   const ms = (list, c, mode) => list?.find((q) => q.name === c && q.mode === mode)?.ms;
   const rows = [];
   for (const c of CASES) {
@@ -191,26 +184,7 @@ async function driver() {
       rows.push(row);
     }
   }
-  console.table(rows);
-  console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after; ${cores} cores; ${os.cpus()[0]?.model ?? 'unknown CPU'}`);
-  fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
-  fs.writeFileSync(
-    path.join(root, 'bench-results/threads.json'),
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        cores,
-        cpu: os.cpus()[0]?.model,
-        loadAverage: { before: loadBefore, after: loadAfter },
-        torch: torchVersion,
-        timing: `fastest of ${reps} runs after one warm-up, on both sides; each thread count in its own process`,
-        rows,
-      },
-      null,
-      2,
-    ),
-  );
-  console.log('wrote bench-results/threads.json');
+  reportBench('threads', rows, { loadBefore, cores, torchVersion, timing: `fastest of ${reps} runs after one warm-up, on both sides; each thread count in its own process` });
 }
 
 function round(v) {
