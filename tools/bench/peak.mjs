@@ -20,10 +20,8 @@
 // Run with `npm run bench:peak` (builds the package first), or by hand:
 //   npx nx run @tumorcast/nn:build --outputStyle=static
 //   node tools/bench/peak.mjs            (BENCH_REPS=<n> sets the repetitions, default 5)
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { coreCount, loadAverage, reportBench, root } from './report.mjs';
+import { coreCount, loadAverage, reportBench, runBench, runTorch, runWasmChild } from './report.mjs';
 
 const reps = Number(process.env.BENCH_REPS || 5);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`BENCH_REPS must be a positive integer, got '${process.env.BENCH_REPS}'`);
@@ -47,11 +45,7 @@ function flops(c) {
   return 2 * c.batch * out * out * 9 * c.ci * c.co;
 }
 
-if (process.argv[2] === '--child') {
-  await child(Number(process.argv[3]));
-} else {
-  await driver();
-}
+await runBench(child, driver);
 
 /** Times every case on wasm with `threads` threads; prints one JSON line. */
 async function child(threads) {
@@ -115,35 +109,11 @@ async function driver() {
   console.error(`cores ${cores}; thread counts ${counts.join(', ')}; load average (1, 5, 15 min) ${loadBefore}`);
   const tfjs = {};
   for (const n of counts) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(n)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TUMORCAST_WASM_THREADS: '' },
-      maxBuffer: 1 << 24,
-    });
-    if (r.status !== 0) throw new Error(`the tfjs run with ${n} threads failed (exit ${r.status}); is @tumorcast/nn built? see the header of this file`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop());
-    if (out.threads !== n) console.error(`asked for ${n} wasm threads, got ${out.threads}`);
+    const out = runWasmChild(fileURLToPath(import.meta.url), n, 'is @tumorcast/nn built? see the header of this file');
     tfjs[n] = out.results;
     console.error(`tfjs wasm, ${out.threads} thread(s) done`);
   }
-  const torch = {};
-  let torchVersion = null;
-  for (const n of counts) {
-    const py = spawnSync('/usr/bin/python3', [path.join(root, 'tools/bench/peak_reference.py'), JSON.stringify(CASES)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, BENCH_TORCH_THREADS: String(n), BENCH_REPS: String(reps) },
-      maxBuffer: 1 << 24,
-    });
-    if (py.status !== 0) {
-      console.error('PyTorch reference unavailable (/usr/bin/python3 with torch): its columns are omitted');
-      break;
-    }
-    const info = JSON.parse(py.stdout.trim().split('\n').pop());
-    torchVersion = info.torch;
-    torch[n] = info.results;
-  }
+  const { torch, torchVersion } = runTorch('tools/bench/peak_reference.py', CASES, counts, { BENCH_REPS: String(reps) });
   const ms = (list, name, op, key = 'ms') => list?.find((q) => q.name === name && q.op === op)?.[key];
   const gflops = (f, t) => (t === undefined ? '-' : +(f / t / 1e6).toFixed(1));
   const rows = [];

@@ -11,10 +11,8 @@
 // Run with `npm run bench:threads` (builds the packages first), or by hand:
 //   npx nx run-many -t build -p @tumorcast/unet @tumorcast/regressor --outputStyle=static
 //   node tools/bench/threads.mjs            (BENCH_REPS=<n> sets the repetitions, default 5)
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { coreCount, loadAverage, reportBench, root } from './report.mjs';
+import { coreCount, loadAverage, reportBench, runBench, runTorch, runWasmChild } from './report.mjs';
 
 const reps = Number(process.env.BENCH_REPS || 5);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`BENCH_REPS must be a positive integer, got '${process.env.BENCH_REPS}'`);
@@ -24,11 +22,7 @@ const CASES = [
   { name: 'regressor small 64x64 b4', kind: 'regressor', preset: 'small', batch: 4, modes: ['forward', 'input_grad'] },
 ];
 
-if (process.argv[2] === '--child') {
-  await child(Number(process.argv[3]));
-} else {
-  await driver();
-}
+await runBench(child, driver);
 
 /** Times every case on wasm with `threads` threads; prints one JSON line. */
 async function child(threads) {
@@ -136,37 +130,13 @@ async function driver() {
   const tfjs = {};
   let configs;
   for (const n of counts) {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(n)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TUMORCAST_WASM_THREADS: '' },
-      maxBuffer: 1 << 24,
-    });
-    if (r.status !== 0) throw new Error(`the tfjs run with ${n} threads failed (exit ${r.status}); are the packages built? see the header of this file`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop());
-    if (out.threads !== n) console.error(`asked for ${n} wasm threads, got ${out.threads}`);
+    const out = runWasmChild(fileURLToPath(import.meta.url), n, 'are the packages built? see the header of this file');
     tfjs[n] = out.results;
     configs = out.configs;
     console.error(`tfjs wasm, ${out.threads} thread(s): ${out.results.map((q) => `${q.name} ${q.mode} ${q.ms.toFixed(0)} ms`).join('; ')}`);
   }
   const torchCases = CASES.map((c) => ({ name: c.name, kind: c.kind, kwargs: torchKwargs(c.kind, configs[c.name]), batch: c.batch, modes: c.modes, reps }));
-  const torch = {};
-  let torchVersion = null;
-  for (const n of counts) {
-    const py = spawnSync('/usr/bin/python3', [path.join(root, 'tools/networks/bench_reference.py'), JSON.stringify(torchCases)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, BENCH_TORCH_THREADS: String(n) },
-      maxBuffer: 1 << 24,
-    });
-    if (py.status !== 0) {
-      console.error('PyTorch reference unavailable (/usr/bin/python3 with torch): its columns are omitted');
-      break;
-    }
-    const info = JSON.parse(py.stdout.trim().split('\n').pop());
-    torchVersion = info.torch;
-    torch[n] = info.results;
-  }
+  const { torch, torchVersion } = runTorch('tools/networks/bench_reference.py', torchCases, counts);
   const ms = (list, c, mode) => list?.find((q) => q.name === c && q.mode === mode)?.ms;
   const rows = [];
   for (const c of CASES) {
