@@ -7,7 +7,7 @@ import { Rng } from '@tumorcast/random';
 import { initBackend } from './init.js';
 import { conv2dBackpropFilterAsConvWasm, registerWasmKernelFills, WASM_KERNEL_FILLS } from './wasm-kernels.js';
 
-/** PyTorch weight gradients (tools/nn/make_conv_grad_fixture.py): torch.nn.grad.conv2d_weight in float64. */
+/** PyTorch gradients (tools/nn/make_conv_grad_fixture.py): torch.nn.grad.conv2d_weight and conv2d_input in float64. */
 interface ConvGradCase {
   name: string;
   xShape: [number, number, number, number];
@@ -18,6 +18,10 @@ interface ConvGradCase {
   x: number[];
   dy: number[];
   dw: number[];
+  /** The filter, [kh, kw, ci, co], for the input gradient. */
+  w: number[];
+  /** Input gradient of `w` and `dy`, NHWC. */
+  dx: number[];
 }
 const convGradFixture = JSON.parse(
   fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/conv-grad.json'), 'utf8'),
@@ -82,6 +86,21 @@ function filterGrad(c: ConvGradCase): { dw: Float32Array; shape: number[] } {
   return out;
 }
 
+function inputGrad(c: ConvGradCase): { dx: Float32Array; shape: number[] } {
+  const w = tf.tensor4d(c.w, c.filterShape);
+  const dy = tf.tensor4d(c.dy, c.dyShape);
+  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+    strides: c.strides,
+    pad: c.pad,
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+    inputShape: c.xShape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const out = { dx: dx.dataSync() as Float32Array, shape: dx.shape };
+  tf.dispose([w, dy, dx]);
+  return out;
+}
+
 /** Bytes of one filter offset's window over `rows` output rows of one image (the fill's unit of work). */
 function windowBytes(c: ConvGradCase, rows: number): number {
   const [, kw, ci] = c.filterShape;
@@ -139,6 +158,26 @@ describe('wasm Conv2DBackpropFilter fill matches PyTorch', () => {
     expect(() => registerWasmKernelFills({ filterGradWindowBytes: Number.NaN })).toThrow(/'filterGradWindowBytes'/);
     registerWasmKernelFills();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropFilter);
+  });
+});
+
+describe('wasm Conv2DBackpropInput fill matches PyTorch', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+    await tf.setBackend('wasm');
+    registerWasmKernelFills();
+  });
+
+  it.each(convGradFixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropInput);
+    inputGrad(c); // warm-up: tfjs allocates its own bookkeeping on first use
+    const before = tf.memory();
+    const got = inputGrad(c);
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
+    expect(got.shape).toEqual(c.xShape);
+    // float32 sums of at most a few hundred products against float64: max error relative to the largest entry.
+    expect(relErr(got.dx, Float32Array.from(c.dx))).toBeLessThan(1e-5);
   });
 });
 

@@ -279,12 +279,123 @@ export function conv2dBackpropFilterAsConvWasm(args: KernelFillArgs): tf.TensorI
   return out;
 }
 
+/** One axis of one stride phase of the input gradient (see {@link conv2dBackpropInputByPhase}). */
+interface PhaseAxis {
+  /** First filter tap of the phase (taps `first`, `first + stride`, ...). */
+  first: number;
+  /** Number of taps. */
+  taps: number;
+  /** Input-gradient pixels of the phase along this axis. */
+  size: number;
+  /** Leading `dy` pixels skipped (a pad larger than the kernel). */
+  skip: number;
+  /** Zero padding before and after `dy` for the stride-1 convolution. */
+  before: number;
+  after: number;
+}
+
+/** Phase `r` of one axis: input pixels `s*a + r` read `dy[a + q - m]` with tap `first + s*m`. */
+function phaseAxis(r: number, s: number, k: number, pad: number, size: number, dySize: number): PhaseAxis {
+  const first = (((r + pad) % s) + s) % s;
+  const taps = Math.max(0, Math.ceil((k - first) / s));
+  const count = Math.max(0, Math.ceil((size - r) / s));
+  const q = Math.floor((r + pad) / s);
+  const lead = taps - 1 - q; // dy pixels of zeros before output 0 reads dy[0]
+  const skip = Math.max(0, -lead);
+  const before = Math.max(0, lead);
+  const after = Math.max(0, count + taps - 1 - before - (dySize - skip));
+  return { first, taps, size: count, skip, before, after };
+}
+
 /**
- * `Conv2DBackpropInput` (the input gradient of conv2d) for wasm as a
- * convolution: `dy` with zeros inserted between pixels (for strides > 1) and
- * padded, convolved with the spatially flipped filter whose in/out channels
- * are swapped. The wasm backend's own kernel is a naive loop; this one runs
- * in XNNPACK and halves a U-Net training step.
+ * `Conv2DBackpropInput` for strides > 1 by stride phase (the sub-pixel form
+ * of a transposed convolution): the input-gradient pixels
+ * `dx[n, sH*i + ry, sW*j + rx, :]` are a stride-1 convolution of `dy` (no
+ * zeros inserted) with the filter taps of that phase, flipped and with in/out
+ * channels swapped. Each phase is one XNNPACK convolution, and one pass in
+ * JavaScript interleaves them; zero insertion would spend `sH*sW - 1` of
+ * every `sH*sW` multiply-adds on zeros.
+ */
+function conv2dBackpropInputByPhase(
+  backend: Backend, dy: TensorInfo, filter: TensorInfo,
+  n: number, h: number, w: number, ci: number, kh: number, kw: number, co: number,
+  sH: number, sW: number, padTop: number, padLeft: number,
+): TensorInfo {
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  const rows = Array.from({ length: sH }, (_, r) => phaseAxis(r, sH, kh, padTop, h, oh));
+  const cols = Array.from({ length: sW }, (_, r) => phaseAxis(r, sW, kw, padLeft, w, ow));
+  const phases: { ry: number; rx: number; t: TensorInfo }[] = [];
+  const temps: TensorInfo[] = [];
+  try {
+    for (let ry = 0; ry < sH; ry++) {
+      const py = rows[ry] as PhaseAxis;
+      if (py.taps === 0 || py.size === 0 || py.skip >= oh) continue; // all zeros
+      for (let rx = 0; rx < sW; rx++) {
+        const px = cols[rx] as PhaseAxis;
+        if (px.taps === 0 || px.size === 0 || px.skip >= ow) continue;
+        // Sub-filter [taps_y, taps_x, co, ci]: flipped taps of this phase, channels swapped.
+        const sub = fillNew(backend, [py.taps, px.taps, co, ci], (dst) => {
+          const f = heapView(backend, filter);
+          let o = 0;
+          for (let jy = 0; jy < py.taps; jy++) {
+            const ky = py.first + sH * (py.taps - 1 - jy);
+            for (let jx = 0; jx < px.taps; jx++) {
+              const base = (ky * kw + px.first + sW * (px.taps - 1 - jx)) * ci * co;
+              for (let c2 = 0; c2 < co; c2++) {
+                for (let c1 = 0; c1 < ci; c1++) dst[o++] = f[base + c1 * co + c2] as number;
+              }
+            }
+          }
+        });
+        temps.push(sub);
+        let src = dy;
+        if (py.skip > 0 || px.skip > 0) {
+          src = slice(backend, dy, [0, py.skip, px.skip, 0], [n, oh - py.skip, ow - px.skip, co]);
+          temps.push(src);
+        }
+        const t = run('Conv2D', backend, { x: src, filter: sub }, {
+          strides: [1, 1],
+          pad: [[0, 0], [py.before, py.after], [px.before, px.after], [0, 0]],
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+        });
+        temps.push(t);
+        phases.push({ ry, rx, t });
+      }
+    }
+    return fillNew(backend, [n, h, w, ci], (dst) => {
+      if (phases.length < sH * sW) dst.fill(0);
+      for (const { ry, rx, t } of phases) {
+        const [, th, tw] = t.shape as [number, number, number, number];
+        const ny = (rows[ry] as PhaseAxis).size;
+        const nx = (cols[rx] as PhaseAxis).size;
+        const src = heapView(backend, t);
+        for (let b = 0; b < n; b++) {
+          for (let a = 0; a < ny; a++) {
+            const srow = ((b * th + a) * tw) * ci;
+            const drow = ((b * h + sH * a + ry) * w + rx) * ci;
+            for (let j = 0; j < nx; j++) {
+              const s0 = srow + j * ci;
+              const d0 = drow + j * sW * ci;
+              for (let c = 0; c < ci; c++) dst[d0 + c] = src[s0 + c] as number;
+            }
+          }
+        }
+      }
+    });
+  } finally {
+    free(backend, ...temps);
+  }
+}
+
+/**
+ * `Conv2DBackpropInput` (the input gradient of conv2d) for wasm as
+ * convolutions that run in XNNPACK (the wasm backend's own kernel is a naive
+ * loop; this halves a U-Net training step). Stride 1: `dy`, padded, convolved
+ * with the spatially flipped filter whose in/out channels are swapped.
+ * Strides > 1: one such convolution per stride phase with that phase's taps,
+ * interleaved. Non-float32 tensors take the zero-insertion form, and pads
+ * it cannot express the backend's own kernel.
  */
 export function conv2dBackpropInputWasm(args: KernelFillArgs): tf.TensorInfo {
   const { inputs, attrs } = args;
@@ -298,6 +409,9 @@ export function conv2dBackpropInputWasm(args: KernelFillArgs): tf.TensorInfo {
   const [, oh, ow] = dy.shape as [number, number, number, number];
   const sH = info.strideHeight;
   const sW = info.strideWidth;
+  if ((sH > 1 || sW > 1) && dy.dtype === 'float32' && filter.dtype === 'float32' && oh > 0 && ow > 0) {
+    return conv2dBackpropInputByPhase(backend, dy, filter, n, h, w, ci, kh, kw, co, sH, sW, info.padInfo.top, info.padInfo.left);
+  }
 
   // Zero-insertion: [n, oh, 1, ow, 1, co] padded to [n, oh, sH, ow, sW, co].
   let dyd: TensorInfo;
