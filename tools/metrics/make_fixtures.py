@@ -21,7 +21,9 @@ References:
 
 The optional real BraTS slices beside the repository (see docs/development.md)
 are read in place and never copied: only the expected metric values (and
-the paths, relative to that folder) are stored (brats.json). The same cases
+the paths, relative to that folder) are stored (brats.json; `--brats` writes
+only that file); distance maps there are described by statistics, not by
+values at pixels. The same cases
 are computed on a small slice set made up here and committed
 (test/fixtures/slices/, slices.json), so that the tests run without the
 sample; `--slices` writes only that set. Non-finite numbers are stored
@@ -340,8 +342,10 @@ def load(rel, root=BRATS):
     return np.asarray(img.get_fdata(), dtype=np.float64), [float(z) for z in img.header.get_zooms()[:2]]
 
 
-def slice_cases(root, tr, labels, specs, edt_specs, ssim_pairs, volume_slices):
-    """Metric values on slices in the BraTS slice layout under `root`; `tr(i, mod)` names a training file."""
+def slice_cases(root, tr, labels, specs, edt_specs, ssim_pairs, volume_slices, keep_values=True):
+    """Metric values on slices in the BraTS slice layout under `root`; `tr(i, mod)` names a training file.
+    Without `keep_values` (the real sample) the distance maps are described by statistics
+    only (sum, max, sum of squares, a position-weighted sum), never by values at pixels."""
     out = {'labels': [], 'pairs': [], 'edt': [], 'ssim': [], 'volume': None}
     for f in labels:
         rel = os.path.relpath(f, root)
@@ -364,9 +368,15 @@ def slice_cases(root, tr, labels, specs, edt_specs, ssim_pairs, volume_slices):
         idx = sample_rng.choice(m.size, 400, replace=False)
         fg = np.flatnonzero(m)
         idx = np.concatenate([idx, sample_rng.choice(fg, min(400, fg.size), replace=False)])
-        out['edt'].append({'name': name, 'file': f, 'threshold': t, 'spacing': list(spacing),
-                           'sum': float(e.sum()), 'max': float(e.max()),
-                           'indices': [int(i) for i in idx], 'values': [float(e.flat[i]) for i in idx]})
+        case = {'name': name, 'file': f, 'threshold': t, 'spacing': list(spacing),
+                'sum': float(e.sum()), 'max': float(e.max())}
+        if keep_values:
+            case.update({'indices': [int(i) for i in idx], 'values': [float(e.flat[i]) for i in idx]})
+        else:
+            # weights 1 + (31 i) mod 101 on the flat (x-major) index i: a transposed map changes the sum
+            w = 1 + (31 * np.arange(e.size)) % 101
+            case.update({'sumSquares': float((e * e).sum()), 'weightedSum': float((w * e.reshape(-1)).sum())})
+        out['edt'].append(case)
     mods = ['t1c', 't1n', 't2f', 't2w']
     for i, j in ssim_pairs:
         x = np.stack([load(tr(i, m), root)[0] for m in mods])
@@ -408,7 +418,7 @@ def brats_cases():
     ]
     edt_specs = [('brain 24', tr(24, 't2f'), 0.0, (1.0, 1.0)),
                  ('flair>0.2 27, spacing (0.6, 1.4)', tr(27, 't2f'), 0.2, (0.6, 1.4))]
-    return slice_cases(BRATS, tr, labels, specs, edt_specs, [(20, 21), (25, 28)], list(range(20, 31)))
+    return slice_cases(BRATS, tr, labels, specs, edt_specs, [(20, 21), (25, 28)], list(range(20, 31)), keep_values=False)
 
 
 # ---------------------------------------------------------------- committed synthetic slices
@@ -476,6 +486,9 @@ if __name__ == '__main__':
     meta = {'generator': 'tools/metrics/make_fixtures.py',
             'numpy': np.__version__, 'scipy': __import__('scipy').__version__,
             'skimage': __import__('skimage').__version__, 'nibabel': nib.__version__}
+    if '--brats' in sys.argv:  # only brats.json (the BraTS sample must be there)
+        write('brats.json', {'meta': meta, **brats_cases()})
+        sys.exit(0)
     write('slices.json', {'meta': meta, **synthetic_slices()})
     if '--slices' not in sys.argv:  # everything else; the BraTS sample must be there
         write('edt.json', {'meta': meta, 'cases': edt_cases()})

@@ -3,7 +3,8 @@
 nibabel (the reference).
 
 Run with Debian's python (nibabel 5, numpy):   /usr/bin/python3 tools/nifti/make_fixtures.py
-(`--slices` writes only slices/, slices.json and slices-8.f32: no BraTS sample needed.)
+(`--slices` writes only slices/, slices.json and slices-8.f32: no BraTS sample needed;
+`--sample` only sample.json, from the BraTS sample.)
 Then, after `npx nx run @tumorcast/nifti:build`:
     node tools/nifti/write_with_ts.mjs            # files written by writeNifti
     /usr/bin/python3 tools/nifti/make_fixtures.py --check-ts   # nibabel reads them back
@@ -12,17 +13,19 @@ Outputs, for @tumorcast/dataset (libs/dataset/test/fixtures/):
   sample.json        every file of the optional real BraTS slices beside the repository
                      (docs/development.md) as nibabel reads it
                      (shape, dataobj dtype, affine, zooms, sha256 of the float64
-                     values in x-fastest order, sum, nonzero count, a few voxels),
-                     tumour burdens, and one sample area-resized to 64x64.
-  sample-64.f32      that resized sample: 4 x 64 x 64 float32 (little endian),
-                     channel-major, row = j, column = i; then 64 x 64 label (float32 0/1).
+                     values in x-fastest order, sum, nonzero count, min, max),
+                     tumour burdens, and statistics of one sample area-resized to
+                     64x64 (per channel and for the label, row = j, column = i:
+                     sum, sum of squares, a position-weighted sum, nonzero count).
+                     No voxel of the sample is stored in the repository.
   slices/            a tiny data set in the BraTS slice layout written by nibabel (made up
                      here, so the tests run without the BraTS sample): training/
                      with seg files (one slice uncompressed, one without tumour),
                      validation/ with labels in test_labels/; 22 x 26 slices.
   slices.json        what nibabel reads from each of its files (as sample.json),
                      the numpy tumour burdens, and one sample padded to 32 and
-                     area-resized to 8 (slices-8.f32, laid out as sample-64.f32).
+                     area-resized to 8 (slices-8.f32: 4 x 8 x 8 float32, little endian,
+                     channel-major, row = j, column = i; then the 8 x 8 label).
   brats-case/        a tiny 3-D BraTS case; brats-case.json: what converting it
                      into slices must give (numpy percentiles and normalisation).
 and for @tumorcast/nifti (libs/nifti/test/fixtures/):
@@ -79,18 +82,22 @@ def describe(path):
     return img, arr
 
 
+def resized_stats(v):
+    """Sum, sum of squares and a position-weighted sum (weights 1 + (31 i) mod 101,
+    i the row-major index, row = j): a transposed or shifted layout changes the last."""
+    w = 1 + (31 * np.arange(v.size)) % 101
+    return {'sum': float(v.sum()), 'sumSquares': float((v * v).sum()), 'weightedSum': float((w * v).sum()),
+            'nonzero': int(np.count_nonzero(v))}
+
+
 def sample_fixtures():
     out = {'root': '../shared/data/brats-sample', 'files': {}, 'burden': {}}
-    rng = np.random.default_rng(0)
-    picks = None
     for dirpath, _, files in sorted(os.walk(SAMPLE)):
         for f in sorted(files):
             p = os.path.join(dirpath, f)
             rel = os.path.relpath(p, SAMPLE)
             img, arr = describe(p)
             a64 = arr.astype('<f8')
-            if picks is None:
-                picks = sorted(rng.choice(arr.size, 16, replace=False).tolist())
             fl = a64.reshape(-1, order='F')
             out['files'][rel] = {
                 'shape': list(arr.shape),
@@ -102,7 +109,6 @@ def sample_fixtures():
                 'nonzero': int(np.count_nonzero(fl)),
                 'min': float(fl.min()),
                 'max': float(fl.max()),
-                'picks': {str(i): float(fl[i]) for i in picks},
             }
     # tumour burden: count(seg > 0) / count(t2f != 0)
     for split in ['training', 'validation', 'testing']:
@@ -141,10 +147,9 @@ def sample_fixtures():
         if m == 'seg':
             r = (r >= 0.5).astype(np.float64)
         chans.append(r.T.astype('<f4'))
-    with open(os.path.join(DFIX, 'sample-64.f32'), 'wb') as fh:
-        for c in chans:
-            fh.write(c.tobytes(order='C'))
-    out['resized64'] = {'sample': f'training/{sid}', 'file': 'sample-64.f32', 'size': 64, 'from': 256}
+    # Statistics, not the pixels: the repository keeps no image data of the sample.
+    out['resized64'] = {'sample': f'training/{sid}', 'size': 64, 'from': 256,
+                        'channels': [resized_stats(c.astype(np.float64).reshape(-1)) for c in chans]}
     with open(os.path.join(DFIX, 'sample.json'), 'w') as fh:
         json.dump(out, fh, indent=1)
 
@@ -614,6 +619,9 @@ if __name__ == '__main__':
     os.makedirs(DFIX, exist_ok=True)
     if '--check-ts' in sys.argv:
         check_ts()
+    elif '--sample' in sys.argv:
+        sample_fixtures()
+        print('wrote', os.path.join(DFIX, 'sample.json'))
     elif '--slices' in sys.argv:
         slices_fixture()
         print('wrote', SLICES)

@@ -29,8 +29,12 @@ interface DataSet {
   validation: string[];
   /** Native slice shape [x, y]. */
   shape: [number, number];
-  /** The resized reference: which slice, the options, the float32 file. */
-  resized: { id: string; size: number; resize: number; file: string };
+  /**
+   * The resized reference: which slice, the options, and either the float32
+   * file of its pixels (made-up data) or statistics of them (the real sample,
+   * whose pixels the repository does not hold).
+   */
+  resized: { id: string; size: number; resize: number; file?: string; stats?: ResizedStats[] };
   batchSize: number;
 }
 
@@ -53,9 +57,49 @@ const BRATS: DataSet = {
   firstFiles: { t2f: 'brats_train_00004000_t2f_20_w.nii.gz', seg: 'brats_train_00004000_seg_20_w.nii.gz' },
   validation: Array.from({ length: 6 }, (_, i) => `00002000_${25 + i}`),
   shape: [240, 240],
-  resized: { id: '00004000_25', size: 256, resize: 64, file: 'sample-64.f32' },
+  resized: { id: '00004000_25', size: 256, resize: 64, stats: fixtureJson<{ resized64: { channels: ResizedStats[] } }>('sample.json').resized64.channels },
   batchSize: 4,
 };
+
+/** Statistics of one resized channel (tools/nifti/make_fixtures.py `resized_stats`). */
+interface ResizedStats { sum: number; sumSquares: number; weightedSum: number; nonzero: number }
+
+/**
+ * A resized slice against its reference: pixel by pixel (tolerance 1e-7,
+ * labels exact), or through each channel's sum, sum of squares and
+ * position-weighted sum (relative tolerance 1e-6: float32 sums) and nonzero
+ * count, where a transposed or shifted layout changes the weighted sum.
+ */
+function expectResizedLike(image: Float32Array, label: Uint8Array, r: DataSet['resized']): void {
+  const n = r.resize * r.resize;
+  expect(image).toHaveLength(4 * n);
+  if (r.file) {
+    const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
+    expect(ref).toHaveLength(5 * n);
+    let maxDiff = 0;
+    for (let i = 0; i < image.length; i++) maxDiff = Math.max(maxDiff, Math.abs(image[i]! - ref[i]!));
+    expect(maxDiff).toBeLessThanOrEqual(1e-7);
+    expect(Array.from(label)).toEqual(Array.from(ref.subarray(4 * n)));
+    return;
+  }
+  const planes = [0, 1, 2, 3].map((c) => image.subarray(c * n, (c + 1) * n) as ArrayLike<number>).concat([label]);
+  planes.forEach((v, c) => {
+    const want = r.stats![c]!;
+    let sum = 0, sumSquares = 0, weightedSum = 0, nonzero = 0;
+    for (let i = 0; i < n; i++) {
+      const x = v[i]!;
+      sum += x;
+      sumSquares += x * x;
+      weightedSum += (1 + ((31 * i) % 101)) * x;
+      if (x !== 0) nonzero++;
+    }
+    const close = (got: number, expected: number) => expect(Math.abs(got - expected)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(expected)));
+    close(sum, want.sum);
+    close(sumSquares, want.sumSquares);
+    close(weightedSum, want.weightedSum);
+    expect(nonzero).toBe(want.nonzero);
+  });
+}
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tumorcast-dataset-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -192,18 +236,11 @@ function datasetTests(ds: DataSet): void {
       }
     });
 
-    it(`pads to ${ds.resized.size} and resizes to ${ds.resized.resize} like numpy block means (tolerance 1e-7, labels exact)`, async () => {
+    it(`pads to ${ds.resized.size} and resizes to ${ds.resized.resize} like numpy block means (pixels within 1e-7 and exact labels, or the sample's statistics within 1e-6)`, async () => {
       const r = ds.resized;
       const info = (await listSamples(ds.root)).find((x) => x.id === r.id) as SliceSampleInfo;
       const s = await loadSample(info, { size: r.size, resize: r.resize });
-      const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
-      const n = r.resize * r.resize;
-      expect(ref).toHaveLength(5 * n);
-      expect(s.image).toHaveLength(4 * n);
-      let maxDiff = 0;
-      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.image[i]! - ref[i]!));
-      expect(maxDiff).toBeLessThanOrEqual(1e-7);
-      expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
+      expectResizedLike(s.image, s.label as Uint8Array, r);
     });
 
     it('readSampleFiles decodes once; sampleFromFiles builds both sizes from it (the numpy block means, and the native slice)', async () => {
@@ -212,12 +249,7 @@ function datasetTests(ds: DataSet): void {
       const files = await readSampleFiles(info);
       expect(files.label).toBeDefined();
       const s = sampleFromFiles(files, { size: r.size, resize: r.resize });
-      const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, r.file))).buffer);
-      const n = r.resize * r.resize;
-      let maxDiff = 0;
-      for (let i = 0; i < s.image.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.image[i]! - ref[i]!));
-      expect(maxDiff).toBeLessThanOrEqual(1e-7);
-      expect(Array.from(s.label as Uint8Array)).toEqual(Array.from(ref.subarray(4 * n)));
+      expectResizedLike(s.image, s.label as Uint8Array, r);
       const native = sampleFromFiles(files, { size: null, layout: 'hwc' });
       expect([native.width, native.height]).toEqual([W, H]);
       expect(native.burden).toBe(sample.burden[`training/${info.id}`]?.burden);
