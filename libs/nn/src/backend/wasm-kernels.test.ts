@@ -101,6 +101,16 @@ function inputGrad(c: ConvGradCase): { dx: Float32Array; shape: number[] } {
   return out;
 }
 
+/** `fn()` after a warm-up call (tfjs allocates its own bookkeeping on first use), checking it leaves no tensor or byte behind. */
+function leakFree<T>(fn: () => T): T {
+  fn();
+  const before = tf.memory();
+  const got = fn();
+  expect(tf.memory().numTensors).toBe(before.numTensors);
+  expect(tf.memory().numBytes).toBe(before.numBytes);
+  return got;
+}
+
 /** Bytes of one filter offset's window over `rows` output rows of one image (the fill's unit of work). */
 function windowBytes(c: ConvGradCase, rows: number): number {
   const [, kw, ci] = c.filterShape;
@@ -133,11 +143,7 @@ describe('wasm Conv2DBackpropFilter fill matches PyTorch', () => {
     it.each(convGradFixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       registerWasmKernelFills({ filterGradWindowBytes: budget(c) });
       expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropFilter);
-      filterGrad(c); // warm-up: tfjs allocates its own bookkeeping on first use
-      const before = tf.memory();
-      const got = filterGrad(c);
-      expect(tf.memory().numTensors).toBe(before.numTensors);
-      expect(tf.memory().numBytes).toBe(before.numBytes);
+      const got = leakFree(() => filterGrad(c));
       expect(got.shape).toEqual(c.filterShape);
       // float32 sums of up to ~1000 products against float64: max error relative to the largest entry.
       expect(relErr(got.dw, Float32Array.from(c.dw))).toBeLessThan(1e-5);
@@ -170,11 +176,7 @@ describe('wasm Conv2DBackpropInput fill matches PyTorch', () => {
 
   it.each(convGradFixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(WASM_KERNEL_FILLS.Conv2DBackpropInput);
-    inputGrad(c); // warm-up: tfjs allocates its own bookkeeping on first use
-    const before = tf.memory();
-    const got = inputGrad(c);
-    expect(tf.memory().numTensors).toBe(before.numTensors);
-    expect(tf.memory().numBytes).toBe(before.numBytes);
+    const got = leakFree(() => inputGrad(c));
     expect(got.shape).toEqual(c.xShape);
     // float32 sums of at most a few hundred products against float64: max error relative to the largest entry.
     expect(relErr(got.dx, Float32Array.from(c.dx))).toBeLessThan(1e-5);
