@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { syncReadsAvailable } from '@tumorcast/nn';
 import type { ResolvedUNetConfig, UNet } from '@tumorcast/unet';
 import { OnnxRuntimeUnavailableError } from './errors.js';
 import { unetToOnnx } from './unet-graph.js';
@@ -134,11 +135,6 @@ function checkOptions(o: OnnxDenoiserOptions): Required<OnnxDenoiserOptions> {
   const runtimeModule = o.runtimeModule ?? 'onnxruntime-node';
   if (typeof runtimeModule !== 'string' || !runtimeModule) throw new TypeError(`'options.runtimeModule' passed to 'createOnnxDenoiser' must be a module name, got ${String(o.runtimeModule)}`);
   return { threads, callTimeoutMs, runtimeModule };
-}
-
-/** Whether tensors on the current backend can be read synchronously: not on webgpu without an OffscreenCanvas (Node). */
-function syncReadsAvailable(): boolean {
-  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
 }
 
 /** Checks a call's inputs as `UNet.apply` does, naming the argument. */
