@@ -2,10 +2,30 @@ import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, signalExitCode, writeFileAtomic, writeFileAtomicSync } from './index.js';
+import { CliError, ExitCode, describeFsError, readTextFileChecked, removeStaleTempFiles, runMain, sha256File, signalExitCode, writeFileAtomic, writeFileAtomicSync } from './index.js';
 import { deadPid, scratchRoot, thrown } from './test-utils/scratch.js';
 
 const { fresh } = scratchRoot('tc-cli-files-');
+
+describe('sha256File', () => {
+  const scratch = scratchRoot('tumorcast-sha-');
+  it('matches the FIPS 180-2 vectors and sha256sum across its 1 MiB reads', () => {
+    const dir = scratch.fresh();
+    const abc = path.join(dir, 'abc');
+    fs.writeFileSync(abc, 'abc');
+    expect(sha256File(abc)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    const empty = path.join(dir, 'empty');
+    fs.writeFileSync(empty, '');
+    expect(sha256File(empty)).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    // 2.5 MiB: three reads, the last partial; the reference is coreutils' sha256sum
+    const big = path.join(dir, 'big');
+    fs.writeFileSync(big, Buffer.from(Array.from({ length: 2.5 * 2 ** 20 }, (_, i) => (i * 31 + (i >> 12)) & 255)));
+    const sum = spawnSync('sha256sum', [big], { encoding: 'utf8' });
+    expect(sum.status).toBe(0);
+    expect(sha256File(big)).toBe(sum.stdout.split(' ')[0]);
+    expect(() => sha256File(path.join(dir, 'missing'))).toThrow(/ENOENT/);
+  });
+});
 
 describe('readTextFileChecked', () => {
   it('reads a file, dropping a byte-order mark; exactly maxBytes is allowed', () => {

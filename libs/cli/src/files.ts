@@ -10,6 +10,7 @@
  * (`nifti`'s `saveNifti`, `nn`'s `saveSafetensors`, `phantom`, `growth-ode`)
  * take their atomic writes from here.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, ERRNO_WORDS, ExitCode } from './errors.js';
@@ -250,4 +251,26 @@ export function readTextFileChecked(file: string, options: ReadTextFileOptions =
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The SHA-256 of a file's bytes, hex, read 1 MiB at a time (checkpoints may
+ * be hundreds of MB).
+ *
+ * @param file - the file.
+ */
+export function sha256File(file: string): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }

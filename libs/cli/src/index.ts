@@ -3,7 +3,7 @@
  * @tumorcast/cli — plumbing shared by the tumorcast command-line apps.
  */
 export { CliError, ExitCode, runMain, describeFsError, signalExitCode } from './errors.js';
-export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor, removeStaleTempFiles, readTextFileChecked } from './files.js';
+export { writeFileAtomic, writeFileAtomicSync, appendLine, tempPathFor, removeStaleTempFiles, readTextFileChecked, sha256File } from './files.js';
 export type { ReadTextFileOptions, WriteFileAtomicOptions } from './files.js';
 export { lockFolder, readLockInfo, lockHolderAlive, FolderLockedError } from './lock.js';
 export type { FolderLock, LockFolderOptions, LockInfo } from './lock.js';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodePng, writeFileAtomicSync } from '@tumorcast/cli';
+import { encodePng, sha256File, writeFileAtomicSync } from '@tumorcast/cli';
 import { CohortError, DatasetError, formatCohortProblem, loadSample, readCohort } from '@tumorcast/dataset';
 import type { Cohort, CohortPatient, CohortSlice } from '@tumorcast/dataset';
 import { TooFewPointsError, fitPatient, plotGrowth, predictScenarios, splitSeries, twoPhaseRtModel, TWO_PHASE_SHORT_SERIES } from '@tumorcast/growth-ode';
@@ -209,9 +209,6 @@ function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
-function fileHash(f: string): string {
-  return createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-}
 
 /** Everything that determines a patient's result. */
 function patientProvenance(plan: PatientPlan, common: unknown): string {
@@ -219,7 +216,7 @@ function patientProvenance(plan: PatientPlan, common: unknown): string {
   return hashOf({
     common,
     patient: { id: p.id, rt: [p.rtStartDay, p.rtEndDay], split: p.split, followupDay: plan.followup, fixed: p.fixed ?? null, scans: p.scans.map((s) => [s.day, s.size]) },
-    slices: plan.pairs.map((pr) => [pr.key, ...[pr.baseline.info!, pr.followup.info!].flatMap((i) => [...Object.values(i.files), i.label ?? ''].map(fileHash))]),
+    slices: plan.pairs.map((pr) => [pr.key, ...[pr.baseline.info!, pr.followup.info!].flatMap((i) => [...Object.values(i.files).map(sha256File), i.label ? sha256File(i.label) : ''])]),
   });
 }
 

@@ -27,7 +27,8 @@ export {
 export type { DifferenceView } from './outputs.js';
 export { renderReport, reportSlice, sliceFlags, growthFigure, tumourBox, trajectoryFigure, guidanceTargets, UNCHANGED_MAX_DIFFERENCE } from './report.js';
 export type { ReportSlice, ReportInput, ReportSliceInput, GrowthFigureOptions, BurdenTrajectory, SliceBurdens } from './report.js';
-export { sha256File, modelsProvenance, targetsProvenance, sampleHashes, provenanceDifferences, sliceDifferences } from './provenance.js';
+export { sha256File } from '@tumorcast/cli';
+export { modelsProvenance, targetsProvenance, sampleHashes, provenanceDifferences, sliceDifferences } from './provenance.js';
 export type { RunProvenance, SliceInputs } from './provenance.js';
 export {
   RUN_RECORD_FORMAT, RUN_OUTPUTS, readRunRecord, saveRunRecord, readSliceResult, finishedSlices, inspectFolder, mismatchError, clearResults, removeStaleTemps,

@@ -5,8 +5,8 @@
  * source, and per slice the content of its input files (and real follow-up)
  * and its relative change.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { sha256File } from '@tumorcast/cli';
 import type { SliceSampleInfo } from '@tumorcast/dataset';
 import { PipelineInputError, apiOptionName } from './errors.js';
 import type { OptionNamer } from './errors.js';
@@ -38,26 +38,6 @@ export interface SliceInputs {
   relativeChange: number;
 }
 
-/**
- * sha256 of a file's content, hex.
- *
- * @param file - the file.
- */
-export function sha256File(file: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 /** sha256 of a file the caller named with option `option` (`what` it is); a missing or unreadable one is an input error naming both. */
 function hashNamed(file: string, what: string, option: string): string {

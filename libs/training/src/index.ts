@@ -36,7 +36,7 @@ export {
 } from './checkpoint.js';
 export type { TrainState, LatestIntactCheckpoint } from './checkpoint.js';
 export { resolveResume, prepareResultsDir } from './resume.js';
-export { loadInitWeights, fileSha256, isTorchFile, INIT_WEIGHTS_KEY } from './init-weights.js';
+export { loadInitWeights, isTorchFile, INIT_WEIGHTS_KEY } from './init-weights.js';
 export type { InitWeightsInfo, InitWeightsTarget } from './init-weights.js';
 export type { PrepareResultsDirOptions } from './resume.js';
 export {

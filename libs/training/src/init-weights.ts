@@ -7,9 +7,8 @@
  * match the run's network: every parameter's shape, and, where its metadata
  * records them, the network config, the diffusion process and the data range.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { CliError, ExitCode } from '@tumorcast/cli';
+import { CliError, ExitCode, sha256File } from '@tumorcast/cli';
 import { WeightsMismatchError } from '@tumorcast/nn';
 import type { Module } from '@tumorcast/nn';
 import { DATA_RANGE_KEY, dataRangeFromMetadata } from '@tumorcast/diffusion';
@@ -38,18 +37,6 @@ export interface InitWeightsInfo {
 /** Whether `file` is read as a PyTorch `torch.save` file (by extension, as `ParamStore.loadWeights` decides). */
 export function isTorchFile(file: string): boolean {
   return /\.(pt|pth|ckpt|bin)$/i.test(file);
-}
-
-/**
- * The SHA-256 of a file's bytes, hex, read in a stream (checkpoints may be
- * hundreds of MB).
- *
- * @param file - the file.
- */
-export async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 const flag = '--init-weights';
@@ -172,5 +159,5 @@ export async function loadInitWeights(file: string, net: Module, target: InitWei
       throw new CliError(`${flag} ${file}: it was trained with data_range '${range}' but this run has '${runRange}'; set data_range: '${range}' (--data-range '${range}') to fine-tune it`, ExitCode.usage);
     }
   }
-  return { file, sha256: await fileSha256(file) };
+  return { file, sha256: sha256File(file) };
 }
