@@ -12,8 +12,8 @@ export type {
   OutputWeights,
   ValueAndGradient,
 } from './regressor.js';
-export { regressorTrainingLoss } from './loss.js';
-export type { RegressorModel, RegressorTrainingLoss, RegressorTrainingLossOptions } from './loss.js';
+export { adversarialPerturbation, regressorTrainingLoss } from './loss.js';
+export type { AdversarialPerturbationOptions, RegressorModel, RegressorTrainingLoss, RegressorTrainingLossOptions } from './loss.js';
 export { REGRESSOR_PRESETS, REGRESSOR_HEADS, resolveRegressorConfig, regressorConfigFromMetadata } from './config.js';
 export type { RegressorConfig, ResolvedRegressorConfig, RegressorPresetName, RegressorPool, RegressorHead } from './config.js';
 
