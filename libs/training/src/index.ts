@@ -27,7 +27,7 @@ export type { SegmenterTrainingOptions, ResolvedSegmenterTrainingOptions } from 
 export { validateCheckpoint, VALIDATE_DEFAULTS } from './validate.js';
 export type { ValidateOptions, ValidateResult } from './validate.js';
 export { runTraining, MEMORY_COLUMNS, meanOverSlices, drawNoise, noisedTensors, noisedValidationMean } from './train-skeleton.js';
-export type { TrainHooks, StepLoss, MeanOverSlicesOptions, NoiseDraws, NoisedValidationOptions } from './train-skeleton.js';
+export type { TrainHooks, StepLoss, PreparedStepLoss, MeanOverSlicesOptions, NoiseDraws, NoisedValidationOptions } from './train-skeleton.js';
 export { trainLoop, prepareLog, scalarValue, scalarValueAsync } from './loop.js';
 export type { TrainLoopOptions, TrainLoopResult, StopSignal } from './loop.js';
 export {

@@ -49,7 +49,7 @@ describe('options', () => {
     });
     expect(resolveRegressorTrainingOptions({ dataDir: ['d'] })).toMatchObject({
       regressorWidth: 32, regressorDepth: 4, regressorAttentionResolutions: [32, 16, 8], regressorNumHeadChannels: 64,
-      regressorHead: 'regression', regressorUseCheckpoint: false, maxTimestep: 0,
+      regressorHead: 'regression', regressorUseCheckpoint: false, maxTimestep: 0, adversarialEpsilon: 0, adversarialSteps: 1,
     });
     expect(resolveSegmenterTrainingOptions({ dataDir: ['d'] })).toMatchObject({ baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, diceWeight: 1, bceWeight: 1 });
   });
@@ -74,6 +74,10 @@ describe('options', () => {
       [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], dataRange: '0,1' as never }), "dataRange must be '[-1,1]' or '[0,1]', got '0,1'"],
       [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], dropout: 2 }), 'dropout must be <= 1, got 2'],
       [() => resolveRegressorTrainingOptions({ dataDir: ['d'], regressorHead: 'linear' as never }), "regressorHead must be 'regression' or 'classifier', got 'linear'"],
+      [() => resolveRegressorTrainingOptions({ dataDir: ['d'], adversarialEpsilon: -1 }), 'adversarialEpsilon must be >= 0, got -1'],
+      [() => resolveRegressorTrainingOptions({ dataDir: ['d'], adversarialEpsilon: Number.NaN }), 'adversarialEpsilon must be a finite number, got null'],
+      [() => resolveRegressorTrainingOptions({ dataDir: ['d'], adversarialSteps: 0 }), 'adversarialSteps must be >= 1, got 0'],
+      [() => resolveRegressorTrainingOptions({ dataDir: ['d'], adversarialSteps: 1.5 }), 'adversarialSteps must be an integer, got 1.5'],
       [() => resolveSegmenterTrainingOptions({ dataDir: ['d'], baseChannels: 16 }), 'baseChannels must be >= 32, got 16'],
       [() => validateCheckpoint({ checkpoint: '', dataDir: [data] }), 'checkpoint must be a modelNNNNNN.safetensors path, got ""'],
       [() => validateCheckpoint({ checkpoint: 'm.safetensors', dataDir: [data], timestepsPerSlice: 0 }), 'timestepsPerSlice must be >= 1, got 0'],

@@ -55,7 +55,7 @@ interface Calls {
   resumed: string[];
 }
 
-function hooks(calls: Calls, o: { ema?: number; nanAt?: number } = {}): TrainHooks<MeanNet> {
+function hooks(calls: Calls, o: { ema?: number; nanAt?: number; held?: tf.Tensor[] } = {}): TrainHooks<MeanNet> {
   return {
     kind: 'meannet',
     title: 'mean net',
@@ -68,13 +68,18 @@ function hooks(calls: Calls, o: { ema?: number; nanAt?: number } = {}): TrainHoo
     objective: (net, b, rng, step) => {
       calls.steps.push(step);
       calls.draws.push(rng.uniform());
-      return (metrics) => {
+      // with `held`: a tensor prepared before the loss (as an adversarial perturbation is), which the loss reads
+      const offset = o.held ? tf.scalar(0) : undefined;
+      if (offset) o.held!.push(offset);
+      const loss = (metrics: Record<string, number | tf.Scalar>) => {
         metrics['extra'] = 10 + step;
         const s = Math.sqrt(b.images.length / b.ids.length / 4);
-        const pred = net.predict(tf.tensor4d(b.images, [b.ids.length, s, s, 4]));
+        const images = tf.tensor4d(b.images, [b.ids.length, s, s, 4]);
+        const pred = net.predict(offset ? (tf.add(images, offset) as tf.Tensor4D) : images);
         const loss = tf.mean(tf.square(tf.sub(pred, tf.tensor1d(b.burden)))) as tf.Scalar;
         return step === o.nanAt ? (tf.mul(loss, Number.NaN) as tf.Scalar) : loss;
       };
+      return offset ? { loss, held: [offset] } : loss;
     },
     evaluate: async () => (calls.evaluated++, { val_score: 0.5 }),
     metadata: (net) => ({ 'test.meannet.config': JSON.stringify(net.config), 'test.extra': 'x' }),
@@ -130,6 +135,29 @@ describe('runTraining', () => {
     expect(calls.resumed).toEqual([checkpointFiles(dir, 2).model]);
     expect(calls.steps).toEqual([2, 3]);
     expect(log).toContain(`resumed from ${checkpointFiles(dir, 2).model} at step 2`);
+  });
+
+  it('disposes the tensors a prepared objective holds after each step, and logs what a plain objective would', async () => {
+    const held: tf.Tensor[] = [];
+    const before = tf.memory().numTensors;
+    const r = await runTraining(config(path.join(tmp, 'held'), () => undefined), hooks(newCalls(), { held }));
+    expect(r.stepsDone).toBe(3);
+    expect(held).toHaveLength(3);
+    expect(held.map((t) => t.isDisposed)).toEqual([true, true, true]);
+    expect(tf.memory().numTensors).toBe(before);
+    // adding a held zero changes nothing: the same losses as the plain objective's run
+    await runTraining(config(path.join(tmp, 'held-plain'), () => undefined), hooks(newCalls()));
+    const lossCol = (dir: string) => fs.readFileSync(path.join(tmp, dir, 'log.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]);
+    expect(lossCol('held')).toEqual(lossCol('held-plain'));
+  });
+
+  it('frees the held tensors when the step fails', async () => {
+    const held: tf.Tensor[] = [];
+    const before = tf.memory().numTensors;
+    await expect(runTraining(config(path.join(tmp, 'held-nan'), () => undefined), hooks(newCalls(), { nanAt: 1, held }))).rejects.toThrow(/NaN at step 2/);
+    expect(held.length).toBeGreaterThanOrEqual(2);
+    expect(held.every((t) => t.isDisposed)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('stops on a non-finite loss naming the step and the fix, freeing the network', async () => {

@@ -36,6 +36,18 @@ import type { DataRange } from '@tumorcast/diffusion';
  */
 export type StepLoss = (metrics: Record<string, number | tf.Scalar>) => tf.Scalar;
 
+/**
+ * A {@link StepLoss} with tensors prepared outside the optimiser's gradient
+ * tape (e.g. an adversarial perturbation, which needs its own gradient), that
+ * {@link runTraining} disposes after the step.
+ */
+export interface PreparedStepLoss {
+  /** The step's loss. */
+  loss: StepLoss;
+  /** Tensors the loss reads; disposed after the update. */
+  held: tf.Tensor[];
+}
+
 /** A training command's network and objective, plugged into {@link runTraining}. */
 export interface TrainHooks<N extends Module> {
   /** The command: the progress label, the checkpoints' `tumorcast.kind`, and the name of each step's random stream. */
@@ -67,9 +79,11 @@ export interface TrainHooks<N extends Module> {
   /**
    * Prepares step `step` on `batch`: draws what the objective needs
    * (timesteps, noise) from `rng`, which continues the step's stream after the
-   * slice indices, and returns the loss.
+   * slice indices, and returns the loss, or the loss with tensors it prepared
+   * outside the optimiser's tape ({@link PreparedStepLoss}, freed after the
+   * step). Called inside the step's peak-memory measurement.
    */
-  objective(net: N, batch: SliceBatch, rng: Rng, step: number): StepLoss;
+  objective(net: N, batch: SliceBatch, rng: Rng, step: number): StepLoss | PreparedStepLoss;
   /**
    * Validation metrics (e.g. `val_mse`) on the validation slices, every `eval_interval` steps.
    * @defaultValue no validation
@@ -139,12 +153,18 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
       step: async (step) => {
         const rng = new Rng(c.seed, `${hooks.kind}-step-${step}`);
         const idx = Array.from({ length: c.batchSize }, () => rng.int(train.size));
-        const lossOf = hooks.objective(net, await train.batch(idx), rng, step);
+        const batch = await train.batch(idx);
         const recorded: Record<string, number | tf.Scalar> = {};
         const { result: lossTensor, peakBytes } = trackPeakMemory(() => {
-          const l = opt.minimizeScalar(() => lossOf(recorded), vars);
-          ema?.update(vars);
-          return l;
+          const prepared = hooks.objective(net, batch, rng, step);
+          const { loss: lossOf, held } = typeof prepared === 'function' ? { loss: prepared, held: [] } : prepared;
+          try {
+            const l = opt.minimizeScalar(() => lossOf(recorded), vars);
+            ema?.update(vars);
+            return l;
+          } finally {
+            tf.dispose(held);
+          }
         });
         // Read after the update, asynchronously: the webgpu backend in Node has no synchronous reads.
         const metrics: Record<string, number> = {};
