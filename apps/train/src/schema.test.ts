@@ -5,9 +5,10 @@
  * tests do not derive from the schema).
  */
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '@tumorcast/cli';
+import { parseArgs, resolveConfig } from '@tumorcast/cli';
 import {
   DIFFUSION_PROCESS_DEFAULTS, DIFFUSION_TRAINING_DEFAULTS, REGRESSOR_TRAINING_DEFAULTS, SEGMENTER_TRAINING_DEFAULTS, TRAINING_DEFAULTS, VALIDATE_DEFAULTS,
+  resolveRegressorTrainingOptions,
 } from '@tumorcast/training';
 import { camelKeys } from './cli.js';
 import { DIFFUSION_SCHEMA, REGRESSOR_SCHEMA, SEGMENTER_SCHEMA, VALIDATE_SCHEMA } from './schema.js';
@@ -27,6 +28,16 @@ describe('training schemas and the library options', () => {
     const camel = defaulted.map((k) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
     expect(camel.sort()).toEqual(Object.keys(defaults).sort());
     for (const k of camel) expect([k, resolved[k]]).toEqual([k, (defaults as Record<string, unknown>)[k]]);
+  });
+
+  it('--adversarial-epsilon and --adversarial-steps reach the regressor options; bad values are refused naming the key', () => {
+    const regressor = (argv: string[]) => camelKeys(resolveConfig(REGRESSOR_SCHEMA, { preset: { data_dir: 'x' }, flags: parseArgs(argv).flags }));
+    const o = resolveRegressorTrainingOptions(regressor(['--adversarial-epsilon', '0.75', '--adversarial-steps', '3']));
+    expect([o.adversarialEpsilon, o.adversarialSteps]).toEqual([0.75, 3]);
+    expect(resolveRegressorTrainingOptions(regressor(['--adversarial-epsilon=1e-1'])).adversarialEpsilon).toBeCloseTo(0.1, 12);
+    expect(() => regressor(['--adversarial-epsilon', '-1'])).toThrow(/'adversarial_epsilon'.*-1/);
+    expect(() => regressor(['--adversarial-steps', '0'])).toThrow(/'adversarial_steps'.*0/);
+    expect(() => regressor(['--adversarial-steps', '1.5'])).toThrow(/'adversarial_steps' must be an integer/);
   });
 
   it('camelKeys renames snake_case keys and keeps the values', () => {

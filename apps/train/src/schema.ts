@@ -87,6 +87,13 @@ export const REGRESSOR_SCHEMA = defineConfigSchema({
     default: false,
   },
   max_timestep: { type: 'integer', description: 'draw training timesteps uniformly in [0, max_timestep) (0: all of [0, T), as the paper); guidance only queries t < its noise level', default: 0, min: 0 },
+  adversarial_epsilon: {
+    type: 'number',
+    description: 'adversarial training (0: off, as the paper): L2 radius per image, in the network\'s data units, of the worst-case perturbation of x_t the regressor learns on; makes guidance change the tumour, not imperceptible details (each step costs about adversarial_steps + 1 plain steps)',
+    default: 0,
+    min: 0,
+  },
+  adversarial_steps: { type: 'integer', description: 'projected gradient steps of the adversarial perturbation', default: 1, min: 1 },
 });
 
 /** `tumorcast-train segmenter` keys. */

@@ -256,6 +256,26 @@ describe('bad configs and commands', () => {
   });
 });
 
+describe('tumorcast-train regressor --adversarial-epsilon', () => {
+  it('trains on perturbed x_t: the first step\'s loss is above that of the same run without the flag', async () => {
+    const common = ['--image-size', '32', '--regressor-width', '32', '--regressor-depth', '1', '--regressor-channel-mult', '1,2',
+      '--regressor-attention-resolutions', '16', '--regressor-num-head-channels', '32', '--batch-size', '2', '--max-slices', '2',
+      '--diffusion-steps', '100', '--save-interval', '0', '--iterations', '1', '--seed', '5'];
+    const firstLoss = async (dir: string, extra: string[]): Promise<number> => {
+      expect(await trainCli(args('regressor', path.join(tmp, dir), [...common, ...extra]), quiet)).toBe(0);
+      const rows = fs.readFileSync(path.join(tmp, dir, 'log.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      return Number(rows[1]![rows[0]!.indexOf('loss')]);
+    };
+    const plain = await firstLoss('adv-off', []);
+    // same weights, slices, timesteps and noise: only the perturbation differs, and it raises the squared error
+    const adversarial = await firstLoss('adv-on', ['--adversarial-epsilon', '1', '--adversarial-steps', '2']);
+    expect(Number.isFinite(plain)).toBe(true);
+    expect(adversarial).toBeGreaterThan(plain);
+    const cfg = JSON.parse(fs.readFileSync(path.join(tmp, 'adv-on', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect([cfg['adversarial_epsilon'], cfg['adversarial_steps']]).toEqual([1, 2]);
+  });
+});
+
 describe('tumorcast-train prepare', () => {
   it('turns 3-D BraTS volumes into tumour-bearing slice folders', async () => {
     const { saveNifti } = await import('@tumorcast/nifti/node');
