@@ -2,7 +2,7 @@
  * The diffusion process object: guided-diffusion's `GaussianDiffusion` /
  * `SpacedDiffusion` arrays in float64.
  */
-import { namedBetaSchedule, type ScheduleName } from './schedule.js';
+import { checkedNamedBetas, type ScheduleName } from './schedule.js';
 import { spaceTimesteps } from './respace.js';
 
 /** How the reverse-process variance is obtained when the model does not learn it. */
@@ -14,7 +14,9 @@ export const DIFFUSION_CONFIG_KEY = 'tumorcast.diffusion';
 /** Options of {@link createDiffusion}. */
 export interface DiffusionOptions {
   /**
-   * The number of diffusion steps T of the trained process.
+   * The number of diffusion steps T of the trained process (integer >= 2;
+   * >= 20 with the linear schedule, whose largest beta `0.02·1000/T` must
+   * not exceed 1).
    * @defaultValue 1000
    */
   steps?: number;
@@ -159,6 +161,9 @@ type DiffusionArrays = Pick<Diffusion,
  * ```
  *
  * @param options - see {@link DiffusionOptions}.
+ * @throws RangeError for an invalid option, naming it; in particular a linear
+ *   schedule with fewer than 20 steps (its betas would exceed 1 and the
+ *   arrays would hold NaN).
  */
 export function createDiffusion(options: DiffusionOptions = {}): Diffusion {
   const fn = 'createDiffusion';
@@ -178,7 +183,7 @@ export function createDiffusion(options: DiffusionOptions = {}): Diffusion {
   if (fixedVariance !== 'large' && fixedVariance !== 'small') {
     throw new RangeError(`'fixedVariance' passed to '${fn}' must be 'large' or 'small', got ${String(fixedVariance)}`);
   }
-  const baseBetas = namedBetaSchedule(schedule, steps);
+  const baseBetas = checkedNamedBetas(schedule, steps, fn);
   const respacing = options.timestepRespacing;
   const meta = { originalNumTimesteps: steps, schedule, learnSigma, fixedVariance };
   if (respacing === undefined || (typeof respacing === 'string' && respacing.trim() === '') ||

@@ -7,7 +7,7 @@
  */
 
 
-export { namedBetaSchedule, betasForAlphaBar } from './schedule.js';
+export { namedBetaSchedule, betasForAlphaBar, LINEAR_SCHEDULE_MIN_STEPS } from './schedule.js';
 export type { ScheduleName } from './schedule.js';
 export { spaceTimesteps } from './respace.js';
 export { createDiffusion, DIFFUSION_CONFIG_KEY } from './diffusion.js';
