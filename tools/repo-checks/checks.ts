@@ -107,6 +107,64 @@ export function metadataProblems(dir: string, pkg: PackageJson): string[] {
   return p;
 }
 
+/** `files` entries that the build writes (gitignored), so a fresh clone lacks them until it builds. */
+export const BUILD_OUTPUTS = ['dist'];
+
+/** A `files` glob (`*`, `**`, `?`) as a RegExp over package-relative posix paths. */
+export function filesGlobToRegExp(glob: string): RegExp {
+  let re = '';
+  const g = glob.replace(/^\.\//, '').replace(/\/$/, '');
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i]!;
+    if (c === '*' && g[i + 1] === '*') {
+      // `**/` matches zero or more folders; a trailing `**` anything below
+      if (g[i + 2] === '/') { re += '(?:.*/)?'; i += 2; } else { re += '.*'; i += 1; }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  // npm includes a matched folder with everything in it
+  return new RegExp(`^${re}(?:/.*)?$`);
+}
+
+function walkAll(base: string, rel = '', out: string[] = []): string[] {
+  for (const e of fs.readdirSync(path.join(base, rel), { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name === '.git') continue;
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    out.push(r);
+    if (e.isDirectory()) walkAll(base, r, out);
+  }
+  return out;
+}
+
+/**
+ * Every entry a package.json lists in `files` names something that exists in
+ * the package folder (a glob matches at least one path): npm silently packs
+ * nothing for a missing entry. Negations (`!…`) only exclude, and
+ * {@link BUILD_OUTPUTS} appear with a build, so neither is checked.
+ */
+export function listedFilesProblems(root: string, dir: string, pkg: PackageJson): string[] {
+  const files = Array.isArray(pkg.files) ? pkg.files : [];
+  const base = path.join(root, dir);
+  let all: string[] | undefined;
+  const p: string[] = [];
+  for (const entry of files) {
+    if (typeof entry !== 'string' || entry.trim() === '') {
+      p.push(`${dir}/package.json: "files" holds ${JSON.stringify(entry)}; each entry must be a path or glob`);
+      continue;
+    }
+    if (entry.startsWith('!') || BUILD_OUTPUTS.includes(entry.replace(/^\.\//, '').replace(/\/$/, ''))) continue;
+    if (/[*?]/.test(entry)) {
+      all ??= walkAll(base);
+      const re = filesGlobToRegExp(entry);
+      if (!all.some((f) => re.test(f))) p.push(`${dir}/package.json: "files" lists "${entry}", which matches nothing in ${dir}/; add the files or drop the entry`);
+    } else if (!fs.existsSync(path.join(base, entry))) {
+      p.push(`${dir}/package.json: "files" lists "${entry}", but ${dir}/${entry.replace(/^\.\//, '')} does not exist; add it or drop the entry`);
+    }
+  }
+  return p;
+}
+
 /**
  * Dependencies between workspace packages: each names a workspace package at
  * its current version exactly (nx release rewrites these pins on every bump),

@@ -5,11 +5,13 @@
 import { describe, it, expect } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  POSTPACK, PREPACK, REPO, declaredEdges, dependencyProblems, importedPackages, isShippedSource, listPackages,
-  mermaidEdges, metadataProblems, undeclaredImportProblems, type PackageJson, type WorkspacePackage,
+  POSTPACK, PREPACK, REPO, declaredEdges, dependencyProblems, filesGlobToRegExp, importedPackages, isShippedSource,
+  listPackages, listedFilesProblems, mermaidEdges, metadataProblems, undeclaredImportProblems, type PackageJson,
+  type WorkspacePackage,
 } from './checks.js';
 
 const root = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -102,6 +104,32 @@ describe('the checks themselves', () => {
     expect(isShippedSource('bench/x.mjs')).toBe(false);
   });
 
+  it('refuse "files" entries that name nothing, and skip negations and build outputs', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-checks-'));
+    try {
+      const dir = 'libs/demo';
+      fs.mkdirSync(path.join(tmp, dir, 'src/test-utils'), { recursive: true });
+      fs.mkdirSync(path.join(tmp, dir, 'docs'));
+      for (const f of ['src/index.ts', 'src/test-utils/x.ts', 'README.md', 'docs/plot.png']) fs.writeFileSync(path.join(tmp, dir, f), '');
+      const pkg = (files: unknown[]): PackageJson => ({ ...goodPackage(dir), files });
+      // no dist/ yet (unbuilt), no CHANGELOG.md
+      expect(listedFilesProblems(tmp, dir, pkg(['dist', 'src', '!src/**/*.test.ts', '!src/**/test-utils/**', 'README.md', 'docs/*.png', './src/']))).toEqual([]);
+      expect(listedFilesProblems(tmp, dir, pkg(['src', 'CHANGELOG.md', 'docs/*.svg', 'configs', '']))).toEqual([
+        'libs/demo/package.json: "files" lists "CHANGELOG.md", but libs/demo/CHANGELOG.md does not exist; add it or drop the entry',
+        'libs/demo/package.json: "files" lists "docs/*.svg", which matches nothing in libs/demo/; add the files or drop the entry',
+        'libs/demo/package.json: "files" lists "configs", but libs/demo/configs does not exist; add it or drop the entry',
+        'libs/demo/package.json: "files" holds ""; each entry must be a path or glob',
+      ]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    expect(filesGlobToRegExp('docs/*.png').test('docs/a.png')).toBe(true);
+    expect(filesGlobToRegExp('docs/*.png').test('docs/sub/a.png')).toBe(false);
+    expect(filesGlobToRegExp('src/**/*.ts').test('src/index.ts')).toBe(true);
+    expect(filesGlobToRegExp('src/**/*.ts').test('src/a/b/c.ts')).toBe(true);
+    expect(filesGlobToRegExp('models').test('models/x.safetensors')).toBe(true);
+  });
+
   it('read mermaid nodes and edges, including a --> b & c', () => {
     const md = '# x\n```mermaid\ngraph TD\n  a["@tumorcast/a"]\n  b["@tumorcast/b"]\n  c["@tumorcast/c"]\n  a --> b & c\n  b --> c %% note\n```\n';
     expect(mermaidEdges(md)).toEqual({
@@ -121,6 +149,10 @@ describe('workspace packages', () => {
     const problems = metadataProblems(dir, w.pkg);
     if (!fs.existsSync(path.join(root, dir, 'README.md'))) problems.push(`${dir}/README.md is missing`);
     expect(problems).toEqual([]);
+  });
+
+  it.each(packages.map((w) => [w.dir, w] as const))('%s has every file and folder its "files" lists (CHANGELOG.md among them)', (dir, w) => {
+    expect(listedFilesProblems(root, dir, w.pkg)).toEqual([]);
   });
 
   it('pin each other at the current versions; libraries never depend on apps', () => {
