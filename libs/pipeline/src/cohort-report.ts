@@ -191,10 +191,10 @@ const IMAGE_COLUMNS = ['mse', 'psnr', 'ssim', 'mseBrain', 'dice', 'hd95', 'areaE
 /** Per slice: patient, slice, days, relative change, the prediction's and the baseline's metrics, the map's, as CSV. */
 export function cohortSlicesCsv(patients: readonly CohortPatientResult[]): string {
   const thresholds = patients.flatMap((p) => p.slices)[0]?.scores.map.thresholds.map((t) => t.threshold) ?? [];
-  const head = ['patient', 'slice', 'kind', 'baseline_day', 'followup_day', 'relative_change', 'baseline_burden', 'target_burden', 'predicted_burden',
+  const head = ['patient', 'slice', 'kind', 'baseline_day', 'followup_day', 'relative_change', 'baseline_burden', 'baseline_burden_source', 'target_burden', 'predicted_burden',
     ...IMAGE_COLUMNS.map((c) => `pred_${c}`), ...IMAGE_COLUMNS.map((c) => `base_${c}`), 'map_brier', ...thresholds.flatMap((t) => [`map_dice@${t}`, `map_hd95@${t}`])];
   const rows = patients.flatMap((p) => p.slices.map((s) => [
-    p.id, s.key, s.kind, p.baselineDay, p.followupDay, s.relativeChange, s.burdens.baseline, s.burdens.target, s.burdens.predicted,
+    p.id, s.key, s.kind, p.baselineDay, p.followupDay, s.relativeChange, s.burdens.baseline, s.burdens.source, s.burdens.target, s.burdens.predicted,
     ...IMAGE_COLUMNS.map((c) => s.scores.predicted[c]), ...IMAGE_COLUMNS.map((c) => s.scores.baseline[c]), s.scores.map.brier,
     ...thresholds.flatMap((t) => { const r = s.scores.map.thresholds.find((x) => x.threshold === t); return [r?.dice, r?.hd95]; }),
   ]));

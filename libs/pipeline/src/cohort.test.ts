@@ -66,6 +66,10 @@ describe('runCohort', () => {
     for (const row of growth.slice(1, 4)) for (const c of [9, 10, 11]) expect(Number.isFinite(Number(row[c]))).toBe(true);
     const slices = csvRows(path.join(base.out, 'slices.csv'));
     expect(slices).toHaveLength(7);
+    // r0's source beside r0 (the phantom cohort's slices have labels, and the default takes their burden).
+    const source = slices[0]!.indexOf('baseline_burden_source');
+    expect(source).toBe(slices[0]!.indexOf('baseline_burden') + 1);
+    expect(new Set(slices.slice(1).map((r) => r[source]))).toEqual(new Set(['label']));
     const html = fs.readFileSync(path.join(base.out, 'cohort.html'), 'utf8');
     expect(html).toContain('Cohort table');
     expect(html).toContain('Model extrapolations');

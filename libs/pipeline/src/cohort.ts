@@ -337,7 +337,9 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings };
   const growthOptions = { replicates: o.replicates ?? 30, objective: o.objective ?? 'least-squares', bootstrapNoise: o.bootstrapNoise ?? 'symmetric', normalize: true, shortSeries: 'population', seed: settings.seed } as const;
   const scenarios = [...(o.scenarios ?? [])];
-  const common = { settings, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
+  // The label's r0 is what results from before settings.baselineBurden were made with: left out, they stay valid.
+  const { baselineBurden, ...otherSettings } = settings;
+  const common = { settings: baselineBurden === 'label' ? otherSettings : settings, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));
   fs.mkdirSync(o.out, { recursive: true });
   const resultFile = (id: string) => path.join(o.out, 'patients', CONTAINED(id), 'result.json');
@@ -476,7 +478,7 @@ async function runPatient(
     });
     sections.push(reportSlice({
       id: `${p.id} ${pr.key}`, width: slice.width, height: slice.height, baseline: slice.native, predicted: pred.followupNative, probability: pred.probabilityNative,
-      truth, baselineMask: pred.baselineMaskNative, baselineMaskSource: pred.baselineBurdenSource,
+      truth, baselineMask: pred.baselineMaskNative, baselineMaskSource: pred.baselineMaskSource,
       burdens: { baseline: pred.baselineBurden, target: pred.targetBurden, predicted: pred.predictedBurden },
       facts: {
         'baseline → follow-up day': `${fit.baselineDay} → ${fit.followupDay}`,
@@ -580,7 +582,7 @@ function writeSummaries(o: RunCohortOptions, cohort: Cohort, patients: CohortPat
     summary: [
       `cohort: ${cohort.file}`,
       `models: ${path.basename(o.models.diffusion)}, ${path.basename(o.models.regressor)}, ${o.models.segmenter ? path.basename(o.models.segmenter) : 'FLAIR segmenter'}`,
-      `guided DDIM: noise level L = ${settings.noiseLevel}, scale ${settings.scale}, respacing ${settings.respacing || 'none'}, seed ${settings.seed}, ${settings.samples} run(s) per probability map; growth: two-phase RT model, ${o.replicates ?? 30} bootstrap fits`,
+      `guided DDIM: noise level L = ${settings.noiseLevel}, scale ${settings.scale}, respacing ${settings.respacing || 'none'}, seed ${settings.seed}, ${settings.samples} run(s) per probability map, r0 from the ${settings.baselineBurden === 'regressor' ? "regressor's reading of the baseline" : 'label'}; growth: two-phase RT model, ${o.replicates ?? 30} bootstrap fits`,
     ],
     ...(cohort.synthetic ? { note: 'The cohort is synthetic (it says so in its file): the numbers show the pipeline working, not clinical performance.' } : {}),
     patients, skipped, pageOf: (id) => `patients/${CONTAINED(id)}/report.html`, ...(cohort.sizeUnit ? { sizeUnit: cohort.sizeUnit } : {}),

@@ -10,13 +10,13 @@
  */
 export { PipelineError, PipelineInputError, PipelineDataError, OutputFolderError, apiOptionName } from './errors.js';
 export type { PipelineErrorKind, OptionNamer } from './errors.js';
-export { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion, checkSettingsFit } from './settings.js';
+export { DEFAULT_SAMPLE_SETTINGS, BASELINE_BURDEN_SOURCES, samplingDiffusion, checkSettingsFit, checkBaselineBurden } from './settings.js';
 export type { SampleSettings } from './settings.js';
 export { segmenterOf } from './networks.js';
 export type { PredictionNetworks, DiffusionProcessConfig } from './networks.js';
 export { toNative, channelOf, PADDED_SIZE } from './geometry.js';
 export type { SliceImages } from './geometry.js';
-export { predictSlice } from './predict.js';
+export { predictSlice, regressorBaselineReading } from './predict.js';
 export type { PredictSliceOptions, SlicePrediction, SliceProgressCallback } from './predict.js';
 export type { ProbabilityMapRequest, ProbabilityMapRunner } from './parallel.js';
 export { scoreSlice, scoreImage, scoresToCsv, summarise } from './evaluate.js';

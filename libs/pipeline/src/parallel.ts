@@ -13,7 +13,7 @@ export interface ProbabilityMapRequest {
   imageSize: number;
   /** The baseline tumour mask at the networks' size, HW (0/1). */
   baselineMask: Float32Array;
-  /** Baseline burden r0. */
+  /** Baseline burden r0, as `predictSlice` resolved it (`settings.baselineBurden`): the runs use it as given. */
   baselineBurden: number;
   /** Relative change d. */
   relativeChange: number;

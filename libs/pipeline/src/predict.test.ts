@@ -7,8 +7,10 @@ import type { UNetConfig } from '@tumorcast/unet';
 import { loadModels } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { predictSlice } from './predict.js';
+import { predictSlice, regressorBaselineReading } from './predict.js';
 import { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion } from './settings.js';
+import { PipelineInputError } from './errors.js';
+import type { ProbabilityMapRequest } from './parallel.js';
 import type { SliceImages } from './geometry.js';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference, refTensor } from '../../../libs/regressor/test/authors-fork.js';
 
@@ -60,6 +62,60 @@ describe('predictSlice', () => {
     const p = await predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 2 }, onProgress: (what) => phases.add(what) });
     expect(phases).toEqual(new Set(['encode', 'decode', 'map encode', 'map decode', 'map']));
     expect(Array.from(p.probabilityModel).every((v) => v === 0 || v === 0.5 || v === 1)).toBe(true);
+  });
+
+  it("with baselineBurden 'regressor': r0 is the regressor's reading of the baseline at t = 0, the label still the baseline's mask, the map runs get the same r0", async () => {
+    const S = networks.imageSize;
+    // The reading computed here with the network's own forward pass (not the pipeline's helper).
+    const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+    const out = networks.regressor.apply(image, [0]);
+    const reading = (out.dataSync() as Float32Array)[0]!;
+    tf.dispose([image, out]);
+    // The fixture's regressor reads a positive burden, far from the label's 16 / 256: the test tells the two apart.
+    expect(reading).toBeGreaterThan(0);
+    expect(Math.abs(reading - slice.burden!)).toBeGreaterThan(0.01);
+
+    const requests: ProbabilityMapRequest[] = [];
+    const mapRunner = async (r: ProbabilityMapRequest) => {
+      requests.push(r);
+      return new Float32Array(S * S);
+    };
+    const n0 = tf.memory().numTensors;
+    const p = await predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 2, baselineBurden: 'regressor' }, mapRunner });
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(p.baselineBurdenSource).toBe('regressor');
+    expect(p.baselineMaskSource).toBe('label');
+    expect(p.baselineBurden).toBeCloseTo(reading, 5);
+    expect(p.targetBurden).toBeCloseTo(reading * 1.5, 5);
+    expect(p.baselineMaskNative).toBe(slice.nativeLabel);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.baselineBurden).toBe(p.baselineBurden);
+    expect(Array.from(requests[0]!.baselineMask)).toEqual(Array.from(slice.modelLabel!));
+    const again = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+    expect(await regressorBaselineReading(networks, again)).toBeCloseTo(reading, 5);
+    again.dispose();
+
+    // With the label (the default) r0 is the label's burden.
+    const q = await predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1 } });
+    expect(q.baselineBurdenSource).toBe('label');
+    expect(q.baselineBurden).toBe(slice.burden);
+  });
+
+  it("clamps a negative reading at 0, and refuses a baselineBurden other than 'label' or 'regressor'", async () => {
+    // A differentiable stand-in (the guidance takes its gradient) that always reads below 0.
+    const negative: PredictionNetworks = {
+      ...networks,
+      // The guidance takes any callable regressor; the networks' type names the class.
+      regressor: ((x: tf.Tensor4D) => tf.sub(tf.mul(tf.mean(x, [1, 2, 3]), 0.01), 0.2) as tf.Tensor1D) as unknown as PredictionNetworks['regressor'],
+    };
+    const p = await predictSlice(negative, slice, 0.5, { settings: { ...settings, samples: 1, baselineBurden: 'regressor' } });
+    expect(p.baselineBurden).toBe(0);
+    expect(p.targetBurden).toBe(0);
+    const bad = predictSlice(networks, slice, 0.5, { settings: { ...settings, baselineBurden: 'mask' as 'label' } });
+    await expect(bad).rejects.toThrow(PipelineInputError);
+    await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, baselineBurden: 'mask' as 'label' } }))
+      .rejects.toThrow(/'settings\.baselineBurden' passed to 'predictSlice' \("mask"\) must be 'label' or 'regressor'/);
+    await expect(regressorBaselineReading(networks, tf.zeros([2, 16, 16, 4]) as tf.Tensor4D)).rejects.toThrow(/'image' passed to 'regressorBaselineReading' must be one \[1, S, S, 4\] image, got shape \[2, 16, 16, 4\]/);
   });
 
   it('refuses a slice of another size than the networks\'', async () => {

@@ -6,11 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { backgroundValue, fromModelRange, toModelRange } from '@tumorcast/diffusion';
 import type { Diffusion } from '@tumorcast/diffusion';
-import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown } from '@tumorcast/guided-sampler';
+import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, regressorPredict } from '@tumorcast/guided-sampler';
 import type { GuidedSampleKnownOptions, Segmenter } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, samplingDiffusion } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import type { SliceImages } from './geometry.js';
 import { toNative } from './geometry.js';
@@ -22,7 +22,11 @@ export interface SlicePrediction {
   relativeChange: number;
   /** Baseline burden r0. */
   baselineBurden: number;
-  /** Where r0 came from: 'label' (the slice's segmentation) or the segmenter's name. */
+  /**
+   * Where r0 came from: 'label' (the slice's segmentation), the segmenter's
+   * name (a slice without a label), or 'regressor' (its reading of the
+   * baseline, `settings.baselineBurden`).
+   */
   baselineBurdenSource: string;
   /** r* = r0 (1 + d). */
   targetBurden: number;
@@ -42,6 +46,8 @@ export interface SlicePrediction {
   followupMaskNative: Uint8Array;
   /** Baseline tumour mask in the input's geometry (HW, 0/1): the label, or the segmenter's. */
   baselineMaskNative: Uint8Array;
+  /** Where the baseline mask came from: 'label', or the segmenter's name (whatever r0's source). */
+  baselineMaskSource: string;
 }
 
 /**
@@ -118,6 +124,29 @@ export function sliceSamplerOptions(
   };
 }
 
+/**
+ * The regressor's reading of an unchanged baseline: its burden prediction at
+ * t = 0, what it sees before any change (the r0 of
+ * `SampleSettings.baselineBurden` 'regressor', clamped at 0 there).
+ *
+ * @param networks - the networks (their regressor).
+ * @param image - the baseline `[1, S, S, 4]` in the networks' range (not disposed).
+ * @returns the reading, unclamped (a regressor may read slightly below 0).
+ * @throws RangeError when `image` is not one `[1, S, S, 4]` image.
+ */
+export async function regressorBaselineReading(networks: Pick<PredictionNetworks, 'regressor'>, image: tf.Tensor4D): Promise<number> {
+  if (!(image instanceof tf.Tensor) || image.rank !== 4 || image.shape[0] !== 1 || image.shape[3] !== 4) {
+    throw new RangeError(`'image' passed to 'regressorBaselineReading' must be one [1, S, S, 4] image, got shape [${image instanceof tf.Tensor ? image.shape.join(', ') : typeof image}]`);
+  }
+  const reading = tf.tidy(() => regressorPredict(networks.regressor, image, tf.tensor1d([0], 'float32')));
+  try {
+    // Read asynchronously: works on every backend, webgpu in Node included.
+    return (await reading.data())[0] as number;
+  } finally {
+    reading.dispose();
+  }
+}
+
 function brainCount(img: Float32Array, channels: number): number {
   let n = 0;
   for (let i = 3; i < img.length; i += channels) if ((img[i] as number) !== 0) n++;
@@ -131,7 +160,9 @@ function brainCount(img: Float32Array, channels: number): number {
  * sample itself, so one run costs no second pass), all brought back to the
  * slice's native geometry (see `toNative` and `SampleSettings.outputMode`).
  * r0 is the label's burden, or the segmenter's on the baseline when the
- * slice has no label.
+ * slice has no label; with `settings.baselineBurden` 'regressor' it is the
+ * regressor's reading of the baseline ({@link regressorBaselineReading},
+ * clamped at 0), the label (or segmented) mask still the baseline's mask.
  *
  * @example
  * ```ts
@@ -154,6 +185,7 @@ export async function predictSlice(
   networks: PredictionNetworks, slice: SliceImages, relativeChange: number, options: PredictSliceOptions = {},
 ): Promise<SlicePrediction> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...options.settings };
+  checkBaselineBurden(settings.baselineBurden, (o, v) => `'${o}' passed to 'predictSlice'${v === undefined ? '' : ` (${v})`}`);
   const diffusion = options.diffusion ?? samplingDiffusion(networks, settings);
   const onProgress = options.onProgress;
   const S = networks.imageSize;
@@ -182,7 +214,13 @@ export async function predictSlice(
     baselineBurden = t / Math.max(1, brainCount(slice.model, 4));
     source = seg.name;
   }
+  const maskSource = source;
   try {
+    if (settings.baselineBurden === 'regressor') {
+      // The target in the regressor's own scale: its bias on this baseline then cancels in r0 (1 + d).
+      baselineBurden = Math.max(0, await regressorBaselineReading(networks, image));
+      source = 'regressor';
+    }
     const common = sliceSamplerOptions(networks, diffusion, settings, image, baselineBurden, relativeChange);
     const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
     const followupTensor = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1));
@@ -248,6 +286,7 @@ export async function predictSlice(
     return {
       relativeChange, baselineBurden, baselineBurdenSource: source, targetBurden: guided.targetBurden[0] as number,
       predictedBurden, trajectory, followupModel, followupNative, probabilityModel, probabilityNative, followupMaskNative, baselineMaskNative,
+      baselineMaskSource: maskSource,
     };
   } finally {
     tf.dispose([image, baselineMaskModel]);

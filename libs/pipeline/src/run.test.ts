@@ -50,7 +50,8 @@ describe('runDataset', () => {
     for (const f of ['run.json', 'metrics.csv', 'metrics.json', 'report.html']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const record = JSON.parse(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')) as RunRecord;
     // Settings not given take their defaults, and are recorded.
-    expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual' });
+    expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual', baselineBurden: 'label' });
+    expect(r.baselineBurdenSource).toBe('label');
     expect(plans).toHaveLength(1);
     expect(plans[0]).toMatchObject({ slices: 1, encodeSteps: 6, mapRuns: 2 });
     const last = events[events.length - 1]!;
@@ -66,6 +67,16 @@ describe('runDataset', () => {
     const other = runDataset({ ...base, settings: { ...base.settings, seed: 1 } });
     await expect(other).rejects.toBeInstanceOf(OutputFolderError);
     await expect(runDataset({ ...base, settings: { ...base.settings, seed: 1 } })).rejects.toThrow(/'settings\.seed' \(0 there, 1 now\).*Rerun with 'overwrite' to replace them/);
+    await expect(runDataset({ ...base, settings: { ...base.settings, baselineBurden: 'regressor' } }))
+      .rejects.toThrow(/'settings\.baselineBurden' \("label" there, "regressor" now\)/);
+    // A folder recorded before the setting existed was made with the label's r0: it still resumes.
+    const file = path.join(base.out, 'run.json');
+    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+    delete (record.provenance.settings as Partial<RunRecord['settings']>).baselineBurden;
+    fs.writeFileSync(file, JSON.stringify(record));
+    lines.length = 0;
+    await runDataset({ ...base, log: (m) => lines.push(m) });
+    expect(lines).toContain('1 slice(s) already done, 0 to go');
   }, 300_000);
 
   it('checks the settings against the diffusion model before writing anything', async () => {
@@ -76,6 +87,9 @@ describe('runDataset', () => {
       .rejects.toThrow(/'settings\.noiseLevel' = 5000 is more than the 1000 timesteps of the diffusion model/);
     expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
     await expect(runDataset({ ...base, targets: { kind: 'nope' } as never })).rejects.toThrow(/'targets' passed to 'runDataset'/);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, baselineBurden: 'mask' as 'label' } }))
+      .rejects.toThrow(/'settings\.baselineBurden' = "mask" must be 'label' or 'regressor'/);
+    expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
   });
 
   it('reportFolder and evaluateRun work on the finished folder', async () => {

@@ -176,7 +176,8 @@ const KEEP_DECODED_BYTES = 256 * 1024 * 1024;
 
 /** The warning of a slice whose baseline burden is 0. */
 function emptyBaselineWarning(source: string, d: number): string {
-  return `the baseline burden r0 is 0 (${source === 'label' ? 'its label is empty' : `the ${source} segmenter found no tumour`}), so the target burden r0 (1 + d) is 0 `
+  const why = source === 'label' ? 'its label is empty' : source === 'regressor' ? 'the regressor reads no tumour on the baseline' : `the ${source} segmenter found no tumour`;
+  return `the baseline burden r0 is 0 (${why}), so the target burden r0 (1 + d) is 0 `
     + `whatever the relative change (d = ${d}): the prediction is guided towards no tumour at all`;
 }
 
@@ -575,7 +576,7 @@ export async function buildReport(out: string, record: RunRecord, results: reado
     const truth = record.truth ? await loadTruth(record.truth, r.id) : undefined;
     const section = reportSlice({
       id: r.id, width: w, height: h, baseline: slice.native, predicted, probability: prob, truth,
-      baselineMask: slice.nativeLabel, baselineMaskSource: r.baselineBurdenSource,
+      baselineMask: slice.nativeLabel, baselineMaskSource: 'label',
       burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden, segmented: r.segmentedBurden },
       trajectory: r.trajectoryTimesteps && r.trajectoryTargets ? { timesteps: r.trajectoryTimesteps, predictions: r.trajectory, targets: r.trajectoryTargets } : undefined,
       facts: {
@@ -598,7 +599,8 @@ export async function buildReport(out: string, record: RunRecord, results: reado
     summary: [
       `data: ${record.data}; ${results.length} slice(s)`,
       `models: ${path.basename(record.models.diffusion)}, ${path.basename(record.models.regressor)}, ${record.models.segmenter ? path.basename(record.models.segmenter) : 'FLAIR segmenter'}`,
-      `guided DDIM${record.preset ? ` (preset ${record.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map`,
+      `guided DDIM${record.preset ? ` (preset ${record.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map, `
+        + `r0 from the ${s.baselineBurden === 'regressor' ? "regressor's reading of the baseline" : 'label'}`,
     ],
     note: record.note ?? undefined,
     growth: growth.map((g) => growthFigure(g, { sizeUnit: record.sizeUnit, trueFollowupSize: record.followupSizes?.[g.id] })),

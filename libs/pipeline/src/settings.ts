@@ -38,11 +38,28 @@ export interface SampleSettings {
    * @defaultValue 'residual'
    */
   outputMode: 'residual' | 'upsampled';
+  /**
+   * Where the r0 of the guidance's target r0 (1 + d) comes from: 'label',
+   * the baseline's tumour burden (its label's, or the segmenter's when it has
+   * none); or 'regressor', the regressor's own reading of the unchanged
+   * baseline at t = 0 (clamped at 0), so that the target is in the
+   * regressor's scale and its per-patient bias does not eat the change.
+   * Either way the label (or segmented) mask stays the baseline's mask for
+   * the segmenters and the scores. Use 'regressor' where `tuneGuidance`
+   * (`tumorcast-predict tune --baseline-burdens label regressor`) ranks it
+   * first on held-out slices.
+   * @defaultValue 'label' (the paper's: the burden of the baseline's segmentation)
+   */
+  baselineBurden: 'label' | 'regressor';
 }
+
+/** The values {@link SampleSettings.baselineBurden} takes. */
+export const BASELINE_BURDEN_SOURCES: readonly SampleSettings['baselineBurden'][] = Object.freeze(['label', 'regressor'] as const);
 
 /** Default {@link SampleSettings}. */
 export const DEFAULT_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({
   noiseLevel: 200, scale: 200000, respacing: 'ddim100', eta: 0, seed: 0, amplifyEarlyTarget: true, initialNoiseStd: 0.01, samples: 8, outputMode: 'residual',
+  baselineBurden: 'label',
 });
 
 /**
@@ -61,7 +78,8 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
 
 /**
  * Checks that the settings fit the diffusion model: a noise level within its
- * timesteps, and a respacing of them.
+ * timesteps, and a respacing of them; and, when given, that
+ * `baselineBurden` is one of {@link BASELINE_BURDEN_SOURCES}.
  *
  * @param networks - the loaded networks.
  * @param settings - the settings.
@@ -71,8 +89,10 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
  * @throws PipelineInputError naming the setting and the model.
  */
 export function checkSettingsFit(
-  networks: Pick<PredictionNetworks, 'process'>, settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'>, model: string, names: OptionNamer = apiOptionName,
+  networks: Pick<PredictionNetworks, 'process'>, settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'> & Partial<Pick<SampleSettings, 'baselineBurden'>>,
+  model: string, names: OptionNamer = apiOptionName,
 ): void {
+  if (settings.baselineBurden !== undefined) checkBaselineBurden(settings.baselineBurden, names);
   const T = networks.process.steps;
   if (settings.noiseLevel > T) {
     throw new PipelineInputError(`${names('settings.noiseLevel', String(settings.noiseLevel))} is more than the ${T} timesteps of the diffusion model ${model}: use at most ${T}`);
@@ -84,5 +104,19 @@ export function checkSettingsFit(
       const why = (e as Error).message.replace(/'sectionCounts' passed to 'spaceTimesteps':?\s*/, '');
       throw new PipelineInputError(`${names('settings.respacing', `'${settings.respacing}'`)} does not fit the ${T} timesteps of the diffusion model ${model} (${why})`, { cause: e });
     }
+  }
+}
+
+/**
+ * Checks {@link SampleSettings.baselineBurden}.
+ *
+ * @param value - the setting.
+ * @param names - how the message names it.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the setting and its values.
+ */
+export function checkBaselineBurden(value: unknown, names: OptionNamer = apiOptionName): void {
+  if (!BASELINE_BURDEN_SOURCES.includes(value as SampleSettings['baselineBurden'])) {
+    throw new PipelineInputError(`${names('settings.baselineBurden', JSON.stringify(value))} must be 'label' or 'regressor' (where the target's r0 comes from)`);
   }
 }

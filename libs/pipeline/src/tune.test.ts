@@ -152,7 +152,8 @@ describe('tuneGuidance', () => {
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
     expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,/);
-    expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8')).toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale}`);
+    expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8'))
+      .toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale} --respacing '' --baseline-burden ${r.best.baselineFrom}\``);
     expect(lines.some((l) => l.startsWith('regressor at t 0-19: MAE'))).toBe(true);
     expect(lines.filter((l) => l.startsWith('setting '))).toHaveLength(4);
     expect(r.regressor?.length).toBeGreaterThan(0);
@@ -163,6 +164,15 @@ describe('tuneGuidance', () => {
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
     expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,1$/);
+  });
+
+  it("names r0's source among the best setting's flags: --baseline-burden regressor when the regressor's reading won", () => {
+    const md = (from: 'label' | 'regressor') => {
+      const best = summariseTuneRows([row({ baselineFrom: from, noiseLevel: 100, scale: 50000, respacing: 'ddim50' })]);
+      return tuneMarkdown({ rows: [], summaries: [best], best, scoredAgainstTruth: false });
+    };
+    expect(md('regressor')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden regressor`");
+    expect(md('label')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden label`");
   });
 
   it('refuses bad options before sampling, naming them', async () => {

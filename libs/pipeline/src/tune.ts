@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { toModelRange } from '@tumorcast/diffusion';
-import { regressorPredict } from '@tumorcast/guided-sampler';
 import { writeFileAtomicSync } from '@tumorcast/cli';
 import { dice } from '@tumorcast/metrics';
 import type { SliceSampleInfo } from '@tumorcast/dataset';
@@ -26,7 +25,7 @@ import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './
 import type { SampleSettings } from './settings.js';
 import { listPredictionSlices, loadPredictionSlice } from './slices.js';
 import type { PredictionSlice } from './slices.js';
-import { predictSlice } from './predict.js';
+import { predictSlice, regressorBaselineReading } from './predict.js';
 import { toNative } from './geometry.js';
 import { findTruth, loadTruth } from './truth.js';
 import type { FollowupTruth } from './evaluate.js';
@@ -75,15 +74,16 @@ export interface TuneOptions {
   respacings?: string[];
   /**
    * Where the r0 of the guidance's target r0 (1 + d) comes from, tried in
-   * turn: `'label'` (the baseline's label, as `run` does) or `'regressor'`
-   * (the regressor's own reading of the unchanged baseline at t = 0: the
-   * target is then in the regressor's scale, so that a bias of its readings
-   * does not eat the requested change). Scores always use the label's r0 (1 + d).
+   * turn as `SampleSettings.baselineBurden`: `'label'` (the baseline's
+   * label) or `'regressor'` (the regressor's own reading of the unchanged
+   * baseline at t = 0: the target is then in the regressor's scale, so that
+   * a bias of its readings does not eat the requested change). Scores always
+   * use the label's r0 (1 + d).
    * @defaultValue ['label']
    */
   baselineBurdens?: ('label' | 'regressor')[];
   /**
-   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing` and `samples` are the grid's.
+   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden` and `samples` are the grid's.
    * @defaultValue DEFAULT_SAMPLE_SETTINGS
    */
   settings?: Partial<SampleSettings>;
@@ -348,7 +348,7 @@ export function tuneMarkdown(r: TuneResult): string {
     '# Guidance tuning',
     '',
     `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom} — `
-      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}'\`.`,
+      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom}\`.`,
     r.scoredAgainstTruth
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
@@ -479,11 +479,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
       const mask = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
       const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
-      const reading = tf.tidy(() => regressorPredict(networks.regressor, image, tf.tensor1d([0], 'float32')));
-      // Read asynchronously: works on every backend, webgpu in Node included.
-      const regressorBaselineBurden = (await reading.data())[0] as number;
+      // What predictSlice's r0 is with baselineBurden 'regressor' (clamped there): recorded for every setting.
+      const regressorBaselineBurden = await regressorBaselineReading(networks, image);
       const segNative = toNative((await seg.data()) as Float32Array, S, 1, slice.width, slice.height);
-      tf.dispose([image, mask, seg, reading]);
+      tf.dispose([image, mask, seg]);
       const brain = Math.max(1, brainPixels(slice.native));
       const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
       slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden });
@@ -519,12 +518,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
         const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
         for (const scale of scales) for (const baselineFrom of baselineBurdens) {
           k++;
-          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing };
+          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom };
           for (const s of slices) {
             const t0 = performance.now();
-            // predictSlice takes r0 from the slice's burden (its mask stays the label).
-            const guidedSlice = baselineFrom === 'regressor' ? { ...s.slice, burden: Math.max(0, s.regressorBaselineBurden) } : s.slice;
-            const p = await predictSlice(networks, guidedSlice, s.relativeChange, { settings, diffusion, segmenter });
+            const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
             const seconds = (performance.now() - t0) / 1000;
             const { slice } = s;
             const brain = Math.max(1, brainPixels(slice.native));
