@@ -52,6 +52,12 @@ const SAMPLE_KEYS = defineConfigSchema({
   initial_noise_std: { type: 'number', description: 'noise added before inversion (< 1)', default: d.initialNoiseStd, min: 0 },
   samples: { type: 'integer', description: 'runs per growth probability map', default: d.samples, min: 1 },
   output_mode: { type: 'string', description: 'back to the input geometry: add the upsampled change to the baseline, or upsample the scan', default: d.outputMode, choices: ['residual', 'upsampled'] },
+  // No `choices`: the check below names the flag in its message.
+  baseline_burden: {
+    type: 'string',
+    description: "where the r0 of the target r0 (1 + d) comes from: 'label' (the baseline label's burden) or 'regressor' (the regressor's reading of the baseline: its bias then does not eat the change; use it where 'tune --baseline-burdens label,regressor' ranks it first on held-out slices)",
+    default: d.baselineBurden,
+  },
 });
 const WORKERS_KEY = defineConfigSchema({
   workers: {
@@ -296,13 +302,24 @@ const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
  *
  * @throws CliError (exit code 2) naming the flag.
  */
-export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'>): void {
+export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden'>>): void {
+  if (c.baseline_burden !== undefined) baselineBurdenOf(c.baseline_burden);
   const noise = c.initial_noise_std;
   if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
   const r = c.respacing;
   if (!RESPACING_RE.test(r.replace(/\s+/g, ''))) {
     throw new CliError(`--respacing must be '' (no respacing), 'ddimN' (N evenly spaced steps, e.g. ddim100) or comma-separated step counts per section (e.g. 10,15,20), got '${r}'`);
   }
+}
+
+/**
+ * The value of `--baseline-burden`: `'label'` or `'regressor'`.
+ *
+ * @throws CliError (exit code 2) naming the flag for anything else.
+ */
+export function baselineBurdenOf(value: string): SampleSettings['baselineBurden'] {
+  if (value === 'label' || value === 'regressor') return value;
+  throw new CliError(`--baseline-burden must be 'label' (the baseline label's burden) or 'regressor' (the regressor's reading of the baseline), got '${value}'`);
 }
 
 /**
@@ -322,7 +339,7 @@ export function settingsOf(c: RunConfig): SampleSettings {
   return {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta,
     seed: c.seed, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std,
-    samples: c.samples, outputMode: c.output_mode,
+    samples: c.samples, outputMode: c.output_mode, baselineBurden: baselineBurdenOf(c.baseline_burden),
   };
 }
 
@@ -415,7 +432,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const c = resolved.config;
     checkSampleOptions(c);
     const workers = workersOf(c.workers);
-    await cohortCommand(c, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples'), workers });
+    await cohortCommand({ ...c, baseline_burden: baselineBurdenOf(c.baseline_burden) }, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples'), workers });
     return 0;
   }
   if (resolved.command === 'tune') {

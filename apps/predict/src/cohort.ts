@@ -56,6 +56,7 @@ export interface CohortCommandConfig {
   initial_noise_std: number;
   samples: number;
   output_mode: 'residual' | 'upsampled';
+  baseline_burden: 'label' | 'regressor';
 }
 
 /**
@@ -105,7 +106,7 @@ export async function cohortCommand(
   }
   const settings: SampleSettings = {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
-    initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode,
+    initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode, baselineBurden: c.baseline_burden,
   };
   await startBackend(o.backend, o.models, o.log);
   const r = await cliErrors(() => runCohort({

@@ -148,6 +148,8 @@ describe('usage errors exit with code 2 and name the flag', () => {
     ['respacing syntax', () => run('--respacing', 'fast'), /^--respacing must be '' \(no respacing\), 'ddimN' .* got 'fast'$/],
     ['respacing that does not fit the model', () => run('--respacing', 'ddim300'), /^--respacing 'ddim300' does not fit the 1000 timesteps of the diffusion model .*\(cannot create exactly 300 steps/],
     ['initial noise of 1', () => run('--initial-noise-std', '1'), /^--initial-noise-std must be < 1/],
+    ['baseline burden other than label or regressor', () => run('--baseline-burden', 'mask'), /^--baseline-burden must be 'label' \(.*\) or 'regressor' \(.*\), got 'mask'$/],
+    ['cohort: baseline burden other than label or regressor', () => ['cohort', '--out', path.join(tmp, 'usage-cohort'), '--baseline-burden', 'segmenter'], /^--baseline-burden must be 'label' .* got 'segmenter'$/],
     ['a seed beyond safe integers', () => run('--seed', '1e20'), /'seed' must be <= 9007199254740991/],
     ['unknown backend', () => run('--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, webgpu, cpu, got 'gpu'$/],
     ['bad shard', () => run('--shard', '3/2'), /--shard must be i\/n/],

@@ -69,6 +69,26 @@ describe('--preset', () => {
   });
 });
 
+describe('--baseline-burden', () => {
+  it("reaches the sample settings of sample, probability-map and run; 'label' without it", () => {
+    for (const command of ['sample', 'probability-map', 'run'] as const) {
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--baseline-burden', 'regressor'])).config).baselineBurden).toBe('regressor');
+      expect(settingsOf(commandConfig(command, flags(RUN)).config).baselineBurden).toBe('label');
+    }
+    expect(commandConfig('cohort', flags(['--out', 'o', '--baseline-burden', 'regressor'])).config).toMatchObject({ baseline_burden: 'regressor' });
+  });
+
+  it('is in the help of the commands that sample, with its values', () => {
+    for (const command of ['sample', 'probability-map', 'run', 'cohort']) expect(helpText(command)).toMatch(/--baseline-burden\b[^\n]*'label'[^\n]*'regressor'/);
+    expect(helpText('fit-growth')).not.toMatch(/--baseline-burden\b/);
+  });
+
+  it('another value is a usage error naming the flag', () => {
+    expect(() => settingsOf(commandConfig('run', flags([...RUN, '--baseline-burden', 'mask'])).config))
+      .toThrow(/^--baseline-burden must be 'label' .* got 'mask'$/);
+  });
+});
+
 describe('fit-growth: the growth options reach the fit', () => {
   let tmp: string;
   let csv: string;

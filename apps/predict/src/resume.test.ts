@@ -56,6 +56,7 @@ describe('resuming a run into the same --out', () => {
     ['more runs per map', ['--samples', '2'], /--samples \(1 there, 2 now\)/],
     ['another command (sample writes no maps)', ['--samples', '1'], /the command \(sample writes no probability maps\) \(true there, false now\)/],
     ['another noise level', ['--noise-level', '40'], /--noise-level \(20 there, 40 now\)/],
+    ['another baseline burden', ['--baseline-burden', 'regressor'], /--baseline-burden \("label" there, "regressor" now\)/],
   ];
   it.each(changed)('refuses %s with exit code 2, naming it, and leaves the folder as it was', async (name, extra, re) => {
     const argv = name.startsWith('another command') ? ['sample', ...base().slice(1), ...extra] : [...base(), ...extra];
@@ -105,6 +106,23 @@ describe('resuming a run into the same --out', () => {
     expect(fs.readFileSync(path.join(out(), 'notes.txt'), 'utf8')).toBe('mine');
     // and now the seed-3 results resume
     expect((await cli([...base(), '--seed', '3'])).log).toMatch(/2 slice\(s\) already done/);
+  }, 300_000);
+});
+
+describe('--baseline-burden regressor', () => {
+  it("reaches the prediction: r0 is the regressor's reading (not the label's), recorded as its source and in run.json", async () => {
+    const dir = path.join(tmp, 'regressor-r0');
+    expect((await cli(['sample', '--data', data, '--relative-change', '0.3', '--out', dir, ...FAST, '--baseline-burden', 'regressor'])).code).toBe(0);
+    expect(record(dir).provenance.settings.baselineBurden).toBe('regressor');
+    for (const id of ids) {
+      const r = result(dir, id);
+      const label = result(path.join(tmp, 'pm'), id);
+      expect(label.baselineBurdenSource).toBe('label');
+      expect(r.baselineBurdenSource).toBe('regressor');
+      expect(r.baselineBurden).toBeGreaterThanOrEqual(0);
+      expect(r.baselineBurden).not.toBe(label.baselineBurden);
+      expect(r.targetBurden).toBeCloseTo(r.baselineBurden * 1.3, 12);
+    }
   }, 300_000);
 });
 
