@@ -71,6 +71,10 @@ describe('options', () => {
       [() => resolveTrainingOptions({ dataDir: ['d'], imageSize: 31.5 }), 'imageSize must be an integer, got 31.5'],
       [() => resolveTrainingOptions({ dataDir: ['d'], lr: Number.NaN }), 'lr must be a finite number, got null'],
       [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], noiseSchedule: 'cos' as never }), "noiseSchedule must be 'linear' or 'cosine', got 'cos'"],
+      [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], diffusionSteps: 19 }),
+        "diffusionSteps must be >= 20 with the linear noise schedule (its betas exceed 1 below that), got 19; use more steps or noiseSchedule 'cosine'"],
+      [() => resolveRegressorTrainingOptions({ dataDir: ['d'], diffusionSteps: 10 }),
+        "diffusionSteps must be >= 20 with the linear noise schedule (its betas exceed 1 below that), got 10; use more steps or noiseSchedule 'cosine'"],
       [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], dataRange: '0,1' as never }), "dataRange must be '[-1,1]' or '[0,1]', got '0,1'"],
       [() => resolveDiffusionTrainingOptions({ dataDir: ['d'], dropout: 2 }), 'dropout must be <= 1, got 2'],
       [() => resolveRegressorTrainingOptions({ dataDir: ['d'], regressorHead: 'linear' as never }), "regressorHead must be 'regression' or 'classifier', got 'linear'"],
@@ -87,6 +91,9 @@ describe('options', () => {
       const e = await errorOf(f);
       expect([e.message, e.exitCode]).toEqual([message, 2]);
     }
+    // the bound is the linear schedule's: 20 linear steps and 10 cosine ones are fine
+    expect(resolveDiffusionTrainingOptions({ dataDir: ['d'], diffusionSteps: 20 }).diffusionSteps).toBe(20);
+    expect(resolveDiffusionTrainingOptions({ dataDir: ['d'], diffusionSteps: 10, noiseSchedule: 'cosine' }).diffusionSteps).toBe(10);
   });
 });
 

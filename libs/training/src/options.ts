@@ -5,6 +5,7 @@
  */
 import { CliError, ExitCode } from '@tumorcast/cli';
 import type { DataRange } from '@tumorcast/diffusion';
+import { LINEAR_SCHEDULE_MIN_STEPS } from '@tumorcast/diffusion';
 
 /** Options of every training run ({@link runTraining} and the three networks' `train*` functions). */
 export interface TrainingOptions {
@@ -164,6 +165,10 @@ export function resolveDiffusionProcess(options: DiffusionProcessOptions): Resol
   const o = withDefaults(options, DIFFUSION_PROCESS_DEFAULTS);
   checkNumber('diffusionSteps', o.diffusionSteps, { integer: true, min: 1 });
   if (o.noiseSchedule !== 'linear' && o.noiseSchedule !== 'cosine') throw new CliError(`noiseSchedule must be 'linear' or 'cosine', got '${String(o.noiseSchedule)}'`, ExitCode.usage);
+  if (o.noiseSchedule === 'linear' && o.diffusionSteps < LINEAR_SCHEDULE_MIN_STEPS) {
+    // The linear schedule's betas scale with 1000 / steps: below this they exceed 1.
+    throw new CliError(`diffusionSteps must be >= ${LINEAR_SCHEDULE_MIN_STEPS} with the linear noise schedule (its betas exceed 1 below that), got ${o.diffusionSteps}; use more steps or noiseSchedule 'cosine'`, ExitCode.usage);
+  }
   if (o.dataRange !== '[-1,1]' && o.dataRange !== '[0,1]') throw new CliError(`dataRange must be '[-1,1]' or '[0,1]', got '${String(o.dataRange)}'`, ExitCode.usage);
   return { diffusionSteps: o.diffusionSteps, noiseSchedule: o.noiseSchedule, dataRange: o.dataRange };
 }
