@@ -11,5 +11,5 @@ export { runPipeline, reportCommand } from './run.js';
 export type { RunOptions } from './run.js';
 export { builtinModelPaths, BUILTIN_MODEL_DIR } from './models.js';
 export { fitGrowthCommand } from './growth.js';
-export { runDemo } from './demo.js';
+export { runDemo, demoPlan, DEMO_SAMPLE_SETTINGS, DEMO_SECONDS_PER_IMAGE_STEP } from './demo.js';
 export type { DemoOptions } from './demo.js';
