@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { initBackend, readSafetensors } from '@tumorcast/nn';
-import type { SafetensorsFile } from '@tumorcast/nn';
+import { initBackend } from '@tumorcast/nn';
 import { createDiffusion } from '@tumorcast/diffusion';
 import { adversarialPerturbation, createRegressor, regressorTrainingLoss } from './index.js';
 import type { Regressor } from './index.js';
 import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from '../test/authors-fork.js';
+import { maxRelErr, readGolden } from '../test/golden.js';
 
 // Golden values: tools/networks/make_regressor_adversarial_fixture.py (PyTorch: the authors' tiny
 // regressor, reference q_sample, L2 projected gradient ascent on the squared error with autograd's
@@ -15,7 +13,6 @@ import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from '../test/authors-fork
 // (measured: 1.2e-6 to 1.8e-6 across the cases); its per-image length stays within 1e-5 of epsilon
 // (measured: 2e-7 over); the predictions and per-image losses at x_t + delta agree to 1e-5 relative
 // (measured: under 1e-6).
-const FIXTURE = fileURLToPath(new URL('../test/fixtures/loss/regressor_adversarial.safetensors', import.meta.url));
 const DELTA_TOL = 1e-4;
 const NORM_TOL = 1e-5;
 const VALUE_TOL = 1e-5;
@@ -27,37 +24,15 @@ interface Case {
   step_size: number;
 }
 
-let file: SafetensorsFile;
+const { file, ref, image } = readGolden('regressor_adversarial.safetensors');
 let net: Regressor;
 
 beforeAll(async () => {
   await initBackend({ log: false });
-  file = readSafetensors(readFileSync(FIXTURE), { source: 'regressor_adversarial.safetensors' });
   net = createRegressor(loadAuthorsReference().regressorConfig);
   await net.loadWeights(AUTHORS_REGRESSOR_PT);
 });
 afterAll(() => net.dispose());
-
-function ref(name: string): { shape: number[]; data: Float32Array } {
-  const t = file.tensors.get(name);
-  if (!t) throw new Error(`regressor_adversarial.safetensors lacks ${name}`);
-  return { shape: t.shape, data: t.data instanceof BigInt64Array ? Float32Array.from(t.data, Number) : (t.data as Float32Array) };
-}
-
-function image(name: string): tf.Tensor4D {
-  const r = ref(name);
-  return tf.tensor4d(r.data, r.shape as [number, number, number, number]);
-}
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]!));
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-  }
-  return err / scale;
-}
 
 /** Per-image L2 norms of an NHWC batch. */
 function norms(x: tf.Tensor4D): number[] {

@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { initBackend, readSafetensors, tfToTorch } from '@tumorcast/nn';
-import type { SafetensorsFile } from '@tumorcast/nn';
+import { initBackend, tfToTorch } from '@tumorcast/nn';
 import { createDiffusion } from '@tumorcast/diffusion';
 import { createRegressor, regressorTrainingLoss } from './index.js';
 import type { Regressor } from './index.js';
 import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from '../test/authors-fork.js';
+import { maxRelErr, readGolden } from '../test/golden.js';
 
 // Golden values: tools/networks/make_regressor_loss_fixture.py (PyTorch: the authors' tiny regressor,
 // reference q_sample, F.mse_loss per image and its mean, autograd). Float32 on both sides: values
 // agree to 1e-5 relative (measured: 5e-7); parameter gradients (through the whole network) to 1e-4 of
 // their largest entry (measured: 4e-6).
-const FIXTURE = fileURLToPath(new URL('../test/fixtures/loss/regressor_loss.safetensors', import.meta.url));
 const VALUE_TOL = 1e-5;
 const GRAD_TOL = 1e-4;
 
@@ -23,38 +20,15 @@ interface Case {
   steps: number;
 }
 
-let file: SafetensorsFile;
+const { file, ref, image } = readGolden('regressor_loss.safetensors');
 let net: Regressor;
 
 beforeAll(async () => {
   await initBackend({ log: false });
-  file = readSafetensors(readFileSync(FIXTURE), { source: 'regressor_loss.safetensors' });
   net = createRegressor(loadAuthorsReference().regressorConfig);
   await net.loadWeights(AUTHORS_REGRESSOR_PT);
 });
 afterAll(() => net.dispose());
-
-function ref(name: string): { shape: number[]; data: Float32Array } {
-  const t = file.tensors.get(name);
-  if (!t) throw new Error(`regressor_loss.safetensors lacks ${name}`);
-  return { shape: t.shape, data: t.data instanceof BigInt64Array ? Float32Array.from(t.data, Number) : (t.data as Float32Array) };
-}
-
-/** A stored NHWC image batch as a tensor. */
-function image(name: string): tf.Tensor4D {
-  const r = ref(name);
-  return tf.tensor4d(r.data, r.shape as [number, number, number, number]);
-}
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]!));
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-  }
-  return err / scale;
-}
 
 const cases = (): Case[] => JSON.parse(file.metadata['cases']!) as Case[];
 
