@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { spaceTimesteps } from '@tumorcast/diffusion';
 import { writePhantomDataset } from '@tumorcast/phantom';
-import { DEFAULT_SAMPLE_SETTINGS, describePlan, samplingPlan } from '@tumorcast/pipeline';
+import { DEFAULT_SAMPLE_SETTINGS, DEMO_NETWORK_SETTINGS, describePlan, samplingPlan } from '@tumorcast/pipeline';
 import type { SampleSettings, SamplingPlan } from '@tumorcast/pipeline';
 import type { SliceResult } from '@tumorcast/pipeline/node';
 import { builtinModelPaths } from './models.js';
@@ -34,15 +34,10 @@ const SLICE_IDS = [80, 84, 76, 88, 72];
 
 /**
  * The demo's sample settings: the pipeline's defaults with the guidance tuned
- * for the shipped networks by `tumorcast-predict tune` on held-out phantom
- * patients (docs/pretrained-models.md): r0 of the target from the
- * regressor's own reading of the baseline, so that its per-patient bias does
- * not eat the change, and scale 1000000 (the paper's 200000 moves the shipped
- * networks' segmented tumour a fifth as far).
+ * for the shipped networks (`DEMO_NETWORK_SETTINGS` of @tumorcast/pipeline;
+ * measured in docs/pretrained-models.md).
  */
-export const DEMO_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({
-  ...DEFAULT_SAMPLE_SETTINGS, scale: 1_000_000, baselineBurden: 'regressor' as const,
-});
+export const DEMO_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({ ...DEFAULT_SAMPLE_SETTINGS, ...DEMO_NETWORK_SETTINGS });
 
 /**
  * Wall seconds per image-step (one network evaluation of one image, averaged

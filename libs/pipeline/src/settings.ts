@@ -53,6 +53,17 @@ export interface SampleSettings {
   baselineBurden: 'label' | 'regressor';
 }
 
+/**
+ * The guidance settings tuned for tumorcast's shipped demo networks (the
+ * 64x64 phantom models of `tumorcast-predict`'s `models/`), over
+ * {@link DEFAULT_SAMPLE_SETTINGS}: `tuneGuidance` ranked scale 1000000 with
+ * r0 from the regressor first on held-out phantom patients (the paper's
+ * 200000 moves those networks' segmented tumour a fifth as far). The demo and
+ * the web app's demo networks use them; other networks keep the defaults
+ * until tuned.
+ */
+export const DEMO_NETWORK_SETTINGS: Readonly<Pick<SampleSettings, 'scale' | 'baselineBurden'>> = Object.freeze({ scale: 1_000_000, baselineBurden: 'regressor' });
+
 /** The values {@link SampleSettings.baselineBurden} takes. */
 export const BASELINE_BURDEN_SOURCES: readonly SampleSettings['baselineBurden'][] = Object.freeze(['label', 'regressor'] as const);
 
