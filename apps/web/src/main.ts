@@ -255,6 +255,7 @@ async function run(): Promise<void> {
     request = {
       type: 'run', backend: parseBackendChoice($<HTMLSelectElement>('backend-select').value), weights: await weights(),
       modelSize: state.modelSize, slice: state.baseline, relativeChange: growth.relativeChange, settings: settings(),
+      demoNetworks: $<HTMLSelectElement>('model-source').value === 'demo',
     };
   } catch (e) {
     message('error', (e as Error).message);
@@ -287,7 +288,7 @@ async function run(): Promise<void> {
     } else if (m.type === 'result') {
       $<HTMLProgressElement>('progress').value = 1;
       $('progress-text').textContent = `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-      finish(m.result, growth, request.settings);
+      finish(m.result, growth);
       endRun('predicted');
     } else if (m.type === 'error') {
       message('error', `prediction failed: ${m.message}`);
@@ -319,11 +320,11 @@ function count(m: Uint8Array): number {
   return n;
 }
 
-function finish(r: WorkerResult, growth: GrowthPrediction, s: ToWorker['settings']): void {
+function finish(r: WorkerResult, growth: GrowthPrediction): void {
   state.result = r;
   state.numbers = {
     growth, baselineBurden: r.baselineBurden, baselineBurdenSource: r.baselineBurdenSource, targetBurden: r.targetBurden, predictedBurden: r.predictedBurden,
-    baselineTumourPixels: count(r.baselineMask), followupTumourPixels: count(r.followupMask), settings: { ...s }, backend: state.backend ?? 'unknown',
+    baselineTumourPixels: count(r.baselineMask), followupTumourPixels: count(r.followupMask), settings: { ...r.settings }, backend: state.backend ?? 'unknown',
   };
   const n = state.numbers;
   $('prediction-summary').textContent = `Target burden r* = ${(100 * n.targetBurden).toFixed(2)}% (baseline ${(100 * n.baselineBurden).toFixed(2)}% from ${n.baselineBurdenSource}, `

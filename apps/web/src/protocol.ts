@@ -23,6 +23,12 @@ export type ToWorker = {
   relativeChange: number;
   /** Sampling settings. */
   settings: Partial<SampleSettings>;
+  /**
+   * The weights are the shipped demo networks: the worker guides with the
+   * settings tuned for them (`DEMO_NETWORK_SETTINGS`) under `settings`.
+   * @defaultValue false
+   */
+  demoNetworks?: boolean;
 };
 
 /** What a finished prediction sends back (native geometry): the burdens and trajectory of `predictSlice`, and the images. */
@@ -36,6 +42,8 @@ export interface WorkerResult
   followupMask: Uint8Array;
   /** Baseline tumour mask, HW. */
   baselineMask: Uint8Array;
+  /** The sampling settings the worker used (defaults and the demo networks' tuning filled in). */
+  settings: SampleSettings;
 }
 
 /** Worker to page. */

@@ -3,7 +3,7 @@
  * `@tumorcast/pipeline` off the page's thread, so that the page stays
  * responsive and shows progress; cancelling terminates the worker.
  */
-import { checkSettingsFit, DEFAULT_SAMPLE_SETTINGS, predictSlice, samplingDiffusion, samplingPlan, sliceProgress } from '@tumorcast/pipeline';
+import { checkSettingsFit, DEFAULT_SAMPLE_SETTINGS, DEMO_NETWORK_SETTINGS, predictSlice, samplingDiffusion, samplingPlan, sliceProgress } from '@tumorcast/pipeline';
 import type { PredictionNetworks, SampleSettings, SliceImages } from '@tumorcast/pipeline';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -55,7 +55,8 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     post({ type: 'resize', imageSize: networks.imageSize });
     return;
   }
-  const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...m.settings };
+  // The demo networks are guided as tuned for them (as the command line's demo); other networks get the defaults.
+  const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...(m.demoNetworks ? DEMO_NETWORK_SETTINGS : {}), ...m.settings };
   checkSettingsFit(networks, settings, m.weights.diffusion.name);
   const diffusion = samplingDiffusion(networks, settings);
   const plan = samplingPlan(diffusion, settings, 1);
@@ -68,7 +69,7 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     type: 'result',
     result: {
       relativeChange: p.relativeChange, baselineBurden: p.baselineBurden, baselineBurdenSource: p.baselineBurdenSource, targetBurden: p.targetBurden,
-      predictedBurden: p.predictedBurden, trajectory: p.trajectory,
+      predictedBurden: p.predictedBurden, trajectory: p.trajectory, settings,
       followup: p.followupNative, probability: p.probabilityNative, followupMask: p.followupMaskNative, baselineMask: p.baselineMaskNative,
     },
   }, [p.followupNative.buffer, p.probabilityNative.buffer, p.followupMaskNative.buffer]);
