@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@tumorcast/nn';
 import { createDiffusion } from '@tumorcast/diffusion';
-import { adversarialPerturbation, createRegressor, regressorTrainingLoss } from './index.js';
+import { adversarialPerturbation, regressorTrainingLoss } from './index.js';
 import type { Regressor } from './index.js';
-import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from '../test/authors-fork.js';
-import { maxRelErr, readGolden } from '../test/golden.js';
+import { loadAuthorsRegressor, maxRelErr, readGolden } from '../test/golden.js';
 
 // Golden values: tools/networks/make_regressor_adversarial_fixture.py (PyTorch: the authors' tiny
 // regressor, reference q_sample, L2 projected gradient ascent on the squared error with autograd's
@@ -29,8 +28,7 @@ let net: Regressor;
 
 beforeAll(async () => {
   await initBackend({ log: false });
-  net = createRegressor(loadAuthorsReference().regressorConfig);
-  await net.loadWeights(AUTHORS_REGRESSOR_PT);
+  net = await loadAuthorsRegressor();
 });
 afterAll(() => net.dispose());
 

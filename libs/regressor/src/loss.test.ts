@@ -4,8 +4,8 @@ import { initBackend, tfToTorch } from '@tumorcast/nn';
 import { createDiffusion } from '@tumorcast/diffusion';
 import { createRegressor, regressorTrainingLoss } from './index.js';
 import type { Regressor } from './index.js';
-import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from '../test/authors-fork.js';
-import { maxRelErr, readGolden } from '../test/golden.js';
+import { loadAuthorsReference } from '../test/authors-fork.js';
+import { loadAuthorsRegressor, maxRelErr, readGolden } from '../test/golden.js';
 
 // Golden values: tools/networks/make_regressor_loss_fixture.py (PyTorch: the authors' tiny regressor,
 // reference q_sample, F.mse_loss per image and its mean, autograd). Float32 on both sides: values
@@ -25,8 +25,7 @@ let net: Regressor;
 
 beforeAll(async () => {
   await initBackend({ log: false });
-  net = createRegressor(loadAuthorsReference().regressorConfig);
-  await net.loadWeights(AUTHORS_REGRESSOR_PT);
+  net = await loadAuthorsRegressor();
 });
 afterAll(() => net.dispose());
 

@@ -1,13 +1,17 @@
 /**
  * Test helpers for the PyTorch golden files of the regressor's losses
  * (`test/fixtures/loss/*.safetensors`): named tensors as arrays and NHWC
- * tensors, and the error measure the tests state their tolerances in.
+ * tensors, the error measure the tests state their tolerances in, and the
+ * authors'-fork regressor the goldens were computed with.
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '@tumorcast/nn';
 import type { SafetensorsFile } from '@tumorcast/nn';
+import { createRegressor } from '../src/index.js';
+import type { Regressor } from '../src/index.js';
+import { AUTHORS_REGRESSOR_PT, loadAuthorsReference } from './authors-fork.js';
 
 /** A golden file and its tensors by name. */
 export interface GoldenFile {
@@ -44,4 +48,11 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
     err = Math.max(err, Math.abs(got[i]! - want[i]!));
   }
   return err / scale;
+}
+
+/** The authors'-fork regressor with its weights loaded (the caller disposes it). */
+export async function loadAuthorsRegressor(): Promise<Regressor> {
+  const net = createRegressor(loadAuthorsReference().regressorConfig);
+  await net.loadWeights(AUTHORS_REGRESSOR_PT);
+  return net;
 }
