@@ -21,9 +21,21 @@ export interface GuidedProgress {
   total: number;
   /** The ORIGINAL timestep of the step just run. */
   timestep: number;
-  /** Decode only: the regressor's prediction R(x_t, t) per image at this step. */
+  /**
+   * Decode only: the regressor's prediction per image at this step: R(x_t, t),
+   * or R(x0_hat, 0) with `guidanceInput: 'denoised'`.
+   */
   prediction?: number[];
 }
+
+/**
+ * What the regressor is evaluated on during guided decoding (see
+ * {@link GuidedSampleKnownOptions.guidanceInput}).
+ */
+export type GuidanceInput = 'noisy' | 'denoised';
+
+/** The allowed values of {@link GuidedSampleKnownOptions.guidanceInput}. */
+export const GUIDANCE_INPUTS: readonly GuidanceInput[] = Object.freeze(['noisy', 'denoised'] as const);
 
 /** Options of {@link guidedSampleKnown}. */
 export interface GuidedSampleKnownOptions {
@@ -71,6 +83,25 @@ export interface GuidedSampleKnownOptions {
    * @defaultValue 200000
    */
   scale?: number;
+  /**
+   * What the regressor sees at each decoding step:
+   * - `'noisy'`: the noisy x_t at its timestep, `g = s (r*' - R(x_t, t)) dR/dx_t`
+   *   (the paper's guidance; the regressor must be trained on noisy scans).
+   * - `'denoised'`: the step's predicted x0 (`x0_hat`, clipped as `clipDenoised`
+   *   says) at t = 0, `g = s (r*' - R(x0_hat, 0)) dR/dx0_hat`. For a regressor
+   *   or segmenter trained on clean scans only (e.g. `segmenterBurden` of
+   *   `@tumorcast/segmenter`), which is unreliable on noisy inputs. The
+   *   gradient is taken with respect to x0_hat and used as the gradient with
+   *   respect to x_t: the denoiser's Jacobian dx0_hat/dx_t is left out, so no
+   *   gradient flows through the denoiser (one regressor pass per step, as
+   *   with `'noisy'`).
+   *
+   * The target amplification and `scale` work the same in both; the
+   * `predictions` record the values the coefficient used; `finalPrediction`
+   * is R(sample, 0) in both.
+   * @defaultValue 'noisy'
+   */
+  guidanceInput?: GuidanceInput;
   /**
    * The class label passed to the denoiser (1: slice with tumour); `null` for
    * an unconditional model.
@@ -155,7 +186,10 @@ export interface GuidedSampleKnownResult {
   steps: number;
   /** The original timesteps of the decoding steps, in the order run (L-1 .. 0 without respacing). */
   timesteps: number[];
-  /** The regressor's prediction R(x_t, t) at each decoding step (`[step][image]`). */
+  /**
+   * The regressor's prediction at each decoding step (`[step][image]`):
+   * R(x_t, t), or R(x0_hat, 0) with `guidanceInput: 'denoised'`.
+   */
   predictions: number[][];
   /** The regressor's prediction on the result at t = 0, per image. */
   finalPrediction: number[];
@@ -188,6 +222,7 @@ export interface ResolvedGuidedOptions {
   noiseLevel: number;
   steps: number;
   scale: number;
+  guidanceInput: GuidanceInput;
   classLabel: number | null;
   eta: number;
   amplify: boolean;
@@ -254,6 +289,10 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
   if (classLabel !== null && !Number.isInteger(classLabel)) {
     throw new RangeError(`'classLabel' passed to '${fn}' must be an integer or null, got ${classLabel}`);
   }
+  const guidanceInput = o.guidanceInput === undefined ? 'noisy' : o.guidanceInput;
+  if (!GUIDANCE_INPUTS.includes(guidanceInput)) {
+    throw new RangeError(`'guidanceInput' passed to '${fn}' must be one of ${GUIDANCE_INPUTS.map((v) => `'${v}'`).join(', ')}, got ${JSON.stringify(o.guidanceInput)}`);
+  }
   checkSamplerMemory({
     batch: batch ?? b, height: x.shape[1], width: x.shape[2], channels: x.shape[3],
     activationBytesPerImage: o.activationBytesPerImage,
@@ -268,6 +307,7 @@ export function resolveGuidedOptions(o: GuidedSampleKnownOptions, fn: string, ba
     noiseLevel,
     steps,
     scale: num(o.scale, 200000, 'scale'),
+    guidanceInput,
     classLabel,
     eta: num(o.eta, 0, 'eta', 0),
     amplify: o.amplifyEarlyTarget ?? true,
@@ -308,8 +348,12 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
       onProgress: (p) => r.onProgress?.({ phase: 'encode', done: p.done, total: p.total, timestep: p.timestep }),
     });
     // Tidy: the regressor's value and gradient are intermediates of every decoding step.
+    const denoised = r.guidanceInput === 'denoised';
     const condScore: CondScoreFn = (x, info) => tf.tidy(() => {
-      const { value, gradient } = regressorValueAndGrad(regressor, x, info.t);
+      // 'denoised': R and its gradient at the clipped x0 estimate, t = 0; the gradient stands in for dR/dx_t (denoiser Jacobian left out).
+      const { value, gradient } = denoised
+        ? regressorValueAndGrad(regressor, info.predXStart, tf.zeros([batch], 'float32') as tf.Tensor1D)
+        : regressorValueAndGrad(regressor, x, info.t);
       timesteps.push(info.timestep[0]!);
       const tgt = r.target.map((tb, b) => (r.amplify && info.timestep[b]! > r.amplifyAbove ? tb * r.amplifyFactor : tb));
       if (!sync) {
@@ -360,7 +404,9 @@ export async function runGuided(r: ResolvedGuidedOptions, rngs: readonly Rng[]):
  * DDIM: at each step `g = (r*' - R(x_t, t)) · dR(x_t, t)/dx_t · s` with
  * `r*' = 1.15 r*` while the original t > 20 (`amplifyEarlyTarget`), and the
  * step uses `eps' = eps - sqrt(1 - alpha_bar_t) g` (see `ddimStep`). Both
- * networks are called with the ORIGINAL timesteps, also when respaced.
+ * networks are called with the ORIGINAL timesteps, also when respaced. With
+ * `guidanceInput: 'denoised'` the regressor is evaluated on the step's
+ * predicted x0 at t = 0 instead (`g = (r*' - R(x0_hat, 0)) · dR/dx0_hat · s`).
  *
  * Indexing differs from the reference code, which inverts t = 1 .. L-1 and
  * then decodes from t = L-2 (two steps off); here encoding and decoding use

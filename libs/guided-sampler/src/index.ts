@@ -7,8 +7,8 @@
  */
 
 
-export { guidedSampleKnown } from './guided.js';
-export type { GuidedSampleKnownOptions, GuidedSampleKnownResult, GuidedProgress } from './guided.js';
+export { guidedSampleKnown, GUIDANCE_INPUTS } from './guided.js';
+export type { GuidedSampleKnownOptions, GuidedSampleKnownResult, GuidedProgress, GuidanceInput } from './guided.js';
 export { regressorPredict, regressorValueAndGrad } from './regressor.js';
 export type {
   Regressor, RegressorFn, RegressorObject, ValueAndInputGradient, RegressorValueAndGradient,
