@@ -14,10 +14,19 @@ Writes into libs/segmenter/test/fixtures/:
   with the state_dict names the TypeScript net uses: its weights (`w.<name>`,
   PyTorch layouts), an input `io.x` and the logits `io.logits` (NHWC), the
   config as JSON in the metadata.
+- burden.json: the soft tumour burden of `segmenterBurden` (sum of the tumour
+  probabilities divided by each image's brain pixel count) of the net in
+  net_tiny.safetensors (read back from that file, evaluated in float64) for a
+  fixed input, and its gradient with respect to the input (torch autograd),
+  for both input ranges.
+
+`--only burden` rewrites burden.json alone (from the committed
+net_tiny.safetensors).
 """
 import json
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -232,14 +241,72 @@ def net_fixture():
     return sum(p.numel() for p in net.parameters())
 
 
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop('__metadata__', {})
+    out = {}
+    for k, v in header.items():
+        a, b = v['data_offsets']
+        out[k] = np.frombuffer(data[a:b], dtype='<f4').reshape(v['shape'])
+    return out, meta
+
+
+def burden_fixture():
+    tensors, meta = read_safetensors(os.path.join(OUT, 'net_tiny.safetensors'))
+    cfg = json.loads(meta['config'])
+    net = SegUNet(cfg['inChannels'], cfg['baseChannels'], cfg['channelMult'], cfg['numResBlocks'], cfg['normGroups'])
+    net.load_state_dict({k[2:]: torch.tensor(np.array(v)) for k, v in tensors.items() if k.startswith('w.')})
+    net = net.double().eval()
+    rng = np.random.default_rng(20261207)
+    B, H, W, C = 2, cfg['imageSize'], cfg['imageSize'], cfg['inChannels']
+    x11 = rng.uniform(-1, 1, size=(B, H, W, C)).astype(np.float32)   # NHWC, in [-1, 1]
+    cases = []
+    for name, input_range, x, brain in [
+        ('minus1to1', '[-1,1]', x11, [40.0, 25.0]),
+        ('zero_to_one', '[0,1]', (x11 + 1) / 2, 30.0),
+    ]:
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        x01 = (xt + 1) / 2 if input_range == '[-1,1]' else xt
+        probs = torch.sigmoid(net(x01.permute(0, 3, 1, 2)))
+        bp = torch.tensor(brain if isinstance(brain, list) else [brain] * B, dtype=torch.float64)
+        burden = probs.sum(dim=(1, 2, 3)) / bp
+        burden.sum().backward()   # images are independent: the sum's gradient is each image's own
+        cases.append({
+            'name': name, 'inputRange': input_range, 'brainPixels': brain,
+            'x': x.astype(np.float32).reshape(-1).tolist(),
+            'burden': burden.detach().numpy().tolist(),
+            'grad': xt.grad.numpy().reshape(-1).tolist(),
+        })
+    return {
+        'generator': 'tools/segmenter/make_fixtures.py (torch %s, float64, net_tiny.safetensors)' % torch.__version__,
+        'shape': [B, H, W, C],
+        'cases': cases,
+    }
+
+
+def write_json(name, obj):
+    path = os.path.join(OUT, name)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(obj, f)
+    os.replace(path + '.tmp', path)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ['--only', 'burden']:
+        write_json('burden.json', burden_fixture())
+        print('wrote burden.json to %s' % os.path.normpath(OUT))
+        return
     path = os.path.join(OUT, 'loss.json')
     with open(path + '.tmp', 'w') as f:
         json.dump(loss_fixture(), f)
     os.replace(path + '.tmp', path)
     n = net_fixture()
-    print('wrote loss.json and net_tiny.safetensors (%d parameters) to %s' % (n, os.path.normpath(OUT)))
+    write_json('burden.json', burden_fixture())
+    print('wrote loss.json, net_tiny.safetensors (%d parameters) and burden.json to %s' % (n, os.path.normpath(OUT)))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { initBackend, readSafetensors, type StateTensor } from '@tumorcast/nn';
+import { createDiffusion } from '@tumorcast/diffusion';
+import { guidedSampleKnown, type RegressorFn } from '@tumorcast/guided-sampler';
+import { createSegmenterNet, segmenterBurden, type SegmenterConfig, type SegmenterNet } from './index.js';
+import { FIXTURES, readJsonFixture } from './test-utils/data.js';
+
+interface BurdenFixture {
+  shape: [number, number, number, number];
+  cases: { name: string; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[]; x: number[]; burden: number[]; grad: number[] }[];
+}
+const fx = readJsonFixture<BurdenFixture>('burden.json');
+let net: SegmenterNet;
+
+beforeAll(async () => {
+  await initBackend({ log: false });
+  // The tiny net of tools/segmenter/make_fixtures.py, whose burden and input gradient burden.json holds.
+  const file = readSafetensors(readFileSync(`${FIXTURES}net_tiny.safetensors`), { source: 'net_tiny' });
+  net = createSegmenterNet(JSON.parse(file.metadata['config']!) as SegmenterConfig);
+  const weights = new Map<string, StateTensor>();
+  for (const [k, v] of file.tensors) if (k.startsWith('w.')) weights.set(k.slice(2), v);
+  net.loadStateDict(weights, { source: 'net_tiny' });
+});
+afterAll(() => net.dispose());
+
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+describe('segmenterBurden vs PyTorch (float64 autograd, tools/segmenter/make_fixtures.py)', () => {
+  for (const c of fx.cases) {
+    it(`${c.name}: inputRange '${c.inputRange}', brainPixels ${JSON.stringify(c.brainPixels)}: burden within 1e-6, input gradient within 1e-7`, () => {
+      const burden = segmenterBurden(net, { brainPixels: c.brainPixels, inputRange: c.inputRange });
+      // structurally the guided sampler's regressor
+      const asRegressor: RegressorFn = burden;
+      const x = tf.tensor4d(c.x, fx.shape);
+      const t = tf.zeros([fx.shape[0]]) as tf.Tensor1D;
+      const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(asRegressor(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
+      const b = burden(x, t);
+      // burdens ~1 (float32 sums of 64 probabilities): 1e-6; gradients up to ~1e-2: 1e-7 (1e-5 of their scale); measured ~1e-7 and ~1e-8
+      expect(maxAbs(b.dataSync(), c.burden)).toBeLessThan(1e-6);
+      expect(value.dataSync()[0]).toBeCloseTo(c.burden[0]! + c.burden[1]!, 4);
+      expect(Math.max(...c.grad.map(Math.abs))).toBeGreaterThan(1e-3); // a non-trivial gradient is being compared
+      expect(maxAbs(grad.dataSync(), c.grad)).toBeLessThan(1e-7);
+      // t is ignored
+      const t2 = tf.tensor1d([500, 37]);
+      expect(Array.from(burden(x, t2).dataSync())).toEqual(Array.from(b.dataSync()));
+      tf.dispose([x, t, t2, value, grad, b]);
+    });
+  }
+
+  it('a number brainPixels divides every image by it', () => {
+    const c = fx.cases[0]!;
+    const x = tf.tensor4d(c.x, fx.shape);
+    const t = tf.zeros([2]) as tf.Tensor1D;
+    const b = segmenterBurden(net, { brainPixels: 10 })(x, t).dataSync();
+    const pixels = c.brainPixels as number[];
+    expect(maxAbs(b, c.burden.map((v, i) => (v * pixels[i]!) / 10))).toBeLessThan(1e-5);
+    tf.dispose([x, t]);
+  });
+});
+
+describe('segmenterBurden errors and memory', () => {
+  it('validates its options up front, naming the argument', () => {
+    const bad = [0, -3, NaN, Infinity, [], [1, 0], ['5'], '5', null];
+    for (const brainPixels of bad) {
+      expect(() => segmenterBurden(net, { brainPixels: brainPixels as unknown as number }))
+        .toThrow(/'options.brainPixels' passed to 'segmenterBurden' must be a finite number > 0 or a non-empty array/);
+    }
+    expect(() => segmenterBurden(net, { brainPixels: 5, inputRange: '[0,255]' as never }))
+      .toThrow(/'options.inputRange' passed to 'segmenterBurden' must be '\[-1,1\]' or '\[0,1\]', got "\[0,255\]"/);
+    expect(() => segmenterBurden(net, undefined as never)).toThrow(/'options' passed to 'segmenterBurden' must be an object/);
+    expect(() => segmenterBurden({} as SegmenterNet, { brainPixels: 5 })).toThrow(/'net' passed to 'segmenterBurden' must be a SegmenterNet/);
+  });
+
+  it('checks the images and the batch against brainPixels at call time, without leaking', () => {
+    const before = tf.memory().numTensors;
+    const t = tf.zeros([2]) as tf.Tensor1D;
+    const x3 = tf.zeros([2, 8, 8, 3]) as tf.Tensor4D;
+    expect(() => segmenterBurden(net, { brainPixels: 5 })(x3, t)).toThrow(/'x' passed to 'segmenterBurden' must have 4 channels/);
+    const odd = tf.zeros([2, 9, 8, 4]) as tf.Tensor4D;
+    expect(() => segmenterBurden(net, { brainPixels: 5 })(odd, t)).toThrow(/'x' passed to 'segmenterBurden' must have height and width divisible by 2/);
+    const x = tf.zeros([2, 8, 8, 4]) as tf.Tensor4D;
+    expect(() => segmenterBurden(net, { brainPixels: [5, 6, 7] })(x, t))
+      .toThrow(/'options.brainPixels' passed to 'segmenterBurden' holds 3 counts but 'x' holds 2 images/);
+    expect(() => segmenterBurden(net, { brainPixels: [5] })(x, t)).toThrow(/holds 1 counts but 'x' holds 2 images/);
+    tf.dispose([t, x3, odd, x]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps the tensor count flat over repeated values and gradients', () => {
+    const c = fx.cases[0]!;
+    const x = tf.tensor4d(c.x, fx.shape);
+    const t = tf.zeros([2]) as tf.Tensor1D;
+    const burden = segmenterBurden(net, { brainPixels: [40, 25] });
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(burden(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
+      tf.dispose([value, grad, burden(x, t)]);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
+    tf.dispose([x, t]);
+  });
+
+  it("guides @tumorcast/guided-sampler with guidanceInput 'denoised': finalPrediction is the burden of the sample", async () => {
+    const c = fx.cases[0]!;
+    const image = tf.tensor4d(c.x, fx.shape);
+    const regressor = segmenterBurden(net, { brainPixels: [40, 25] });
+    const before = tf.memory().numTensors;
+    const out = await guidedSampleKnown({
+      diffusion: createDiffusion({ steps: 1000 }), model: (x) => tf.zerosLike(x), regressor, image, guidanceInput: 'denoised',
+      baselineBurden: c.burden, relativeChange: [0.5, -0.5], noiseLevel: 3, initialNoiseStd: 0, scale: 1e5,
+    });
+    const t0 = tf.zeros([2]) as tf.Tensor1D;
+    const direct = regressor(out.sample, t0);
+    expect(maxAbs(out.finalPrediction, direct.dataSync())).toBeLessThan(1e-6);
+    expect(out.predictions).toHaveLength(3);
+    // the guidance moves each burden towards its target: up for +50 %, down for -50 %
+    expect(out.finalPrediction[0]).toBeGreaterThan(c.burden[0]!);
+    expect(out.finalPrediction[1]).toBeLessThan(c.burden[1]!);
+    tf.dispose([t0, direct, out.sample, out.latent, out.differenceMap]);
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
+  });
+});

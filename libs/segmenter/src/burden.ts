@@ -1,0 +1,87 @@
+/**
+ * The segmenter's soft tumour burden as a differentiable burden function for
+ * guided sampling.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { SegmenterNet } from './net.js';
+import type { SegmenterInputRange } from './segmenter.js';
+
+/**
+ * A burden function `(x, t) => r`, one value per image (`[B]`): structurally
+ * the guided sampler's `RegressorFn`, so that it can be passed as its
+ * `regressor`. `t` is ignored.
+ */
+export type SegmenterBurdenFn = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.Tensor1D;
+
+/** Options of {@link segmenterBurden}. */
+export interface SegmenterBurdenOptions {
+  /**
+   * The brain pixel count of the baseline, one number for all images or one
+   * per image (each finite and > 0): the burden is divided by it, so that it
+   * is in brain-fraction units, as the labels' burden r0 (the guided
+   * sampler's `baselineBurden`).
+   */
+  brainPixels: number | readonly number[];
+  /**
+   * The range of the images: `'[-1,1]'` (the guided sampler's convention;
+   * mapped to [0, 1] by `(x + 1) / 2` before the net, as
+   * {@link learnedSegmenter} does) or `'[0,1]'` (passed through).
+   * @defaultValue '[-1,1]'
+   */
+  inputRange?: SegmenterInputRange;
+}
+
+const FN = 'segmenterBurden';
+
+/**
+ * The soft tumour burden of a trained {@link SegmenterNet}: per image, the sum
+ * of the net's tumour probabilities divided by that image's brain pixel count
+ * (`options.brainPixels`). No threshold and no cast, so it is differentiable
+ * (`tf.grad`) with respect to the images: the guided sampler can use it as its
+ * regressor. The segmenter has no timestep input and was trained on clean
+ * scans: `t` is ignored, so use it with the sampler's
+ * `guidanceInput: 'denoised'` (evaluated on each step's x0 estimate, t = 0),
+ * not on noisy x_t.
+ *
+ * The net is not copied: dispose it yourself when the function is no longer
+ * used. The returned tensor belongs to the caller.
+ *
+ * @param net - the trained network.
+ * @param options - see {@link SegmenterBurdenOptions}.
+ * @returns `(x, t) => burden [B]`, `x` `[B, H, W, C]` in `options.inputRange`
+ *   (H and W divisible by the net's size factor), B = 1 or the length of
+ *   `brainPixels` when it is an array.
+ *
+ * @example
+ * ```ts
+ * const net = await loadSegmenter('segmenter.safetensors');
+ * const out = await guidedSampleKnown({ ...args, regressor: segmenterBurden(net, { brainPixels }), guidanceInput: 'denoised' });
+ * ```
+ */
+export function segmenterBurden(net: SegmenterNet, options: SegmenterBurdenOptions): SegmenterBurdenFn {
+  if (!net || typeof net.predictProbabilities !== 'function' || typeof net.checkInput !== 'function') throw new TypeError(`'net' passed to '${FN}' must be a SegmenterNet`);
+  if (!options || typeof options !== 'object') throw new TypeError(`'options' passed to '${FN}' must be an object { brainPixels, inputRange? }`);
+  const bp = options.brainPixels;
+  const list = typeof bp === 'number' ? [bp] : Array.isArray(bp) ? Array.from(bp as readonly unknown[]) : undefined;
+  if (!list || list.length === 0 || list.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) {
+    throw new RangeError(`'options.brainPixels' passed to '${FN}' must be a finite number > 0 or a non-empty array of them (one per image: the baseline's brain pixel count), got ${JSON.stringify(bp)}`);
+  }
+  const perImage = typeof bp !== 'number';
+  const pixels = Float32Array.from(list as number[]);
+  const inputRange = options.inputRange ?? '[-1,1]';
+  if (inputRange !== '[-1,1]' && inputRange !== '[0,1]') {
+    throw new RangeError(`'options.inputRange' passed to '${FN}' must be '[-1,1]' or '[0,1]', got ${JSON.stringify(inputRange)}`);
+  }
+  return (x: tf.Tensor4D): tf.Tensor1D => {
+    net.checkInput(x, FN);
+    const batch = x.shape[0];
+    if (perImage && pixels.length !== batch) {
+      throw new RangeError(`'options.brainPixels' passed to '${FN}' holds ${pixels.length} counts but 'x' holds ${batch} images: give one count per image (or one number for all)`);
+    }
+    return tf.tidy(() => {
+      const x01 = inputRange === '[-1,1]' ? (tf.div(tf.add(x, 1), 2) as tf.Tensor4D) : x;
+      const total = tf.sum(net.predictProbabilities(x01), [1, 2, 3]);
+      return tf.div(total, perImage ? tf.tensor1d(pixels) : pixels[0]!) as tf.Tensor1D;
+    });
+  };
+}
