@@ -58,6 +58,11 @@ const SAMPLE_KEYS = defineConfigSchema({
     description: "where the r0 of the target r0 (1 + d) comes from: 'label' (the baseline label's burden) or 'regressor' (the regressor's reading of the baseline: its bias then does not eat the change; use it where 'tune --baseline-burdens label,regressor' ranks it first on held-out slices)",
     default: d.baselineBurden,
   },
+  guidance: {
+    type: 'string',
+    description: "what steers the decoding to the target burden: 'regressor' (the paper's: the regressor on the noised scan) or 'segmenter' (the learned segmenter's tumour burden of each step's denoised estimate: moves the tumour itself; needs --segmenter; 'regressor' r0 then means the segmenter's own reading)",
+    default: d.guidance,
+  },
 });
 const WORKERS_KEY = defineConfigSchema({
   workers: {
@@ -302,8 +307,9 @@ const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
  *
  * @throws CliError (exit code 2) naming the flag.
  */
-export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden'>>): void {
+export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden' | 'guidance'>>): void {
   if (c.baseline_burden !== undefined) baselineBurdenOf(c.baseline_burden);
+  if (c.guidance !== undefined) guidanceOf(c.guidance);
   const noise = c.initial_noise_std;
   if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
   const r = c.respacing;
@@ -323,6 +329,16 @@ export function baselineBurdenOf(value: string): SampleSettings['baselineBurden'
 }
 
 /**
+ * The value of `--guidance`: `'regressor'` or `'segmenter'`.
+ *
+ * @throws CliError (exit code 2) naming the flag for anything else.
+ */
+export function guidanceOf(value: string): SampleSettings['guidance'] {
+  if (value === 'regressor' || value === 'segmenter') return value;
+  throw new CliError(`--guidance must be 'regressor' (the burden regressor, the paper's) or 'segmenter' (the learned segmenter's burden of the denoised estimate), got '${value}'`);
+}
+
+/**
  * The value of `--workers`: `'auto'` or a count >= 1.
  *
  * @throws CliError (exit code 2) for anything else.
@@ -339,7 +355,7 @@ export function settingsOf(c: RunConfig): SampleSettings {
   return {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta,
     seed: c.seed, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std,
-    samples: c.samples, outputMode: c.output_mode, baselineBurden: baselineBurdenOf(c.baseline_burden),
+    samples: c.samples, outputMode: c.output_mode, baselineBurden: baselineBurdenOf(c.baseline_burden), guidance: guidanceOf(c.guidance),
   };
 }
 
@@ -432,7 +448,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const c = resolved.config;
     checkSampleOptions(c);
     const workers = workersOf(c.workers);
-    await cohortCommand({ ...c, baseline_burden: baselineBurdenOf(c.baseline_burden) }, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples'), workers });
+    await cohortCommand({ ...c, baseline_burden: baselineBurdenOf(c.baseline_burden), guidance: guidanceOf(c.guidance) }, { models: modelsOf(c), backend: request ?? 'auto', log, samplesGiven: flags.has('samples'), workers });
     return 0;
   }
   if (resolved.command === 'tune') {
@@ -442,7 +458,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const given = c.series !== undefined || c.targets !== undefined || c.relative_change !== undefined;
     const options = {
       data: c.data, truth: c.truth, out: c.out, slices: c.slices, noiseLevels: c.noise_levels, scales: c.scales, respacings: c.respacings,
-      trueChange: c.true_change, baselineBurdens: c.baseline_burdens, regressorCheck: c.regressor_check, models: modelsOf(c), targets: given ? targetsOf(c) : undefined,
+      trueChange: c.true_change, baselineBurdens: c.baseline_burdens, guidances: c.guidances, scoringSegmenter: c.scoring_segmenter, regressorCheck: c.regressor_check, models: modelsOf(c), targets: given ? targetsOf(c) : undefined,
       phantom: { patients: c.phantom_patients, seed: c.phantom_seed, slices: c.phantom_slices },
       settings: { seed: c.seed, eta: c.eta, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std, outputMode: c.output_mode }, log,
     };

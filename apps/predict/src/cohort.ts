@@ -57,6 +57,8 @@ export interface CohortCommandConfig {
   samples: number;
   output_mode: 'residual' | 'upsampled';
   baseline_burden: 'label' | 'regressor';
+  /** The guiding network (`--guidance`). */
+  guidance: 'regressor' | 'segmenter';
 }
 
 /**
@@ -106,7 +108,7 @@ export async function cohortCommand(
   }
   const settings: SampleSettings = {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
-    initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode, baselineBurden: c.baseline_burden,
+    initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode, baselineBurden: c.baseline_burden, guidance: c.guidance,
   };
   await startBackend(o.backend, o.models, o.log);
   const r = await cliErrors(() => runCohort({

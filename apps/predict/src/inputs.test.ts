@@ -150,6 +150,8 @@ describe('usage errors exit with code 2 and name the flag', () => {
     ['initial noise of 1', () => run('--initial-noise-std', '1'), /^--initial-noise-std must be < 1/],
     ['baseline burden other than label or regressor', () => run('--baseline-burden', 'mask'), /^--baseline-burden must be 'label' \(.*\) or 'regressor' \(.*\), got 'mask'$/],
     ['cohort: baseline burden other than label or regressor', () => ['cohort', '--out', path.join(tmp, 'usage-cohort'), '--baseline-burden', 'segmenter'], /^--baseline-burden must be 'label' .* got 'segmenter'$/],
+    ['guidance other than regressor or segmenter', () => run('--guidance', 'flair'), /^--guidance must be 'regressor' \(.*\) or 'segmenter' \(.*\), got 'flair'$/],
+    ['segmenter guidance without a learned segmenter', () => run('--guidance', 'segmenter', '--segmenter', 'flair'), /^--guidance 'segmenter' needs a learned segmenter: give the segmenter's weights \(--segmenter\), or guide with 'regressor'$/],
     ['a seed beyond safe integers', () => run('--seed', '1e20'), /'seed' must be <= 9007199254740991/],
     ['unknown backend', () => run('--backend', 'gpu'), /^--backend must be one of auto, wasm, tensorflow, webgpu, cpu, got 'gpu'$/],
     ['bad shard', () => run('--shard', '3/2'), /--shard must be i\/n/],

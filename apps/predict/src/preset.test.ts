@@ -89,6 +89,28 @@ describe('--baseline-burden', () => {
   });
 });
 
+describe('--guidance', () => {
+  it("reaches the sample settings of sample, probability-map, run and cohort; 'regressor' without it", () => {
+    for (const command of ['sample', 'probability-map', 'run'] as const) {
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--guidance', 'segmenter'])).config).guidance).toBe('segmenter');
+      expect(settingsOf(commandConfig(command, flags(RUN)).config).guidance).toBe('regressor');
+    }
+    expect(commandConfig('cohort', flags(['--out', 'o', '--guidance', 'segmenter'])).config).toMatchObject({ guidance: 'segmenter' });
+  });
+
+  it('is in the help of the commands that sample, with its values; tune takes a list', () => {
+    for (const command of ['sample', 'probability-map', 'run', 'cohort']) expect(helpText(command)).toMatch(/--guidance\b[^\n]*'regressor'[^\n]*'segmenter'/);
+    expect(helpText('tune')).toMatch(/--guidances\b/);
+    expect(helpText('tune')).toMatch(/--scoring-segmenter\b/);
+    expect(helpText('fit-growth')).not.toMatch(/--guidance\b/);
+  });
+
+  it('another value is a usage error naming the flag', () => {
+    expect(() => settingsOf(commandConfig('run', flags([...RUN, '--guidance', 'flair'])).config))
+      .toThrow(/^--guidance must be 'regressor' \(.*\) or 'segmenter' \(.*\), got 'flair'$/);
+  });
+});
+
 describe('fit-growth: the growth options reach the fit', () => {
   let tmp: string;
   let csv: string;

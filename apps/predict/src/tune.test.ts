@@ -16,7 +16,7 @@ describe('tumorcast-predict tune', () => {
     const { code, log } = await cli(['tune', ...TINY, '--scales', '0,200000', '--phantom-patients', '1', '--phantom-slices', '1', '--no-regressor-check', '--out', out]);
     expect(code).toBe(0);
     expect(log).toContain('writing 1 phantom patient(s) (seed 101)');
-    expect(log.match(/^setting \d\/2: L 20, s \d+, respacing 'ddim50' \(1 steps\), r0 from the label: area ratio/gm)).toHaveLength(2);
+    expect(log.match(/^setting \d\/2: L 20, s \d+, respacing 'ddim50' \(1 steps\), r0 from the label, guided by the regressor: area ratio/gm)).toHaveLength(2);
     const md = fs.readFileSync(path.join(out, 'tune.md'), 'utf8');
     expect(md).toMatch(/--noise-level 20 --scale (0|200000) --respacing 'ddim50'/);
     const summary = fs.readFileSync(path.join(out, 'tune-summary.csv'), 'utf8').trim().split('\n');
@@ -41,5 +41,10 @@ describe('tumorcast-predict tune', () => {
     expect((await refusal(['tune', '--noise-levels', '0', '--out', tmp])).message).toMatch(/noise_levels|noise-levels/);
     expect((await refusal(['tune', '--respacings', 'ddimx', '--out', tmp])).message).toMatch(/--respacing must be/);
     expect((await refusal(['tune', '--baseline-burdens', 'label,mask', '--out', tmp])).message).toMatch(/baseline.burdens/);
+    expect((await refusal(['tune', '--guidances', 'regressor,flair', '--out', tmp])).message).toMatch(/guidances/);
+    expect((await refusal(['tune', '--guidances', 'segmenter', '--segmenter', 'flair', '--data', tmp, '--truth', tmp, '--true-change', '--out', tmp])).message)
+      .toMatch(/^--guidances segmenter needs a learned segmenter: give --segmenter FILE$/);
+    expect((await refusal(['tune', '--scoring-segmenter', path.join(tmp, 'nope.safetensors'), '--data', tmp, '--truth', tmp, '--true-change', '--out', tmp])).message)
+      .toMatch(/^--scoring-segmenter .*nope\.safetensors: no such file$/);
   });
 });

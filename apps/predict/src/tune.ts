@@ -5,6 +5,7 @@
  * scored against the target and the real follow-up (`tuneGuidance` of
  * `@tumorcast/pipeline`).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, defineConfigSchema } from '@tumorcast/cli';
 import { writePhantomDataset } from '@tumorcast/phantom';
@@ -25,6 +26,14 @@ export const TUNE_KEYS = defineConfigSchema({
   baseline_burdens: {
     type: 'string[]', description: "where the r0 of the target r0 (1 + d) comes from, each tried: 'label' (as run does) or 'regressor' (its reading of the baseline, so that its bias does not eat the change)",
     default: ['label'], choices: ['label', 'regressor'],
+  },
+  guidances: {
+    type: 'string[]', description: "the guiding networks, each tried: 'regressor' (as run does by default) or 'segmenter' (the learned segmenter's burden of the denoised estimate; needs --segmenter)",
+    default: ['regressor'], choices: ['regressor', 'segmenter'],
+  },
+  scoring_segmenter: {
+    type: 'string', description: "a learned segmenter's weights to score the results with instead of --segmenter (keep a segmenter that guided apart from the one that scores)",
+    optional: true,
   },
   true_change: {
     type: 'boolean', description: "guide each slice towards its true change (the real follow-up's burden over the baseline label's) instead of the growth model: scores the guidance alone",
@@ -54,6 +63,10 @@ export interface TuneCommandOptions {
   respacings: string[];
   /** Where the guidance's r0 comes from, each tried. */
   baselineBurdens: string[];
+  /** The guiding networks, each tried. @defaultValue ['regressor'] */
+  guidances?: string[];
+  /** A segmenter's weights to score with instead of the models' segmenter. @defaultValue undefined */
+  scoringSegmenter?: string;
   /** Guide towards the true change. */
   trueChange: boolean;
   /** Read the regressor on noised scans first. */
@@ -104,9 +117,14 @@ export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
   const resolved = targets;
   const bad = o.baselineBurdens.find((b) => b !== 'label' && b !== 'regressor');
   if (bad !== undefined) throw new CliError(`--baseline-burdens takes 'label' and 'regressor', got '${bad}'`);
+  const guidances = o.guidances ?? ['regressor'];
+  const badGuide = guidances.find((g) => g !== 'regressor' && g !== 'segmenter');
+  if (badGuide !== undefined) throw new CliError(`--guidances takes 'regressor' and 'segmenter', got '${badGuide}'`);
+  if (guidances.includes('segmenter') && !o.models.segmenter) throw new CliError("--guidances segmenter needs a learned segmenter: give --segmenter FILE");
+  if (o.scoringSegmenter !== undefined && !fs.existsSync(o.scoringSegmenter)) throw new CliError(`--scoring-segmenter ${o.scoringSegmenter}: no such file`);
   return cliErrors(() => tuneGuidance({
     data: data!, truth, out: o.out, models: o.models, targets: resolved, slices: o.slices,
     noiseLevels: o.noiseLevels, scales: o.scales, respacings: o.respacings.map((r) => (r === 'none' ? '' : r)),
-    baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
+    baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], guidances: guidances as ('regressor' | 'segmenter')[], scoringSegmenter: o.scoringSegmenter, settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
   }));
 }

@@ -30,7 +30,7 @@ import { MapPool, resolveMapWorkers } from './parallel-map.js';
 import { modelsProvenance } from './provenance.js';
 import { renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import { checkSlices, loadPredictionSlice, shardSlices } from './slices.js';
 import {
@@ -337,9 +337,11 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings };
   const growthOptions = { replicates: o.replicates ?? 30, objective: o.objective ?? 'least-squares', bootstrapNoise: o.bootstrapNoise ?? 'symmetric', normalize: true, shortSeries: 'population', seed: settings.seed } as const;
   const scenarios = [...(o.scenarios ?? [])];
-  // The label's r0 is what results from before settings.baselineBurden were made with: left out, they stay valid.
-  const { baselineBurden, ...otherSettings } = settings;
-  const common = { settings: baselineBurden === 'label' ? otherSettings : settings, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
+  // The label's r0 and the regressor's guidance are what results from before settings.baselineBurden / settings.guidance
+  // were made with: left out at those values, they stay valid.
+  const { baselineBurden, guidance, ...otherSettings } = settings;
+  const recorded = { ...otherSettings, ...(baselineBurden === 'label' ? {} : { baselineBurden }), ...(guidance === 'regressor' ? {} : { guidance }) };
+  const common = { settings: recorded, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));
   fs.mkdirSync(o.out, { recursive: true });
   const resultFile = (id: string) => path.join(o.out, 'patients', CONTAINED(id), 'result.json');
@@ -582,7 +584,7 @@ function writeSummaries(o: RunCohortOptions, cohort: Cohort, patients: CohortPat
     summary: [
       `cohort: ${cohort.file}`,
       `models: ${path.basename(o.models.diffusion)}, ${path.basename(o.models.regressor)}, ${o.models.segmenter ? path.basename(o.models.segmenter) : 'FLAIR segmenter'}`,
-      `guided DDIM: noise level L = ${settings.noiseLevel}, scale ${settings.scale}, respacing ${settings.respacing || 'none'}, seed ${settings.seed}, ${settings.samples} run(s) per probability map, r0 from the ${settings.baselineBurden === 'regressor' ? "regressor's reading of the baseline" : 'label'}; growth: two-phase RT model, ${o.replicates ?? 30} bootstrap fits`,
+      `guided DDIM: noise level L = ${settings.noiseLevel}, scale ${settings.scale}, respacing ${settings.respacing || 'none'}, seed ${settings.seed}, ${settings.samples} run(s) per probability map, ${guidanceSummary(settings)}; growth: two-phase RT model, ${o.replicates ?? 30} bootstrap fits`,
     ],
     ...(cohort.synthetic ? { note: 'The cohort is synthetic (it says so in its file): the numbers show the pipeline working, not clinical performance.' } : {}),
     patients, skipped, pageOf: (id) => `patients/${CONTAINED(id)}/report.html`, ...(cohort.sizeUnit ? { sizeUnit: cohort.sizeUnit } : {}),

@@ -15,7 +15,7 @@ import { initBackend } from '@tumorcast/nn';
 import { loadModels } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { sliceSamplerOptions } from './predict.js';
+import { brainCount, sliceSamplerOptions } from './predict.js';
 import { samplingDiffusion } from './settings.js';
 import type { MapWorkerData, ToWorker, FromWorker } from './parallel-protocol.js';
 
@@ -50,7 +50,7 @@ async function computeRun(m: Extract<ToWorker, { type: 'run' }>): Promise<Float3
   const baselineMask = tf.tensor4d(r.baselineMask, [1, S, S, 1]);
   try {
     const map = await growthProbabilityMap({
-      ...sliceSamplerOptions(networks, diffusion, r.settings, image, r.baselineBurden, r.relativeChange),
+      ...sliceSamplerOptions(networks, diffusion, r.settings, image, r.baselineBurden, r.relativeChange, brainCount(r.image, 4)),
       samples: 1, firstRun: run, segmenter, baselineMask,
     });
     // A copy of its own: its buffer is transferred to the main thread.

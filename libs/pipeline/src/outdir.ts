@@ -30,7 +30,7 @@ export interface SliceResult {
   relativeChange: number;
   /** Baseline burden r0. */
   baselineBurden: number;
-  /** Where r0 came from: 'label', the segmenter's name (no label) or 'regressor' (`settings.baselineBurden`). */
+  /** Where r0 came from: 'label', the segmenter's name (no label), or 'regressor' / 'segmenter' (the guiding network's reading, `settings.baselineBurden`). */
   baselineBurdenSource: string;
   /** r* = r0 (1 + d). */
   targetBurden: number;
@@ -187,9 +187,9 @@ export function inspectFolder(out: string, provenance: RunProvenance, inputs: Re
     if (record.format !== RUN_RECORD_FORMAT || !record.provenance) {
       if (finished.length) differences.push(`its results were written by an earlier tumorcast-predict that recorded no provenance in ${path.join(out, 'run.json')}`);
     } else if (finished.length) {
-      // Records from before settings.baselineBurden existed were made with the label's r0.
+      // Records from before settings.baselineBurden / settings.guidance existed were made with the label's r0 and the regressor's guidance.
       const settings: Partial<RunProvenance['settings']> = record.provenance.settings;
-      const there = { ...record.provenance, settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label' } };
+      const there = { ...record.provenance, settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor' } };
       differences.push(...provenanceDifferences(there, provenance, names));
     }
   } else if (finished.length) {

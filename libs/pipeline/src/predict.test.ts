@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { growthProbabilityMap } from '@tumorcast/guided-sampler';
+import { growthProbabilityMap, guidedSampleKnown } from '@tumorcast/guided-sampler';
+import { createSegmenterNet, segmenterBurden } from '@tumorcast/segmenter';
 import { toModelRange } from '@tumorcast/diffusion';
 import { initBackend } from '@tumorcast/nn';
 import type { UNetConfig } from '@tumorcast/unet';
@@ -8,7 +9,7 @@ import { loadModels } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
 import { predictSlice, regressorBaselineReading } from './predict.js';
-import { DEFAULT_SAMPLE_SETTINGS, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
 import { PipelineInputError } from './errors.js';
 import type { ProbabilityMapRequest } from './parallel.js';
 import type { SliceImages } from './geometry.js';
@@ -116,6 +117,50 @@ describe('predictSlice', () => {
     await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, baselineBurden: 'mask' as 'label' } }))
       .rejects.toThrow(/'settings\.baselineBurden' passed to 'predictSlice' \("mask"\) must be 'label' or 'regressor'/);
     await expect(regressorBaselineReading(networks, tf.zeros([2, 16, 16, 4]) as tf.Tensor4D)).rejects.toThrow(/'image' passed to 'regressorBaselineReading' must be one \[1, S, S, 4\] image, got shape \[2, 16, 16, 4\]/);
+  });
+
+  it("with guidance 'segmenter': the learned segmenter's soft burden of the denoised estimate steers, as the guided sampler does with it", async () => {
+    // A random tiny segmenter (16x16): the plumbing is under test, not the segmentation.
+    const seg = createSegmenterNet({ imageSize: 16, baseChannels: 8, normGroups: 4, channelMult: [1, 2], numResBlocks: 1 }, { seed: 11 });
+    const guided = { ...networks, segmenter: seg };
+    try {
+      const S = networks.imageSize;
+      let brain = 0;
+      for (let i = 3; i < slice.model.length; i += 4) if (slice.model[i] !== 0) brain++;
+      const n0 = tf.memory().numTensors;
+      const p = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter' } });
+      expect(tf.memory().numTensors).toBe(n0);
+      // The reference: the sampler itself, given the segmenter's burden on the denoised estimate.
+      const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+      const ref = await guidedSampleKnown({
+        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image, dataRange: networks.dataRange,
+        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange }), guidanceInput: 'denoised',
+        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
+      });
+      expect(p.trajectory).toEqual(ref.predictions.map((v) => v[0]));
+      expect(p.predictedBurden).toBe(ref.finalPrediction[0]);
+      tf.dispose([image, ref.sample, ref.latent, ref.differenceMap]);
+
+      // r0 from the guiding segmenter's own soft reading of the baseline: its probabilities summed over the brain pixels.
+      const q = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', baselineBurden: 'regressor' } });
+      const probabilities = tf.tidy(() => seg.predictProbabilities(tf.tensor4d(slice.model, [1, S, S, 4])));
+      const soft = Array.from(await probabilities.data()).reduce((a, v) => a + v, 0) / brain;
+      probabilities.dispose();
+      expect(q.baselineBurdenSource).toBe('segmenter');
+      expect(q.baselineBurden).toBeCloseTo(soft, 5);
+      expect(q.targetBurden).toBeCloseTo(soft * 1.5, 5);
+    } finally {
+      seg.dispose();
+    }
+  });
+
+  it("refuses guidance 'segmenter' without a learned segmenter, and an unknown guidance", async () => {
+    await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter' } }))
+      .rejects.toThrow(/guidance 'segmenter' passed to 'sliceSamplerOptions' needs a learned segmenter: give the segmenter's weights \(models\.segmenter\)/);
+    await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, guidance: 'flair' as 'segmenter' } }))
+      .rejects.toThrow(/'settings\.guidance' passed to 'predictSlice' \("flair"\) must be 'regressor' or 'segmenter'/);
+    expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'segmenter' }, 'unet.pt'))
+      .toThrow(/'settings\.guidance' = 'segmenter' needs a learned segmenter/);
   });
 
   it('refuses a slice of another size than the networks\'', async () => {

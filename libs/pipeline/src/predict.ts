@@ -10,7 +10,10 @@ import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, regresso
 import type { GuidedSampleKnownOptions, Segmenter } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, checkGuidance, samplingDiffusion } from './settings.js';
+import { PipelineInputError } from './errors.js';
+import { segmenterBurden } from '@tumorcast/segmenter';
+import type { SegmenterBurdenFn } from '@tumorcast/segmenter';
 import type { SampleSettings } from './settings.js';
 import type { SliceImages } from './geometry.js';
 import { toNative } from './geometry.js';
@@ -102,14 +105,21 @@ export interface PredictSliceOptions {
  * @param image - the baseline `[1, S, S, 4]` in the networks' range.
  * @param baselineBurden - r0.
  * @param relativeChange - d.
+ * @param brainPixels - the baseline's brain pixel count at the networks' size
+ *   (what the segmenter's soft burden is a fraction of); required with
+ *   `settings.guidance` 'segmenter'.
+ * @throws PipelineInputError with guidance 'segmenter' but no learned segmenter.
  */
 export function sliceSamplerOptions(
   networks: PredictionNetworks, diffusion: Diffusion, settings: SampleSettings, image: tf.Tensor4D, baselineBurden: number, relativeChange: number,
+  brainPixels?: number,
 ): GuidedSampleKnownOptions {
+  const bySegmenter = settings.guidance === 'segmenter';
   return {
     diffusion,
     model: networks.denoiser ?? ((x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y)),
-    regressor: networks.regressor,
+    regressor: bySegmenter ? guidingSegmenter(networks, brainPixels, 'sliceSamplerOptions') : networks.regressor,
+    guidanceInput: bySegmenter ? 'denoised' : 'noisy',
     image,
     dataRange: networks.dataRange,
     baselineBurden,
@@ -147,7 +157,45 @@ export async function regressorBaselineReading(networks: Pick<PredictionNetworks
   }
 }
 
-function brainCount(img: Float32Array, channels: number): number {
+/**
+ * The learned segmenter's soft burden as the guidance's burden function
+ * (`SampleSettings.guidance` 'segmenter').
+ */
+function guidingSegmenter(networks: Pick<PredictionNetworks, 'segmenter' | 'dataRange'>, brainPixels: number | undefined, fn: string): SegmenterBurdenFn {
+  if (!networks.segmenter) {
+    throw new PipelineInputError(`settings.guidance 'segmenter' passed to '${fn}' needs a learned segmenter: give the segmenter's weights (models.segmenter), or guide with 'regressor'`);
+  }
+  if (brainPixels === undefined || !(brainPixels > 0)) {
+    throw new RangeError(`'brainPixels' passed to '${fn}' must be the baseline's brain pixel count (> 0) with settings.guidance 'segmenter', got ${brainPixels}`);
+  }
+  return segmenterBurden(networks.segmenter, { brainPixels, inputRange: networks.dataRange });
+}
+
+/**
+ * The guiding network's reading of an unchanged baseline at t = 0: the
+ * regressor's ({@link regressorBaselineReading}), or with
+ * `settings.guidance` 'segmenter' the segmenter's soft burden (the r0 of
+ * `baselineBurden` 'regressor').
+ */
+async function guideBaselineReading(networks: PredictionNetworks, settings: SampleSettings, image: tf.Tensor4D, brainPixels: number): Promise<number> {
+  if (settings.guidance !== 'segmenter') return regressorBaselineReading(networks, image);
+  const burden = guidingSegmenter(networks, brainPixels, 'predictSlice');
+  const reading = tf.tidy(() => burden(image, tf.tensor1d([0], 'float32')));
+  try {
+    return (await reading.data())[0] as number;
+  } finally {
+    reading.dispose();
+  }
+}
+
+/**
+ * The brain pixels of a slice at the networks' size (FLAIR above 0 in [0, 1]
+ * data): the denominator of the burdens.
+ *
+ * @param img - `[S, S, channels]` values in [0, 1].
+ * @param channels - channels per pixel (FLAIR the last of 4).
+ */
+export function brainCount(img: Float32Array, channels: number): number {
   let n = 0;
   for (let i = 3; i < img.length; i += channels) if ((img[i] as number) !== 0) n++;
   return n;
@@ -185,7 +233,9 @@ export async function predictSlice(
   networks: PredictionNetworks, slice: SliceImages, relativeChange: number, options: PredictSliceOptions = {},
 ): Promise<SlicePrediction> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...options.settings };
-  checkBaselineBurden(settings.baselineBurden, (o, v) => `'${o}' passed to 'predictSlice'${v === undefined ? '' : ` (${v})`}`);
+  const names = (o: string, v?: string) => `'${o}' passed to 'predictSlice'${v === undefined ? '' : ` (${v})`}`;
+  checkBaselineBurden(settings.baselineBurden, names);
+  checkGuidance(settings.guidance, names);
   const diffusion = options.diffusion ?? samplingDiffusion(networks, settings);
   const onProgress = options.onProgress;
   const S = networks.imageSize;
@@ -216,12 +266,13 @@ export async function predictSlice(
   }
   const maskSource = source;
   try {
+    const brainPixels = brainCount(slice.model, 4);
     if (settings.baselineBurden === 'regressor') {
-      // The target in the regressor's own scale: its bias on this baseline then cancels in r0 (1 + d).
-      baselineBurden = Math.max(0, await regressorBaselineReading(networks, image));
-      source = 'regressor';
+      // The target in the guiding network's own scale: its bias on this baseline then cancels in r0 (1 + d).
+      baselineBurden = Math.max(0, await guideBaselineReading(networks, settings, image, brainPixels));
+      source = settings.guidance === 'segmenter' ? 'segmenter' : 'regressor';
     }
-    const common = sliceSamplerOptions(networks, diffusion, settings, image, baselineBurden, relativeChange);
+    const common = sliceSamplerOptions(networks, diffusion, settings, image, baselineBurden, relativeChange, brainPixels);
     const guided = await guidedSampleKnown({ ...common, onProgress: (p) => onProgress?.(p.phase, p.done, p.total) });
     const followupTensor = tf.tidy(() => fromModelRange(guided.sample, networks.dataRange).clipByValue(0, 1));
     // Asynchronous reads throughout: the webgpu backend in Node has no synchronous ones.

@@ -69,10 +69,14 @@ describe('runDataset', () => {
     await expect(runDataset({ ...base, settings: { ...base.settings, seed: 1 } })).rejects.toThrow(/'settings\.seed' \(0 there, 1 now\).*Rerun with 'overwrite' to replace them/);
     await expect(runDataset({ ...base, settings: { ...base.settings, baselineBurden: 'regressor' } }))
       .rejects.toThrow(/'settings\.baselineBurden' \("label" there, "regressor" now\)/);
+    await expect(runDataset({ ...base, settings: { ...base.settings, guidance: 'segmenter' } }))
+      .rejects.toThrow(/'settings\.guidance' \("regressor" there, "segmenter" now\)/);
     // A folder recorded before the setting existed was made with the label's r0: it still resumes.
     const file = path.join(base.out, 'run.json');
     const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
     delete (record.provenance.settings as Partial<RunRecord['settings']>).baselineBurden;
+    // ... and with the regressor's guidance, before settings.guidance existed.
+    delete (record.provenance.settings as Partial<RunRecord['settings']>).guidance;
     fs.writeFileSync(file, JSON.stringify(record));
     lines.length = 0;
     await runDataset({ ...base, log: (m) => lines.push(m) });

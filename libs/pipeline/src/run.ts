@@ -20,7 +20,7 @@ import { loadModels } from './models.js';
 import type { ModelPaths } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import { checkSlices, decodedBytes, firstNonFinite, listPredictionSlices, loadNativeSlice, predictionSliceOf, readSliceFiles, shardSlices } from './slices.js';
 import { predictSlice } from './predict.js';
@@ -600,7 +600,7 @@ export async function buildReport(out: string, record: RunRecord, results: reado
       `data: ${record.data}; ${results.length} slice(s)`,
       `models: ${path.basename(record.models.diffusion)}, ${path.basename(record.models.regressor)}, ${record.models.segmenter ? path.basename(record.models.segmenter) : 'FLAIR segmenter'}`,
       `guided DDIM${record.preset ? ` (preset ${record.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map, `
-        + `r0 from the ${s.baselineBurden === 'regressor' ? "regressor's reading of the baseline" : 'label'}`,
+        + guidanceSummary({ baselineBurden: s.baselineBurden ?? 'label', guidance: s.guidance ?? 'regressor' }),
     ],
     note: record.note ?? undefined,
     growth: growth.map((g) => growthFigure(g, { sizeUnit: record.sizeUnit, trueFollowupSize: record.followupSizes?.[g.id] })),

@@ -51,6 +51,22 @@ export interface SampleSettings {
    * @defaultValue 'label' (the paper's: the burden of the baseline's segmentation)
    */
   baselineBurden: 'label' | 'regressor';
+  /**
+   * What steers the decoding towards the target burden: 'regressor', the
+   * paper's (the burden regressor on the noised x_t at its timestep); or
+   * 'segmenter', the learned segmenter's soft tumour burden (its tumour
+   * probabilities summed over the baseline's brain pixels) read on each
+   * step's denoised estimate of x0 (`guidanceInput` 'denoised' of
+   * @tumorcast/guided-sampler). The segmenter's gradient sits on the tumour's
+   * border, so guidance grows or shrinks the tumour itself, where a regressor
+   * that is not robust is satisfied by small changes elsewhere. Needs a
+   * learned segmenter (`models.segmenter`); with 'segmenter',
+   * `baselineBurden` 'regressor' means the segmenter's own soft reading of the
+   * baseline (the guiding network's scale). Score the results with a segmenter
+   * that did not guide them (`tuneGuidance`'s `scoringSegmenter`).
+   * @defaultValue 'regressor' (the paper's)
+   */
+  guidance: 'regressor' | 'segmenter';
 }
 
 /**
@@ -64,13 +80,16 @@ export interface SampleSettings {
  */
 export const DEMO_NETWORK_SETTINGS: Readonly<Pick<SampleSettings, 'scale' | 'baselineBurden'>> = Object.freeze({ scale: 1_000_000, baselineBurden: 'regressor' });
 
+/** The values {@link SampleSettings.guidance} takes. */
+export const GUIDANCE_NETWORKS: readonly SampleSettings['guidance'][] = Object.freeze(['regressor', 'segmenter'] as const);
+
 /** The values {@link SampleSettings.baselineBurden} takes. */
 export const BASELINE_BURDEN_SOURCES: readonly SampleSettings['baselineBurden'][] = Object.freeze(['label', 'regressor'] as const);
 
 /** Default {@link SampleSettings}. */
 export const DEFAULT_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({
   noiseLevel: 200, scale: 200000, respacing: 'ddim100', eta: 0, seed: 0, amplifyEarlyTarget: true, initialNoiseStd: 0.01, samples: 8, outputMode: 'residual',
-  baselineBurden: 'label',
+  baselineBurden: 'label', guidance: 'regressor',
 });
 
 /**
@@ -90,7 +109,9 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
 /**
  * Checks that the settings fit the diffusion model: a noise level within its
  * timesteps, and a respacing of them; and, when given, that
- * `baselineBurden` is one of {@link BASELINE_BURDEN_SOURCES}.
+ * `baselineBurden` is one of {@link BASELINE_BURDEN_SOURCES} and `guidance`
+ * one of {@link GUIDANCE_NETWORKS} (with a learned segmenter loaded for
+ * 'segmenter' when `networks` says which are loaded).
  *
  * @param networks - the loaded networks.
  * @param settings - the settings.
@@ -100,10 +121,18 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
  * @throws PipelineInputError naming the setting and the model.
  */
 export function checkSettingsFit(
-  networks: Pick<PredictionNetworks, 'process'>, settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'> & Partial<Pick<SampleSettings, 'baselineBurden'>>,
+  networks: Pick<PredictionNetworks, 'process'> & Partial<Pick<PredictionNetworks, 'segmenter'>>,
+  settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'> & Partial<Pick<SampleSettings, 'baselineBurden' | 'guidance'>>,
   model: string, names: OptionNamer = apiOptionName,
 ): void {
   if (settings.baselineBurden !== undefined) checkBaselineBurden(settings.baselineBurden, names);
+  if (settings.guidance !== undefined) {
+    checkGuidance(settings.guidance, names);
+    // Only where the caller passed loaded networks (they have a U-Net): a process alone says nothing about the segmenter.
+    if (settings.guidance === 'segmenter' && 'unet' in networks && !networks.segmenter) {
+      throw new PipelineInputError(`${names('settings.guidance', "'segmenter'")} needs a learned segmenter: give the segmenter's weights (${names('models.segmenter')}), or guide with 'regressor'`);
+    }
+  }
   const T = networks.process.steps;
   if (settings.noiseLevel > T) {
     throw new PipelineInputError(`${names('settings.noiseLevel', String(settings.noiseLevel))} is more than the ${T} timesteps of the diffusion model ${model}: use at most ${T}`);
@@ -130,4 +159,30 @@ export function checkBaselineBurden(value: unknown, names: OptionNamer = apiOpti
   if (!BASELINE_BURDEN_SOURCES.includes(value as SampleSettings['baselineBurden'])) {
     throw new PipelineInputError(`${names('settings.baselineBurden', JSON.stringify(value))} must be 'label' or 'regressor' (where the target's r0 comes from)`);
   }
+}
+
+/**
+ * Checks {@link SampleSettings.guidance}.
+ *
+ * @param value - the setting.
+ * @param names - how the message names it.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the setting and its values.
+ */
+export function checkGuidance(value: unknown, names: OptionNamer = apiOptionName): void {
+  if (!GUIDANCE_NETWORKS.includes(value as SampleSettings['guidance'])) {
+    throw new PipelineInputError(`${names('settings.guidance', JSON.stringify(value))} must be 'regressor' or 'segmenter' (the network whose burden reading steers the decoding)`);
+  }
+}
+
+/**
+ * How a run was guided, in words for reports: the guiding network and where
+ * the target's r0 came from.
+ *
+ * @param settings - `guidance` and `baselineBurden`.
+ */
+export function guidanceSummary(settings: Pick<SampleSettings, 'guidance' | 'baselineBurden'>): string {
+  const guide = settings.guidance === 'segmenter' ? "guided by the segmenter's burden of the denoised estimate" : "guided by the regressor";
+  const own = settings.guidance === 'segmenter' ? "segmenter's" : "regressor's";
+  return `${guide}, r0 from the ${settings.baselineBurden === 'regressor' ? `${own} reading of the baseline` : 'label'}`;
 }

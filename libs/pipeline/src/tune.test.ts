@@ -10,6 +10,7 @@ import { PipelineDataError, PipelineInputError } from './errors.js';
 import { residualMask, summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv } from './tune.js';
 import type { TuneOptions, TuneRow } from './tune.js';
 import { regressorNoiseAccuracy } from './tune-regressor.js';
+import { createSegmenterNet, saveSegmenter } from '@tumorcast/segmenter';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-pipeline-tune-'));
@@ -51,6 +52,14 @@ describe('summariseTuneRows', () => {
     // |0.05 - 0.04| / 0.04 = 0.25 and |0.01 - 0.02| / 0.02 = 0.5.
     expect(s.regressorError).toBeCloseTo(0.375, 12);
     expect(s.secondsPerSlice).toBe(3);
+    // Without target area errors the bound is unknown.
+    expect(s.targetAreaRatio).toBeNaN();
+    // Targets 10 % and 30 % off the true burden against baseline errors 0.2 and 0.4: (0.1 + 0.3) / 2 / 0.3.
+    const t = summariseTuneRows([
+      row({ dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, targetAreaError: 0.1 }),
+      row({ dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, targetAreaError: 0.3 }),
+    ]);
+    expect(t.targetAreaRatio).toBeCloseTo(2 / 3, 12);
   });
 
   it('misses the acceptance when the size is bought with the wrong place, and ranks by target error without truth', () => {
@@ -151,9 +160,12 @@ describe('tuneGuidance', () => {
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
-    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,/);
+    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,guidance,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,.*,target_area_error,seconds$/);
     expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8'))
-      .toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale} --respacing '' --baseline-burden ${r.best.baselineFrom}\``);
+      .toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale} --respacing '' --baseline-burden ${r.best.baselineFrom} --guidance regressor\``);
+    // Guided to the true change, a prediction that hits its target has the true burden: the targets allow an area ratio of 0.
+    for (const x of r.rows) expect(x.targetAreaError).toBeCloseTo(0, 6);
+    expect(r.best.targetAreaRatio).toBeCloseTo(0, 6);
     expect(lines.some((l) => l.startsWith('regressor at t 0-19: MAE'))).toBe(true);
     expect(lines.filter((l) => l.startsWith('setting '))).toHaveLength(4);
     expect(r.regressor?.length).toBeGreaterThan(0);
@@ -163,7 +175,7 @@ describe('tuneGuidance', () => {
     const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
-    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,1$/);
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,,1$/);
   });
 
   it("names r0's source among the best setting's flags: --baseline-burden regressor when the regressor's reading won", () => {
@@ -171,8 +183,11 @@ describe('tuneGuidance', () => {
       const best = summariseTuneRows([row({ baselineFrom: from, noiseLevel: 100, scale: 50000, respacing: 'ddim50' })]);
       return tuneMarkdown({ rows: [], summaries: [best], best, scoredAgainstTruth: false });
     };
-    expect(md('regressor')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden regressor`");
-    expect(md('label')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden label`");
+    expect(md('regressor')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden regressor --guidance regressor`");
+    expect(md('label')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden label --guidance regressor`");
+    const bySegmenter = summariseTuneRows([row({ guidance: 'segmenter' })]);
+    expect(bySegmenter.guidance).toBe('segmenter');
+    expect(tuneMarkdown({ rows: [], summaries: [bySegmenter], best: bySegmenter, scoredAgainstTruth: false })).toContain('--guidance segmenter`');
   });
 
   it('refuses bad options before sampling, naming them', async () => {
@@ -183,5 +198,37 @@ describe('tuneGuidance', () => {
     await expect(tuneGuidance({ ...base, slices: ['nope'] })).rejects.toThrow(/none of the requested slices \(nope\)/);
     await expect(tuneGuidance({ ...base, truth: tmp })).rejects.toThrow(PipelineDataError);
     await expect(tuneGuidance({ ...base, noiseLevels: [5000] })).rejects.toThrow(/noiseLevel.*5000/);
+    await expect(tuneGuidance({ ...base, guidances: ['flair' as 'segmenter'] })).rejects.toThrow(/'guidances' = \["flair"\] must be a non-empty list of 'regressor' and 'segmenter'/);
+    await expect(tuneGuidance({ ...base, guidances: [] })).rejects.toThrow(/'guidances' = \[\] must be a non-empty list/);
+    // Segmenter guidance without a learned segmenter: refused when the networks load, before any sample.
+    await expect(tuneGuidance({ ...base, guidances: ['segmenter'] })).rejects.toThrow(/'settings\.guidance' = 'segmenter' needs a learned segmenter/);
+    await expect(tuneGuidance({ ...base, scoringSegmenter: path.join(tmp, 'nope.safetensors') })).rejects.toThrow(/'scoringSegmenter' = .*nope\.safetensors is not a file/);
+    const notSegmenter = path.join(tmp, 'not-a-segmenter.safetensors');
+    fs.writeFileSync(notSegmenter, 'hello');
+    await expect(tuneGuidance({ ...base, scoringSegmenter: notSegmenter })).rejects.toThrow(/'scoringSegmenter' = .*not-a-segmenter\.safetensors is not a segmenter's weights/);
   });
+
+  it('tries the segmenter as the guide beside the regressor, and scores with another segmenter when asked', async () => {
+    // Two random tiny segmenters at the networks' size (16x16): the plumbing is under test, not the segmentation.
+    const cfg = { imageSize: 16, baseChannels: 8, normGroups: 4, channelMult: [1, 2], numResBlocks: 1 };
+    const guideFile = path.join(tmp, 'guide.safetensors');
+    const scoreFile = path.join(tmp, 'score.safetensors');
+    for (const [file, seed] of [[guideFile, 1], [scoreFile, 2]] as const) {
+      const net = createSegmenterNet(cfg, { seed });
+      await saveSegmenter(file, net);
+      net.dispose();
+    }
+    const lines: string[] = [];
+    const o = { ...base, models: { ...base.models, segmenter: guideFile }, noiseLevels: [2], scales: [1000], guidances: ['regressor', 'segmenter'] as ('regressor' | 'segmenter')[] };
+    const n0 = tf.memory().numTensors;
+    const own = await tuneGuidance({ ...o, out: path.join(tmp, 'own') });
+    const other = await tuneGuidance({ ...o, out: path.join(tmp, 'other'), scoringSegmenter: scoreFile, log: (m) => lines.push(m) });
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(own.rows.map((x) => x.guidance)).toEqual(['regressor', 'regressor', 'segmenter', 'segmenter']);
+    expect(own.summaries.map((x) => x.guidance).sort()).toEqual(['regressor', 'segmenter']);
+    expect(lines.some((l) => l.startsWith(`scoring with the segmenter ${scoreFile}`))).toBe(true);
+    // The same samples (the guide is the models' segmenter either way), read by another segmenter.
+    expect(other.rows.map((x) => x.guidedTarget)).toEqual(own.rows.map((x) => x.guidedTarget));
+    expect(other.rows.map((x) => x.segmentedBaselineBurden)).not.toEqual(own.rows.map((x) => x.segmentedBaselineBurden));
+  }, 300_000);
 });

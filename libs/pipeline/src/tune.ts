@@ -21,7 +21,9 @@ import { loadModels } from './models.js';
 import type { ModelPaths } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, GUIDANCE_NETWORKS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { learnedSegmenter, loadSegmenter } from '@tumorcast/segmenter';
+import type { SegmenterNet } from '@tumorcast/segmenter';
 import type { SampleSettings } from './settings.js';
 import { listPredictionSlices, loadPredictionSlice } from './slices.js';
 import type { PredictionSlice } from './slices.js';
@@ -83,6 +85,22 @@ export interface TuneOptions {
    */
   baselineBurdens?: ('label' | 'regressor')[];
   /**
+   * The guiding networks to try in turn as `SampleSettings.guidance`:
+   * `'regressor'` (the paper's) and/or `'segmenter'` (the learned
+   * segmenter's soft burden of the denoised estimate; needs `models.segmenter`).
+   * @defaultValue ['regressor']
+   */
+  guidances?: SampleSettings['guidance'][];
+  /**
+   * A learned segmenter's weights to score the results with, in place of
+   * `models.segmenter`: with guidance 'segmenter' the guiding segmenter would
+   * score its own work (a result can satisfy it without showing the tumour
+   * to another reader); a segmenter trained apart (another seed or data)
+   * keeps the scores honest.
+   * @defaultValue undefined (`models.segmenter`, or the FLAIR segmenter without one)
+   */
+  scoringSegmenter?: string;
+  /**
    * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden` and `samples` are the grid's.
    * @defaultValue DEFAULT_SAMPLE_SETTINGS
    */
@@ -115,6 +133,8 @@ export interface TuneRow {
   steps: number;
   /** Where the guidance's r0 came from (see {@link TuneOptions.baselineBurdens}). */
   baselineFrom: 'label' | 'regressor';
+  /** The guiding network (see {@link TuneOptions.guidances}). @defaultValue 'regressor' */
+  guidance?: SampleSettings['guidance'];
   /** Slice id. */
   id: string;
   /** Relative change d. */
@@ -163,6 +183,12 @@ export interface TuneRow {
   residualDice?: number;
   /** Area error of that residual mask. */
   residualAreaError?: number;
+  /**
+   * The area error of a prediction whose tumour had exactly the target
+   * burden: |r* - true burden| / true burden. With the growth model's
+   * targets it is the growth model's own error, which no guidance beats.
+   */
+  targetAreaError?: number;
   /** Seconds the sample took. */
   seconds: number;
 }
@@ -177,6 +203,8 @@ export interface TuneSettingSummary {
   respacing: string;
   /** Where the guidance's r0 came from. */
   baselineFrom: 'label' | 'regressor';
+  /** The guiding network. */
+  guidance: SampleSettings['guidance'];
   /** Decoding steps. */
   steps: number;
   /** Slices. */
@@ -205,6 +233,12 @@ export interface TuneSettingSummary {
   residualAreaError: number;
   /** areaError / baselineAreaError (below 1: closer in size than the baseline). */
   areaRatio: number;
+  /**
+   * Mean {@link TuneRow.targetAreaError} / baselineAreaError: the area ratio
+   * of predictions that hit their targets exactly, the best the targets allow
+   * (0 with the true change; the growth model's error otherwise).
+   */
+  targetAreaRatio: number;
   /** (1 - dice) / (1 - baselineDice) (below 1: better placed than the baseline). */
   missRatio: number;
   /** areaRatio <= 0.5 and missRatio <= 0.8: the size halves the baseline's error without buying it with the wrong place. */
@@ -288,11 +322,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const missRatio = truth ? (1 - bdc > 0 ? (1 - dc) / (1 - bdc) : 1 - dc > 0 ? Infinity : 1) : NaN;
   const targetError = mean(rows.map((r) => r.targetError));
   return {
-    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, steps: r0.steps, slices: rows.length,
+    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, guidance: r0.guidance ?? 'regressor', steps: r0.steps, slices: rows.length,
     targetError,
     regressorError: mean(rows.map((r) => (r.guidedTarget > 0 ? Math.abs(r.regressorBurden - r.guidedTarget) / r.guidedTarget : NaN))),
     moved: mean(rows.map((r) => r.moved)),
     dice: dc, baselineDice: bdc, areaError: ae, baselineAreaError: bae, areaRatio, missRatio,
+    targetAreaRatio: truth && bae > 0 ? mean(rows.map((r) => r.targetAreaError ?? NaN)) / bae : NaN,
     segmentedBaselineDice: mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), segmentedBaselineAreaError: mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN)),
     residualDice: mean(rows.map((r) => r.residualDice ?? NaN)), residualAreaError: mean(rows.map((r) => r.residualAreaError ?? NaN)),
     meetsAcceptance: truth && areaRatio <= 0.5 && missRatio <= 0.8,
@@ -302,12 +337,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 }
 
 const ROW_KEYS: (keyof TuneRow)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
-  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'seconds',
+  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
   'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -347,22 +382,23 @@ export function tuneMarkdown(r: TuneResult): string {
   const lines = [
     '# Guidance tuning',
     '',
-    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom} — `
-      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom}\`.`,
+    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom}, guided by the ${b.guidance} — `
+      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom} --guidance ${b.guidance}\`.`,
     r.scoredAgainstTruth
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
         + `area ratio <= 0.5 and miss ratio <= 0.8. The segmenter on the unchanged baseline scores Dice ${f4(b.segmentedBaselineDice)}, area error ${f4(b.segmentedBaselineAreaError)} `
-        + `(the baseline row above uses its label); the label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}.`
+        + `(the baseline row above uses its label); the label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}. `
+        + `Predictions that hit their targets exactly would reach an area ratio of ${f4(b.targetAreaRatio)} (the targets' own error).`
       : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
     '',
     'Ranked (objective: area ratio + miss ratio with real follow-ups, 2 = the unchanged baseline; else the relative target error). '
       + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
-      + '`regressor err` small while `target err` is large means the regressor is satisfied by changes the segmenter does not see.',
+      + '`regressor err` (the guiding network\'s reading of the result against its target) small while `target err` is large means the guiding network is satisfied by changes the segmenter does not see.',
     '',
-    '| L | s | respacing | r0 from | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
-    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
+    '| L | s | respacing | r0 from | guidance | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
       + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
   ];
   if (r.regressor?.length) {
@@ -431,6 +467,13 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
   if (!baselineBurdens.length || baselineBurdens.some((b) => b !== 'label' && b !== 'regressor')) {
     throw new PipelineInputError(`'baselineBurdens' passed to '${fn}' must be a non-empty list of 'label' and 'regressor', got ${JSON.stringify(o.baselineBurdens)}`);
   }
+  const guidances: SampleSettings['guidance'][] = [...new Set(o.guidances ?? ['regressor' as const])];
+  if (!Array.isArray(o.guidances ?? []) || !guidances.length || guidances.some((g) => !GUIDANCE_NETWORKS.includes(g))) {
+    throw new PipelineInputError(`${names('guidances', JSON.stringify(o.guidances))} must be a non-empty list of 'regressor' and 'segmenter'`);
+  }
+  if (o.scoringSegmenter !== undefined && (typeof o.scoringSegmenter !== 'string' || !o.scoringSegmenter)) {
+    throw new PipelineInputError(`${names('scoringSegmenter', JSON.stringify(o.scoringSegmenter))} must be the path of a learned segmenter's weights`);
+  }
 
   let infos: SliceSampleInfo[] = await listPredictionSlices(o.data);
   if (o.slices?.length) {
@@ -458,9 +501,23 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
   }
 
   const networks: PredictionNetworks = await loadModels(o.models, { names });
+  let scoringNet: SegmenterNet | undefined;
   try {
-    for (const noiseLevel of noiseLevels) for (const respacing of respacings) checkSettingsFit(networks, { noiseLevel, respacing }, o.models.diffusion, names);
-    const segmenter = segmenterOf(networks);
+    for (const noiseLevel of noiseLevels) for (const respacing of respacings) for (const guidance of guidances) {
+      checkSettingsFit(networks, { noiseLevel, respacing, guidance }, o.models.diffusion, names);
+    }
+    if (o.scoringSegmenter !== undefined) {
+      const named = names('scoringSegmenter', o.scoringSegmenter);
+      if (!fs.existsSync(o.scoringSegmenter) || !fs.statSync(o.scoringSegmenter).isFile()) throw new PipelineInputError(`${named} is not a file`);
+      try {
+        scoringNet = await loadSegmenter(o.scoringSegmenter);
+      } catch (e) {
+        throw new PipelineDataError(`${named} is not a segmenter's weights: ${(e as Error).message}`, { cause: e });
+      }
+      if (scoringNet.config.inChannels !== 4) throw new PipelineDataError(`${named} takes ${scoringNet.config.inChannels} input channels, not the 4 modalities`);
+      log(`scoring with the segmenter ${o.scoringSegmenter} (the guidance uses ${o.models.segmenter ?? 'none'})`);
+    }
+    const segmenter = scoringNet ? learnedSegmenter(scoringNet, { inputRange: networks.dataRange }) : segmenterOf(networks);
     const S = networks.imageSize;
     const slices: TuneSlice[] = [];
     for (const info of infos) {
@@ -510,15 +567,15 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
 
     const rows: TuneRow[] = [];
-    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length;
+    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length * guidances.length;
     let k = 0;
     for (const respacing of respacings) {
       const diffusion = samplingDiffusion(networks, { respacing });
       for (const noiseLevel of noiseLevels) {
         const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
-        for (const scale of scales) for (const baselineFrom of baselineBurdens) {
+        for (const guidance of guidances) for (const scale of scales) for (const baselineFrom of baselineBurdens) {
           k++;
-          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom };
+          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom, guidance };
           for (const s of slices) {
             const t0 = performance.now();
             const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
@@ -532,7 +589,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
             const target = r0 * (1 + s.relativeChange);
             const want = target - s.segmentedBaselineBurden;
             const row: TuneRow = {
-              noiseLevel, scale, respacing, baselineFrom, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
+              noiseLevel, scale, respacing, baselineFrom, guidance, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
               regressorBaselineBurden: s.regressorBaselineBurden, guidedTarget: p.targetBurden,
               regressorBurden: p.predictedBurden, segmentedBaselineBurden: s.segmentedBaselineBurden, segmentedBurden,
               targetError: target > 0 ? Math.abs(segmentedBurden - target) / target : NaN,
@@ -555,6 +612,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
                 segmentedBaselineAreaError: areaErr(s.segmentedBaselineMask),
                 residualDice: dice(grid(residual), grid(s.truth.label)),
                 residualAreaError: areaErr(residual),
+                targetAreaError: s.trueBurden! > 0 ? Math.abs(target - s.trueBurden!) / s.trueBurden! : NaN,
               });
             }
             rows.push(row);
@@ -562,7 +620,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
           // Written as it goes: a sweep stopped early keeps what it measured.
           writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
           const sm = summariseTuneRows(rows.slice(-slices.length));
-          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}: `
+          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guidance}: `
             + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)}, Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
             + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
         }
@@ -570,7 +628,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
     const groups = new Map<string, TuneRow[]>();
     for (const r of rows) {
-      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}`;
+      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}|${r.guidance ?? 'regressor'}`;
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
     const rank = (v: number) => (Number.isNaN(v) ? Infinity : v);
@@ -580,9 +638,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     writeFileAtomicSync(path.join(o.out, 'tune-summary.csv'), tuneSummaryCsv(summaries));
     writeFileAtomicSync(path.join(o.out, 'tune.json'), `${JSON.stringify(result, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
     writeFileAtomicSync(path.join(o.out, 'tune.md'), tuneMarkdown(result));
-    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}', r0 from the ${result.best.baselineFrom}; wrote ${path.join(o.out, 'tune.md')}`);
+    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}', r0 from the ${result.best.baselineFrom}, guided by the ${result.best.guidance}; wrote ${path.join(o.out, 'tune.md')}`);
     return result;
   } finally {
     networks.dispose();
+    scoringNet?.dispose();
   }
 }
