@@ -53,6 +53,15 @@ describe('trajectoryFigure', () => {
     expect(svg).toContain('segmented');
   });
 
+  it('names the network that guided: the regressor by default, the segmenter when it guided (legend and flags)', () => {
+    expect(trajectoryFigure(t)).toMatch(/<text x="14" y="4">regressor<\/text>/);
+    const svg = trajectoryFigure({ ...t, guide: 'segmenter' });
+    expect(svg).toMatch(/<text x="14" y="4">segmenter<\/text>/);
+    expect(svg).toContain('aria-label="tumour burden during decoding: segmenter against target"');
+    const flags = sliceFlags(2, undefined, { baseline: 0.02, target: 0.03, predicted: 0.02, segmented: 0.02, guide: 'segmenter' });
+    expect(flags[0]).toMatch(/^The segmenter sees \(almost\) no change of tumour burden: /);
+  });
+
   it('refuses steps without as many targets and timesteps as readings', () => {
     expect(() => trajectoryFigure({ ...t, targets: [0.03] })).toThrow(/'t' passed to 'trajectoryFigure' must hold as many timesteps and targets as predictions \(4\)/);
   });

@@ -40,8 +40,10 @@ export interface ReportSlice {
   trajectorySvg?: string;
 }
 
-/** The regressor's readings during guided decoding, with the target it was steered to. */
+/** The guiding network's readings during guided decoding, with the target it was steered to. */
 export interface BurdenTrajectory {
+  /** The network that guided (`SampleSettings.guidance`), for the legend. @defaultValue 'regressor' */
+  guide?: string;
   /** The original timestep of each decoding step, in the order run (e.g. 190, 180, ..., 0). */
   timesteps: number[];
   /** The regressor's reading R(x_t, t) at each step. */
@@ -108,10 +110,12 @@ export interface SliceBurdens {
   baseline: number;
   /** r* = r0 (1 + d). */
   target: number;
-  /** The regressor's reading of the prediction. */
+  /** The guiding network's reading of the prediction (the regressor's, the paper's guide). */
   predicted: number;
   /** The segmenter's burden of the prediction, when known. @defaultValue undefined */
   segmented?: number;
+  /** The network that guided (`SampleSettings.guidance`), for the flags' wording. @defaultValue 'regressor' */
+  guide?: string;
 }
 
 /**
@@ -149,11 +153,12 @@ export function sliceFlags(maxAbs: number, scores?: SliceScores, burdens?: Slice
     const want = burdens.target - burdens.baseline;
     const got = burdens.predicted - burdens.baseline;
     if (Math.abs(want) > 1e-3 && Math.abs(got) < 0.1 * Math.abs(want)) {
-      flags.push(`The regressor sees (almost) no change of tumour burden: ${burdens.baseline.toFixed(4)} -> ${burdens.predicted.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
+      flags.push(`The ${burdens.guide ?? 'regressor'} sees (almost) no change of tumour burden: ${burdens.baseline.toFixed(4)} -> ${burdens.predicted.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
     }
     const seg = burdens.segmented;
     if (seg !== undefined && Number.isFinite(seg) && Math.abs(want) > 1e-3 && Math.abs(seg - burdens.baseline) < 0.1 * Math.abs(want)) {
-      const fooled = Math.abs(got) >= 0.5 * Math.abs(want) ? ' although the regressor reads a change: it was satisfied by changes the segmenter does not see as tumour' : '';
+      const guide = burdens.guide ?? 'regressor';
+      const fooled = Math.abs(got) >= 0.5 * Math.abs(want) ? ` although the ${guide} reads a change: it was satisfied by changes the segmenter does not see as tumour` : '';
       flags.push(`The segmented tumour did not move towards the target${fooled}: segmented burden of the prediction ${seg.toFixed(4)}, baseline ${burdens.baseline.toFixed(4)}, target ${burdens.target.toFixed(4)}.`);
     }
   }
@@ -226,12 +231,12 @@ export function trajectoryFigure(t: BurdenTrajectory, burdens?: SliceBurdens): s
   }
   const key = (i: number, shape: string, label: string) => `<g transform="translate(${W - R + 10},${T + 6 + i * 16})">${shape}<text x="14" y="4">${label}</text></g>`;
   const legend = [
-    key(0, '<line class="reg" x1="0" x2="10" y1="0" y2="0"/>', 'regressor'),
+    key(0, '<line class="reg" x1="0" x2="10" y1="0" y2="0"/>', t.guide ?? 'regressor'),
     key(1, '<line class="tgt" x1="0" x2="10" y1="0" y2="0"/>', 'target'),
     burdens ? key(2, '<line class="base" x1="0" x2="10" y1="0" y2="0"/>', 'baseline r0') : '',
     burdens?.segmented !== undefined ? key(3, '<path class="seg" d="M5 -5L10 0L5 5L0 0Z"/>', 'segmented') : '',
   ].join('');
-  return `<svg class="trajectory" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="tumour burden during decoding: regressor against target">`
+  return `<svg class="trajectory" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="tumour burden during decoding: ${t.guide ?? 'regressor'} against target">`
     + `<style>.trajectory text{font-size:10px;fill:#444}.trajectory polyline,.trajectory line{fill:none;stroke-width:1.6}.grid{stroke:#eee!important;stroke-width:1!important}`
     + `.reg{stroke:#1d4ed8;fill:#1d4ed8}.tgt{stroke:#e76f51;fill:#e76f51;stroke-dasharray:5 3}rect.tgt{stroke-dasharray:none}.base{stroke:#888;stroke-dasharray:2 3}.seg{fill:#2a9d8f;stroke:#2a9d8f}</style>`
     + `${ticks}${xt}${line(t.targets, 'tgt')}${line(t.predictions, 'reg')}${marks.join('')}${legend}`
@@ -464,7 +469,7 @@ ${row(s.baseline, 'baseline')}
 ${row(s.predicted, 'predicted follow-up')}
 ${s.truth ? row(s.truth, 'real follow-up') : ''}
 <div class="row"><div class="rowlabel">change</div>${differencePanel(s, basePath)}${probabilityPanel(s, basePath, truthPath, r.mapRuns)}</div>
-<div class="tables">${s.trajectorySvg ? `<figure class="traj">${s.trajectorySvg}<figcaption>tumour burden during guided decoding: the regressor's reading per step against the target it was steered to; at the right, the result: regressor (circle), target r* (square) and the segmented tumour of the prediction (diamond)</figcaption></figure>` : ''}<table class="facts">${facts}</table>${s.scores ? scoresTable(s.scores.predicted as unknown as Record<string, number>, s.scores.baseline as unknown as Record<string, number>) : ''}${mapTable}</div>
+<div class="tables">${s.trajectorySvg ? `<figure class="traj">${s.trajectorySvg}<figcaption>tumour burden during guided decoding: the guiding network's reading per step against the target it was steered to; at the right, the result: its reading (circle), target r* (square) and the segmented tumour of the prediction (diamond)</figcaption></figure>` : ''}<table class="facts">${facts}</table>${s.scores ? scoresTable(s.scores.predicted as unknown as Record<string, number>, s.scores.baseline as unknown as Record<string, number>) : ''}${mapTable}</div>
 </section>`;
   });
   const growth = r.growth.map((g) => `<figure class="growth">${g.svg}<figcaption>${esc(g.caption)}</figcaption></figure>`).join('');

@@ -565,6 +565,8 @@ async function loadPlanes(files: string[]): Promise<Float32Array> {
  */
 export async function buildReport(out: string, record: RunRecord, results: readonly SliceResult[], growth: readonly SeriesPrediction[]): Promise<string> {
   const infos = (await listPredictionSlices(record.data)).filter((i) => results.some((r) => r.id === i.id));
+  // Records from before settings.guidance existed were guided by the regressor.
+  const guide = record.settings.guidance ?? 'regressor';
   const sections: ReportSlice[] = [];
   for (const r of results) {
     const info = infos.find((i) => i.id === r.id);
@@ -577,13 +579,13 @@ export async function buildReport(out: string, record: RunRecord, results: reado
     const section = reportSlice({
       id: r.id, width: w, height: h, baseline: slice.native, predicted, probability: prob, truth,
       baselineMask: slice.nativeLabel, baselineMaskSource: 'label',
-      burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden, segmented: r.segmentedBurden },
-      trajectory: r.trajectoryTimesteps && r.trajectoryTargets ? { timesteps: r.trajectoryTimesteps, predictions: r.trajectory, targets: r.trajectoryTargets } : undefined,
+      burdens: { baseline: r.baselineBurden, target: r.targetBurden, predicted: r.predictedBurden, segmented: r.segmentedBurden, guide },
+      trajectory: r.trajectoryTimesteps && r.trajectoryTargets ? { timesteps: r.trajectoryTimesteps, predictions: r.trajectory, targets: r.trajectoryTargets, guide } : undefined,
       facts: {
         'relative change d (growth model)': r.relativeChange.toFixed(3),
         'baseline burden r0': `${r.baselineBurden.toFixed(4)} (${r.baselineBurdenSource})`,
         'target burden r* = r0 (1 + d)': r.targetBurden.toFixed(4),
-        'regressor on the prediction': r.predictedBurden.toFixed(4),
+        [`${guide} on the prediction`]: r.predictedBurden.toFixed(4),
         ...(r.segmentedBurden !== undefined ? { 'segmented burden of the prediction': `${r.segmentedBurden.toFixed(4)} (target ${r.targetBurden.toFixed(4)})` } : {}),
         'time': `${r.seconds.toFixed(1)} s`,
       },
