@@ -328,7 +328,7 @@ function finish(r: WorkerResult, growth: GrowthPrediction): void {
   };
   const n = state.numbers;
   $('prediction-summary').textContent = `Target burden r* = ${(100 * n.targetBurden).toFixed(2)}% (baseline ${(100 * n.baselineBurden).toFixed(2)}% from ${n.baselineBurdenSource}, `
-    + `relative change ${(100 * growth.relativeChange).toFixed(1)}%); the regressor reads ${(100 * n.predictedBurden).toFixed(2)}% on the predicted follow-up; `
+    + `relative change ${(100 * growth.relativeChange).toFixed(1)}%); the ${r.settings.guidance ?? 'regressor'} that guided reads ${(100 * n.predictedBurden).toFixed(2)}% on the predicted follow-up; `
     + `tumour pixels ${n.baselineTumourPixels} → ${n.followupTumourPixels}.`;
   for (const id of ['dl-followup', 'dl-probability', 'dl-difference', 'dl-csv', 'dl-json']) $<HTMLButtonElement>(id).disabled = false;
   void showViewer();

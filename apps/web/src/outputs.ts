@@ -30,7 +30,7 @@ export interface PredictionNumbers {
   baselineBurdenSource: string;
   /** Target burden r* = r0 (1 + d). */
   targetBurden: number;
-  /** The regressor's burden of the generated follow-up. */
+  /** The guiding network's burden of the generated follow-up (the regressor's, or the segmenter's with `settings.guidance` 'segmenter'). */
   predictedBurden: number;
   /** Tumour pixels of the baseline and predicted follow-up masks. */
   baselineTumourPixels: number;

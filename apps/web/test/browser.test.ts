@@ -134,8 +134,8 @@ suite('the web app in chromium', () => {
     expect(await text(page, '#messages')).not.toMatch(/failed/);
     expect(await page.evaluate(() => document.body.dataset['state'])).toBe('predicted');
     expect(await text(page, '#backend-name')).toBe('wasm');
-    // the demo networks are guided as tuned for them: r0 from the regressor's reading of the baseline
-    expect(await text(page, '#prediction-summary')).toMatch(/^Target burden r\* = [\d.]+% \(baseline [\d.]+% from regressor/);
+    // the demo networks are guided as tuned for them: by the segmenter, r0 from its reading of the baseline
+    expect(await text(page, '#prediction-summary')).toMatch(/^Target burden r\* = [\d.]+% \(baseline [\d.]+% from segmenter, .*; the segmenter that guided reads [\d.]+% on the predicted follow-up/);
     expect(await page.$eval('#progress', (p) => (p as HTMLProgressElement).value)).toBe(1);
     await page.waitForFunction(() => (document.body.dataset['viewer'] ?? '').includes('probability'), { timeout: 30_000 });
     expect(await page.evaluate(() => document.body.dataset['viewer'])).toBe('followup.nii.gz,probability.nii.gz');
@@ -178,11 +178,12 @@ suite('the web app in chromium', () => {
     expect(Math.max(...map)).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(downloads, names[2]!), 'utf8')).toContain(`relative_change,${before}\n`);
     const json = JSON.parse(fs.readFileSync(path.join(downloads, names[3]!), 'utf8')) as {
-      growth: { relativeChange: number }; backend: string; settings: { scale: number; baselineBurden: string; samples: number };
+      growth: { relativeChange: number }; backend: string; settings: { scale: number; baselineBurden: string; guidance: string; samples: number };
     };
     expect([json.growth.relativeChange, json.backend]).toEqual([before, 'wasm']);
     // the settings the worker used: the demo networks' tuning over the defaults, the page's own fields over both
-    expect([json.settings.scale, json.settings.baselineBurden, json.settings.samples]).toEqual([1_000_000, 'regressor', Number(await page.$eval('#samples', (e) => (e as HTMLInputElement).value))]);
+    expect([json.settings.scale, json.settings.baselineBurden, json.settings.guidance, json.settings.samples])
+      .toEqual([1_000_000, 'regressor', 'segmenter', Number(await page.$eval('#samples', (e) => (e as HTMLInputElement).value))]);
 
     // every request the page made stayed on its own origin
     expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);

@@ -72,13 +72,18 @@ export interface SampleSettings {
 /**
  * The guidance settings tuned for tumorcast's shipped demo networks (the
  * 64x64 phantom models of `tumorcast-predict`'s `models/`), over
- * {@link DEFAULT_SAMPLE_SETTINGS}: `tuneGuidance` ranked scale 1000000 with
- * r0 from the regressor first on held-out phantom patients (the paper's
- * 200000 moves those networks' segmented tumour a fifth as far). The demo and
- * the web app's demo networks use them; other networks keep the defaults
- * until tuned.
+ * {@link DEFAULT_SAMPLE_SETTINGS}: guided by the shipped segmenter's soft
+ * tumour burden of the denoised estimate, scale 1000000, r0 from its own
+ * reading of the baseline. `tuneGuidance` ranked them first on held-out
+ * phantom patients scored by a segmenter trained apart (the shipped
+ * regressor is satisfied by changes that are not tumour; the paper's
+ * regressor guidance at 200000 barely moves the segmented tumour). The demo
+ * and the web app's demo networks use them; other networks keep the
+ * defaults until tuned.
  */
-export const DEMO_NETWORK_SETTINGS: Readonly<Pick<SampleSettings, 'scale' | 'baselineBurden'>> = Object.freeze({ scale: 1_000_000, baselineBurden: 'regressor' });
+export const DEMO_NETWORK_SETTINGS: Readonly<Pick<SampleSettings, 'scale' | 'baselineBurden' | 'guidance'>> = Object.freeze({
+  scale: 1_000_000, baselineBurden: 'regressor', guidance: 'segmenter',
+});
 
 /** The values {@link SampleSettings.guidance} takes. */
 export const GUIDANCE_NETWORKS: readonly SampleSettings['guidance'][] = Object.freeze(['regressor', 'segmenter'] as const);
