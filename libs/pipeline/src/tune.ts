@@ -27,7 +27,7 @@ import type { SegmenterNet } from '@tumorcast/segmenter';
 import type { SampleSettings } from './settings.js';
 import { listPredictionSlices, loadPredictionSlice } from './slices.js';
 import type { PredictionSlice } from './slices.js';
-import { predictSlice, regressorBaselineReading } from './predict.js';
+import { brainCount, predictSlice, regressorBaselineReading } from './predict.js';
 import { toNative } from './geometry.js';
 import { findTruth, loadTruth } from './truth.js';
 import type { FollowupTruth } from './evaluate.js';
@@ -268,12 +268,6 @@ const count = (m: ArrayLike<number>) => {
   for (let i = 0; i < m.length; i++) if ((m[i] as number) > 0.5) n++;
   return n;
 };
-
-function brainPixels(img: Float32Array): number {
-  let n = 0;
-  for (let i = 3; i < img.length; i += 4) if ((img[i] as number) !== 0) n++;
-  return n;
-}
 
 /**
  * The baseline label moved by the segmenter's change: `label | (after & !before)`, minus `before & !after`.
@@ -526,7 +520,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
         throw new PipelineDataError(`slice ${info.id} has no label: tuning needs the baseline's tumour label (the burden guidance starts from)`);
       }
       const truth = truths.get(info.id);
-      const trueBurden = truth ? count(truth.label) / Math.max(1, brainPixels(truth.image)) : undefined;
+      const trueBurden = truth ? count(truth.label) / Math.max(1, brainCount(truth.image, 4)) : undefined;
       let d = changes(info.id);
       if (o.targets.kind === 'truth') {
         if (!(slice.burden > 0)) throw new PipelineDataError(`slice ${info.id} has an empty baseline label: its true relative change is undefined; leave it out with ${names('slices')}`);
@@ -540,7 +534,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       const regressorBaselineBurden = await regressorBaselineReading(networks, image);
       const segNative = toNative((await seg.data()) as Float32Array, S, 1, slice.width, slice.height);
       tf.dispose([image, mask, seg]);
-      const brain = Math.max(1, brainPixels(slice.native));
+      const brain = Math.max(1, brainCount(slice.native, 4));
       const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
       slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden });
     }
@@ -581,7 +575,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
             const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
             const seconds = (performance.now() - t0) / 1000;
             const { slice } = s;
-            const brain = Math.max(1, brainPixels(slice.native));
+            const brain = Math.max(1, brainCount(slice.native, 4));
             const segmentedBurden = count(p.followupMaskNative) / brain;
             let maxChange = 0;
             for (let i = 0; i < slice.native.length; i++) maxChange = Math.max(maxChange, Math.abs((p.followupNative[i] as number) - (slice.native[i] as number)));
