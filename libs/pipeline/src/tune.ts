@@ -145,9 +145,9 @@ export interface TuneRow {
   targetBurden: number;
   /** The regressor's reading of the unchanged baseline (t = 0): its bias against r0 is what it sees as change before any. */
   regressorBaselineBurden: number;
-  /** The target the guidance steered the regressor to (r*, or the regressor's r0 times 1 + d). */
+  /** The target the guidance steered the guiding network to (r*, or that network's reading of the baseline times 1 + d: the regressor's, or the segmenter's with guidance 'segmenter'). */
   guidedTarget: number;
-  /** The regressor's reading of the result (t = 0). */
+  /** The guiding network's reading of the result (t = 0): the regressor's, or the segmenter's soft burden with guidance 'segmenter' (the column keeps its name). */
   regressorBurden: number;
   /** The segmenter's burden of the unchanged baseline (what the result's burden moves from). */
   segmentedBaselineBurden: number;
@@ -211,7 +211,7 @@ export interface TuneSettingSummary {
   slices: number;
   /** Mean {@link TuneRow.targetError}. */
   targetError: number;
-  /** Mean |regressor reading - guided target| / guided target: small here but large in `targetError` means the regressor is fooled. */
+  /** Mean |guiding network's reading - guided target| / guided target: small here but large in `targetError` means the guiding network is fooled. */
   regressorError: number;
   /** Mean {@link TuneRow.moved}. */
   moved: number;
