@@ -18,7 +18,10 @@ Writes into libs/segmenter/test/fixtures/:
   probabilities divided by each image's brain pixel count) of the net in
   net_tiny.safetensors (read back from that file, evaluated in float64) for a
   fixed input, and its gradient with respect to the input (torch autograd),
-  for both input ranges.
+  for both input ranges; and, under `tempered`, for gradient temperatures
+  T = 2 and 0.5: the same value, with the gradient that takes
+  `s (1 - s)`, `s = sigmoid(z / T)`, as the derivative of sigmoid(z) with
+  respect to the logits z (a torch.autograd.Function written here).
 
 `--only burden` rewrites burden.json alone (from the committed
 net_tiny.safetensors).
@@ -254,6 +257,22 @@ def read_safetensors(path):
     return out, meta
 
 
+class TemperedSigmoidSum(torch.autograd.Function):
+    """Per image sum(sigmoid(z)); backward uses s (1 - s) with s = sigmoid(z / T)."""
+
+    @staticmethod
+    def forward(ctx, z, temperature):
+        ctx.save_for_backward(z)
+        ctx.temperature = temperature
+        return torch.sigmoid(z).sum(dim=(1, 2, 3))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (z,) = ctx.saved_tensors
+        s = torch.sigmoid(z / ctx.temperature)
+        return grad_out.view(-1, 1, 1, 1) * s * (1 - s), None
+
+
 def burden_fixture():
     tensors, meta = read_safetensors(os.path.join(OUT, 'net_tiny.safetensors'))
     cfg = json.loads(meta['config'])
@@ -280,10 +299,28 @@ def burden_fixture():
             'burden': burden.detach().numpy().tolist(),
             'grad': xt.grad.numpy().reshape(-1).tolist(),
         })
+    tempered = []
+    for temperature, input_range, x, brain in [
+        (2.0, '[-1,1]', x11, [40.0, 25.0]),
+        (0.5, '[-1,1]', x11, [40.0, 25.0]),
+        (2.0, '[0,1]', (x11 + 1) / 2, 30.0),
+    ]:
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        x01 = (xt + 1) / 2 if input_range == '[-1,1]' else xt
+        z = net(x01.permute(0, 3, 1, 2))
+        bp = torch.tensor(brain if isinstance(brain, list) else [brain] * B, dtype=torch.float64)
+        burden = TemperedSigmoidSum.apply(z, temperature) / bp
+        burden.sum().backward()
+        tempered.append({
+            'gradientTemperature': temperature, 'inputRange': input_range, 'brainPixels': brain,
+            'burden': burden.detach().numpy().tolist(),
+            'grad': xt.grad.numpy().reshape(-1).tolist(),
+        })
     return {
         'generator': 'tools/segmenter/make_fixtures.py (torch %s, float64, net_tiny.safetensors)' % torch.__version__,
         'shape': [B, H, W, C],
         'cases': cases,
+        'tempered': tempered,
     }
 
 

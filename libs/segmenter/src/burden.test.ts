@@ -10,6 +10,8 @@ import { FIXTURES, readJsonFixture } from './test-utils/data.js';
 interface BurdenFixture {
   shape: [number, number, number, number];
   cases: { name: string; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[]; x: number[]; burden: number[]; grad: number[] }[];
+  /** The images of `cases` with the same input range, with a gradient temperature. */
+  tempered: { gradientTemperature: number; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[]; burden: number[]; grad: number[] }[];
 }
 const fx = readJsonFixture<BurdenFixture>('burden.json');
 let net: SegmenterNet;
@@ -65,6 +67,46 @@ describe('segmenterBurden vs PyTorch (float64 autograd, tools/segmenter/make_fix
   });
 });
 
+describe('segmenterBurden gradientTemperature vs PyTorch (a float64 torch.autograd.Function)', () => {
+  const valueAndGrad = (fn: ReturnType<typeof segmenterBurden>, x: tf.Tensor4D) => {
+    const t = tf.zeros([x.shape[0]]) as tf.Tensor1D;
+    const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(fn(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
+    const b = fn(x, t);
+    const out = { burden: Array.from(b.dataSync()), sum: value.dataSync()[0]!, grad: Array.from(grad.dataSync()) };
+    tf.dispose([t, value, grad, b]);
+    return out;
+  };
+
+  it('gradientTemperature 1 is the default path: the same value and gradient as without it', () => {
+    const c = fx.cases[0]!;
+    const x = tf.tensor4d(c.x, fx.shape);
+    const plain = valueAndGrad(segmenterBurden(net, { brainPixels: c.brainPixels }), x);
+    const one = valueAndGrad(segmenterBurden(net, { brainPixels: c.brainPixels, gradientTemperature: 1 }), x);
+    expect(one).toEqual(plain);
+    x.dispose();
+  });
+
+  for (const c of fx.tempered) {
+    it(`T = ${c.gradientTemperature}, inputRange '${c.inputRange}': the value of T = 1 exactly, input gradient within 1e-7 of the golden one`, () => {
+      const base = fx.cases.find((k) => k.inputRange === c.inputRange)!;
+      const x = tf.tensor4d(base.x, fx.shape);
+      const opts = { brainPixels: c.brainPixels, inputRange: c.inputRange };
+      const plain = valueAndGrad(segmenterBurden(net, opts), x);
+      const hot = valueAndGrad(segmenterBurden(net, { ...opts, gradientTemperature: c.gradientTemperature }), x);
+      // the value is the calibrated burden, bit for bit
+      expect(hot.burden).toEqual(plain.burden);
+      expect(hot.sum).toBe(plain.sum);
+      expect(maxAbs(hot.burden, c.burden)).toBeLessThan(1e-6);
+      // the gradient is the tempered one: as for T = 1, gradients up to ~1e-2 within 1e-7, while it
+      // differs from the true gradient by > 1e-4 (so the check can tell them apart)
+      expect(maxAbs(hot.grad, c.grad)).toBeLessThan(1e-7);
+      expect(maxAbs(c.grad, base.grad)).toBeGreaterThan(1e-4);
+      expect(maxAbs(hot.grad, plain.grad)).toBeGreaterThan(1e-4);
+      x.dispose();
+    });
+  }
+});
+
 describe('segmenterBurden errors and memory', () => {
   it('validates its options up front, naming the argument', () => {
     const bad = [0, -3, NaN, Infinity, [], [1, 0], ['5'], '5', null];
@@ -74,6 +116,12 @@ describe('segmenterBurden errors and memory', () => {
     }
     expect(() => segmenterBurden(net, { brainPixels: 5, inputRange: '[0,255]' as never }))
       .toThrow(/'options.inputRange' passed to 'segmenterBurden' must be '\[-1,1\]' or '\[0,1\]', got "\[0,255\]"/);
+    for (const gradientTemperature of [0, -2, NaN, Infinity, -Infinity, '2', null]) {
+      expect(() => segmenterBurden(net, { brainPixels: 5, gradientTemperature: gradientTemperature as number }))
+        .toThrow(/'options.gradientTemperature' passed to 'segmenterBurden' must be a finite number > 0/);
+    }
+    expect(() => segmenterBurden(net, { brainPixels: 5, gradientTemperature: -2 })).toThrow(/got -2$/);
+    expect(() => segmenterBurden(net, { brainPixels: 5, gradientTemperature: '2' as never })).toThrow(/got "2"$/);
     expect(() => segmenterBurden(net, undefined as never)).toThrow(/'options' passed to 'segmenterBurden' must be an object/);
     expect(() => segmenterBurden({} as SegmenterNet, { brainPixels: 5 })).toThrow(/'net' passed to 'segmenterBurden' must be a SegmenterNet/);
   });
@@ -93,20 +141,23 @@ describe('segmenterBurden errors and memory', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('keeps the tensor count flat over repeated values and gradients', () => {
-    const c = fx.cases[0]!;
-    const x = tf.tensor4d(c.x, fx.shape);
-    const t = tf.zeros([2]) as tf.Tensor1D;
-    const burden = segmenterBurden(net, { brainPixels: [40, 25] });
-    const counts: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(burden(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
-      tf.dispose([value, grad, burden(x, t)]);
-      counts.push(tf.memory().numTensors);
-    }
-    expect(new Set(counts).size).toBe(1);
-    tf.dispose([x, t]);
-  });
+  for (const gradientTemperature of [1, 2]) {
+    it(`keeps the tensor count flat over repeated values and gradients (gradientTemperature ${gradientTemperature})`, () => {
+      const c = fx.cases[0]!;
+      const x = tf.tensor4d(c.x, fx.shape);
+      const t = tf.zeros([2]) as tf.Tensor1D;
+      const before = tf.memory().numTensors;
+      const burden = segmenterBurden(net, { brainPixels: [40, 25], gradientTemperature });
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(burden(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
+        tf.dispose([value, grad, burden(x, t)]);
+        counts.push(tf.memory().numTensors);
+      }
+      expect(counts).toEqual([before, before, before]);
+      tf.dispose([x, t]);
+    });
+  }
 
   it("guides @tumorcast/guided-sampler with guidanceInput 'denoised': finalPrediction is the burden of the sample", async () => {
     const c = fx.cases[0]!;

@@ -29,6 +29,19 @@ export interface SegmenterBurdenOptions {
    * @defaultValue '[-1,1]'
    */
   inputRange?: SegmenterInputRange;
+  /**
+   * The temperature T of the gradient (not of the value). At 1 the gradient
+   * is the burden's true gradient. Otherwise the value stays the calibrated
+   * `sum(sigmoid(z)) / brainPixels` (z: the net's logits), but its gradient
+   * with respect to z is `s (1 - s)` with `s = sigmoid(z / T)`: the
+   * derivative of `T sigmoid(z / T)`, equal to the true one on the tumour
+   * border (z = 0) and, for T > 1, vanishing further from it. Why: the true
+   * sigmoid derivative dies a few pixels off the border, so guidance cannot
+   * grow a tumour into tissue the net reads confidently as healthy; a wider
+   * band lets it reach large growth targets. Finite, > 0.
+   * @defaultValue 1
+   */
+  gradientTemperature?: number;
 }
 
 const FN = 'segmenterBurden';
@@ -42,6 +55,9 @@ const FN = 'segmenterBurden';
  * scans: `t` is ignored, so use it with the sampler's
  * `guidanceInput: 'denoised'` (evaluated on each step's x0 estimate, t = 0),
  * not on noisy x_t.
+ *
+ * `options.gradientTemperature` widens the band of pixels the gradient
+ * reaches without changing the value.
  *
  * The net is not copied: dispose it yourself when the function is no longer
  * used. The returned tensor belongs to the caller.
@@ -72,6 +88,11 @@ export function segmenterBurden(net: SegmenterNet, options: SegmenterBurdenOptio
   if (inputRange !== '[-1,1]' && inputRange !== '[0,1]') {
     throw new RangeError(`'options.inputRange' passed to '${FN}' must be '[-1,1]' or '[0,1]', got ${JSON.stringify(inputRange)}`);
   }
+  const temperature: unknown = options.gradientTemperature === undefined ? 1 : options.gradientTemperature;
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
+    throw new RangeError(`'options.gradientTemperature' passed to '${FN}' must be a finite number > 0 (1: the true gradient), got ${typeof temperature === 'number' ? String(temperature) : JSON.stringify(temperature)}`);
+  }
+  const softSum = temperature === 1 ? undefined : temperedSigmoidSum(temperature);
   return (x: tf.Tensor4D): tf.Tensor1D => {
     net.checkInput(x, FN);
     const batch = x.shape[0];
@@ -80,8 +101,26 @@ export function segmenterBurden(net: SegmenterNet, options: SegmenterBurdenOptio
     }
     return tf.tidy(() => {
       const x01 = inputRange === '[-1,1]' ? (tf.div(tf.add(x, 1), 2) as tf.Tensor4D) : x;
-      const total = tf.sum(net.predictProbabilities(x01), [1, 2, 3]);
+      const total = softSum ? softSum(net.apply(x01)) : tf.sum(net.predictProbabilities(x01), [1, 2, 3]);
       return tf.div(total, perImage ? tf.tensor1d(pixels) : pixels[0]!) as tf.Tensor1D;
     });
   };
+}
+
+/**
+ * `z [B, H, W, 1] => sum(sigmoid(z)) [B]` whose gradient with respect to z is
+ * `s (1 - s)`, `s = sigmoid(z / temperature)`, instead of the true one.
+ */
+function temperedSigmoidSum(temperature: number): (z: tf.Tensor4D) => tf.Tensor1D {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const z = args[0] as tf.Tensor4D;
+    (args[1] as tf.GradSaveFunc)([z]);
+    return {
+      value: tf.sum(tf.sigmoid(z), [1, 2, 3]) as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const s = tf.sigmoid(tf.div(saved[0]!, temperature));
+        return tf.mul(tf.reshape(dy, [-1, 1, 1, 1]), tf.mul(s, tf.sub(1, s)));
+      }),
+    };
+  }) as (z: tf.Tensor4D) => tf.Tensor1D;
 }
