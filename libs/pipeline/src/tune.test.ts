@@ -60,6 +60,30 @@ describe('summariseTuneRows', () => {
       row({ dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, targetAreaError: 0.3 }),
     ]);
     expect(t.targetAreaRatio).toBeCloseTo(2 / 3, 12);
+    // Without the segmenter's readings of the baseline and the follow-up scans, those ratios are unknown.
+    expect(s.sameScorerAreaRatio).toBeNaN();
+    expect(s.followupScanMissRatio).toBeNaN();
+    expect(s.meetsAcceptanceSameScorer).toBe(false);
+  });
+
+  it('scores against the segmenter\'s reading of the baseline and of the real follow-up scan (hand-computed)', () => {
+    // Prediction: area error mean 0.1, 1 - Dice mean 0.15. Segmented baseline: area error mean (0.3 + 0.1) / 2 = 0.2,
+    // 1 - Dice mean (0.25 + 0.15) / 2 = 0.2 -> same-scorer ratios 0.5 and 0.75. Segmented follow-up scans: area error
+    // mean 0.06, 1 - Dice mean 0.1, against the labels' baseline 0.3 and 0.25 -> 0.2 and 0.4.
+    const s = summariseTuneRows([
+      row({ dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, segmentedBaselineDice: 0.75, segmentedBaselineAreaError: 0.3, segmentedFollowupDice: 0.92, segmentedFollowupAreaError: 0.04 }),
+      row({ dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, segmentedBaselineDice: 0.85, segmentedBaselineAreaError: 0.1, segmentedFollowupDice: 0.88, segmentedFollowupAreaError: 0.08 }),
+    ]);
+    expect(s.sameScorerAreaRatio).toBeCloseTo(0.5, 12);
+    expect(s.sameScorerMissRatio).toBeCloseTo(0.75, 12);
+    expect(s.meetsAcceptanceSameScorer).toBe(true);
+    expect(s.followupScanAreaRatio).toBeCloseTo(0.2, 12);
+    expect(s.followupScanMissRatio).toBeCloseTo(0.4, 12);
+    // A prediction worse than the segmented baseline fails the same-scorer bounds though it beats the label's area error.
+    const w = summariseTuneRows([row({ dice: 0.7, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, segmentedBaselineDice: 0.75, segmentedBaselineAreaError: 0.3 })]);
+    expect(w.sameScorerAreaRatio).toBeCloseTo(1 / 6, 12);
+    expect(w.sameScorerMissRatio).toBeCloseTo(1.2, 12);
+    expect(w.meetsAcceptanceSameScorer).toBe(false);
   });
 
   it('misses the acceptance when the size is bought with the wrong place, and ranks by target error without truth', () => {
@@ -157,6 +181,13 @@ describe('tuneGuidance', () => {
     const a = r.rows.filter((x) => x.id === r.rows[0]!.id);
     expect(new Set(a.map((x) => x.baselineDice)).size).toBe(1);
     expect(new Set(a.map((x) => x.segmentedBaselineBurden)).size).toBe(1);
+    // The segmenter's reading of the real follow-up scan: a Dice in [0, 1], the same for every setting.
+    expect(a[0]!.segmentedFollowupDice).toBeGreaterThanOrEqual(0);
+    expect(a[0]!.segmentedFollowupDice).toBeLessThanOrEqual(1);
+    expect(new Set(a.map((x) => x.segmentedFollowupDice)).size).toBe(1);
+    expect(new Set(a.map((x) => x.segmentedFollowupAreaError)).size).toBe(1);
+    expect(Number.isFinite(r.best.followupScanMissRatio)).toBe(true);
+    expect(Number.isFinite(r.best.sameScorerMissRatio)).toBe(true);
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
@@ -175,7 +206,7 @@ describe('tuneGuidance', () => {
     const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
-    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,,1$/);
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,,,,1$/);
   });
 
   it("names r0's source among the best setting's flags: --baseline-burden regressor when the regressor's reading won", () => {

@@ -174,6 +174,15 @@ export interface TuneRow {
   /** Area error of the segmenter's mask of the unchanged baseline. */
   segmentedBaselineAreaError?: number;
   /**
+   * Dice of the segmenter's mask of the real follow-up scan against the real
+   * follow-up's label (segmented as a prediction is): what a prediction
+   * identical to the real follow-up would score, the ceiling this segmenter
+   * sets.
+   */
+  segmentedFollowupDice?: number;
+  /** Area error of the segmenter's mask of the real follow-up scan. */
+  segmentedFollowupAreaError?: number;
+  /**
    * Dice of the label moved by what the segmenter sees change: the baseline
    * label, plus the pixels the segmenter finds tumour in the result but not
    * in the baseline, minus those it finds in the baseline but not in the
@@ -227,6 +236,31 @@ export interface TuneSettingSummary {
   segmentedBaselineDice: number;
   /** Mean area error of the segmenter's mask of the unchanged baseline. */
   segmentedBaselineAreaError: number;
+  /** Mean {@link TuneRow.segmentedFollowupDice}. */
+  segmentedFollowupDice: number;
+  /** Mean {@link TuneRow.segmentedFollowupAreaError}. */
+  segmentedFollowupAreaError: number;
+  /**
+   * areaError / segmentedBaselineAreaError: the area ratio with the unchanged
+   * baseline read by the same segmenter as the prediction (its label is
+   * exact, a segmented scan is not; this ratio leaves the segmenter's own
+   * error on both sides).
+   */
+  sameScorerAreaRatio: number;
+  /** (1 - dice) / (1 - segmentedBaselineDice): the miss ratio with the unchanged baseline read by the same segmenter. */
+  sameScorerMissRatio: number;
+  /**
+   * The area and miss ratios (against the baseline's label, as
+   * {@link TuneSettingSummary.areaRatio} and {@link TuneSettingSummary.missRatio})
+   * that the real follow-up scan itself scores when segmented: the best any
+   * prediction can score with this segmenter. A miss ratio above 0.8 here
+   * means the label-based acceptance cannot be met whatever the guidance does.
+   */
+  followupScanAreaRatio: number;
+  /** See {@link TuneSettingSummary.followupScanAreaRatio}. */
+  followupScanMissRatio: number;
+  /** sameScorerAreaRatio <= 0.5 and sameScorerMissRatio <= 0.8. */
+  meetsAcceptanceSameScorer: boolean;
   /** Mean {@link TuneRow.residualDice}. */
   residualDice: number;
   /** Mean {@link TuneRow.residualAreaError}. */
@@ -315,6 +349,10 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const areaRatio = truth ? (bae > 0 ? ae / bae : ae > 0 ? Infinity : 1) : NaN;
   const missRatio = truth ? (1 - bdc > 0 ? (1 - dc) / (1 - bdc) : 1 - dc > 0 ? Infinity : 1) : NaN;
   const targetError = mean(rows.map((r) => r.targetError));
+  const sbd = mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), sbae = mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN));
+  const sfd = mean(rows.map((r) => r.segmentedFollowupDice ?? NaN)), sfae = mean(rows.map((r) => r.segmentedFollowupAreaError ?? NaN));
+  const ratio = (num: number, den: number) => (!truth || Number.isNaN(num) || Number.isNaN(den) ? NaN : den > 0 ? num / den : num > 0 ? Infinity : 1);
+  const sameScorerAreaRatio = ratio(ae, sbae), sameScorerMissRatio = ratio(1 - dc, 1 - sbd);
   return {
     noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, guidance: r0.guidance ?? 'regressor', steps: r0.steps, slices: rows.length,
     targetError,
@@ -322,7 +360,11 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
     moved: mean(rows.map((r) => r.moved)),
     dice: dc, baselineDice: bdc, areaError: ae, baselineAreaError: bae, areaRatio, missRatio,
     targetAreaRatio: truth && bae > 0 ? mean(rows.map((r) => r.targetAreaError ?? NaN)) / bae : NaN,
-    segmentedBaselineDice: mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), segmentedBaselineAreaError: mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN)),
+    segmentedBaselineDice: sbd, segmentedBaselineAreaError: sbae,
+    segmentedFollowupDice: sfd, segmentedFollowupAreaError: sfae,
+    sameScorerAreaRatio, sameScorerMissRatio,
+    followupScanAreaRatio: ratio(sfae, bae), followupScanMissRatio: ratio(1 - sfd, 1 - bdc),
+    meetsAcceptanceSameScorer: sameScorerAreaRatio <= 0.5 && sameScorerMissRatio <= 0.8,
     residualDice: mean(rows.map((r) => r.residualDice ?? NaN)), residualAreaError: mean(rows.map((r) => r.residualAreaError ?? NaN)),
     meetsAcceptance: truth && areaRatio <= 0.5 && missRatio <= 0.8,
     objective: truth ? areaRatio + missRatio : targetError,
@@ -333,11 +375,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 const ROW_KEYS: (keyof TuneRow)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
-  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
+  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'segmentedFollowupDice', 'segmentedFollowupAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
-  'segmentedBaselineDice', 'segmentedBaselineAreaError', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
+  'segmentedBaselineDice', 'segmentedBaselineAreaError', 'sameScorerAreaRatio', 'sameScorerMissRatio', 'meetsAcceptanceSameScorer', 'segmentedFollowupDice', 'segmentedFollowupAreaError',
+  'followupScanAreaRatio', 'followupScanMissRatio', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -382,7 +425,10 @@ export function tuneMarkdown(r: TuneResult): string {
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
         + `area ratio <= 0.5 and miss ratio <= 0.8. The segmenter on the unchanged baseline scores Dice ${f4(b.segmentedBaselineDice)}, area error ${f4(b.segmentedBaselineAreaError)} `
-        + `(the baseline row above uses its label); the label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}. `
+        + `(the baseline row above uses its label): against that reading (the same segmenter on both) the area ratio is ${f4(b.sameScorerAreaRatio)} and the miss ratio ${f4(b.sameScorerMissRatio)}, `
+        + `which ${b.meetsAcceptanceSameScorer ? 'meets' : 'does not meet'} the same bounds. The segmenter on the real follow-up scans scores Dice ${f4(b.segmentedFollowupDice)}, area error ${f4(b.segmentedFollowupAreaError)}: `
+        + `a prediction identical to them would reach an area ratio of ${f4(b.followupScanAreaRatio)} and a miss ratio of ${f4(b.followupScanMissRatio)} against the labels. `
+        + `The label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}. `
         + `Predictions that hit their targets exactly would reach an area ratio of ${f4(b.targetAreaRatio)} (the targets' own error).`
       : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
     '',
@@ -390,9 +436,10 @@ export function tuneMarkdown(r: TuneResult): string {
       + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
       + '`regressor err` (the guiding network\'s reading of the result against its target) small while `target err` is large means the guiding network is satisfied by changes the segmenter does not see.',
     '',
-    '| L | s | respacing | r0 from | guidance | steps | objective | area ratio | miss ratio | Dice | target err | regressor err | moved | s/slice |',
-    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | ${f4(s.dice)} | `
+    '| L | s | respacing | r0 from | guidance | steps | objective | area ratio | miss ratio | same-scorer area / miss | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | `
+      + `${f4(s.sameScorerAreaRatio)} / ${f4(s.sameScorerMissRatio)} | ${f4(s.dice)} | `
       + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
   ];
   if (r.regressor?.length) {
@@ -411,6 +458,8 @@ interface TuneSlice {
   segmentedBaselineMask: Uint8Array;
   regressorBaselineBurden: number;
   trueBurden?: number;
+  /** The segmenter's mask of the real follow-up scan (native grid), when known. */
+  segmentedFollowupMask?: Uint8Array;
 }
 
 /**
@@ -533,10 +582,27 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       // What predictSlice's r0 is with baselineBurden 'regressor' (clamped there): recorded for every setting.
       const regressorBaselineBurden = await regressorBaselineReading(networks, image);
       const segNative = toNative((await seg.data()) as Float32Array, S, 1, slice.width, slice.height);
+      // The real follow-up scan segmented as a prediction is (same baseline and mask): the best a prediction can score.
+      let segmentedFollowupMask: Uint8Array | undefined;
+      const followupInfo = truth ? await findTruth(o.truth!, info.id) : undefined;
+      if (truth && followupInfo) {
+        const followup = await loadPredictionSlice(followupInfo, S);
+        if (followup.width !== slice.width || followup.height !== slice.height) {
+          throw new PipelineDataError(`slice ${info.id}: the real follow-up is ${followup.width}x${followup.height} pixels but the baseline ${slice.width}x${slice.height}: give follow-ups on the baseline's grid`);
+        }
+        const fImage = tf.tidy(() => toModelRange(tf.tensor4d(followup.model, [1, S, S, 4]), networks.dataRange));
+        const fSeg = (await segmenter.segment({ image: fImage, baseline: image, baselineMask: mask })) as tf.Tensor4D;
+        const fNative = toNative((await fSeg.data()) as Float32Array, S, 1, slice.width, slice.height);
+        tf.dispose([fImage, fSeg]);
+        segmentedFollowupMask = Uint8Array.from(fNative, (v) => (v >= 0.5 ? 1 : 0));
+      }
       tf.dispose([image, mask, seg]);
       const brain = Math.max(1, brainCount(slice.native, 4));
       const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
-      slices.push({ slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden });
+      slices.push({
+        slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden,
+        ...(segmentedFollowupMask ? { segmentedFollowupMask } : {}),
+      });
     }
 
     let regressor: RegressorNoiseBucket[] | undefined;
@@ -604,6 +670,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
                 baselineAreaError: areaErr(slice.nativeLabel!),
                 segmentedBaselineDice: dice(grid(s.segmentedBaselineMask), grid(s.truth.label)),
                 segmentedBaselineAreaError: areaErr(s.segmentedBaselineMask),
+                ...(s.segmentedFollowupMask ? { segmentedFollowupDice: dice(grid(s.segmentedFollowupMask), grid(s.truth.label)), segmentedFollowupAreaError: areaErr(s.segmentedFollowupMask) } : {}),
                 residualDice: dice(grid(residual), grid(s.truth.label)),
                 residualAreaError: areaErr(residual),
                 targetAreaError: s.trueBurden! > 0 ? Math.abs(target - s.trueBurden!) / s.trueBurden! : NaN,
@@ -615,7 +682,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
           writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
           const sm = summariseTuneRows(rows.slice(-slices.length));
           log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guidance}: `
-            + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)}, Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
+            + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)} (same scorer on the baseline: ${f4(sm.sameScorerAreaRatio)}, ${f4(sm.sameScorerMissRatio)}), Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
             + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
         }
       }
