@@ -337,10 +337,13 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings };
   const growthOptions = { replicates: o.replicates ?? 30, objective: o.objective ?? 'least-squares', bootstrapNoise: o.bootstrapNoise ?? 'symmetric', normalize: true, shortSeries: 'population', seed: settings.seed } as const;
   const scenarios = [...(o.scenarios ?? [])];
-  // The label's r0 and the regressor's guidance are what results from before settings.baselineBurden / settings.guidance
-  // were made with: left out at those values, they stay valid.
-  const { baselineBurden, guidance, ...otherSettings } = settings;
-  const recorded = { ...otherSettings, ...(baselineBurden === 'label' ? {} : { baselineBurden }), ...(guidance === 'regressor' ? {} : { guidance }) };
+  // The label's r0, the regressor's guidance and gradient temperature 1 are what results from before
+  // settings.baselineBurden / settings.guidance / settings.gradientTemperature were made with: left out at those values, they stay valid.
+  const { baselineBurden, guidance, gradientTemperature, ...otherSettings } = settings;
+  const recorded = {
+    ...otherSettings, ...(baselineBurden === 'label' ? {} : { baselineBurden }), ...(guidance === 'regressor' ? {} : { guidance }),
+    ...(gradientTemperature === 1 ? {} : { gradientTemperature }),
+  };
   const common = { settings: recorded, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));
   fs.mkdirSync(o.out, { recursive: true });

@@ -187,9 +187,13 @@ export function inspectFolder(out: string, provenance: RunProvenance, inputs: Re
     if (record.format !== RUN_RECORD_FORMAT || !record.provenance) {
       if (finished.length) differences.push(`its results were written by an earlier tumorcast-predict that recorded no provenance in ${path.join(out, 'run.json')}`);
     } else if (finished.length) {
-      // Records from before settings.baselineBurden / settings.guidance existed were made with the label's r0 and the regressor's guidance.
+      // Records from before settings.baselineBurden / settings.guidance / settings.gradientTemperature existed were made with
+      // the label's r0 and the regressor's guidance (temperature 1).
       const settings: Partial<RunProvenance['settings']> = record.provenance.settings;
-      const there = { ...record.provenance, settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor' } };
+      const there = {
+        ...record.provenance,
+        settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor', gradientTemperature: settings.gradientTemperature ?? 1 },
+      };
       differences.push(...provenanceDifferences(there, provenance, names));
     }
   } else if (finished.length) {

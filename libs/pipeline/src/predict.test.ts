@@ -9,7 +9,7 @@ import { loadModels } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
 import { predictSlice, regressorBaselineReading } from './predict.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
 import { PipelineInputError } from './errors.js';
 import type { ProbabilityMapRequest } from './parallel.js';
 import type { SliceImages } from './geometry.js';
@@ -149,6 +149,23 @@ describe('predictSlice', () => {
       expect(q.baselineBurdenSource).toBe('segmenter');
       expect(q.baselineBurden).toBeCloseTo(soft, 5);
       expect(q.targetBurden).toBeCloseTo(soft * 1.5, 5);
+
+      // settings.gradientTemperature reaches segmenterBurden: the sampler with its gradientTemperature 2 is the reference.
+      const n1 = tf.memory().numTensors;
+      const hot = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2 } });
+      expect(tf.memory().numTensors).toBe(n1);
+      const image2 = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+      const ref2 = await guidedSampleKnown({
+        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image: image2, dataRange: networks.dataRange,
+        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, gradientTemperature: 2 }), guidanceInput: 'denoised',
+        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
+      });
+      expect(hot.trajectory).toEqual(ref2.predictions.map((v) => v[0]));
+      expect(hot.predictedBurden).toBe(ref2.finalPrediction[0]);
+      // ... and it changes the decoding (the same target, another gradient)
+      expect(hot.targetBurden).toBe(p.targetBurden);
+      expect(hot.trajectory).not.toEqual(p.trajectory);
+      tf.dispose([image2, ref2.sample, ref2.latent, ref2.differenceMap]);
     } finally {
       seg.dispose();
     }
@@ -161,6 +178,31 @@ describe('predictSlice', () => {
       .rejects.toThrow(/'settings\.guidance' passed to 'predictSlice' \("flair"\) must be 'regressor' or 'segmenter'/);
     expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'segmenter' }, 'unet.pt'))
       .toThrow(/'settings\.guidance' = 'segmenter' needs a learned segmenter/);
+  });
+
+  it('refuses a gradient temperature that is not a finite number > 0, or other than 1 with the regressor\'s guidance', async () => {
+    for (const bad of [0, -1, NaN, Infinity, '2']) {
+      await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1, gradientTemperature: bad as number } }))
+        .rejects.toThrow(/'settings\.gradientTemperature' passed to 'predictSlice' \(.*\) must be a finite number > 0/);
+      expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', gradientTemperature: bad as number }, 'unet.pt'))
+        .toThrow(PipelineInputError);
+    }
+    await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1, gradientTemperature: 2 } }))
+      .rejects.toThrow(/'settings\.gradientTemperature' passed to 'predictSlice' \(2\) applies to 'settings\.guidance' passed to 'predictSlice' \('segmenter'\) only/);
+    // checkSettingsFit: with the default guidance (the regressor) as with an explicit one; 1 is fine with either
+    expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', gradientTemperature: 0.5 }, 'unet.pt'))
+      .toThrow(/'settings\.gradientTemperature' = 0\.5 applies to 'settings\.guidance' = 'segmenter' only: guide with 'segmenter', or leave the temperature at 1/);
+    expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'regressor', gradientTemperature: 1 }, 'unet.pt')).not.toThrow();
+    expect(() => checkSettingsFit({ process: networks.process }, { noiseLevel: 12, respacing: '', guidance: 'segmenter', gradientTemperature: 3 }, 'unet.pt')).not.toThrow();
+  });
+
+  it('guidanceSummary names the gradient temperature when it is not 1', () => {
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'regressor', gradientTemperature: 2 }))
+      .toBe("guided by the segmenter's burden of the denoised estimate (gradient temperature 2), r0 from the segmenter's reading of the baseline");
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'label', gradientTemperature: 1 }))
+      .toBe("guided by the segmenter's burden of the denoised estimate, r0 from the label");
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'label' })).toBe("guided by the segmenter's burden of the denoised estimate, r0 from the label");
+    expect(DEFAULT_SAMPLE_SETTINGS.gradientTemperature).toBe(1);
   });
 
   it('refuses a slice of another size than the networks\'', async () => {

@@ -50,7 +50,7 @@ describe('runDataset', () => {
     for (const f of ['run.json', 'metrics.csv', 'metrics.json', 'report.html']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const record = JSON.parse(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')) as RunRecord;
     // Settings not given take their defaults, and are recorded.
-    expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual', baselineBurden: 'label' });
+    expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual', baselineBurden: 'label', gradientTemperature: 1 });
     expect(r.baselineBurdenSource).toBe('label');
     expect(plans).toHaveLength(1);
     expect(plans[0]).toMatchObject({ slices: 1, encodeSteps: 6, mapRuns: 2 });
@@ -71,12 +71,16 @@ describe('runDataset', () => {
       .rejects.toThrow(/'settings\.baselineBurden' \("label" there, "regressor" now\)/);
     await expect(runDataset({ ...base, settings: { ...base.settings, guidance: 'segmenter' } }))
       .rejects.toThrow(/'settings\.guidance' \("regressor" there, "segmenter" now\)/);
+    await expect(runDataset({ ...base, settings: { ...base.settings, guidance: 'segmenter', gradientTemperature: 2 } }))
+      .rejects.toThrow(/'settings\.gradientTemperature' \(1 there, 2 now\)/);
     // A folder recorded before the setting existed was made with the label's r0: it still resumes.
     const file = path.join(base.out, 'run.json');
     const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
     delete (record.provenance.settings as Partial<RunRecord['settings']>).baselineBurden;
     // ... and with the regressor's guidance, before settings.guidance existed.
     delete (record.provenance.settings as Partial<RunRecord['settings']>).guidance;
+    // ... and with the true gradient, before settings.gradientTemperature existed.
+    delete (record.provenance.settings as Partial<RunRecord['settings']>).gradientTemperature;
     fs.writeFileSync(file, JSON.stringify(record));
     lines.length = 0;
     await runDataset({ ...base, log: (m) => lines.push(m) });
@@ -93,6 +97,10 @@ describe('runDataset', () => {
     await expect(runDataset({ ...base, targets: { kind: 'nope' } as never })).rejects.toThrow(/'targets' passed to 'runDataset'/);
     await expect(runDataset({ ...base, out, settings: { ...base.settings, baselineBurden: 'mask' as 'label' } }))
       .rejects.toThrow(/'settings\.baselineBurden' = "mask" must be 'label' or 'regressor'/);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, gradientTemperature: 2 } }))
+      .rejects.toThrow(/'settings\.gradientTemperature' = 2 applies to 'settings\.guidance' = 'segmenter' only/);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, gradientTemperature: -1 } }))
+      .rejects.toThrow(/'settings\.gradientTemperature' = -1 must be a finite number > 0/);
     expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
   });
 

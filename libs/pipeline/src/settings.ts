@@ -67,6 +67,18 @@ export interface SampleSettings {
    * @defaultValue 'regressor' (the paper's)
    */
   guidance: 'regressor' | 'segmenter';
+  /**
+   * With `guidance` 'segmenter' only: the gradient temperature T of the
+   * segmenter's soft burden (@tumorcast/segmenter's `segmenterBurden`
+   * `gradientTemperature`). The burden's value stays the calibrated one (the
+   * target r0 (1 + d) is in its units); only its gradient changes: for
+   * T > 1 it reaches further from the tumour's border, so guidance can grow
+   * a tumour into tissue the segmenter reads confidently as healthy (with
+   * the true gradient, T = 1, large growth stops short). Finite, > 0; a value
+   * other than 1 with guidance 'regressor' is an error.
+   * @defaultValue 1 (the true gradient)
+   */
+  gradientTemperature: number;
 }
 
 /**
@@ -96,7 +108,7 @@ export const BASELINE_BURDEN_SOURCES: readonly SampleSettings['baselineBurden'][
 /** Default {@link SampleSettings}. */
 export const DEFAULT_SAMPLE_SETTINGS: Readonly<SampleSettings> = Object.freeze({
   noiseLevel: 200, scale: 200000, respacing: 'ddim100', eta: 0, seed: 0, amplifyEarlyTarget: true, initialNoiseStd: 0.01, samples: 8, outputMode: 'residual',
-  baselineBurden: 'label', guidance: 'regressor',
+  baselineBurden: 'label', guidance: 'regressor', gradientTemperature: 1,
 });
 
 /**
@@ -118,7 +130,8 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
  * timesteps, and a respacing of them; and, when given, that
  * `baselineBurden` is one of {@link BASELINE_BURDEN_SOURCES} and `guidance`
  * one of {@link GUIDANCE_NETWORKS} (with a learned segmenter loaded for
- * 'segmenter' when `networks` says which are loaded).
+ * 'segmenter' when `networks` says which are loaded), and
+ * `gradientTemperature` as {@link checkGradientTemperature} says.
  *
  * @param networks - the loaded networks.
  * @param settings - the settings.
@@ -129,10 +142,11 @@ export function samplingDiffusion(networks: Pick<PredictionNetworks, 'process'>,
  */
 export function checkSettingsFit(
   networks: Pick<PredictionNetworks, 'process'> & Partial<Pick<PredictionNetworks, 'segmenter'>>,
-  settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'> & Partial<Pick<SampleSettings, 'baselineBurden' | 'guidance'>>,
+  settings: Pick<SampleSettings, 'noiseLevel' | 'respacing'> & Partial<Pick<SampleSettings, 'baselineBurden' | 'guidance' | 'gradientTemperature'>>,
   model: string, names: OptionNamer = apiOptionName,
 ): void {
   if (settings.baselineBurden !== undefined) checkBaselineBurden(settings.baselineBurden, names);
+  if (settings.gradientTemperature !== undefined) checkGradientTemperature(settings.gradientTemperature, settings.guidance ?? DEFAULT_SAMPLE_SETTINGS.guidance, names);
   if (settings.guidance !== undefined) {
     checkGuidance(settings.guidance, names);
     // Only where the caller passed loaded networks (they have a U-Net): a process alone says nothing about the segmenter.
@@ -183,13 +197,36 @@ export function checkGuidance(value: unknown, names: OptionNamer = apiOptionName
 }
 
 /**
- * How a run was guided, in words for reports: the guiding network and where
- * the target's r0 came from.
+ * Checks {@link SampleSettings.gradientTemperature}: a finite number > 0, and
+ * 1 unless `guidance` is 'segmenter' (the regressor's guidance has no such
+ * setting).
  *
- * @param settings - `guidance` and `baselineBurden`.
+ * @param value - the setting.
+ * @param guidance - the guidance it goes with.
+ * @param names - how the message names it.
+ * @defaultValue names apiOptionName
+ * @throws PipelineInputError naming the setting and what to give.
  */
-export function guidanceSummary(settings: Pick<SampleSettings, 'guidance' | 'baselineBurden'>): string {
-  const guide = settings.guidance === 'segmenter' ? "guided by the segmenter's burden of the denoised estimate" : "guided by the regressor";
+export function checkGradientTemperature(value: unknown, guidance: SampleSettings['guidance'], names: OptionNamer = apiOptionName): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new PipelineInputError(`${names('settings.gradientTemperature', typeof value === 'number' ? String(value) : JSON.stringify(value))} must be a finite number > 0 (1: the segmenter's true gradient)`);
+  }
+  if (value !== 1 && guidance !== 'segmenter') {
+    throw new PipelineInputError(`${names('settings.gradientTemperature', String(value))} applies to ${names('settings.guidance', "'segmenter'")} only: guide with 'segmenter', or leave the temperature at 1`);
+  }
+}
+
+/**
+ * How a run was guided, in words for reports: the guiding network (with its
+ * gradient temperature when it is not 1) and where the target's r0 came from.
+ *
+ * @param settings - `guidance`, `baselineBurden` and `gradientTemperature`
+ *   (absent: 1).
+ */
+export function guidanceSummary(settings: Pick<SampleSettings, 'guidance' | 'baselineBurden'> & Partial<Pick<SampleSettings, 'gradientTemperature'>>): string {
+  const temperature = settings.gradientTemperature ?? 1;
+  const guide = settings.guidance === 'segmenter'
+    ? `guided by the segmenter's burden of the denoised estimate${temperature !== 1 ? ` (gradient temperature ${temperature})` : ''}` : "guided by the regressor";
   const own = settings.guidance === 'segmenter' ? "segmenter's" : "regressor's";
   return `${guide}, r0 from the ${settings.baselineBurden === 'regressor' ? `${own} reading of the baseline` : 'label'}`;
 }
