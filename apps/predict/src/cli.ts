@@ -63,6 +63,12 @@ const SAMPLE_KEYS = defineConfigSchema({
     description: "what steers the decoding to the target burden: 'regressor' (the paper's: the regressor on the noised scan) or 'segmenter' (the learned segmenter's tumour burden of each step's denoised estimate: moves the tumour itself; needs --segmenter; 'regressor' r0 then means the segmenter's own reading)",
     default: d.guidance,
   },
+  // No `min`: the check below names the flag and says > 0.
+  gradient_temperature: {
+    type: 'number',
+    description: "with --guidance segmenter only: the gradient temperature T of the segmenter's burden (> 0): its value stays the calibrated burden, its gradient is that of T sigmoid(z / T), which for T > 1 reaches further from the tumour's border (so large growth is not stopped short); 1 is the true gradient",
+    default: d.gradientTemperature,
+  },
 });
 const WORKERS_KEY = defineConfigSchema({
   workers: {
@@ -307,9 +313,12 @@ const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
  *
  * @throws CliError (exit code 2) naming the flag.
  */
-export function checkSampleOptions(c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden' | 'guidance'>>): void {
+export function checkSampleOptions(
+  c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden' | 'guidance' | 'gradient_temperature'>>,
+): void {
   if (c.baseline_burden !== undefined) baselineBurdenOf(c.baseline_burden);
   if (c.guidance !== undefined) guidanceOf(c.guidance);
+  if (c.gradient_temperature !== undefined) gradientTemperatureOf(c.gradient_temperature, c.guidance === undefined ? d.guidance : guidanceOf(c.guidance));
   const noise = c.initial_noise_std;
   if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
   const r = c.respacing;
@@ -339,6 +348,24 @@ export function guidanceOf(value: string): SampleSettings['guidance'] {
 }
 
 /**
+ * The value of `--gradient-temperature`: a finite number > 0, and 1 unless
+ * the guidance is 'segmenter'.
+ *
+ * @param value - the flag's value.
+ * @param guidance - the guidance it goes with (`--guidance`).
+ * @throws CliError (exit code 2) naming the flag for anything else.
+ */
+export function gradientTemperatureOf(value: number, guidance: SampleSettings['guidance']): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new CliError(`--gradient-temperature must be a number > 0 (1: the segmenter's true gradient), got ${value}`);
+  }
+  if (value !== 1 && guidance !== 'segmenter') {
+    throw new CliError(`--gradient-temperature ${value} applies to --guidance segmenter only: guide with --guidance segmenter, or leave --gradient-temperature at 1`);
+  }
+  return value;
+}
+
+/**
  * The value of `--workers`: `'auto'` or a count >= 1.
  *
  * @throws CliError (exit code 2) for anything else.
@@ -356,6 +383,7 @@ export function settingsOf(c: RunConfig): SampleSettings {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta,
     seed: c.seed, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std,
     samples: c.samples, outputMode: c.output_mode, baselineBurden: baselineBurdenOf(c.baseline_burden), guidance: guidanceOf(c.guidance),
+    gradientTemperature: gradientTemperatureOf(c.gradient_temperature, guidanceOf(c.guidance)),
   };
 }
 

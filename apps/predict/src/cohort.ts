@@ -59,6 +59,8 @@ export interface CohortCommandConfig {
   baseline_burden: 'label' | 'regressor';
   /** The guiding network (`--guidance`). */
   guidance: 'regressor' | 'segmenter';
+  /** The segmenter guidance's gradient temperature (`--gradient-temperature`). */
+  gradient_temperature: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export async function cohortCommand(
   const settings: SampleSettings = {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
     initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode, baselineBurden: c.baseline_burden, guidance: c.guidance,
+    gradientTemperature: c.gradient_temperature,
   };
   await startBackend(o.backend, o.models, o.log);
   const r = await cliErrors(() => runCohort({

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from '@tumorcast/cli';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { PhantomDatasetManifest } from '@tumorcast/phantom';
-import { commandConfig, helpText, predictCli, settingsOf, targetsOf } from './cli.js';
+import { checkSampleOptions, commandConfig, helpText, predictCli, settingsOf, targetsOf } from './cli.js';
 import { DEFAULT_SAMPLE_SETTINGS } from '@tumorcast/pipeline';
 
 const flags = (argv: string[]) => parseArgs(argv, new Set(['amplify_early_target'])).flags;
@@ -108,6 +108,34 @@ describe('--guidance', () => {
   it('another value is a usage error naming the flag', () => {
     expect(() => settingsOf(commandConfig('run', flags([...RUN, '--guidance', 'flair'])).config))
       .toThrow(/^--guidance must be 'regressor' \(.*\) or 'segmenter' \(.*\), got 'flair'$/);
+  });
+});
+
+describe('--gradient-temperature', () => {
+  it('reaches the sample settings of sample, probability-map, run and cohort; 1 without it', () => {
+    for (const command of ['sample', 'probability-map', 'run'] as const) {
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--guidance', 'segmenter', '--gradient-temperature', '2'])).config).gradientTemperature).toBe(2);
+      expect(settingsOf(commandConfig(command, flags(RUN)).config).gradientTemperature).toBe(1);
+      // 1 goes with either guidance
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--gradient-temperature', '1'])).config).gradientTemperature).toBe(1);
+    }
+    expect(commandConfig('cohort', flags(['--out', 'o', '--guidance', 'segmenter', '--gradient-temperature', '0.5'])).config).toMatchObject({ gradient_temperature: 0.5 });
+    expect(commandConfig('cohort', flags(['--out', 'o'])).config).toMatchObject({ gradient_temperature: 1 });
+  });
+
+  it('is in the help of the commands that sample, not of fit-growth', () => {
+    for (const command of ['sample', 'probability-map', 'run', 'cohort']) expect(helpText(command)).toMatch(/--gradient-temperature\b[^\n]*--guidance segmenter/);
+    expect(helpText('fit-growth')).not.toMatch(/--gradient-temperature\b/);
+  });
+
+  it('a value that is not > 0, or not 1 without the segmenter\'s guidance, is a usage error naming the flag', () => {
+    for (const bad of ['0', '-1']) {
+      expect(() => settingsOf(commandConfig('run', flags([...RUN, '--guidance', 'segmenter', '--gradient-temperature', bad])).config))
+        .toThrow(new RegExp(`^--gradient-temperature must be a number > 0 .*got ${bad}$`));
+    }
+    expect(() => checkSampleOptions(commandConfig('run', flags([...RUN, '--gradient-temperature', '3'])).config))
+      .toThrow(/^--gradient-temperature 3 applies to --guidance segmenter only/);
+    expect(() => commandConfig('run', flags([...RUN, '--gradient-temperature', 'Infinity']))).toThrow(/'gradient_temperature' must be a number/);
   });
 });
 
