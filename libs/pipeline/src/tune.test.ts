@@ -191,7 +191,7 @@ describe('tuneGuidance', () => {
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
-    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,guidance,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,.*,target_area_error,seconds$/);
+    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,.*,target_area_error,seconds$/);
     expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8'))
       .toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale} --respacing '' --baseline-burden ${r.best.baselineFrom} --guidance regressor\``);
     // Guided to the true change, a prediction that hits its target has the true burden: the targets allow an area ratio of 0.
@@ -218,7 +218,24 @@ describe('tuneGuidance', () => {
     expect(md('label')).toContain("`--noise-level 100 --scale 50000 --respacing 'ddim50' --baseline-burden label --guidance regressor`");
     const bySegmenter = summariseTuneRows([row({ guidance: 'segmenter' })]);
     expect(bySegmenter.guidance).toBe('segmenter');
-    expect(tuneMarkdown({ rows: [], summaries: [bySegmenter], best: bySegmenter, scoredAgainstTruth: false })).toContain('--guidance segmenter`');
+    expect(bySegmenter.gradientTemperature).toBe(1); // rows without it were made at 1
+    expect(tuneMarkdown({ rows: [], summaries: [bySegmenter], best: bySegmenter, scoredAgainstTruth: false })).toContain('--guidance segmenter --gradient-temperature 1`');
+  });
+
+  it("names the segmenter's gradient temperature in the flags, the text and the table; not the regressor's", () => {
+    const hot = summariseTuneRows([row({ guidance: 'segmenter', gradientTemperature: 2, noiseLevel: 200, scale: 1000000, respacing: 'ddim100', baselineFrom: 'regressor' })]);
+    const plain = summariseTuneRows([row({ noiseLevel: 100 })]);
+    expect(hot.gradientTemperature).toBe(2);
+    expect(plain.gradientTemperature).toBe(1);
+    const md = tuneMarkdown({ rows: [], summaries: [hot, plain], best: hot, scoredAgainstTruth: false });
+    expect(md).toContain("`--noise-level 200 --scale 1000000 --respacing 'ddim100' --baseline-burden regressor --guidance segmenter --gradient-temperature 2`");
+    expect(md).toContain('r0 from the regressor, guided by the segmenter (gradient temperature 2) — ');
+    expect(md).toContain('| guidance | gradient T | steps |');
+    expect(md).toContain('| regressor | segmenter | 2 | 20 |');
+    expect(md).toContain('| label | regressor | - | 20 |');
+    const best = tuneMarkdown({ rows: [], summaries: [plain], best: plain, scoredAgainstTruth: false });
+    expect(best).not.toContain('--gradient-temperature');
+    expect(tuneRowsCsv([row({ guidance: 'segmenter', gradientTemperature: 0.5 })]).split('\n')[1]).toMatch(/^200,1,ddim100,label,segmenter,0\.500000,20,a,/);
   });
 
   it('refuses bad options before sampling, naming them', async () => {
@@ -231,6 +248,10 @@ describe('tuneGuidance', () => {
     await expect(tuneGuidance({ ...base, noiseLevels: [5000] })).rejects.toThrow(/noiseLevel.*5000/);
     await expect(tuneGuidance({ ...base, guidances: ['flair' as 'segmenter'] })).rejects.toThrow(/'guidances' = \["flair"\] must be a non-empty list of 'regressor' and 'segmenter'/);
     await expect(tuneGuidance({ ...base, guidances: [] })).rejects.toThrow(/'guidances' = \[\] must be a non-empty list/);
+    for (const bad of [[], [0], [1, -2], [NaN], ['2']]) {
+      await expect(tuneGuidance({ ...base, gradientTemperatures: bad as number[] }))
+        .rejects.toThrow(/'gradientTemperatures' = .* must be a non-empty list of numbers > 0/);
+    }
     // Segmenter guidance without a learned segmenter: refused when the networks load, before any sample.
     await expect(tuneGuidance({ ...base, guidances: ['segmenter'] })).rejects.toThrow(/'settings\.guidance' = 'segmenter' needs a learned segmenter/);
     await expect(tuneGuidance({ ...base, scoringSegmenter: path.join(tmp, 'nope.safetensors') })).rejects.toThrow(/'scoringSegmenter' = .*nope\.safetensors is not a file/);
@@ -261,5 +282,22 @@ describe('tuneGuidance', () => {
     // The same samples (the guide is the models' segmenter either way), read by another segmenter.
     expect(other.rows.map((x) => x.guidedTarget)).toEqual(own.rows.map((x) => x.guidedTarget));
     expect(other.rows.map((x) => x.segmentedBaselineBurden)).not.toEqual(own.rows.map((x) => x.segmentedBaselineBurden));
+    expect(own.rows.every((x) => x.gradientTemperature === 1)).toBe(true);
+
+    // Gradient temperatures: each tried with the segmenter's guidance; the regressor's runs once, at 1 (no error for 2).
+    const t0 = tf.memory().numTensors;
+    const hot = await tuneGuidance({ ...o, out: path.join(tmp, 'hot'), gradientTemperatures: [1, 2] });
+    expect(tf.memory().numTensors).toBe(t0);
+    expect(hot.rows.map((x) => `${x.guidance} ${x.gradientTemperature}`))
+      .toEqual(['regressor 1', 'regressor 1', 'segmenter 1', 'segmenter 1', 'segmenter 2', 'segmenter 2']);
+    expect(hot.summaries.map((x) => `${x.guidance} ${x.gradientTemperature}`).sort()).toEqual(['regressor 1', 'segmenter 1', 'segmenter 2']);
+    const byT = (t: number) => hot.rows.filter((x) => x.guidance === 'segmenter' && x.gradientTemperature === t);
+    // The same targets (the burden's value does not depend on T), another gradient: other samples.
+    expect(byT(2).map((x) => x.guidedTarget)).toEqual(byT(1).map((x) => x.guidedTarget));
+    expect(byT(2).map((x) => x.regressorBurden)).not.toEqual(byT(1).map((x) => x.regressorBurden));
+    // ... and the T = 1 ones are the samples of the run without the option
+    expect(byT(1).map((x) => x.regressorBurden)).toEqual(own.rows.filter((x) => x.guidance === 'segmenter').map((x) => x.regressorBurden));
+    const head = fs.readFileSync(path.join(tmp, 'hot', 'tune-summary.csv'), 'utf8').split('\n')[0]!;
+    expect(head.startsWith('noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,steps,')).toBe(true);
   }, 300_000);
 });

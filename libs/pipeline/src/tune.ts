@@ -92,6 +92,14 @@ export interface TuneOptions {
    */
   guidances?: SampleSettings['guidance'][];
   /**
+   * The gradient temperatures to try in turn as
+   * `SampleSettings.gradientTemperature` (finite, > 0), with guidance
+   * 'segmenter' only: the regressor's guidance has no temperature, so it runs
+   * once (at 1) whatever this list holds.
+   * @defaultValue [1]
+   */
+  gradientTemperatures?: number[];
+  /**
    * A learned segmenter's weights to score the results with, in place of
    * `models.segmenter`: with guidance 'segmenter' the guiding segmenter would
    * score its own work (a result can satisfy it without showing the tumour
@@ -101,7 +109,7 @@ export interface TuneOptions {
    */
   scoringSegmenter?: string;
   /**
-   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden` and `samples` are the grid's.
+   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden`, `guidance`, `gradientTemperature` and `samples` are the grid's.
    * @defaultValue DEFAULT_SAMPLE_SETTINGS
    */
   settings?: Partial<SampleSettings>;
@@ -135,6 +143,8 @@ export interface TuneRow {
   baselineFrom: 'label' | 'regressor';
   /** The guiding network (see {@link TuneOptions.guidances}). @defaultValue 'regressor' */
   guidance?: SampleSettings['guidance'];
+  /** The segmenter guidance's gradient temperature (see {@link TuneOptions.gradientTemperatures}; 1 with the regressor's). @defaultValue 1 */
+  gradientTemperature?: number;
   /** Slice id. */
   id: string;
   /** Relative change d. */
@@ -214,6 +224,8 @@ export interface TuneSettingSummary {
   baselineFrom: 'label' | 'regressor';
   /** The guiding network. */
   guidance: SampleSettings['guidance'];
+  /** The segmenter guidance's gradient temperature (1 with the regressor's). */
+  gradientTemperature: number;
   /** Decoding steps. */
   steps: number;
   /** Slices. */
@@ -354,7 +366,8 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const ratio = (num: number, den: number) => (!truth || Number.isNaN(num) || Number.isNaN(den) ? NaN : den > 0 ? num / den : num > 0 ? Infinity : 1);
   const sameScorerAreaRatio = ratio(ae, sbae), sameScorerMissRatio = ratio(1 - dc, 1 - sbd);
   return {
-    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, guidance: r0.guidance ?? 'regressor', steps: r0.steps, slices: rows.length,
+    noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, guidance: r0.guidance ?? 'regressor',
+    gradientTemperature: r0.gradientTemperature ?? 1, steps: r0.steps, slices: rows.length,
     targetError,
     regressorError: mean(rows.map((r) => (r.guidedTarget > 0 ? Math.abs(r.regressorBurden - r.guidedTarget) / r.guidedTarget : NaN))),
     moved: mean(rows.map((r) => r.moved)),
@@ -373,12 +386,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 }
 
 const ROW_KEYS: (keyof TuneRow)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
   'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'segmentedFollowupDice', 'segmentedFollowupAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
   'segmentedBaselineDice', 'segmentedBaselineAreaError', 'sameScorerAreaRatio', 'sameScorerMissRatio', 'meetsAcceptanceSameScorer', 'segmentedFollowupDice', 'segmentedFollowupAreaError',
   'followupScanAreaRatio', 'followupScanMissRatio', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
@@ -419,8 +432,9 @@ export function tuneMarkdown(r: TuneResult): string {
   const lines = [
     '# Guidance tuning',
     '',
-    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom}, guided by the ${b.guidance} — `
-      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom} --guidance ${b.guidance}\`.`,
+    `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom}, guided by the ${guideWords(b)} — `
+      + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom} --guidance ${b.guidance}`
+      + `${b.guidance === 'segmenter' ? ` --gradient-temperature ${b.gradientTemperature}` : ''}\`.`,
     r.scoredAgainstTruth
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
@@ -436,9 +450,9 @@ export function tuneMarkdown(r: TuneResult): string {
       + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
       + '`regressor err` (the guiding network\'s reading of the result against its target) small while `target err` is large means the guiding network is satisfied by changes the segmenter does not see.',
     '',
-    '| L | s | respacing | r0 from | guidance | steps | objective | area ratio | miss ratio | same-scorer area / miss | Dice | target err | regressor err | moved | s/slice |',
-    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | `
+    '| L | s | respacing | r0 from | guidance | gradient T | steps | objective | area ratio | miss ratio | same-scorer area / miss | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.guidance === 'segmenter' ? s.gradientTemperature : '-'} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | `
       + `${f4(s.sameScorerAreaRatio)} / ${f4(s.sameScorerMissRatio)} | ${f4(s.dice)} | `
       + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
   ];
@@ -448,6 +462,11 @@ export function tuneMarkdown(r: TuneResult): string {
       ...r.regressor.map((q) => `| ${q.from}-${q.to - 1} | ${q.n} | ${f4(q.mae)} | ${f4(q.bias)} | ${f4(q.maeConstant)} | ${f4(q.correlation)} |`));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The guiding network in words, with the segmenter's gradient temperature when it is not 1. */
+function guideWords(s: Pick<TuneSettingSummary, 'guidance' | 'gradientTemperature'>): string {
+  return s.guidance === 'segmenter' && s.gradientTemperature !== 1 ? `segmenter (gradient temperature ${s.gradientTemperature})` : s.guidance;
 }
 
 interface TuneSlice {
@@ -514,6 +533,13 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
   if (!Array.isArray(o.guidances ?? []) || !guidances.length || guidances.some((g) => !GUIDANCE_NETWORKS.includes(g))) {
     throw new PipelineInputError(`${names('guidances', JSON.stringify(o.guidances))} must be a non-empty list of 'regressor' and 'segmenter'`);
   }
+  const temperatureList: unknown = o.gradientTemperatures ?? [1];
+  if (!Array.isArray(temperatureList) || !temperatureList.length || temperatureList.some((t) => typeof t !== 'number' || !Number.isFinite(t) || t <= 0)) {
+    throw new PipelineInputError(`${names('gradientTemperatures', JSON.stringify(o.gradientTemperatures))} must be a non-empty list of numbers > 0`);
+  }
+  const gradientTemperatures = [...new Set(temperatureList as number[])];
+  // The regressor's guidance has no temperature: it runs once, at 1.
+  const temperaturesOf = (guidance: SampleSettings['guidance']) => (guidance === 'segmenter' ? gradientTemperatures : [1]);
   if (o.scoringSegmenter !== undefined && (typeof o.scoringSegmenter !== 'string' || !o.scoringSegmenter)) {
     throw new PipelineInputError(`${names('scoringSegmenter', JSON.stringify(o.scoringSegmenter))} must be the path of a learned segmenter's weights`);
   }
@@ -627,15 +653,15 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
 
     const rows: TuneRow[] = [];
-    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length * guidances.length;
+    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length * guidances.reduce((n, g) => n + temperaturesOf(g).length, 0);
     let k = 0;
     for (const respacing of respacings) {
       const diffusion = samplingDiffusion(networks, { respacing });
       for (const noiseLevel of noiseLevels) {
         const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
-        for (const guidance of guidances) for (const scale of scales) for (const baselineFrom of baselineBurdens) {
+        for (const guidance of guidances) for (const gradientTemperature of temperaturesOf(guidance)) for (const scale of scales) for (const baselineFrom of baselineBurdens) {
           k++;
-          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom, guidance };
+          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom, guidance, gradientTemperature };
           for (const s of slices) {
             const t0 = performance.now();
             const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
@@ -649,7 +675,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
             const target = r0 * (1 + s.relativeChange);
             const want = target - s.segmentedBaselineBurden;
             const row: TuneRow = {
-              noiseLevel, scale, respacing, baselineFrom, guidance, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
+              noiseLevel, scale, respacing, baselineFrom, guidance, gradientTemperature, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
               regressorBaselineBurden: s.regressorBaselineBurden, guidedTarget: p.targetBurden,
               regressorBurden: p.predictedBurden, segmentedBaselineBurden: s.segmentedBaselineBurden, segmentedBurden,
               targetError: target > 0 ? Math.abs(segmentedBurden - target) / target : NaN,
@@ -681,7 +707,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
           // Written as it goes: a sweep stopped early keeps what it measured.
           writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
           const sm = summariseTuneRows(rows.slice(-slices.length));
-          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guidance}: `
+          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guideWords({ guidance, gradientTemperature })}: `
             + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)} (same scorer on the baseline: ${f4(sm.sameScorerAreaRatio)}, ${f4(sm.sameScorerMissRatio)}), Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
             + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
         }
@@ -689,7 +715,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
     const groups = new Map<string, TuneRow[]>();
     for (const r of rows) {
-      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}|${r.guidance ?? 'regressor'}`;
+      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}|${r.guidance ?? 'regressor'}|${r.gradientTemperature ?? 1}`;
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
     const rank = (v: number) => (Number.isNaN(v) ? Infinity : v);
@@ -699,7 +725,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     writeFileAtomicSync(path.join(o.out, 'tune-summary.csv'), tuneSummaryCsv(summaries));
     writeFileAtomicSync(path.join(o.out, 'tune.json'), `${JSON.stringify(result, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
     writeFileAtomicSync(path.join(o.out, 'tune.md'), tuneMarkdown(result));
-    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}', r0 from the ${result.best.baselineFrom}, guided by the ${result.best.guidance}; wrote ${path.join(o.out, 'tune.md')}`);
+    log(`best: L ${result.best.noiseLevel}, s ${result.best.scale}, respacing '${result.best.respacing}', r0 from the ${result.best.baselineFrom}, guided by the ${guideWords(result.best)}; wrote ${path.join(o.out, 'tune.md')}`);
     return result;
   } finally {
     networks.dispose();
