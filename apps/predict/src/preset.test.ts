@@ -121,6 +121,10 @@ describe('--gradient-temperature', () => {
     }
     expect(commandConfig('cohort', flags(['--out', 'o', '--guidance', 'segmenter', '--gradient-temperature', '0.5'])).config).toMatchObject({ gradient_temperature: 0.5 });
     expect(commandConfig('cohort', flags(['--out', 'o'])).config).toMatchObject({ gradient_temperature: 1 });
+    // tune sweeps a list
+    expect(commandConfig('tune', flags(['--gradient-temperatures', '1,2'])).config).toMatchObject({ gradient_temperatures: [1, 2] });
+    expect(commandConfig('tune', flags([])).config).toMatchObject({ gradient_temperatures: [1] });
+    expect(helpText('tune')).toMatch(/--gradient-temperatures\b/);
   });
 
   it('is in the help of the commands that sample, not of fit-growth', () => {

@@ -24,6 +24,21 @@ describe('tumorcast-predict tune', () => {
     expect(fs.existsSync(path.join(out, 'regressor-noise.csv'))).toBe(false);
   }, 300_000);
 
+  it('--gradient-temperatures: each tried with the segmenter\'s guidance, the regressor\'s once; the flags of the best name it', async () => {
+    const out = path.join(tmp, 'temperatures');
+    const { code, log } = await cli(['tune', ...TINY, '--scales', '0', '--guidances', 'regressor,segmenter', '--gradient-temperatures', '1,2',
+      '--phantom-patients', '1', '--phantom-slices', '1', '--no-regressor-check', '--out', out]);
+    expect(code).toBe(0);
+    expect(log.match(/^setting \d\/3: /gm)).toHaveLength(3);
+    expect(log).toMatch(/^setting 3\/3: .*guided by the segmenter \(gradient temperature 2\): /m);
+    const summary = fs.readFileSync(path.join(out, 'tune-summary.csv'), 'utf8').trim().split('\n');
+    const column = summary[0]!.split(',').indexOf('gradient_temperature');
+    const guide = summary[0]!.split(',').indexOf('guidance');
+    expect(column).toBeGreaterThan(0);
+    expect(summary.slice(1).map((l) => `${l.split(',')[guide]} ${l.split(',')[column]}`).sort()).toEqual(['regressor 1', 'segmenter 1', 'segmenter 2']);
+    expect(fs.readFileSync(path.join(out, 'tune.md'), 'utf8')).toMatch(/--guidance (regressor`|segmenter --gradient-temperature [12]`)/);
+  }, 300_000);
+
   it("a user's data with truth and the true change", async () => {
     const { data } = await phantomData(tmp, 3);
     const out = path.join(tmp, 'user');
@@ -44,6 +59,9 @@ describe('tumorcast-predict tune', () => {
     expect((await refusal(['tune', '--guidances', 'regressor,flair', '--out', tmp])).message).toMatch(/guidances/);
     expect((await refusal(['tune', '--guidances', 'segmenter', '--segmenter', 'flair', '--data', tmp, '--truth', tmp, '--true-change', '--out', tmp])).message)
       .toMatch(/^--guidances segmenter needs a learned segmenter: give --segmenter FILE$/);
+    expect((await refusal(['tune', '--gradient-temperatures', '1,0', '--out', tmp])).message)
+      .toMatch(/^--gradient-temperatures takes numbers > 0 \(1: the segmenter's true gradient\), got 0$/);
+    expect((await refusal(['tune', '--gradient-temperatures', '1,warm', '--out', tmp])).message).toMatch(/gradient_temperatures/);
     expect((await refusal(['tune', '--scoring-segmenter', path.join(tmp, 'nope.safetensors'), '--data', tmp, '--truth', tmp, '--true-change', '--out', tmp])).message)
       .toMatch(/^--scoring-segmenter .*nope\.safetensors: no such file$/);
   });

@@ -31,6 +31,11 @@ export const TUNE_KEYS = defineConfigSchema({
     type: 'string[]', description: "the guiding networks, each tried: 'regressor' (as run does by default) or 'segmenter' (the learned segmenter's burden of the denoised estimate; needs --segmenter)",
     default: ['regressor'], choices: ['regressor', 'segmenter'],
   },
+  // No `min`: tuneCommand says > 0, naming the flag.
+  gradient_temperatures: {
+    type: 'number[]', description: "gradient temperatures of the segmenter's burden to try (> 0; see --gradient-temperature), with --guidances segmenter only: the regressor's guidance runs once whatever this holds",
+    default: [1],
+  },
   scoring_segmenter: {
     type: 'string', description: "a learned segmenter's weights to score the results with instead of --segmenter (keep a segmenter that guided apart from the one that scores)",
     optional: true,
@@ -65,6 +70,8 @@ export interface TuneCommandOptions {
   baselineBurdens: string[];
   /** The guiding networks, each tried. @defaultValue ['regressor'] */
   guidances?: string[];
+  /** The segmenter guidance's gradient temperatures, each tried (`--gradient-temperatures`). @defaultValue [1] */
+  gradientTemperatures?: number[];
   /** A segmenter's weights to score with instead of the models' segmenter. @defaultValue undefined */
   scoringSegmenter?: string;
   /** Guide towards the true change. */
@@ -94,6 +101,8 @@ const PHANTOM_SLICES = [80, 84, 76, 88, 72];
  * @throws CliError naming the flag when the options do not fit together.
  */
 export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
+  const badT = (o.gradientTemperatures ?? [1]).find((t) => !(Number.isFinite(t) && t > 0));
+  if (badT !== undefined) throw new CliError(`--gradient-temperatures takes numbers > 0 (1: the segmenter's true gradient), got ${badT}`);
   let { data, truth, targets } = o;
   if (!data) {
     if (truth) throw new CliError('--truth goes with --data (without --data the phantom patients bring their own follow-ups)');
@@ -125,6 +134,7 @@ export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
   return cliErrors(() => tuneGuidance({
     data: data!, truth, out: o.out, models: o.models, targets: resolved, slices: o.slices,
     noiseLevels: o.noiseLevels, scales: o.scales, respacings: o.respacings.map((r) => (r === 'none' ? '' : r)),
-    baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], guidances: guidances as ('regressor' | 'segmenter')[], scoringSegmenter: o.scoringSegmenter, settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
+    baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], guidances: guidances as ('regressor' | 'segmenter')[],
+    gradientTemperatures: o.gradientTemperatures ?? [1], scoringSegmenter: o.scoringSegmenter, settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
   }));
 }
