@@ -273,6 +273,28 @@ class TemperedSigmoidSum(torch.autograd.Function):
         return grad_out.view(-1, 1, 1, 1) * s * (1 - s), None
 
 
+class MarginedSigmoidSum(torch.autograd.Function):
+    """Per image sum(sigmoid(z)); backward: s (1 - s), s = sigmoid(z / T), zero beyond `margin` pixels
+    (Chebyshev) of every z >= 0 pixel, in images that have one."""
+
+    @staticmethod
+    def forward(ctx, z, temperature, margin):
+        ctx.save_for_backward(z)
+        ctx.temperature, ctx.margin = temperature, margin
+        return torch.sigmoid(z).sum(dim=(1, 2, 3))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (z,) = ctx.saved_tensors
+        s = torch.sigmoid(z / ctx.temperature)
+        g = grad_out.view(-1, 1, 1, 1) * s * (1 - s)
+        tumour = (z >= 0).double()
+        near = torch.nn.functional.max_pool2d(tumour, 2 * ctx.margin + 1, stride=1, padding=ctx.margin)
+        has = tumour.amax(dim=(1, 2, 3), keepdim=True)
+        keep = torch.where(has > 0, near, torch.ones_like(near))
+        return g * keep, None, None
+
+
 def burden_fixture():
     tensors, meta = read_safetensors(os.path.join(OUT, 'net_tiny.safetensors'))
     cfg = json.loads(meta['config'])
@@ -316,11 +338,32 @@ def burden_fixture():
             'burden': burden.detach().numpy().tolist(),
             'grad': xt.grad.numpy().reshape(-1).tolist(),
         })
+    # gradientMarginPixels: the gradient kept within `margin` pixels (a square window) of the pixels with
+    # z >= 0 (an image without such pixels keeps all of it: the tests check that branch on a stub net).
+    margined = []
+    for temperature, margin, input_range, x, brain in [
+        (2.0, 1, '[-1,1]', x11, [40.0, 25.0]),
+        (1.0, 0, '[0,1]', (x11 + 1) / 2, 30.0),
+    ]:
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        x01 = (xt + 1) / 2 if input_range == '[-1,1]' else xt
+        z = net(x01.permute(0, 3, 1, 2))
+        bp = torch.tensor(brain if isinstance(brain, list) else [brain] * B, dtype=torch.float64)
+        burden = MarginedSigmoidSum.apply(z, temperature, margin) / bp
+        burden.sum().backward()
+        margined.append({
+            'gradientTemperature': temperature, 'gradientMarginPixels': margin, 'inputRange': input_range, 'brainPixels': brain,
+            'tumourPixels': (z >= 0).sum(dim=(1, 2, 3)).tolist(),
+            'keptPixels': torch.nn.functional.max_pool2d((z >= 0).double(), 2 * margin + 1, stride=1, padding=margin).sum(dim=(1, 2, 3)).tolist(),
+            'burden': burden.detach().numpy().tolist(),
+            'grad': xt.grad.numpy().reshape(-1).tolist(),
+        })
     return {
         'generator': 'tools/segmenter/make_fixtures.py (torch %s, float64, net_tiny.safetensors)' % torch.__version__,
         'shape': [B, H, W, C],
         'cases': cases,
         'tempered': tempered,
+        'margined': margined,
     }
 
 

@@ -12,6 +12,11 @@ interface BurdenFixture {
   cases: { name: string; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[]; x: number[]; burden: number[]; grad: number[] }[];
   /** The images of `cases` with the same input range, with a gradient temperature. */
   tempered: { gradientTemperature: number; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[]; burden: number[]; grad: number[] }[];
+  /** The same images with a gradient margin (and temperature); `keptPixels`: pixels within the margin of a z >= 0 pixel. */
+  margined: {
+    gradientTemperature: number; gradientMarginPixels: number; inputRange: '[-1,1]' | '[0,1]'; brainPixels: number | number[];
+    tumourPixels: number[]; keptPixels: number[]; burden: number[]; grad: number[];
+  }[];
 }
 const fx = readJsonFixture<BurdenFixture>('burden.json');
 let net: SegmenterNet;
@@ -107,6 +112,78 @@ describe('segmenterBurden gradientTemperature vs PyTorch (a float64 torch.autogr
   }
 });
 
+describe('segmenterBurden gradientMarginPixels', () => {
+  const valueAndGrad = (fn: ReturnType<typeof segmenterBurden>, x: tf.Tensor4D) => {
+    const t = tf.zeros([x.shape[0]]) as tf.Tensor1D;
+    const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(fn(xx as tf.Tensor4D, t)) as tf.Scalar)(x);
+    const b = fn(x, t);
+    const out = { burden: Array.from(b.dataSync()), grad: Array.from(grad.dataSync()) };
+    tf.dispose([t, value, grad, b]);
+    return out;
+  };
+
+  for (const c of fx.margined) {
+    it(`margin ${c.gradientMarginPixels}, T = ${c.gradientTemperature} vs PyTorch (max_pool2d window): the value unchanged, input gradient within 1e-7`, () => {
+      // The case must drop part of the gradient (kept < all pixels) for the check to tell the margin from none.
+      expect(Math.min(...c.keptPixels)).toBeLessThan(fx.shape[1] * fx.shape[2]);
+      const base = fx.cases.find((k) => k.inputRange === c.inputRange)!;
+      const x = tf.tensor4d(base.x, fx.shape);
+      const opts = { brainPixels: c.brainPixels, inputRange: c.inputRange, gradientTemperature: c.gradientTemperature };
+      const everywhere = valueAndGrad(segmenterBurden(net, opts), x);
+      const near = valueAndGrad(segmenterBurden(net, { ...opts, gradientMarginPixels: c.gradientMarginPixels }), x);
+      expect(near.burden).toEqual(everywhere.burden);
+      expect(maxAbs(near.burden, c.burden)).toBeLessThan(1e-6);
+      expect(maxAbs(near.grad, c.grad)).toBeLessThan(1e-7);
+      expect(maxAbs(near.grad, everywhere.grad)).toBeGreaterThan(1e-5);
+      x.dispose();
+    });
+  }
+
+  // A stub net whose logit is channel 0 minus 0.5 ([0, 1] input): tumour where channel 0 >= 0.5. d burden / d x_0 = s (1 - s) / brainPixels
+  // (s = sigmoid(z / T)) where kept, computed here by hand.
+  const stub = {
+    checkInput: () => undefined,
+    apply: (x: tf.Tensor4D) => tf.sub(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 1]), 0.5) as tf.Tensor4D,
+    predictProbabilities: (x: tf.Tensor4D) => tf.sigmoid(tf.sub(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 1]), 0.5)) as tf.Tensor4D,
+  } as unknown as SegmenterNet;
+  const H = 7, W = 7, T = 2;
+  const channel0 = (b: number, i: number, j: number) => {
+    if (b === 1) return 0.1 + 0.01 * (i + j); // image 1: no tumour pixel anywhere
+    return (i === 1 && j === 2) || (i === 5 && j === 5) ? 0.9 : 0.2 + 0.02 * i; // image 0: two tumour pixels
+  };
+  const expected = (margin: number, b: number, i: number, j: number) => {
+    const z = channel0(b, i, j) - 0.5;
+    const s = 1 / (1 + Math.exp(-z / T));
+    const tumour = [[1, 2], [5, 5]];
+    const kept = b === 1 || tumour.some(([ti, tj]) => Math.max(Math.abs(i - ti!), Math.abs(j - tj!)) <= margin);
+    return kept ? (s * (1 - s)) / 10 : 0;
+  };
+  for (const margin of [0, 1, 2]) {
+    it(`margin ${margin} on a stub net (hand-computed): kept within the square window of the tumour pixels; an image without tumour keeps all`, () => {
+      const data = new Float32Array(2 * H * W * 2);
+      for (let b = 0; b < 2; b++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) data[((b * H + i) * W + j) * 2] = channel0(b, i, j);
+      const x = tf.tensor4d(data, [2, H, W, 2]);
+      const before = tf.memory().numTensors;
+      const got = valueAndGrad(segmenterBurden(stub, { brainPixels: 10, inputRange: '[0,1]', gradientTemperature: T, gradientMarginPixels: margin }), x);
+      expect(tf.memory().numTensors).toBe(before);
+      for (let b = 0; b < 2; b++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+        const k = ((b * H + i) * W + j) * 2;
+        expect(got.grad[k]).toBeCloseTo(expected(margin, b, i, j), 7);
+        expect(got.grad[k + 1]).toBe(0);
+      }
+      x.dispose();
+    });
+  }
+
+  it('refuses a margin that is not an integer >= 0 or Infinity, naming the option', () => {
+    for (const gradientMarginPixels of [-1, 1.5, NaN, -Infinity, '3', null]) {
+      expect(() => segmenterBurden(net, { brainPixels: 5, gradientMarginPixels: gradientMarginPixels as number }))
+        .toThrow(/'options.gradientMarginPixels' passed to 'segmenterBurden' must be an integer >= 0 or Infinity \(everywhere\), got /);
+    }
+    expect(() => segmenterBurden(net, { brainPixels: 5, gradientMarginPixels: Infinity })).not.toThrow();
+  });
+});
+
 describe('segmenterBurden errors and memory', () => {
   it('validates its options up front, naming the argument', () => {
     const bad = [0, -3, NaN, Infinity, [], [1, 0], ['5'], '5', null];
@@ -141,13 +218,13 @@ describe('segmenterBurden errors and memory', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  for (const gradientTemperature of [1, 2]) {
-    it(`keeps the tensor count flat over repeated values and gradients (gradientTemperature ${gradientTemperature})`, () => {
+  for (const [gradientTemperature, gradientMarginPixels] of [[1, Infinity], [2, Infinity], [2, 1]] as const) {
+    it(`keeps the tensor count flat over repeated values and gradients (gradientTemperature ${gradientTemperature}, margin ${gradientMarginPixels})`, () => {
       const c = fx.cases[0]!;
       const x = tf.tensor4d(c.x, fx.shape);
       const t = tf.zeros([2]) as tf.Tensor1D;
       const before = tf.memory().numTensors;
-      const burden = segmenterBurden(net, { brainPixels: [40, 25], gradientTemperature });
+      const burden = segmenterBurden(net, { brainPixels: [40, 25], gradientTemperature, gradientMarginPixels });
       const counts: number[] = [];
       for (let i = 0; i < 3; i++) {
         const { value, grad } = tf.valueAndGrad((xx: tf.Tensor) => tf.sum(burden(xx as tf.Tensor4D, t)) as tf.Scalar)(x);

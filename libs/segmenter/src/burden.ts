@@ -42,6 +42,18 @@ export interface SegmenterBurdenOptions {
    * @defaultValue 1
    */
   gradientTemperature?: number;
+  /**
+   * Keeps the gradient to pixels within this many pixels (a square window:
+   * the Chebyshev distance) of the pixels the net reads as tumour (z >= 0)
+   * in the same image; an image where it reads none keeps its whole
+   * gradient. The value does not change. Why: a wider gradient band
+   * (`gradientTemperature` > 1) reaches every pixel the net is not quite
+   * sure of, and guidance then grows specks of tumour far from the tumour
+   * (at tissue edges); kept near the tumour it grows the tumour itself.
+   * An integer >= 0, or Infinity for everywhere.
+   * @defaultValue Infinity
+   */
+  gradientMarginPixels?: number;
 }
 
 const FN = 'segmenterBurden';
@@ -57,7 +69,8 @@ const FN = 'segmenterBurden';
  * not on noisy x_t.
  *
  * `options.gradientTemperature` widens the band of pixels the gradient
- * reaches without changing the value.
+ * reaches and `options.gradientMarginPixels` keeps it near the tumour,
+ * without changing the value.
  *
  * The net is not copied: dispose it yourself when the function is no longer
  * used. The returned tensor belongs to the caller.
@@ -92,7 +105,11 @@ export function segmenterBurden(net: SegmenterNet, options: SegmenterBurdenOptio
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
     throw new RangeError(`'options.gradientTemperature' passed to '${FN}' must be a finite number > 0 (1: the true gradient), got ${typeof temperature === 'number' ? String(temperature) : JSON.stringify(temperature)}`);
   }
-  const softSum = temperature === 1 ? undefined : temperedSigmoidSum(temperature);
+  const margin: unknown = options.gradientMarginPixels === undefined ? Infinity : options.gradientMarginPixels;
+  if (typeof margin !== 'number' || !(margin === Infinity || (Number.isInteger(margin) && margin >= 0))) {
+    throw new RangeError(`'options.gradientMarginPixels' passed to '${FN}' must be an integer >= 0 or Infinity (everywhere), got ${typeof margin === 'number' ? String(margin) : JSON.stringify(margin)}`);
+  }
+  const softSum = temperature === 1 && margin === Infinity ? undefined : shapedSigmoidSum(temperature, margin);
   return (x: tf.Tensor4D): tf.Tensor1D => {
     net.checkInput(x, FN);
     const batch = x.shape[0];
@@ -109,17 +126,26 @@ export function segmenterBurden(net: SegmenterNet, options: SegmenterBurdenOptio
 
 /**
  * `z [B, H, W, 1] => sum(sigmoid(z)) [B]` whose gradient with respect to z is
- * `s (1 - s)`, `s = sigmoid(z / temperature)`, instead of the true one.
+ * `s (1 - s)`, `s = sigmoid(z / temperature)`, instead of the true one, and
+ * zero further than `margin` pixels (Chebyshev) from every pixel with z >= 0
+ * (in images that have such a pixel).
  */
-function temperedSigmoidSum(temperature: number): (z: tf.Tensor4D) => tf.Tensor1D {
+function shapedSigmoidSum(temperature: number, margin: number): (z: tf.Tensor4D) => tf.Tensor1D {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const z = args[0] as tf.Tensor4D;
     (args[1] as tf.GradSaveFunc)([z]);
     return {
       value: tf.sum(tf.sigmoid(z), [1, 2, 3]) as tf.Tensor1D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const s = tf.sigmoid(tf.div(saved[0]!, temperature));
-        return tf.mul(tf.reshape(dy, [-1, 1, 1, 1]), tf.mul(s, tf.sub(1, s)));
+        const z = saved[0] as tf.Tensor4D;
+        const s = temperature === 1 ? tf.sigmoid(z) : tf.sigmoid(tf.div(z, temperature));
+        const grad = tf.mul(tf.reshape(dy, [-1, 1, 1, 1]), tf.mul(s, tf.sub(1, s)));
+        if (margin === Infinity) return grad;
+        const tumour = tf.cast(tf.greaterEqual(z, 0), 'float32') as tf.Tensor4D;
+        // Dilation by a (2 margin + 1)-pixel square; images without tumour pixels keep everything.
+        const near = margin === 0 ? tumour : tf.maxPool(tumour, 2 * margin + 1, 1, 'same');
+        const none = tf.sub(1, tf.max(tumour, [1, 2, 3], true));
+        return tf.mul(grad, tf.maximum(near, none));
       }),
     };
   }) as (z: tf.Tensor4D) => tf.Tensor1D;
