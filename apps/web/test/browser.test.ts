@@ -178,12 +178,12 @@ suite('the web app in chromium', () => {
     expect(Math.max(...map)).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(downloads, names[2]!), 'utf8')).toContain(`relative_change,${before}\n`);
     const json = JSON.parse(fs.readFileSync(path.join(downloads, names[3]!), 'utf8')) as {
-      growth: { relativeChange: number }; backend: string; settings: { scale: number; baselineBurden: string; guidance: string; amplifyEarlyTarget: boolean; samples: number };
+      growth: { relativeChange: number }; backend: string; settings: { scale: number; baselineBurden: string; guidance: string; amplifyEarlyTarget: boolean; gradientTemperature: number; gradientMarginPixels: number; samples: number };
     };
     expect([json.growth.relativeChange, json.backend]).toEqual([before, 'wasm']);
     // the settings the worker used: the demo networks' tuning over the defaults, the page's own fields over both
-    expect([json.settings.scale, json.settings.baselineBurden, json.settings.guidance, json.settings.amplifyEarlyTarget, json.settings.samples])
-      .toEqual([1_000_000, 'regressor', 'segmenter', false, Number(await page.$eval('#samples', (e) => (e as HTMLInputElement).value))]);
+    expect([json.settings.scale, json.settings.baselineBurden, json.settings.guidance, json.settings.amplifyEarlyTarget, json.settings.gradientTemperature, json.settings.gradientMarginPixels, json.settings.samples])
+      .toEqual([1_000_000, 'regressor', 'segmenter', false, 2, 4, Number(await page.$eval('#samples', (e) => (e as HTMLInputElement).value))]);
 
     // every request the page made stayed on its own origin
     expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);

@@ -118,6 +118,12 @@ describe('runCohort', () => {
     expect(lines.some((l) => l.includes('fit growth'))).toBe(false);
     expect(r.summarised).toBe(true);
     await expect(runCohort({ ...base, replicates: 5 })).rejects.toThrow(OutputFolderError);
+    // The defaults of the segmenter's gradient settings are left out of the recorded provenance: results from before they existed stay valid.
+    lines.length = 0;
+    await runCohort({
+      ...base, settings: { ...base.settings, gradientTemperature: 1, gradientMarginPixels: Infinity }, scenarios: [{ name: 'no RT', noRt: true }, { name: '2 weeks later', rtStartShift: 14 }], log: (m) => lines.push(m),
+    });
+    expect(lines.filter((l) => l.endsWith('skipped (done before)'))).toHaveLength(3);
   });
 
   it('shards: each shard takes its patients; the last one writes the tables', async () => {

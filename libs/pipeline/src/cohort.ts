@@ -337,12 +337,13 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings };
   const growthOptions = { replicates: o.replicates ?? 30, objective: o.objective ?? 'least-squares', bootstrapNoise: o.bootstrapNoise ?? 'symmetric', normalize: true, shortSeries: 'population', seed: settings.seed } as const;
   const scenarios = [...(o.scenarios ?? [])];
-  // The label's r0, the regressor's guidance and gradient temperature 1 are what results from before
-  // settings.baselineBurden / settings.guidance / settings.gradientTemperature were made with: left out at those values, they stay valid.
-  const { baselineBurden, guidance, gradientTemperature, ...otherSettings } = settings;
+  // The label's r0, the regressor's guidance, gradient temperature 1 and the gradient everywhere are what results from before
+  // settings.baselineBurden / settings.guidance / settings.gradientTemperature / settings.gradientMarginPixels were made with:
+  // left out at those values, they stay valid (and JSON has no Infinity).
+  const { baselineBurden, guidance, gradientTemperature, gradientMarginPixels, ...otherSettings } = settings;
   const recorded = {
     ...otherSettings, ...(baselineBurden === 'label' ? {} : { baselineBurden }), ...(guidance === 'regressor' ? {} : { guidance }),
-    ...(gradientTemperature === 1 ? {} : { gradientTemperature }),
+    ...(gradientTemperature === 1 ? {} : { gradientTemperature }), ...(gradientMarginPixels === Infinity ? {} : { gradientMarginPixels }),
   };
   const common = { settings: recorded, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));

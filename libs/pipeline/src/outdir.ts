@@ -95,7 +95,8 @@ export interface RunRecord {
 }
 
 /**
- * Reads `out/run.json`.
+ * Reads `out/run.json`; a settings record without `gradientMarginPixels`
+ * (left out at Infinity, or older) reads as Infinity.
  *
  * @param out - the output folder.
  * @param names - how messages name the options.
@@ -107,21 +108,30 @@ export function readRunRecord(out: string, names: OptionNamer = apiOptionName): 
   const file = path.join(out, 'run.json');
   if (!fs.existsSync(file)) return undefined;
   const text = readTextFile(file, 'run record', 64 * 1024 * 1024, false);
+  let record: RunRecord;
   try {
-    return JSON.parse(text) as RunRecord;
+    record = JSON.parse(text) as RunRecord;
   } catch (e) {
     throw new PipelineDataError(`run record ${file}: not valid JSON (${(e as Error).message}); move the folder aside or use ${names('overwrite')}`, { cause: e });
   }
+  // saveRunRecord leaves an Infinity gradient margin out (JSON has none), as records from before the setting: both read as Infinity.
+  for (const s of [record?.settings, record?.provenance?.settings] as (Partial<SampleSettings> | undefined)[]) {
+    if (s && typeof s === 'object' && (s.gradientMarginPixels === undefined || s.gradientMarginPixels === null)) s.gradientMarginPixels = Infinity;
+  }
+  return record;
 }
 
 /**
- * Writes `out/run.json` (atomically).
+ * Writes `out/run.json` (atomically), leaving `gradientMarginPixels` out
+ * where it is Infinity (JSON has no Infinity).
  *
  * @param out - the output folder.
  * @param record - the record.
  */
 export function saveRunRecord(out: string, record: RunRecord): void {
-  writeFileAtomicSync(path.join(out, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
+  // JSON has no Infinity (it would write null): the default gradient margin is left out, and readRunRecord reads it back.
+  const omitEverywhere = (key: string, v: unknown) => (key === 'gradientMarginPixels' && v === Infinity ? undefined : v);
+  writeFileAtomicSync(path.join(out, 'run.json'), `${JSON.stringify(record, omitEverywhere, 2)}\n`);
 }
 
 /**
@@ -187,12 +197,15 @@ export function inspectFolder(out: string, provenance: RunProvenance, inputs: Re
     if (record.format !== RUN_RECORD_FORMAT || !record.provenance) {
       if (finished.length) differences.push(`its results were written by an earlier tumorcast-predict that recorded no provenance in ${path.join(out, 'run.json')}`);
     } else if (finished.length) {
-      // Records from before settings.baselineBurden / settings.guidance / settings.gradientTemperature existed were made with
-      // the label's r0 and the regressor's guidance (temperature 1).
+      // Records from before settings.baselineBurden / settings.guidance / settings.gradientTemperature / settings.gradientMarginPixels
+      // existed were made with the label's r0 and the regressor's guidance (temperature 1, the gradient everywhere); records leave
+      // an Infinity margin out.
       const settings: Partial<RunProvenance['settings']> = record.provenance.settings;
       const there = {
         ...record.provenance,
-        settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor', gradientTemperature: settings.gradientTemperature ?? 1 },
+        settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor', gradientTemperature: settings.gradientTemperature ?? 1,
+          gradientMarginPixels: settings.gradientMarginPixels ?? Infinity,
+        },
       };
       differences.push(...provenanceDifferences(there, provenance, names));
     }

@@ -9,7 +9,7 @@ import { loadModels } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
 import { predictSlice, regressorBaselineReading } from './predict.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkGradientMarginPixels, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
 import { PipelineInputError } from './errors.js';
 import type { ProbabilityMapRequest } from './parallel.js';
 import type { SliceImages } from './geometry.js';
@@ -166,6 +166,23 @@ describe('predictSlice', () => {
       expect(hot.targetBurden).toBe(p.targetBurden);
       expect(hot.trajectory).not.toEqual(p.trajectory);
       tf.dispose([image2, ref2.sample, ref2.latent, ref2.differenceMap]);
+
+      // settings.gradientMarginPixels reaches segmenterBurden too: the sampler with its gradientMarginPixels 0 is the reference.
+      const n2 = tf.memory().numTensors;
+      const near = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2, gradientMarginPixels: 0 } });
+      expect(tf.memory().numTensors).toBe(n2);
+      const image3 = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+      const ref3 = await guidedSampleKnown({
+        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image: image3, dataRange: networks.dataRange,
+        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, gradientTemperature: 2, gradientMarginPixels: 0 }), guidanceInput: 'denoised',
+        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
+      });
+      expect(near.trajectory).toEqual(ref3.predictions.map((v) => v[0]));
+      expect(near.predictedBurden).toBe(ref3.finalPrediction[0]);
+      // ... and it changes the decoding (the same target, the gradient cut off the tumour)
+      expect(near.targetBurden).toBe(p.targetBurden);
+      expect(near.trajectory).not.toEqual(hot.trajectory);
+      tf.dispose([image3, ref3.sample, ref3.latent, ref3.differenceMap]);
     } finally {
       seg.dispose();
     }
@@ -194,6 +211,33 @@ describe('predictSlice', () => {
       .toThrow(/'settings\.gradientTemperature' = 0\.5 applies to 'settings\.guidance' = 'segmenter' only: guide with 'segmenter', or leave the temperature at 1/);
     expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'regressor', gradientTemperature: 1 }, 'unet.pt')).not.toThrow();
     expect(() => checkSettingsFit({ process: networks.process }, { noiseLevel: 12, respacing: '', guidance: 'segmenter', gradientTemperature: 3 }, 'unet.pt')).not.toThrow();
+  });
+
+  it('refuses a gradient margin that is not an integer >= 0 or Infinity, or finite with the regressor\'s guidance', async () => {
+    for (const bad of [-1, 1.5, NaN, -Infinity, '4']) {
+      await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientMarginPixels: bad as number } }))
+        .rejects.toThrow(/'settings\.gradientMarginPixels' passed to 'predictSlice' \(.*\) must be an integer >= 0 \(pixels of the networks' grid\) or Infinity/);
+      expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'segmenter', gradientMarginPixels: bad as number }, 'unet.pt'))
+        .toThrow(PipelineInputError);
+    }
+    await expect(predictSlice(networks, slice, 0.5, { settings: { ...settings, samples: 1, gradientMarginPixels: 4 } }))
+      .rejects.toThrow(/'settings\.gradientMarginPixels' passed to 'predictSlice' \(4\) applies to 'settings\.guidance' passed to 'predictSlice' \('segmenter'\) only/);
+    // checkSettingsFit: with the default guidance (the regressor) as with an explicit one; Infinity is fine with either, 0 with the segmenter's
+    expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', gradientMarginPixels: 0 }, 'unet.pt'))
+      .toThrow(/'settings\.gradientMarginPixels' = 0 applies to 'settings\.guidance' = 'segmenter' only: guide with 'segmenter', or leave the margin at Infinity/);
+    expect(() => checkSettingsFit(networks, { noiseLevel: 12, respacing: '', guidance: 'regressor', gradientMarginPixels: Infinity }, 'unet.pt')).not.toThrow();
+    expect(() => checkSettingsFit({ process: networks.process }, { noiseLevel: 12, respacing: '', guidance: 'segmenter', gradientMarginPixels: 0 }, 'unet.pt')).not.toThrow();
+    expect(() => checkGradientMarginPixels(3, 'segmenter')).not.toThrow();
+  });
+
+  it('guidanceSummary names the gradient margin when it is finite', () => {
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'regressor', gradientMarginPixels: 4 }))
+      .toBe("guided by the segmenter's burden of the denoised estimate (gradient within 4 pixels of the tumour), r0 from the segmenter's reading of the baseline");
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'label', gradientTemperature: 2, gradientMarginPixels: 0 }))
+      .toBe("guided by the segmenter's burden of the denoised estimate (gradient temperature 2, gradient within 0 pixels of the tumour), r0 from the label");
+    expect(guidanceSummary({ guidance: 'segmenter', baselineBurden: 'label', gradientMarginPixels: Infinity }))
+      .toBe("guided by the segmenter's burden of the denoised estimate, r0 from the label");
+    expect(DEFAULT_SAMPLE_SETTINGS.gradientMarginPixels).toBe(Infinity);
   });
 
   it('guidanceSummary names the gradient temperature when it is not 1', () => {

@@ -10,7 +10,7 @@ import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, regresso
 import type { GuidedSampleKnownOptions, Segmenter } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, checkGradientTemperature, checkGuidance, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, checkGradientMarginPixels, checkGradientTemperature, checkGuidance, samplingDiffusion } from './settings.js';
 import { PipelineInputError } from './errors.js';
 import { segmenterBurden } from '@tumorcast/segmenter';
 import type { SegmenterBurdenFn } from '@tumorcast/segmenter';
@@ -118,7 +118,7 @@ export function sliceSamplerOptions(
   return {
     diffusion,
     model: networks.denoiser ?? ((x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) => networks.unet.apply(x, t, y)),
-    regressor: bySegmenter ? guidingSegmenter(networks, brainPixels, 'sliceSamplerOptions', settings.gradientTemperature) : networks.regressor,
+    regressor: bySegmenter ? guidingSegmenter(networks, brainPixels, 'sliceSamplerOptions', settings.gradientTemperature, settings.gradientMarginPixels) : networks.regressor,
     guidanceInput: bySegmenter ? 'denoised' : 'noisy',
     image,
     dataRange: networks.dataRange,
@@ -160,10 +160,12 @@ export async function regressorBaselineReading(networks: Pick<PredictionNetworks
 /**
  * The learned segmenter's soft burden as the guidance's burden function
  * (`SampleSettings.guidance` 'segmenter'), with `SampleSettings.gradientTemperature`
- * (its value does not depend on it; absent: 1, as settings from before it).
+ * and `gradientMarginPixels` (its value depends on neither; absent: 1 and
+ * Infinity, as settings from before them).
  */
 function guidingSegmenter(
   networks: Pick<PredictionNetworks, 'segmenter' | 'dataRange'>, brainPixels: number | undefined, fn: string, gradientTemperature = 1,
+  gradientMarginPixels = Infinity,
 ): SegmenterBurdenFn {
   if (!networks.segmenter) {
     throw new PipelineInputError(`settings.guidance 'segmenter' passed to '${fn}' needs a learned segmenter: give the segmenter's weights (models.segmenter), or guide with 'regressor'`);
@@ -171,7 +173,7 @@ function guidingSegmenter(
   if (brainPixels === undefined || !(brainPixels > 0)) {
     throw new RangeError(`'brainPixels' passed to '${fn}' must be the baseline's brain pixel count (> 0) with settings.guidance 'segmenter', got ${brainPixels}`);
   }
-  return segmenterBurden(networks.segmenter, { brainPixels, inputRange: networks.dataRange, gradientTemperature });
+  return segmenterBurden(networks.segmenter, { brainPixels, inputRange: networks.dataRange, gradientTemperature, gradientMarginPixels });
 }
 
 /**
@@ -240,6 +242,7 @@ export async function predictSlice(
   checkBaselineBurden(settings.baselineBurden, names);
   checkGuidance(settings.guidance, names);
   checkGradientTemperature(settings.gradientTemperature, settings.guidance, names);
+  checkGradientMarginPixels(settings.gradientMarginPixels, settings.guidance, names);
   const diffusion = options.diffusion ?? samplingDiffusion(networks, settings);
   const onProgress = options.onProgress;
   const S = networks.imageSize;

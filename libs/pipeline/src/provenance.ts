@@ -126,6 +126,8 @@ function labelOf(key: string, names: OptionNamer): string {
 
 function show(v: unknown): string {
   if (v === undefined || v === null) return 'none';
+  // JSON.stringify would write null (an Infinity gradient margin).
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   if (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)) return `sha256 ${v.slice(0, 12)}…`;
   return JSON.stringify(v);
 }

@@ -9,6 +9,7 @@ import type { UNetConfig } from '@tumorcast/unet';
 import { OutputFolderError, PipelineInputError } from './errors.js';
 import { evaluateRun } from './evaluate-run.js';
 import type { RunRecord } from './outdir.js';
+import { readRunRecord } from './outdir.js';
 import { reportFolder, runDataset } from './run.js';
 import type { RunDatasetOptions, RunProgress } from './run.js';
 import type { SamplingPlan } from './plan.js';
@@ -51,6 +52,10 @@ describe('runDataset', () => {
     const record = JSON.parse(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')) as RunRecord;
     // Settings not given take their defaults, and are recorded.
     expect(record.settings).toMatchObject({ noiseLevel: 6, samples: 2, scale: 200000, eta: 0, seed: 0, outputMode: 'residual', baselineBurden: 'label', gradientTemperature: 1 });
+    // ... but for the gradient margin at Infinity (JSON has none; JSON.stringify would write null): left out, read back as Infinity.
+    expect(fs.readFileSync(path.join(base.out, 'run.json'), 'utf8')).not.toContain('gradientMarginPixels');
+    expect(readRunRecord(base.out)!.settings.gradientMarginPixels).toBe(Infinity);
+    expect(readRunRecord(base.out)!.provenance.settings.gradientMarginPixels).toBe(Infinity);
     expect(r.baselineBurdenSource).toBe('label');
     expect(plans).toHaveLength(1);
     expect(plans[0]).toMatchObject({ slices: 1, encodeSteps: 6, mapRuns: 2 });
@@ -73,6 +78,8 @@ describe('runDataset', () => {
       .rejects.toThrow(/'settings\.guidance' \("regressor" there, "segmenter" now\)/);
     await expect(runDataset({ ...base, settings: { ...base.settings, guidance: 'segmenter', gradientTemperature: 2 } }))
       .rejects.toThrow(/'settings\.gradientTemperature' \(1 there, 2 now\)/);
+    await expect(runDataset({ ...base, settings: { ...base.settings, guidance: 'segmenter', gradientMarginPixels: 4 } }))
+      .rejects.toThrow(/'settings\.gradientMarginPixels' \(Infinity there, 4 now\)/);
     // A folder recorded before the setting existed was made with the label's r0: it still resumes.
     const file = path.join(base.out, 'run.json');
     const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
@@ -81,6 +88,8 @@ describe('runDataset', () => {
     delete (record.provenance.settings as Partial<RunRecord['settings']>).guidance;
     // ... and with the true gradient, before settings.gradientTemperature existed.
     delete (record.provenance.settings as Partial<RunRecord['settings']>).gradientTemperature;
+    // ... and with the gradient everywhere, before settings.gradientMarginPixels existed (a null, as JSON.stringify writes Infinity, too).
+    (record.provenance.settings as { gradientMarginPixels: number | null }).gradientMarginPixels = null;
     fs.writeFileSync(file, JSON.stringify(record));
     lines.length = 0;
     await runDataset({ ...base, log: (m) => lines.push(m) });
@@ -101,6 +110,10 @@ describe('runDataset', () => {
       .rejects.toThrow(/'settings\.gradientTemperature' = 2 applies to 'settings\.guidance' = 'segmenter' only/);
     await expect(runDataset({ ...base, out, settings: { ...base.settings, gradientTemperature: -1 } }))
       .rejects.toThrow(/'settings\.gradientTemperature' = -1 must be a finite number > 0/);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, gradientMarginPixels: 4 } }))
+      .rejects.toThrow(/'settings\.gradientMarginPixels' = 4 applies to 'settings\.guidance' = 'segmenter' only/);
+    await expect(runDataset({ ...base, out, settings: { ...base.settings, guidance: 'segmenter', gradientMarginPixels: 2.5 } }))
+      .rejects.toThrow(/'settings\.gradientMarginPixels' = 2\.5 must be an integer >= 0/);
     expect(fs.existsSync(path.join(out, 'run.json'))).toBe(false);
   });
 

@@ -602,7 +602,8 @@ export async function buildReport(out: string, record: RunRecord, results: reado
       `data: ${record.data}; ${results.length} slice(s)`,
       `models: ${path.basename(record.models.diffusion)}, ${path.basename(record.models.regressor)}, ${record.models.segmenter ? path.basename(record.models.segmenter) : 'FLAIR segmenter'}`,
       `guided DDIM${record.preset ? ` (preset ${record.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map, `
-        + guidanceSummary({ baselineBurden: s.baselineBurden ?? 'label', guidance: s.guidance ?? 'regressor', gradientTemperature: s.gradientTemperature ?? 1 }),
+        + guidanceSummary({ baselineBurden: s.baselineBurden ?? 'label', guidance: s.guidance ?? 'regressor', gradientTemperature: s.gradientTemperature ?? 1,
+          gradientMarginPixels: s.gradientMarginPixels ?? Infinity }),
     ],
     note: record.note ?? undefined,
     growth: growth.map((g) => growthFigure(g, { sizeUnit: record.sizeUnit, trueFollowupSize: record.followupSizes?.[g.id] })),
