@@ -69,6 +69,12 @@ const SAMPLE_KEYS = defineConfigSchema({
     description: "with --guidance segmenter only: the gradient temperature T of the segmenter's burden (> 0): its value stays the calibrated burden, its gradient is that of T sigmoid(z / T), which for T > 1 reaches further from the tumour's border (so large growth is not stopped short); 1 is the true gradient",
     default: d.gradientTemperature,
   },
+  // No `min`: the check below names the flag and says >= 0. Absent: everywhere (SampleSettings' Infinity, which a flag cannot spell).
+  gradient_margin: {
+    type: 'integer',
+    description: "with --guidance segmenter only: keep the segmenter burden's gradient to pixels within this many pixels (a square window; pixels of the networks' grid: 64 for the demo networks, 256 at the paper's scale) of the pixels it reads as tumour (>= 0), so a wide gradient (--gradient-temperature > 1) grows the tumour, not specks far from it; absent: everywhere",
+    optional: true,
+  },
 });
 const WORKERS_KEY = defineConfigSchema({
   workers: {
@@ -314,11 +320,12 @@ const RESPACING_RE = /^(ddim\d+|\d+(,\d+)*)?$/;
  * @throws CliError (exit code 2) naming the flag.
  */
 export function checkSampleOptions(
-  c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden' | 'guidance' | 'gradient_temperature'>>,
+  c: Pick<RunConfig, 'initial_noise_std' | 'respacing'> & Partial<Pick<RunConfig, 'baseline_burden' | 'guidance' | 'gradient_temperature' | 'gradient_margin'>>,
 ): void {
   if (c.baseline_burden !== undefined) baselineBurdenOf(c.baseline_burden);
   if (c.guidance !== undefined) guidanceOf(c.guidance);
   if (c.gradient_temperature !== undefined) gradientTemperatureOf(c.gradient_temperature, c.guidance === undefined ? d.guidance : guidanceOf(c.guidance));
+  if (c.gradient_margin !== undefined) gradientMarginOf(c.gradient_margin, c.guidance === undefined ? d.guidance : guidanceOf(c.guidance));
   const noise = c.initial_noise_std;
   if (!(noise < 1)) throw new CliError(`--initial-noise-std must be < 1 (the start is sqrt(1 - s^2) x + s z), got ${noise}`);
   const r = c.respacing;
@@ -366,6 +373,26 @@ export function gradientTemperatureOf(value: number, guidance: SampleSettings['g
 }
 
 /**
+ * The value of `--gradient-margin` as `SampleSettings.gradientMarginPixels`:
+ * an integer >= 0, only with the segmenter's guidance; absent: Infinity (the
+ * gradient everywhere).
+ *
+ * @param value - the flag's value (undefined when not given).
+ * @param guidance - the guidance it goes with (`--guidance`).
+ * @throws CliError (exit code 2) naming the flag for anything else.
+ */
+export function gradientMarginOf(value: number | undefined, guidance: SampleSettings['guidance']): number {
+  if (value === undefined) return Infinity;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new CliError(`--gradient-margin must be an integer >= 0 (pixels of the networks' grid; leave it out for the gradient everywhere), got ${value}`);
+  }
+  if (guidance !== 'segmenter') {
+    throw new CliError(`--gradient-margin ${value} applies to --guidance segmenter only: guide with --guidance segmenter, or leave --gradient-margin out`);
+  }
+  return value;
+}
+
+/**
  * The value of `--workers`: `'auto'` or a count >= 1.
  *
  * @throws CliError (exit code 2) for anything else.
@@ -384,6 +411,7 @@ export function settingsOf(c: RunConfig): SampleSettings {
     seed: c.seed, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std,
     samples: c.samples, outputMode: c.output_mode, baselineBurden: baselineBurdenOf(c.baseline_burden), guidance: guidanceOf(c.guidance),
     gradientTemperature: gradientTemperatureOf(c.gradient_temperature, guidanceOf(c.guidance)),
+    gradientMarginPixels: gradientMarginOf(c.gradient_margin, guidanceOf(c.guidance)),
   };
 }
 

@@ -61,6 +61,8 @@ export interface CohortCommandConfig {
   guidance: 'regressor' | 'segmenter';
   /** The segmenter guidance's gradient temperature (`--gradient-temperature`). */
   gradient_temperature: number;
+  /** The segmenter guidance's gradient margin in pixels (`--gradient-margin`; checked by the caller); absent: everywhere. @defaultValue undefined */
+  gradient_margin?: number;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function cohortCommand(
   const settings: SampleSettings = {
     noiseLevel: c.noise_level, scale: c.scale, respacing: c.respacing, eta: c.eta, seed: c.seed, amplifyEarlyTarget: c.amplify_early_target,
     initialNoiseStd: c.initial_noise_std, samples, outputMode: c.output_mode, baselineBurden: c.baseline_burden, guidance: c.guidance,
-    gradientTemperature: c.gradient_temperature,
+    gradientTemperature: c.gradient_temperature, gradientMarginPixels: c.gradient_margin ?? Infinity,
   };
   await startBackend(o.backend, o.models, o.log);
   const r = await cliErrors(() => runCohort({

@@ -143,6 +143,33 @@ describe('--gradient-temperature', () => {
   });
 });
 
+describe('--gradient-margin', () => {
+  it('reaches the sample settings of sample, probability-map, run and cohort; Infinity (everywhere) without it', () => {
+    for (const command of ['sample', 'probability-map', 'run'] as const) {
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--guidance', 'segmenter', '--gradient-margin', '4'])).config).gradientMarginPixels).toBe(4);
+      expect(settingsOf(commandConfig(command, flags([...RUN, '--guidance', 'segmenter', '--gradient-margin', '0'])).config).gradientMarginPixels).toBe(0);
+      expect(settingsOf(commandConfig(command, flags(RUN)).config).gradientMarginPixels).toBe(Infinity);
+    }
+    expect(commandConfig('cohort', flags(['--out', 'o', '--guidance', 'segmenter', '--gradient-margin', '3'])).config).toMatchObject({ gradient_margin: 3 });
+    expect(commandConfig('cohort', flags(['--out', 'o'])).config.gradient_margin).toBeUndefined();
+  });
+
+  it('is in the help of the commands that sample, not of fit-growth', () => {
+    for (const command of ['sample', 'probability-map', 'run', 'cohort']) expect(helpText(command)).toMatch(/--gradient-margin\b[^\n]*--guidance segmenter/);
+    expect(helpText('fit-growth')).not.toMatch(/--gradient-margin\b/);
+  });
+
+  it('a value that is not an integer >= 0, or any without the segmenter\'s guidance, is a usage error naming the flag', () => {
+    expect(() => settingsOf(commandConfig('run', flags([...RUN, '--guidance', 'segmenter', '--gradient-margin', '-2'])).config))
+      .toThrow(/^--gradient-margin must be an integer >= 0 .*got -2$/);
+    expect(() => checkSampleOptions(commandConfig('run', flags([...RUN, '--guidance', 'segmenter', '--gradient-margin', '-1'])).config))
+      .toThrow(/^--gradient-margin must be an integer >= 0/);
+    expect(() => checkSampleOptions(commandConfig('run', flags([...RUN, '--gradient-margin', '2'])).config))
+      .toThrow(/^--gradient-margin 2 applies to --guidance segmenter only/);
+    for (const bad of ['1.5', 'Infinity', 'none']) expect(() => commandConfig('run', flags([...RUN, '--guidance', 'segmenter', '--gradient-margin', bad]))).toThrow(/'gradient_margin' must be an integer/);
+  });
+});
+
 describe('fit-growth: the growth options reach the fit', () => {
   let tmp: string;
   let csv: string;
