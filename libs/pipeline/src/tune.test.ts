@@ -7,7 +7,7 @@ import { initBackend } from '@tumorcast/nn';
 import { writePhantomDataset } from '@tumorcast/phantom';
 import type { UNetConfig } from '@tumorcast/unet';
 import { PipelineDataError, PipelineInputError } from './errors.js';
-import { residualMask, summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv } from './tune.js';
+import { residualMask, summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv, tuneSummaryCsv } from './tune.js';
 import type { TuneOptions, TuneRow } from './tune.js';
 import { regressorNoiseAccuracy } from './tune-regressor.js';
 import { createSegmenterNet, saveSegmenter } from '@tumorcast/segmenter';
@@ -191,7 +191,7 @@ describe('tuneGuidance', () => {
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
-    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,.*,target_area_error,seconds$/);
+    expect(csv[0]).toMatch(/^noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,gradient_margin_pixels,steps,id,.*,dice,area_error,baseline_dice,baseline_area_error,.*,target_area_error,seconds$/);
     expect(fs.readFileSync(path.join(base.out, 'tune.md'), 'utf8'))
       .toContain(`--noise-level ${r.best.noiseLevel} --scale ${r.best.scale} --respacing '' --baseline-burden ${r.best.baselineFrom} --guidance regressor\``);
     // Guided to the true change, a prediction that hits its target has the true burden: the targets allow an area ratio of 0.
@@ -230,12 +230,34 @@ describe('tuneGuidance', () => {
     const md = tuneMarkdown({ rows: [], summaries: [hot, plain], best: hot, scoredAgainstTruth: false });
     expect(md).toContain("`--noise-level 200 --scale 1000000 --respacing 'ddim100' --baseline-burden regressor --guidance segmenter --gradient-temperature 2`");
     expect(md).toContain('r0 from the regressor, guided by the segmenter (gradient temperature 2) — ');
-    expect(md).toContain('| guidance | gradient T | steps |');
-    expect(md).toContain('| regressor | segmenter | 2 | 20 |');
-    expect(md).toContain('| label | regressor | - | 20 |');
+    expect(md).toContain('| guidance | gradient T | gradient margin | steps |');
+    expect(md).toContain('| regressor | segmenter | 2 | inf | 20 |');
+    expect(md).toContain('| label | regressor | - | - | 20 |');
     const best = tuneMarkdown({ rows: [], summaries: [plain], best: plain, scoredAgainstTruth: false });
     expect(best).not.toContain('--gradient-temperature');
-    expect(tuneRowsCsv([row({ guidance: 'segmenter', gradientTemperature: 0.5 })]).split('\n')[1]).toMatch(/^200,1,ddim100,label,segmenter,0\.500000,20,a,/);
+    expect(tuneRowsCsv([row({ guidance: 'segmenter', gradientTemperature: 0.5 })]).split('\n')[1]).toMatch(/^200,1,ddim100,label,segmenter,0\.500000,,20,a,/);
+  });
+
+  it("names the segmenter's gradient margin in the flags, the text and the table when it is finite; 'inf' in the CSVs", () => {
+    const near = summariseTuneRows([row({ guidance: 'segmenter', gradientTemperature: 2, gradientMarginPixels: 4, noiseLevel: 200, scale: 1000000, respacing: 'ddim100', baselineFrom: 'regressor' })]);
+    const everywhere = summariseTuneRows([row({ guidance: 'segmenter', noiseLevel: 100 })]);
+    const plain = summariseTuneRows([row({ noiseLevel: 50 })]);
+    expect(near.gradientMarginPixels).toBe(4);
+    expect(everywhere.gradientMarginPixels).toBe(Infinity); // rows without it were made with the gradient everywhere
+    const md = tuneMarkdown({ rows: [], summaries: [near, everywhere, plain], best: near, scoredAgainstTruth: false });
+    expect(md).toContain("`--noise-level 200 --scale 1000000 --respacing 'ddim100' --baseline-burden regressor --guidance segmenter --gradient-temperature 2 --gradient-margin 4`");
+    expect(md).toContain('guided by the segmenter (gradient temperature 2, gradient within 4 pixels of the tumour) — ');
+    expect(md).toContain('| regressor | segmenter | 2 | 4 | 20 |');
+    expect(md).toContain('| label | segmenter | 1 | inf | 20 |');
+    expect(md).toContain('| label | regressor | - | - | 20 |');
+    const best = tuneMarkdown({ rows: [], summaries: [everywhere], best: everywhere, scoredAgainstTruth: false });
+    expect(best).toContain('--guidance segmenter --gradient-temperature 1`');
+    expect(best).not.toContain('--gradient-margin');
+    expect(tuneRowsCsv([row({ guidance: 'segmenter', gradientMarginPixels: Infinity }), row({ guidance: 'segmenter', gradientMarginPixels: 0 })]).split('\n').slice(1, 3))
+      .toEqual([expect.stringMatching(/^200,1,ddim100,label,segmenter,,inf,20,a,/), expect.stringMatching(/^200,1,ddim100,label,segmenter,,0,20,a,/)]);
+    const summary = tuneSummaryCsv([near, everywhere]).split('\n');
+    const column = summary[0]!.split(',').indexOf('gradient_margin_pixels');
+    expect(summary.slice(1, 3).map((l) => l.split(',')[column])).toEqual(['4', 'inf']);
   });
 
   it('refuses bad options before sampling, naming them', async () => {
@@ -251,6 +273,10 @@ describe('tuneGuidance', () => {
     for (const bad of [[], [0], [1, -2], [NaN], ['2']]) {
       await expect(tuneGuidance({ ...base, gradientTemperatures: bad as number[] }))
         .rejects.toThrow(/'gradientTemperatures' = .* must be a non-empty list of numbers > 0/);
+    }
+    for (const bad of [[], [-1], [2, 1.5], [NaN], [-Infinity], ['4']]) {
+      await expect(tuneGuidance({ ...base, gradientMargins: bad as number[] }))
+        .rejects.toThrow(/'gradientMargins' = .* must be a non-empty list of integers >= 0 or Infinity \(the gradient everywhere\)/);
     }
     // Segmenter guidance without a learned segmenter: refused when the networks load, before any sample.
     await expect(tuneGuidance({ ...base, guidances: ['segmenter'] })).rejects.toThrow(/'settings\.guidance' = 'segmenter' needs a learned segmenter/);
@@ -298,6 +324,23 @@ describe('tuneGuidance', () => {
     // ... and the T = 1 ones are the samples of the run without the option
     expect(byT(1).map((x) => x.regressorBurden)).toEqual(own.rows.filter((x) => x.guidance === 'segmenter').map((x) => x.regressorBurden));
     const head = fs.readFileSync(path.join(tmp, 'hot', 'tune-summary.csv'), 'utf8').split('\n')[0]!;
-    expect(head.startsWith('noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,steps,')).toBe(true);
+    expect(head.startsWith('noise_level,scale,respacing,baseline_from,guidance,gradient_temperature,gradient_margin_pixels,steps,')).toBe(true);
+
+    // Gradient margins: each tried with the segmenter's guidance (and each temperature); the regressor's runs once, everywhere (no error for 0).
+    const m0 = tf.memory().numTensors;
+    const near = await tuneGuidance({ ...o, out: path.join(tmp, 'near'), gradientTemperatures: [2], gradientMargins: [Infinity, 0] });
+    expect(tf.memory().numTensors).toBe(m0);
+    expect(near.rows.map((x) => `${x.guidance} ${x.gradientTemperature} ${x.gradientMarginPixels}`))
+      .toEqual(['regressor 1 Infinity', 'regressor 1 Infinity', 'segmenter 2 Infinity', 'segmenter 2 Infinity', 'segmenter 2 0', 'segmenter 2 0']);
+    expect(near.summaries.map((x) => `${x.guidance} ${x.gradientMarginPixels}`).sort()).toEqual(['regressor Infinity', 'segmenter 0', 'segmenter Infinity']);
+    const byM = (m: number) => near.rows.filter((x) => x.guidance === 'segmenter' && x.gradientMarginPixels === m);
+    // The same targets (the burden's value does not depend on the margin), the gradient cut off the tumour: other samples.
+    expect(byM(0).map((x) => x.guidedTarget)).toEqual(byM(Infinity).map((x) => x.guidedTarget));
+    expect(byM(0).map((x) => x.regressorBurden)).not.toEqual(byM(Infinity).map((x) => x.regressorBurden));
+    // ... and the Infinity ones are the samples of the run without the option
+    expect(byM(Infinity).map((x) => x.regressorBurden)).toEqual(byT(2).map((x) => x.regressorBurden));
+    const csv = fs.readFileSync(path.join(tmp, 'near', 'tune.csv'), 'utf8').trim().split('\n');
+    const mc = csv[0]!.split(',').indexOf('gradient_margin_pixels');
+    expect(csv.slice(1).map((l) => l.split(',')[mc])).toEqual(['inf', 'inf', 'inf', 'inf', '0', '0']);
   }, 300_000);
 });

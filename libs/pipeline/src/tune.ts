@@ -100,6 +100,15 @@ export interface TuneOptions {
    */
   gradientTemperatures?: number[];
   /**
+   * The gradient margins to try in turn as
+   * `SampleSettings.gradientMarginPixels` (integers >= 0, or Infinity for
+   * the gradient everywhere), each with every gradient temperature, with
+   * guidance 'segmenter' only: the regressor's guidance has no margin, so it
+   * runs once (everywhere) whatever this list holds.
+   * @defaultValue [Infinity]
+   */
+  gradientMargins?: number[];
+  /**
    * A learned segmenter's weights to score the results with, in place of
    * `models.segmenter`: with guidance 'segmenter' the guiding segmenter would
    * score its own work (a result can satisfy it without showing the tumour
@@ -109,7 +118,7 @@ export interface TuneOptions {
    */
   scoringSegmenter?: string;
   /**
-   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden`, `guidance`, `gradientTemperature` and `samples` are the grid's.
+   * The other sampling settings (seed, eta, ...); `noiseLevel`, `scale`, `respacing`, `baselineBurden`, `guidance`, `gradientTemperature`, `gradientMarginPixels` and `samples` are the grid's.
    * @defaultValue DEFAULT_SAMPLE_SETTINGS
    */
   settings?: Partial<SampleSettings>;
@@ -145,6 +154,13 @@ export interface TuneRow {
   guidance?: SampleSettings['guidance'];
   /** The segmenter guidance's gradient temperature (see {@link TuneOptions.gradientTemperatures}; 1 with the regressor's). @defaultValue 1 */
   gradientTemperature?: number;
+  /**
+   * The segmenter guidance's gradient margin in pixels (see
+   * {@link TuneOptions.gradientMargins}; Infinity, everywhere, with the
+   * regressor's). In the CSVs Infinity is written `inf`.
+   * @defaultValue Infinity
+   */
+  gradientMarginPixels?: number;
   /** Slice id. */
   id: string;
   /** Relative change d. */
@@ -226,6 +242,8 @@ export interface TuneSettingSummary {
   guidance: SampleSettings['guidance'];
   /** The segmenter guidance's gradient temperature (1 with the regressor's). */
   gradientTemperature: number;
+  /** The segmenter guidance's gradient margin in pixels (Infinity, everywhere, with the regressor's; `inf` in the CSV). */
+  gradientMarginPixels: number;
   /** Decoding steps. */
   steps: number;
   /** Slices. */
@@ -367,7 +385,7 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const sameScorerAreaRatio = ratio(ae, sbae), sameScorerMissRatio = ratio(1 - dc, 1 - sbd);
   return {
     noiseLevel: r0.noiseLevel, scale: r0.scale, respacing: r0.respacing, baselineFrom: r0.baselineFrom, guidance: r0.guidance ?? 'regressor',
-    gradientTemperature: r0.gradientTemperature ?? 1, steps: r0.steps, slices: rows.length,
+    gradientTemperature: r0.gradientTemperature ?? 1, gradientMarginPixels: r0.gradientMarginPixels ?? Infinity, steps: r0.steps, slices: rows.length,
     targetError,
     regressorError: mean(rows.map((r) => (r.guidedTarget > 0 ? Math.abs(r.regressorBurden - r.guidedTarget) / r.guidedTarget : NaN))),
     moved: mean(rows.map((r) => r.moved)),
@@ -386,26 +404,28 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 }
 
 const ROW_KEYS: (keyof TuneRow)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'gradientMarginPixels', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
   'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'segmentedFollowupDice', 'segmentedFollowupAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
-  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
+  'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'gradientMarginPixels', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
   'segmentedBaselineDice', 'segmentedBaselineAreaError', 'sameScorerAreaRatio', 'sameScorerMissRatio', 'meetsAcceptanceSameScorer', 'segmentedFollowupDice', 'segmentedFollowupAreaError',
   'followupScanAreaRatio', 'followupScanMissRatio', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
- * Objects as CSV with the given columns (snake_case headers; missing values empty).
+ * Objects as CSV with the given columns (snake_case headers; missing values
+ * empty; the gradient margin's Infinity as `inf`, a number column's word).
  *
  * @param rows - the objects.
  * @param keys - the columns.
  */
 function toCsv<T extends object>(rows: readonly T[], keys: readonly (keyof T)[]): string {
-  const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v));
-  return `${[keys.map((k) => snake(String(k))).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n')}\n`;
+  const cell = (k: keyof T, v: unknown) => (v === undefined ? '' : k === 'gradientMarginPixels' && v === Infinity ? 'inf'
+    : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v));
+  return `${[keys.map((k) => snake(String(k))).join(','), ...rows.map((r) => keys.map((k) => cell(k, r[k])).join(','))].join('\n')}\n`;
 }
 
 /** The tuning rows as CSV (`tune.csv`). @param rows - the rows. */
@@ -434,7 +454,8 @@ export function tuneMarkdown(r: TuneResult): string {
     '',
     `Best setting: noise level L = ${b.noiseLevel}, scale s = ${b.scale}, respacing '${b.respacing}' (${b.steps} decoding steps), r0 from the ${b.baselineFrom}, guided by the ${guideWords(b)} — `
       + `\`--noise-level ${b.noiseLevel} --scale ${b.scale} --respacing '${b.respacing}' --baseline-burden ${b.baselineFrom} --guidance ${b.guidance}`
-      + `${b.guidance === 'segmenter' ? ` --gradient-temperature ${b.gradientTemperature}` : ''}\`.`,
+      + `${b.guidance === 'segmenter' ? ` --gradient-temperature ${b.gradientTemperature}` : ''}`
+      + `${b.guidance === 'segmenter' && b.gradientMarginPixels !== Infinity ? ` --gradient-margin ${b.gradientMarginPixels}` : ''}\`.`,
     r.scoredAgainstTruth
       ? `Against the real follow-ups over ${b.slices} slice(s): area error ${f4(b.areaError)} (baseline ${f4(b.baselineAreaError)}, ratio ${f4(b.areaRatio)}), `
         + `Dice ${f4(b.dice)} (baseline ${f4(b.baselineDice)}, miss ratio ${f4(b.missRatio)}); ${b.meetsAcceptance ? 'meets' : 'does not meet'} `
@@ -450,9 +471,10 @@ export function tuneMarkdown(r: TuneResult): string {
       + '`moved`: how far the segmented burden went from the segmented baseline towards the target (1 = all the way); '
       + '`regressor err` (the guiding network\'s reading of the result against its target) small while `target err` is large means the guiding network is satisfied by changes the segmenter does not see.',
     '',
-    '| L | s | respacing | r0 from | guidance | gradient T | steps | objective | area ratio | miss ratio | same-scorer area / miss | Dice | target err | regressor err | moved | s/slice |',
-    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.guidance === 'segmenter' ? s.gradientTemperature : '-'} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | `
+    '| L | s | respacing | r0 from | guidance | gradient T | gradient margin | steps | objective | area ratio | miss ratio | same-scorer area / miss | Dice | target err | regressor err | moved | s/slice |',
+    '|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.summaries.map((s) => `| ${s.noiseLevel} | ${s.scale} | ${s.respacing} | ${s.baselineFrom} | ${s.guidance} | ${s.guidance === 'segmenter' ? s.gradientTemperature : '-'} | `
+      + `${s.guidance === 'segmenter' ? (s.gradientMarginPixels === Infinity ? 'inf' : s.gradientMarginPixels) : '-'} | ${s.steps} | ${f4(s.objective)} | ${f4(s.areaRatio)} | ${f4(s.missRatio)} | `
       + `${f4(s.sameScorerAreaRatio)} / ${f4(s.sameScorerMissRatio)} | ${f4(s.dice)} | `
       + `${f4(s.targetError)} | ${f4(s.regressorError)} | ${f4(s.moved)} | ${s.secondsPerSlice.toFixed(1)} |`),
   ];
@@ -464,9 +486,15 @@ export function tuneMarkdown(r: TuneResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The guiding network in words, with the segmenter's gradient temperature when it is not 1. */
-function guideWords(s: Pick<TuneSettingSummary, 'guidance' | 'gradientTemperature'>): string {
-  return s.guidance === 'segmenter' && s.gradientTemperature !== 1 ? `segmenter (gradient temperature ${s.gradientTemperature})` : s.guidance;
+/** The guiding network in words, with the segmenter's gradient temperature when it is not 1 and its margin when it is finite. */
+function guideWords(s: Pick<TuneSettingSummary, 'guidance' | 'gradientTemperature'> & Partial<Pick<TuneSettingSummary, 'gradientMarginPixels'>>): string {
+  if (s.guidance !== 'segmenter') return s.guidance;
+  const margin = s.gradientMarginPixels ?? Infinity;
+  const shaping = [
+    ...(s.gradientTemperature !== 1 ? [`gradient temperature ${s.gradientTemperature}`] : []),
+    ...(margin !== Infinity ? [`gradient within ${margin} pixels of the tumour`] : []),
+  ];
+  return shaping.length ? `segmenter (${shaping.join(', ')})` : 'segmenter';
 }
 
 interface TuneSlice {
@@ -540,6 +568,13 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
   const gradientTemperatures = [...new Set(temperatureList as number[])];
   // The regressor's guidance has no temperature: it runs once, at 1.
   const temperaturesOf = (guidance: SampleSettings['guidance']) => (guidance === 'segmenter' ? gradientTemperatures : [1]);
+  const marginList: unknown = o.gradientMargins ?? [Infinity];
+  if (!Array.isArray(marginList) || !marginList.length || marginList.some((m) => typeof m !== 'number' || !(m === Infinity || (Number.isInteger(m) && m >= 0)))) {
+    throw new PipelineInputError(`${names('gradientMargins', JSON.stringify(o.gradientMargins))} must be a non-empty list of integers >= 0 or Infinity (the gradient everywhere)`);
+  }
+  const gradientMargins = [...new Set(marginList as number[])];
+  // ... nor a margin: it runs once, everywhere.
+  const marginsOf = (guidance: SampleSettings['guidance']) => (guidance === 'segmenter' ? gradientMargins : [Infinity]);
   if (o.scoringSegmenter !== undefined && (typeof o.scoringSegmenter !== 'string' || !o.scoringSegmenter)) {
     throw new PipelineInputError(`${names('scoringSegmenter', JSON.stringify(o.scoringSegmenter))} must be the path of a learned segmenter's weights`);
   }
@@ -653,15 +688,15 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
 
     const rows: TuneRow[] = [];
-    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length * guidances.reduce((n, g) => n + temperaturesOf(g).length, 0);
+    const total = noiseLevels.length * scales.length * respacings.length * baselineBurdens.length * guidances.reduce((n, g) => n + temperaturesOf(g).length * marginsOf(g).length, 0);
     let k = 0;
     for (const respacing of respacings) {
       const diffusion = samplingDiffusion(networks, { respacing });
       for (const noiseLevel of noiseLevels) {
         const steps = Array.from(diffusion.timestepMap).filter((t) => t < noiseLevel).length;
-        for (const guidance of guidances) for (const gradientTemperature of temperaturesOf(guidance)) for (const scale of scales) for (const baselineFrom of baselineBurdens) {
+        for (const guidance of guidances) for (const gradientTemperature of temperaturesOf(guidance)) for (const gradientMarginPixels of marginsOf(guidance)) for (const scale of scales) for (const baselineFrom of baselineBurdens) {
           k++;
-          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom, guidance, gradientTemperature };
+          const settings: SampleSettings = { ...base, noiseLevel, scale, respacing, baselineBurden: baselineFrom, guidance, gradientTemperature, gradientMarginPixels };
           for (const s of slices) {
             const t0 = performance.now();
             const p = await predictSlice(networks, s.slice, s.relativeChange, { settings, diffusion, segmenter });
@@ -675,7 +710,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
             const target = r0 * (1 + s.relativeChange);
             const want = target - s.segmentedBaselineBurden;
             const row: TuneRow = {
-              noiseLevel, scale, respacing, baselineFrom, guidance, gradientTemperature, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
+              noiseLevel, scale, respacing, baselineFrom, guidance, gradientTemperature, gradientMarginPixels, steps, id: slice.id, relativeChange: s.relativeChange, baselineBurden: r0, targetBurden: target,
               regressorBaselineBurden: s.regressorBaselineBurden, guidedTarget: p.targetBurden,
               regressorBurden: p.predictedBurden, segmentedBaselineBurden: s.segmentedBaselineBurden, segmentedBurden,
               targetError: target > 0 ? Math.abs(segmentedBurden - target) / target : NaN,
@@ -707,7 +742,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
           // Written as it goes: a sweep stopped early keeps what it measured.
           writeFileAtomicSync(path.join(o.out, 'tune.csv'), tuneRowsCsv(rows));
           const sm = summariseTuneRows(rows.slice(-slices.length));
-          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guideWords({ guidance, gradientTemperature })}: `
+          log(`setting ${k}/${total}: L ${noiseLevel}, s ${scale}, respacing '${respacing}' (${steps} steps), r0 from the ${baselineFrom}, guided by the ${guideWords({ guidance, gradientTemperature, gradientMarginPixels })}: `
             + (o.truth ? `area ratio ${f4(sm.areaRatio)}, miss ratio ${f4(sm.missRatio)} (same scorer on the baseline: ${f4(sm.sameScorerAreaRatio)}, ${f4(sm.sameScorerMissRatio)}), Dice ${f4(sm.dice)} (baseline ${f4(sm.baselineDice)}), ` : '')
             + `target error ${f4(sm.targetError)}, regressor error ${f4(sm.regressorError)}, moved ${f4(sm.moved)}; ${sm.secondsPerSlice.toFixed(1)} s/slice`);
         }
@@ -715,7 +750,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     }
     const groups = new Map<string, TuneRow[]>();
     for (const r of rows) {
-      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}|${r.guidance ?? 'regressor'}|${r.gradientTemperature ?? 1}`;
+      const key = `${r.noiseLevel}|${r.scale}|${r.respacing}|${r.baselineFrom}|${r.guidance ?? 'regressor'}|${r.gradientTemperature ?? 1}|${r.gradientMarginPixels ?? Infinity}`;
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
     const rank = (v: number) => (Number.isNaN(v) ? Infinity : v);
