@@ -514,7 +514,7 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
     const given = c.series !== undefined || c.targets !== undefined || c.relative_change !== undefined;
     const options = {
       data: c.data, truth: c.truth, out: c.out, slices: c.slices, noiseLevels: c.noise_levels, scales: c.scales, respacings: c.respacings,
-      trueChange: c.true_change, baselineBurdens: c.baseline_burdens, guidances: c.guidances, gradientTemperatures: c.gradient_temperatures, scoringSegmenter: c.scoring_segmenter, regressorCheck: c.regressor_check, models: modelsOf(c), targets: given ? targetsOf(c) : undefined,
+      trueChange: c.true_change, baselineBurdens: c.baseline_burdens, guidances: c.guidances, gradientTemperatures: c.gradient_temperatures, gradientMargins: c.gradient_margins, scoringSegmenter: c.scoring_segmenter, regressorCheck: c.regressor_check, models: modelsOf(c), targets: given ? targetsOf(c) : undefined,
       phantom: { patients: c.phantom_patients, seed: c.phantom_seed, slices: c.phantom_slices },
       settings: { seed: c.seed, eta: c.eta, amplifyEarlyTarget: c.amplify_early_target, initialNoiseStd: c.initial_noise_std, outputMode: c.output_mode }, log,
     };

@@ -152,6 +152,10 @@ describe('--gradient-margin', () => {
     }
     expect(commandConfig('cohort', flags(['--out', 'o', '--guidance', 'segmenter', '--gradient-margin', '3'])).config).toMatchObject({ gradient_margin: 3 });
     expect(commandConfig('cohort', flags(['--out', 'o'])).config.gradient_margin).toBeUndefined();
+    // tune sweeps a list; 'none' is the gradient everywhere
+    expect(commandConfig('tune', flags(['--gradient-margins', '2,4,none'])).config).toMatchObject({ gradient_margins: ['2', '4', 'none'] });
+    expect(commandConfig('tune', flags([])).config).toMatchObject({ gradient_margins: ['none'] });
+    expect(helpText('tune')).toMatch(/--gradient-margins\b[^\n]*'none' for the gradient everywhere/);
   });
 
   it('is in the help of the commands that sample, not of fit-growth', () => {

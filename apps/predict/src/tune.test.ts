@@ -39,6 +39,21 @@ describe('tumorcast-predict tune', () => {
     expect(fs.readFileSync(path.join(out, 'tune.md'), 'utf8')).toMatch(/--guidance (regressor`|segmenter --gradient-temperature [12]`)/);
   }, 300_000);
 
+  it("--gradient-margins: each tried with the segmenter's guidance ('none': everywhere), the regressor's once; inf in the CSV", async () => {
+    const out = path.join(tmp, 'margins');
+    const { code, log } = await cli(['tune', ...TINY, '--scales', '0', '--guidances', 'regressor,segmenter', '--gradient-margins', '3,none',
+      '--phantom-patients', '1', '--phantom-slices', '1', '--no-regressor-check', '--out', out]);
+    expect(code).toBe(0);
+    expect(log.match(/^setting \d\/3: /gm)).toHaveLength(3);
+    expect(log).toMatch(/^setting 2\/3: .*guided by the segmenter \(gradient within 3 pixels of the tumour\): /m);
+    const summary = fs.readFileSync(path.join(out, 'tune-summary.csv'), 'utf8').trim().split('\n');
+    const column = summary[0]!.split(',').indexOf('gradient_margin_pixels');
+    const guide = summary[0]!.split(',').indexOf('guidance');
+    expect(column).toBeGreaterThan(0);
+    expect(summary.slice(1).map((l) => `${l.split(',')[guide]} ${l.split(',')[column]}`).sort()).toEqual(['regressor inf', 'segmenter 3', 'segmenter inf']);
+    expect(fs.readFileSync(path.join(out, 'tune.md'), 'utf8')).toMatch(/--guidance (regressor`|segmenter --gradient-temperature 1( --gradient-margin 3)?`)/);
+  }, 300_000);
+
   it("a user's data with truth and the true change", async () => {
     const { data } = await phantomData(tmp, 3);
     const out = path.join(tmp, 'user');
@@ -62,6 +77,10 @@ describe('tumorcast-predict tune', () => {
     expect((await refusal(['tune', '--gradient-temperatures', '1,0', '--out', tmp])).message)
       .toMatch(/^--gradient-temperatures takes numbers > 0 \(1: the segmenter's true gradient\), got 0$/);
     expect((await refusal(['tune', '--gradient-temperatures', '1,warm', '--out', tmp])).message).toMatch(/gradient_temperatures/);
+    for (const bad of ['-1', '2.5', 'inf', 'all']) {
+      expect((await refusal(['tune', '--gradient-margins', `4,${bad}`, '--out', tmp])).message)
+        .toBe(`--gradient-margins takes integers >= 0 (pixels) or 'none' (the gradient everywhere), got '${bad}'`);
+    }
     expect((await refusal(['tune', '--scoring-segmenter', path.join(tmp, 'nope.safetensors'), '--data', tmp, '--truth', tmp, '--true-change', '--out', tmp])).message)
       .toMatch(/^--scoring-segmenter .*nope\.safetensors: no such file$/);
   });

@@ -36,6 +36,11 @@ export const TUNE_KEYS = defineConfigSchema({
     type: 'number[]', description: "gradient temperatures of the segmenter's burden to try (> 0; see --gradient-temperature), with --guidances segmenter only: the regressor's guidance runs once whatever this holds",
     default: [1],
   },
+  // Strings: 'none' (the gradient everywhere) is no number; tuneCommand checks the rest, naming the flag.
+  gradient_margins: {
+    type: 'string[]', description: "gradient margins of the segmenter's burden to try, in pixels (integers >= 0; see --gradient-margin), 'none' for the gradient everywhere (no --gradient-margin), each with every --gradient-temperatures, with --guidances segmenter only: the regressor's guidance runs once whatever this holds; tune-summary.csv writes 'none' as inf",
+    default: ['none'],
+  },
   scoring_segmenter: {
     type: 'string', description: "a learned segmenter's weights to score the results with instead of --segmenter (keep a segmenter that guided apart from the one that scores)",
     optional: true,
@@ -72,6 +77,8 @@ export interface TuneCommandOptions {
   guidances?: string[];
   /** The segmenter guidance's gradient temperatures, each tried (`--gradient-temperatures`). @defaultValue [1] */
   gradientTemperatures?: number[];
+  /** The segmenter guidance's gradient margins in pixels, each tried, 'none' for everywhere (`--gradient-margins`). @defaultValue ['none'] */
+  gradientMargins?: string[];
   /** A segmenter's weights to score with instead of the models' segmenter. @defaultValue undefined */
   scoringSegmenter?: string;
   /** Guide towards the true change. */
@@ -103,6 +110,13 @@ const PHANTOM_SLICES = [80, 84, 76, 88, 72];
 export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
   const badT = (o.gradientTemperatures ?? [1]).find((t) => !(Number.isFinite(t) && t > 0));
   if (badT !== undefined) throw new CliError(`--gradient-temperatures takes numbers > 0 (1: the segmenter's true gradient), got ${badT}`);
+  const gradientMargins = (o.gradientMargins ?? ['none']).map((m) => {
+    if (m === 'none') return Infinity;
+    if (!/^\d+$/.test(m) || !Number.isSafeInteger(Number(m))) {
+      throw new CliError(`--gradient-margins takes integers >= 0 (pixels) or 'none' (the gradient everywhere), got '${m}'`);
+    }
+    return Number(m);
+  });
   let { data, truth, targets } = o;
   if (!data) {
     if (truth) throw new CliError('--truth goes with --data (without --data the phantom patients bring their own follow-ups)');
@@ -135,6 +149,6 @@ export async function tuneCommand(o: TuneCommandOptions): Promise<TuneResult> {
     data: data!, truth, out: o.out, models: o.models, targets: resolved, slices: o.slices,
     noiseLevels: o.noiseLevels, scales: o.scales, respacings: o.respacings.map((r) => (r === 'none' ? '' : r)),
     baselineBurdens: o.baselineBurdens as ('label' | 'regressor')[], guidances: guidances as ('regressor' | 'segmenter')[],
-    gradientTemperatures: o.gradientTemperatures ?? [1], scoringSegmenter: o.scoringSegmenter, settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
+    gradientTemperatures: o.gradientTemperatures ?? [1], gradientMargins, scoringSegmenter: o.scoringSegmenter, settings: o.settings, regressorCheck: o.regressorCheck, log: o.log, names: flagName,
   }));
 }
