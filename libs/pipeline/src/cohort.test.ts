@@ -124,6 +124,10 @@ describe('runCohort', () => {
       ...base, settings: { ...base.settings, gradientTemperature: 1, gradientMarginPixels: Infinity }, scenarios: [{ name: 'no RT', noRt: true }, { name: '2 weeks later', rtStartShift: 14 }], log: (m) => lines.push(m),
     });
     expect(lines.filter((l) => l.endsWith('skipped (done before)'))).toHaveLength(3);
+    // cohort.json leaves the margin out at Infinity too (JSON.stringify would write null)
+    const written = JSON.parse(fs.readFileSync(path.join(base.out, 'cohort.json'), 'utf8')) as { settings: Record<string, unknown> };
+    expect(written.settings).toMatchObject({ noiseLevel: 3, gradientTemperature: 1 });
+    expect('gradientMarginPixels' in written.settings).toBe(false);
   });
 
   it('shards: each shard takes its patients; the last one writes the tables', async () => {

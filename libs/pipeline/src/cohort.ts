@@ -581,7 +581,10 @@ function writeSummaries(o: RunCohortOptions, cohort: Cohort, patients: CohortPat
   w('growth.csv', cohortGrowthCsv(patients));
   w('params.csv', cohortParamsCsv(patients));
   if (patients.some((p) => p.scenarios.length)) w('scenarios.csv', cohortScenariosCsv(patients));
-  w('cohort.json', `${JSON.stringify({ cohort: cohort.file, name: cohort.name ?? null, synthetic: cohort.synthetic, settings, table, skipped, patients }, null, 2)}\n`);
+  // JSON has no Infinity (it would write null): the gradient margin at its default, everywhere, is left out.
+  const { gradientMarginPixels, ...rest } = settings;
+  const written = gradientMarginPixels === Infinity ? rest : settings;
+  w('cohort.json', `${JSON.stringify({ cohort: cohort.file, name: cohort.name ?? null, synthetic: cohort.synthetic, settings: written, table, skipped, patients }, null, 2)}\n`);
   const title = o.title ?? cohort.name ?? 'tumorcast cohort';
   w('cohort.html', renderCohortReport({
     title,
