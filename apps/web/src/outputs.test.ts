@@ -55,4 +55,9 @@ describe('the numbers', () => {
   it('as JSON: the whole record', () => {
     expect(JSON.parse(numbersToJson(n))).toEqual(n);
   });
+
+  it('as JSON: a margin of Infinity (everywhere) as the string "Infinity", not null', () => {
+    const everywhere = { ...n, settings: { ...n.settings, gradientMarginPixels: Infinity } };
+    expect((JSON.parse(numbersToJson(everywhere)) as { settings: Record<string, unknown> }).settings['gradientMarginPixels']).toBe('Infinity');
+  });
 });

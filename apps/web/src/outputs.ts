@@ -83,9 +83,12 @@ export function outputVolumes(base: BaselineSlice, images: PredictionImages, cha
   };
 }
 
-/** The numbers as a JSON document. */
+/**
+ * The numbers as a JSON document. Numbers JSON cannot hold (a gradient margin
+ * of Infinity: everywhere) are written as strings ("Infinity"), not null.
+ */
 export function numbersToJson(n: PredictionNumbers): string {
-  return `${JSON.stringify(n, null, 2)}\n`;
+  return `${JSON.stringify(n, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`;
 }
 
 /** The numbers as a two-column CSV (`quantity,value`). */
