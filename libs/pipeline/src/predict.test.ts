@@ -127,19 +127,26 @@ describe('predictSlice', () => {
       const S = networks.imageSize;
       let brain = 0;
       for (let i = 3; i < slice.model.length; i += 4) if (slice.model[i] !== 0) brain++;
+      // The guided sampler run directly with segmenterBurden's own options: what predictSlice must reproduce for the same settings.
+      const samplerWith = async (burden: { gradientTemperature?: number; gradientMarginPixels?: number } = {}) => {
+        const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
+        const ref = await guidedSampleKnown({
+          diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image, dataRange: networks.dataRange,
+          regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, ...burden }), guidanceInput: 'denoised',
+          baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
+        });
+        const out = { trajectory: ref.predictions.map((v) => v[0]), finalPrediction: ref.finalPrediction[0] };
+        tf.dispose([image, ref.sample, ref.latent, ref.differenceMap]);
+        return out;
+      };
+
       const n0 = tf.memory().numTensors;
       const p = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter' } });
       expect(tf.memory().numTensors).toBe(n0);
       // The reference: the sampler itself, given the segmenter's burden on the denoised estimate.
-      const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
-      const ref = await guidedSampleKnown({
-        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image, dataRange: networks.dataRange,
-        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange }), guidanceInput: 'denoised',
-        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
-      });
-      expect(p.trajectory).toEqual(ref.predictions.map((v) => v[0]));
-      expect(p.predictedBurden).toBe(ref.finalPrediction[0]);
-      tf.dispose([image, ref.sample, ref.latent, ref.differenceMap]);
+      const ref = await samplerWith();
+      expect(p.trajectory).toEqual(ref.trajectory);
+      expect(p.predictedBurden).toBe(ref.finalPrediction);
 
       // r0 from the guiding segmenter's own soft reading of the baseline: its probabilities summed over the brain pixels.
       const q = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', baselineBurden: 'regressor' } });
@@ -154,35 +161,23 @@ describe('predictSlice', () => {
       const n1 = tf.memory().numTensors;
       const hot = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2 } });
       expect(tf.memory().numTensors).toBe(n1);
-      const image2 = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
-      const ref2 = await guidedSampleKnown({
-        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image: image2, dataRange: networks.dataRange,
-        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, gradientTemperature: 2 }), guidanceInput: 'denoised',
-        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
-      });
-      expect(hot.trajectory).toEqual(ref2.predictions.map((v) => v[0]));
-      expect(hot.predictedBurden).toBe(ref2.finalPrediction[0]);
+      const ref2 = await samplerWith({ gradientTemperature: 2 });
+      expect(hot.trajectory).toEqual(ref2.trajectory);
+      expect(hot.predictedBurden).toBe(ref2.finalPrediction);
       // ... and it changes the decoding (the same target, another gradient)
       expect(hot.targetBurden).toBe(p.targetBurden);
       expect(hot.trajectory).not.toEqual(p.trajectory);
-      tf.dispose([image2, ref2.sample, ref2.latent, ref2.differenceMap]);
 
       // settings.gradientMarginPixels reaches segmenterBurden too: the sampler with its gradientMarginPixels 0 is the reference.
       const n2 = tf.memory().numTensors;
       const near = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2, gradientMarginPixels: 0 } });
       expect(tf.memory().numTensors).toBe(n2);
-      const image3 = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
-      const ref3 = await guidedSampleKnown({
-        diffusion: samplingDiffusion(networks, settings), model: (x, t, y) => networks.unet.apply(x, t, y), image: image3, dataRange: networks.dataRange,
-        regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, gradientTemperature: 2, gradientMarginPixels: 0 }), guidanceInput: 'denoised',
-        baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
-      });
-      expect(near.trajectory).toEqual(ref3.predictions.map((v) => v[0]));
-      expect(near.predictedBurden).toBe(ref3.finalPrediction[0]);
+      const ref3 = await samplerWith({ gradientTemperature: 2, gradientMarginPixels: 0 });
+      expect(near.trajectory).toEqual(ref3.trajectory);
+      expect(near.predictedBurden).toBe(ref3.finalPrediction);
       // ... and it changes the decoding (the same target, the gradient cut off the tumour)
       expect(near.targetBurden).toBe(p.targetBurden);
       expect(near.trajectory).not.toEqual(hot.trajectory);
-      tf.dispose([image3, ref3.sample, ref3.latent, ref3.differenceMap]);
     } finally {
       seg.dispose();
     }
