@@ -30,7 +30,7 @@ import { MapPool, resolveMapWorkers } from './parallel-map.js';
 import { modelsProvenance } from './provenance.js';
 import { renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion, settingsForRecord } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import { checkSlices, loadPredictionSlice, shardSlices } from './slices.js';
 import {
@@ -337,15 +337,8 @@ export async function runCohort(o: RunCohortOptions): Promise<CohortRunResult> {
   const settings: SampleSettings = { ...DEFAULT_SAMPLE_SETTINGS, ...o.settings };
   const growthOptions = { replicates: o.replicates ?? 30, objective: o.objective ?? 'least-squares', bootstrapNoise: o.bootstrapNoise ?? 'symmetric', normalize: true, shortSeries: 'population', seed: settings.seed } as const;
   const scenarios = [...(o.scenarios ?? [])];
-  // The label's r0, the regressor's guidance, gradient temperature 1 and the gradient everywhere are what results from before
-  // settings.baselineBurden / settings.guidance / settings.gradientTemperature / settings.gradientMarginPixels were made with:
-  // left out at those values, they stay valid (and JSON has no Infinity).
-  const { baselineBurden, guidance, gradientTemperature, gradientMarginPixels, ...otherSettings } = settings;
-  const recorded = {
-    ...otherSettings, ...(baselineBurden === 'label' ? {} : { baselineBurden }), ...(guidance === 'regressor' ? {} : { guidance }),
-    ...(gradientTemperature === 1 ? {} : { gradientTemperature }), ...(gradientMarginPixels === Infinity ? {} : { gradientMarginPixels }),
-  };
-  const common = { settings: recorded, growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
+  // Settings added later are left out at the values earlier results were made with: those results stay valid.
+  const common = { settings: settingsForRecord(settings), growth: growthOptions, models: modelsProvenance(o.models, names), scenarios };
   const provenance = new Map(plans.map((p) => [p.patient.id, patientProvenance(p, common)]));
   fs.mkdirSync(o.out, { recursive: true });
   const resultFile = (id: string) => path.join(o.out, 'patients', CONTAINED(id), 'result.json');

@@ -9,6 +9,7 @@ import { removeStaleTempFiles, writeFileAtomicSync } from '@tumorcast/cli';
 import { OutputFolderError, PipelineDataError, apiOptionName } from './errors.js';
 import type { OptionNamer } from './errors.js';
 import type { ModelPaths } from './models.js';
+import { settingsFromRecord } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import type { RunProvenance, SliceInputs } from './provenance.js';
 import { provenanceDifferences, sliceDifferences } from './provenance.js';
@@ -95,8 +96,9 @@ export interface RunRecord {
 }
 
 /**
- * Reads `out/run.json`; a settings record without `gradientMarginPixels`
- * (left out at Infinity, or older) reads as Infinity.
+ * Reads `out/run.json`; settings it lacks (added later, or the margin left
+ * out at Infinity) read as the values older runs were made with
+ * (`settingsFromRecord`).
  *
  * @param out - the output folder.
  * @param names - how messages name the options.
@@ -114,9 +116,10 @@ export function readRunRecord(out: string, names: OptionNamer = apiOptionName): 
   } catch (e) {
     throw new PipelineDataError(`run record ${file}: not valid JSON (${(e as Error).message}); move the folder aside or use ${names('overwrite')}`, { cause: e });
   }
-  // saveRunRecord leaves an Infinity gradient margin out (JSON has none), as records from before the setting: both read as Infinity.
-  for (const s of [record?.settings, record?.provenance?.settings] as (Partial<SampleSettings> | undefined)[]) {
-    if (s && typeof s === 'object' && (s.gradientMarginPixels === undefined || s.gradientMarginPixels === null)) s.gradientMarginPixels = Infinity;
+  // saveRunRecord leaves settings out at their defaults, as records from before them do: both read as those values.
+  if (record && typeof record === 'object') {
+    if (record.settings && typeof record.settings === 'object') record.settings = settingsFromRecord(record.settings);
+    if (record.provenance?.settings && typeof record.provenance.settings === 'object') record.provenance.settings = settingsFromRecord(record.provenance.settings);
   }
   return record;
 }
@@ -197,16 +200,8 @@ export function inspectFolder(out: string, provenance: RunProvenance, inputs: Re
     if (record.format !== RUN_RECORD_FORMAT || !record.provenance) {
       if (finished.length) differences.push(`its results were written by an earlier tumorcast-predict that recorded no provenance in ${path.join(out, 'run.json')}`);
     } else if (finished.length) {
-      // Records from before settings.baselineBurden / settings.guidance / settings.gradientTemperature / settings.gradientMarginPixels
-      // existed were made with the label's r0 and the regressor's guidance (temperature 1, the gradient everywhere); records leave
-      // an Infinity margin out.
-      const settings: Partial<RunProvenance['settings']> = record.provenance.settings;
-      const there = {
-        ...record.provenance,
-        settings: { ...settings, baselineBurden: settings.baselineBurden ?? 'label', guidance: settings.guidance ?? 'regressor', gradientTemperature: settings.gradientTemperature ?? 1,
-          gradientMarginPixels: settings.gradientMarginPixels ?? Infinity,
-        },
-      };
+      // Settings a record leaves out (added later, or at their defaults) are those values (readRunRecord fills them too).
+      const there = { ...record.provenance, settings: settingsFromRecord(record.provenance.settings as Partial<RunProvenance['settings']>) };
       differences.push(...provenanceDifferences(there, provenance, names));
     }
   } else if (finished.length) {

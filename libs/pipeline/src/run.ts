@@ -565,8 +565,8 @@ async function loadPlanes(files: string[]): Promise<Float32Array> {
  */
 export async function buildReport(out: string, record: RunRecord, results: readonly SliceResult[], growth: readonly SeriesPrediction[]): Promise<string> {
   const infos = (await listPredictionSlices(record.data)).filter((i) => results.some((r) => r.id === i.id));
-  // Records from before settings.guidance existed were guided by the regressor.
-  const guide = record.settings.guidance ?? 'regressor';
+  // (readRunRecord fills the settings an older record lacks.)
+  const guide = record.settings.guidance;
   const sections: ReportSlice[] = [];
   for (const r of results) {
     const info = infos.find((i) => i.id === r.id);
@@ -602,8 +602,7 @@ export async function buildReport(out: string, record: RunRecord, results: reado
       `data: ${record.data}; ${results.length} slice(s)`,
       `models: ${path.basename(record.models.diffusion)}, ${path.basename(record.models.regressor)}, ${record.models.segmenter ? path.basename(record.models.segmenter) : 'FLAIR segmenter'}`,
       `guided DDIM${record.preset ? ` (preset ${record.preset})` : ''}: noise level L = ${s.noiseLevel}, scale ${s.scale}, respacing ${s.respacing || 'none'}, eta ${s.eta}, seed ${s.seed}, ${s.samples} run(s) per probability map, `
-        + guidanceSummary({ baselineBurden: s.baselineBurden ?? 'label', guidance: s.guidance ?? 'regressor', gradientTemperature: s.gradientTemperature ?? 1,
-          gradientMarginPixels: s.gradientMarginPixels ?? Infinity }),
+        + guidanceSummary(s),
     ],
     note: record.note ?? undefined,
     growth: growth.map((g) => growthFigure(g, { sizeUnit: record.sizeUnit, trueFollowupSize: record.followupSizes?.[g.id] })),

@@ -118,6 +118,42 @@ export const DEMO_NETWORK_SETTINGS: Readonly<Pick<SampleSettings, 'scale' | 'bas
   scale: 1_000_000, baselineBurden: 'regressor', guidance: 'segmenter', amplifyEarlyTarget: false, gradientTemperature: 2, gradientMarginPixels: 4,
 });
 
+/**
+ * The settings added after run records were first written, at the values
+ * records from before them were made with: the paper's label r0 and
+ * regressor guidance, the true gradient, everywhere.
+ */
+export const RECORDED_SETTING_DEFAULTS: Readonly<Pick<SampleSettings, 'baselineBurden' | 'guidance' | 'gradientTemperature' | 'gradientMarginPixels'>> = Object.freeze({
+  baselineBurden: 'label', guidance: 'regressor', gradientTemperature: 1, gradientMarginPixels: Infinity,
+});
+
+/**
+ * Settings as records keep them: each of {@link RECORDED_SETTING_DEFAULTS}
+ * left out at its value, so that results from before it stay valid (and
+ * JSON, which has no Infinity, never sees the margin's default).
+ *
+ * @param settings - the settings.
+ * @returns a copy without those fields where they hold their defaults.
+ */
+export function settingsForRecord<S extends Partial<SampleSettings>>(settings: S): Partial<S> {
+  const out: Partial<S> = { ...settings };
+  for (const [k, v] of Object.entries(RECORDED_SETTING_DEFAULTS)) if (out[k as keyof S] === v) delete out[k as keyof S];
+  return out;
+}
+
+/**
+ * Settings read from a record: each of {@link RECORDED_SETTING_DEFAULTS}
+ * missing (or null, as JSON writes Infinity) filled with its value.
+ *
+ * @param recorded - the recorded settings.
+ * @returns a copy with those fields filled.
+ */
+export function settingsFromRecord<S extends Partial<SampleSettings>>(recorded: S): S & Pick<SampleSettings, keyof typeof RECORDED_SETTING_DEFAULTS> {
+  const out: Record<string, unknown> = { ...recorded };
+  for (const [k, v] of Object.entries(RECORDED_SETTING_DEFAULTS)) if (out[k] === undefined || out[k] === null) out[k] = v;
+  return out as S & Pick<SampleSettings, keyof typeof RECORDED_SETTING_DEFAULTS>;
+}
+
 /** The values {@link SampleSettings.guidance} takes. */
 export const GUIDANCE_NETWORKS: readonly SampleSettings['guidance'][] = Object.freeze(['regressor', 'segmenter'] as const);
 
