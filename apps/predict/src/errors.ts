@@ -14,6 +14,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   'targets.replicates': '--bootstrap',
   'targets.objective': '--growth-objective',
   'fixed': '--fix',
+  'settings.gradientMarginPixels': '--gradient-margin',
 };
 
 /** The pipeline's options as `tumorcast-predict` flags (`settings.noiseLevel` is `--noise-level`), with a value after a space. */
