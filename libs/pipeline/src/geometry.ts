@@ -77,6 +77,20 @@ export function toNative(img: Float32Array, size: number, channels: number, widt
 }
 
 /**
+ * Brings a model-size mask (or probability map) back to the native geometry
+ * as a prediction's tumour mask is: {@link toNative}, then >= 0.5.
+ *
+ * @param mask - `size` x `size` values in [0, 1].
+ * @param size - its side.
+ * @param width - the native width.
+ * @param height - the native height.
+ * @returns `height` x `width` 0/1 values.
+ */
+export function maskToNative(mask: ArrayLike<number>, size: number, width: number, height: number): Uint8Array {
+  return Uint8Array.from(toNative(Float32Array.from(mask), size, 1, width, height), (v) => (v >= 0.5 ? 1 : 0));
+}
+
+/**
  * One channel of an HWC image as an HW plane.
  *
  * @param img - the image.

@@ -14,7 +14,7 @@ export { DEFAULT_SAMPLE_SETTINGS, DEMO_NETWORK_SETTINGS, BASELINE_BURDEN_SOURCES
 export type { SampleSettings } from './settings.js';
 export { segmenterOf } from './networks.js';
 export type { PredictionNetworks, DiffusionProcessConfig } from './networks.js';
-export { toNative, channelOf, PADDED_SIZE } from './geometry.js';
+export { toNative, maskToNative, channelOf, PADDED_SIZE } from './geometry.js';
 export type { SliceImages } from './geometry.js';
 export { predictSlice, regressorBaselineReading } from './predict.js';
 export type { PredictSliceOptions, SlicePrediction, SliceProgressCallback } from './predict.js';

@@ -16,7 +16,7 @@ import { segmenterBurden } from '@tumorcast/segmenter';
 import type { SegmenterBurdenFn } from '@tumorcast/segmenter';
 import type { SampleSettings } from './settings.js';
 import type { SliceImages } from './geometry.js';
-import { toNative } from './geometry.js';
+import { maskToNative, toNative } from './geometry.js';
 import type { ProbabilityMapRunner } from './parallel.js';
 
 /** What {@link predictSlice} produces. */
@@ -336,11 +336,8 @@ export async function predictSlice(
       }
     }
     const probabilityNative = toNative(probabilityModel, S, 1, W, H);
-    const followupMaskUp = toNative(followMask, S, 1, W, H);
-    const followupMaskNative = Uint8Array.from(followupMaskUp, (v) => (v >= 0.5 ? 1 : 0));
-    const baselineMaskNative = slice.nativeLabel
-      ? slice.nativeLabel
-      : Uint8Array.from(toNative((await baselineMaskModel.data()) as Float32Array, S, 1, W, H), (v) => (v >= 0.5 ? 1 : 0));
+    const followupMaskNative = maskToNative(followMask, S, W, H);
+    const baselineMaskNative = slice.nativeLabel ? slice.nativeLabel : maskToNative((await baselineMaskModel.data()) as Float32Array, S, W, H);
     return {
       relativeChange, baselineBurden, baselineBurdenSource: source, targetBurden: guided.targetBurden[0] as number,
       predictedBurden, trajectory, followupModel, followupNative, probabilityModel, probabilityNative, followupMaskNative, baselineMaskNative,

@@ -10,6 +10,9 @@ import { PipelineDataError, PipelineInputError } from './errors.js';
 import { residualMask, summariseTuneRows, tuneGuidance, tuneMarkdown, tuneRowsCsv, tuneSummaryCsv } from './tune.js';
 import type { TuneOptions, TuneRow } from './tune.js';
 import { regressorNoiseAccuracy } from './tune-regressor.js';
+import { findTruth, loadTruth } from './truth.js';
+import { loadPredictionSlice } from './slices.js';
+import { maskToNative } from './geometry.js';
 import { createSegmenterNet, saveSegmenter } from '@tumorcast/segmenter';
 import { AUTHORS_REGRESSOR_PT, AUTHORS_UNET_PT, loadAuthorsReference } from '../../../libs/regressor/test/authors-fork.js';
 
@@ -79,6 +82,18 @@ describe('summariseTuneRows', () => {
     expect(s.meetsAcceptanceSameScorer).toBe(true);
     expect(s.followupScanAreaRatio).toBeCloseTo(0.2, 12);
     expect(s.followupScanMissRatio).toBeCloseTo(0.4, 12);
+    // Without the grid's round trip of the follow-up labels its ratios are unknown.
+    expect(s.followupGridMissRatio).toBeNaN();
+    // Grid round trips: area error mean (0.03 + 0.09) / 2 = 0.06, 1 - Dice mean (0.04 + 0.06) / 2 = 0.05,
+    // against the labels' baseline 0.3 and 0.25 -> 0.2 and 0.2.
+    const g = summariseTuneRows([
+      row({ dice: 0.9, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, gridFollowupDice: 0.96, gridFollowupAreaError: 0.03 }),
+      row({ dice: 0.8, baselineDice: 0.7, areaError: 0.15, baselineAreaError: 0.4, gridFollowupDice: 0.94, gridFollowupAreaError: 0.09 }),
+    ]);
+    expect(g.gridFollowupDice).toBeCloseTo(0.95, 12);
+    expect(g.gridFollowupAreaError).toBeCloseTo(0.06, 12);
+    expect(g.followupGridAreaRatio).toBeCloseTo(0.2, 12);
+    expect(g.followupGridMissRatio).toBeCloseTo(0.2, 12);
     // A prediction worse than the segmented baseline fails the same-scorer bounds though it beats the label's area error.
     const w = summariseTuneRows([row({ dice: 0.7, baselineDice: 0.8, areaError: 0.05, baselineAreaError: 0.2, segmentedBaselineDice: 0.75, segmentedBaselineAreaError: 0.3 })]);
     expect(w.sameScorerAreaRatio).toBeCloseTo(1 / 6, 12);
@@ -154,6 +169,41 @@ describe('regressorNoiseAccuracy', () => {
   });
 });
 
+describe("the networks' grid round trip of a label (tune's grid ceiling)", () => {
+  // Independent of the data set's and the pipeline's resizing: tfjs's own kernels, an average pool of the label
+  // padded to 256 (>= 0.5: the networks' label), then bilinear with half-pixel centres back to 256 (>= 0.5) and the crop.
+  function oracle(label: Uint8Array, W: number, H: number, S: number): Uint8Array {
+    const [oy, ox] = [Math.floor((256 - H) / 2), Math.floor((256 - W) / 2)];
+    return tf.tidy(() => {
+      const padded = tf.pad(tf.tensor2d(Float32Array.from(label), [H, W]), [[oy, 256 - H - oy], [ox, 256 - W - ox]]);
+      const low = tf.cast(tf.greaterEqual(tf.avgPool(padded.reshape([1, 256, 256, 1]) as tf.Tensor4D, 256 / S, 256 / S, 'valid'), 0.5), 'float32');
+      const up = tf.image.resizeBilinear(low as tf.Tensor4D, [256, 256], false, true);
+      return Uint8Array.from(tf.greaterEqual(tf.slice(up, [0, oy, ox, 0], [1, H, W, 1]), 0.5).dataSync());
+    });
+  }
+  for (const S of [32, 64]) {
+    it(`at ${S}x${S}: loadPredictionSlice's label brought back by maskToNative is tfjs's round trip, pixel for pixel`, async () => {
+      for (const id of ['90000000_80', '90000000_84']) {
+        const info = (await findTruth(path.join(data, 'followup'), id))!;
+        const truth = (await loadTruth(path.join(data, 'followup'), id))!;
+        const slice = await loadPredictionSlice(info, S);
+        const got = maskToNative(slice.modelLabel!, S, slice.width, slice.height);
+        const want = oracle(truth.label, slice.width, slice.height, S);
+        let differ = 0, tumour = 0;
+        for (let i = 0; i < want.length; i++) {
+          if (got[i] !== want[i]) differ++;
+          if (want[i]) tumour++;
+        }
+        // Exact: both threshold the same bilinear weights (ties at exactly 0.5 are measure-zero here).
+        expect(differ).toBe(0);
+        // Not trivial: the tumour survives the grid, and the round trip is not the label itself.
+        expect(tumour).toBeGreaterThan(0);
+        expect(Array.from(want).some((v, i) => v !== (truth.label[i]! > 0 ? 1 : 0))).toBe(true);
+      }
+    });
+  }
+});
+
 describe('tuneGuidance', () => {
   it('samples every setting and slice, scores the segmented tumour, writes the CSVs and the summary; frees its tensors', async () => {
     const lines: string[] = [];
@@ -188,6 +238,12 @@ describe('tuneGuidance', () => {
     expect(new Set(a.map((x) => x.segmentedFollowupAreaError)).size).toBe(1);
     expect(Number.isFinite(r.best.followupScanMissRatio)).toBe(true);
     expect(Number.isFinite(r.best.sameScorerMissRatio)).toBe(true);
+    // The grid's round trip of the follow-up's label: the same for every setting, a Dice in [0, 1]
+    // (at these networks' 16x16 grid the phantom's small tumour vanishes: 0; the values are checked at 32 and 64 below).
+    expect(new Set(a.map((x) => x.gridFollowupDice)).size).toBe(1);
+    expect(a[0]!.gridFollowupDice).toBeGreaterThanOrEqual(0);
+    expect(a[0]!.gridFollowupDice).toBeLessThanOrEqual(1);
+    expect(Number.isFinite(r.best.followupGridMissRatio)).toBe(true);
     for (const f of ['tune.csv', 'tune-summary.csv', 'tune.json', 'tune.md', 'regressor-noise.csv']) expect(fs.existsSync(path.join(base.out, f))).toBe(true);
     const csv = fs.readFileSync(path.join(base.out, 'tune.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(1 + 8);
@@ -206,7 +262,7 @@ describe('tuneGuidance', () => {
     const r = { rows: [row({ targetError: 0.2 })], summaries: [summariseTuneRows([row({ targetError: 0.2 })])], scoredAgainstTruth: false } as const;
     const md = tuneMarkdown({ ...r, rows: [...r.rows], summaries: [...r.summaries], best: r.summaries[0] });
     expect(md).toContain("relative error to the target: 0.2000");
-    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,,,,1$/);
+    expect(tuneRowsCsv(r.rows).split('\n')[1]).toMatch(/,0,,,,,,,,,,,,,,,1$/);
   });
 
   it("names r0's source among the best setting's flags: --baseline-burden regressor when the regressor's reading won", () => {

@@ -28,7 +28,7 @@ import type { SampleSettings } from './settings.js';
 import { listPredictionSlices, loadPredictionSlice } from './slices.js';
 import type { PredictionSlice } from './slices.js';
 import { brainCount, predictSlice, regressorBaselineReading } from './predict.js';
-import { toNative } from './geometry.js';
+import { maskToNative } from './geometry.js';
 import { findTruth, loadTruth } from './truth.js';
 import type { FollowupTruth } from './evaluate.js';
 import { resolveTargets } from './targets.js';
@@ -209,6 +209,17 @@ export interface TuneRow {
   /** Area error of the segmenter's mask of the real follow-up scan. */
   segmentedFollowupAreaError?: number;
   /**
+   * Dice of the real follow-up's label brought to the networks' grid (as
+   * the networks' training labels are: padded, area-averaged, >= 0.5) and
+   * back (as predictions are: bilinear, >= 0.5) against itself: what a
+   * prediction exact at the networks' grid scores, the ceiling the grid
+   * alone sets before any segmenter errs (1 when the grid is the native
+   * one, e.g. 256 for 240x240 slices).
+   */
+  gridFollowupDice?: number;
+  /** Area error of that grid round trip of the real follow-up's label. */
+  gridFollowupAreaError?: number;
+  /**
    * Dice of the label moved by what the segmenter sees change: the baseline
    * label, plus the pixels the segmenter finds tumour in the result but not
    * in the baseline, minus those it finds in the baseline but not in the
@@ -289,6 +300,21 @@ export interface TuneSettingSummary {
   followupScanAreaRatio: number;
   /** See {@link TuneSettingSummary.followupScanAreaRatio}. */
   followupScanMissRatio: number;
+  /** Mean {@link TuneRow.gridFollowupDice}. */
+  gridFollowupDice: number;
+  /** Mean {@link TuneRow.gridFollowupAreaError}. */
+  gridFollowupAreaError: number;
+  /**
+   * The area and miss ratios against the baseline's label that the real
+   * follow-up's own label scores after the round trip through the networks'
+   * grid ({@link TuneRow.gridFollowupDice}): the share of the ratios the
+   * grid takes whatever the segmenter and the guidance do. Between it and
+   * {@link TuneSettingSummary.followupScanMissRatio} lies the segmenter's
+   * error; beyond that, the guidance's.
+   */
+  followupGridAreaRatio: number;
+  /** See {@link TuneSettingSummary.followupGridAreaRatio}. */
+  followupGridMissRatio: number;
   /** sameScorerAreaRatio <= 0.5 and sameScorerMissRatio <= 0.8. */
   meetsAcceptanceSameScorer: boolean;
   /** Mean {@link TuneRow.residualDice}. */
@@ -381,6 +407,7 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
   const targetError = mean(rows.map((r) => r.targetError));
   const sbd = mean(rows.map((r) => r.segmentedBaselineDice ?? NaN)), sbae = mean(rows.map((r) => r.segmentedBaselineAreaError ?? NaN));
   const sfd = mean(rows.map((r) => r.segmentedFollowupDice ?? NaN)), sfae = mean(rows.map((r) => r.segmentedFollowupAreaError ?? NaN));
+  const gfd = mean(rows.map((r) => r.gridFollowupDice ?? NaN)), gfae = mean(rows.map((r) => r.gridFollowupAreaError ?? NaN));
   const ratio = (num: number, den: number) => (!truth || Number.isNaN(num) || Number.isNaN(den) ? NaN : den > 0 ? num / den : num > 0 ? Infinity : 1);
   const sameScorerAreaRatio = ratio(ae, sbae), sameScorerMissRatio = ratio(1 - dc, 1 - sbd);
   return {
@@ -395,6 +422,7 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
     segmentedFollowupDice: sfd, segmentedFollowupAreaError: sfae,
     sameScorerAreaRatio, sameScorerMissRatio,
     followupScanAreaRatio: ratio(sfae, bae), followupScanMissRatio: ratio(1 - sfd, 1 - bdc),
+    gridFollowupDice: gfd, gridFollowupAreaError: gfae, followupGridAreaRatio: ratio(gfae, bae), followupGridMissRatio: ratio(1 - gfd, 1 - bdc),
     meetsAcceptanceSameScorer: sameScorerAreaRatio <= 0.5 && sameScorerMissRatio <= 0.8,
     residualDice: mean(rows.map((r) => r.residualDice ?? NaN)), residualAreaError: mean(rows.map((r) => r.residualAreaError ?? NaN)),
     meetsAcceptance: truth && areaRatio <= 0.5 && missRatio <= 0.8,
@@ -406,12 +434,12 @@ export function summariseTuneRows(rows: readonly TuneRow[]): TuneSettingSummary 
 const ROW_KEYS: (keyof TuneRow)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'gradientMarginPixels', 'steps', 'id', 'relativeChange', 'baselineBurden', 'targetBurden', 'regressorBaselineBurden', 'guidedTarget',
   'regressorBurden', 'segmentedBaselineBurden',
-  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'segmentedFollowupDice', 'segmentedFollowupAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
+  'segmentedBurden', 'targetError', 'moved', 'maxChange', 'trueBurden', 'dice', 'areaError', 'baselineDice', 'baselineAreaError', 'segmentedBaselineDice', 'segmentedBaselineAreaError', 'segmentedFollowupDice', 'segmentedFollowupAreaError', 'gridFollowupDice', 'gridFollowupAreaError', 'residualDice', 'residualAreaError', 'targetAreaError', 'seconds',
 ];
 const SUMMARY_KEYS: (keyof TuneSettingSummary)[] = [
   'noiseLevel', 'scale', 'respacing', 'baselineFrom', 'guidance', 'gradientTemperature', 'gradientMarginPixels', 'steps', 'slices', 'objective', 'meetsAcceptance', 'areaRatio', 'missRatio', 'targetAreaRatio', 'areaError', 'baselineAreaError', 'dice', 'baselineDice',
   'segmentedBaselineDice', 'segmentedBaselineAreaError', 'sameScorerAreaRatio', 'sameScorerMissRatio', 'meetsAcceptanceSameScorer', 'segmentedFollowupDice', 'segmentedFollowupAreaError',
-  'followupScanAreaRatio', 'followupScanMissRatio', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
+  'followupScanAreaRatio', 'followupScanMissRatio', 'gridFollowupDice', 'gridFollowupAreaError', 'followupGridAreaRatio', 'followupGridMissRatio', 'residualDice', 'residualAreaError', 'targetError', 'regressorError', 'moved', 'secondsPerSlice',
 ];
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -463,6 +491,7 @@ export function tuneMarkdown(r: TuneResult): string {
         + `(the baseline row above uses its label): against that reading (the same segmenter on both) the area ratio is ${f4(b.sameScorerAreaRatio)} and the miss ratio ${f4(b.sameScorerMissRatio)}, `
         + `which ${b.meetsAcceptanceSameScorer ? 'meets' : 'does not meet'} the same bounds. The segmenter on the real follow-up scans scores Dice ${f4(b.segmentedFollowupDice)}, area error ${f4(b.segmentedFollowupAreaError)}: `
         + `a prediction identical to them would reach an area ratio of ${f4(b.followupScanAreaRatio)} and a miss ratio of ${f4(b.followupScanMissRatio)} against the labels. `
+        + `Of that, the networks' grid alone takes an area ratio of ${f4(b.followupGridAreaRatio)} and a miss ratio of ${f4(b.followupGridMissRatio)}: the real follow-up's own label, brought to the grid and back, scores Dice ${f4(b.gridFollowupDice)}, area error ${f4(b.gridFollowupAreaError)}. `
         + `The label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}. `
         + `Predictions that hit their targets exactly would reach an area ratio of ${f4(b.targetAreaRatio)} (the targets' own error).`
       : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
@@ -507,6 +536,8 @@ interface TuneSlice {
   trueBurden?: number;
   /** The segmenter's mask of the real follow-up scan (native grid), when known. */
   segmentedFollowupMask?: Uint8Array;
+  /** The real follow-up's label through the networks' grid and back (native grid), when known. */
+  gridFollowupMask?: Uint8Array;
 }
 
 /**
@@ -642,9 +673,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
       // What predictSlice's r0 is with baselineBurden 'regressor' (clamped there): recorded for every setting.
       const regressorBaselineBurden = await regressorBaselineReading(networks, image);
-      const segNative = toNative((await seg.data()) as Float32Array, S, 1, slice.width, slice.height);
+      const segmentedBaselineMask = maskToNative((await seg.data()) as Float32Array, S, slice.width, slice.height);
       // The real follow-up scan segmented as a prediction is (same baseline and mask): the best a prediction can score.
       let segmentedFollowupMask: Uint8Array | undefined;
+      let gridFollowupMask: Uint8Array | undefined;
       const followupInfo = truth ? await findTruth(o.truth!, info.id) : undefined;
       if (truth && followupInfo) {
         const followup = await loadPredictionSlice(followupInfo, S);
@@ -653,16 +685,19 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
         }
         const fImage = tf.tidy(() => toModelRange(tf.tensor4d(followup.model, [1, S, S, 4]), networks.dataRange));
         const fSeg = (await segmenter.segment({ image: fImage, baseline: image, baselineMask: mask })) as tf.Tensor4D;
-        const fNative = toNative((await fSeg.data()) as Float32Array, S, 1, slice.width, slice.height);
+        segmentedFollowupMask = maskToNative((await fSeg.data()) as Float32Array, S, slice.width, slice.height);
         tf.dispose([fImage, fSeg]);
-        segmentedFollowupMask = Uint8Array.from(fNative, (v) => (v >= 0.5 ? 1 : 0));
+        // Its label as the networks' grid holds it, brought back as a prediction's mask is.
+        if (followup.modelLabel) {
+          gridFollowupMask = maskToNative(followup.modelLabel, S, slice.width, slice.height);
+        }
       }
       tf.dispose([image, mask, seg]);
       const brain = Math.max(1, brainCount(slice.native, 4));
-      const segmentedBaselineMask = Uint8Array.from(segNative, (v) => (v >= 0.5 ? 1 : 0));
       slices.push({
         slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden,
         ...(segmentedFollowupMask ? { segmentedFollowupMask } : {}),
+        ...(gridFollowupMask ? { gridFollowupMask } : {}),
       });
     }
 
@@ -732,6 +767,7 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
                 segmentedBaselineDice: dice(grid(s.segmentedBaselineMask), grid(s.truth.label)),
                 segmentedBaselineAreaError: areaErr(s.segmentedBaselineMask),
                 ...(s.segmentedFollowupMask ? { segmentedFollowupDice: dice(grid(s.segmentedFollowupMask), grid(s.truth.label)), segmentedFollowupAreaError: areaErr(s.segmentedFollowupMask) } : {}),
+                ...(s.gridFollowupMask ? { gridFollowupDice: dice(grid(s.gridFollowupMask), grid(s.truth.label)), gridFollowupAreaError: areaErr(s.gridFollowupMask) } : {}),
                 residualDice: dice(grid(residual), grid(s.truth.label)),
                 residualAreaError: areaErr(residual),
                 targetAreaError: s.trueBurden! > 0 ? Math.abs(target - s.trueBurden!) / s.trueBurden! : NaN,
