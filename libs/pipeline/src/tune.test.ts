@@ -321,6 +321,9 @@ describe('tuneGuidance', () => {
     await expect(tuneGuidance({ ...base, scales: [-1] })).rejects.toThrow(PipelineInputError);
     await expect(tuneGuidance({ ...base, baselineBurdens: ['mask' as 'label'] })).rejects.toThrow(/'baselineBurdens' passed to 'tuneGuidance' must be a non-empty list of 'label' and 'regressor'/);
     await expect(tuneGuidance({ ...base, truth: undefined })).rejects.toThrow(/targets from the real follow-ups need 'truth'/);
+    // A missing truth folder is the caller's to fix (a usage error), before any slice is read.
+    await expect(tuneGuidance({ ...base, truth: path.join(tmp, 'no-such-folder') })).rejects.toThrow(PipelineInputError);
+    await expect(tuneGuidance({ ...base, truth: path.join(tmp, 'no-such-folder') })).rejects.toThrow(/'truth' folder .*no-such-folder does not exist/);
     await expect(tuneGuidance({ ...base, slices: ['nope'] })).rejects.toThrow(/none of the requested slices \(nope\)/);
     await expect(tuneGuidance({ ...base, truth: tmp })).rejects.toThrow(PipelineDataError);
     await expect(tuneGuidance({ ...base, noiseLevels: [5000] })).rejects.toThrow(/noiseLevel.*5000/);

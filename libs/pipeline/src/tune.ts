@@ -578,6 +578,9 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
     throw new PipelineInputError(`${names('targets')} must be { kind: 'truth' }, { kind: 'constant', relativeChange }, { kind: 'json', file } or { kind: 'series', file, followupDay }`);
   }
   if (o.targets.kind === 'truth' && !o.truth) throw new PipelineInputError(`targets from the real follow-ups need ${names('truth')}`);
+  if (o.truth !== undefined && (typeof o.truth !== 'string' || !fs.existsSync(o.truth) || !fs.statSync(o.truth).isDirectory())) {
+    throw new PipelineInputError(`${names('truth')} folder ${String(o.truth)} does not exist`);
+  }
   const noiseLevels = checkGrid('noiseLevels', o.noiseLevels ?? [100, 200, 300], true, 1, fn);
   const scales = checkGrid('scales', o.scales ?? [50000, 200000, 800000], false, 0, fn);
   const respacings = o.respacings ?? [DEFAULT_SAMPLE_SETTINGS.respacing];
