@@ -202,6 +202,12 @@ describe("the networks' grid round trip of a label (tune's grid ceiling)", () =>
       }
     });
   }
+  it('at 256x256 (the paper\'s grid, the side slices are padded to) the round trip is the label itself: no cost', async () => {
+    const info = (await findTruth(path.join(data, 'followup'), '90000000_80'))!;
+    const truth = (await loadTruth(path.join(data, 'followup'), '90000000_80'))!;
+    const slice = await loadPredictionSlice(info, 256);
+    expect(Array.from(maskToNative(slice.modelLabel!, 256, slice.width, slice.height))).toEqual(Array.from(truth.label, (v) => (v > 0 ? 1 : 0)));
+  });
 });
 
 describe('tuneGuidance', () => {
