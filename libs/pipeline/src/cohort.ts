@@ -30,7 +30,7 @@ import { MapPool, resolveMapWorkers } from './parallel-map.js';
 import { modelsProvenance } from './provenance.js';
 import { renderReport, reportSlice } from './report.js';
 import type { ReportSlice } from './report.js';
-import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, samplingDiffusion, settingsForRecord } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, checkSettingsFit, guidanceSummary, recordJson, samplingDiffusion, settingsForRecord } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import { checkSlices, loadPredictionSlice, shardSlices } from './slices.js';
 import {
@@ -574,10 +574,7 @@ function writeSummaries(o: RunCohortOptions, cohort: Cohort, patients: CohortPat
   w('growth.csv', cohortGrowthCsv(patients));
   w('params.csv', cohortParamsCsv(patients));
   if (patients.some((p) => p.scenarios.length)) w('scenarios.csv', cohortScenariosCsv(patients));
-  // JSON has no Infinity (it would write null): the gradient margin at its default, everywhere, is left out.
-  const { gradientMarginPixels, ...rest } = settings;
-  const written = gradientMarginPixels === Infinity ? rest : settings;
-  w('cohort.json', `${JSON.stringify({ cohort: cohort.file, name: cohort.name ?? null, synthetic: cohort.synthetic, settings: written, table, skipped, patients }, null, 2)}\n`);
+  w('cohort.json', recordJson({ cohort: cohort.file, name: cohort.name ?? null, synthetic: cohort.synthetic, settings, table, skipped, patients }));
   const title = o.title ?? cohort.name ?? 'tumorcast cohort';
   w('cohort.html', renderCohortReport({
     title,

@@ -10,7 +10,7 @@
  */
 export { PipelineError, PipelineInputError, PipelineDataError, OutputFolderError, apiOptionName } from './errors.js';
 export type { PipelineErrorKind, OptionNamer } from './errors.js';
-export { DEFAULT_SAMPLE_SETTINGS, DEMO_NETWORK_SETTINGS, BASELINE_BURDEN_SOURCES, GUIDANCE_NETWORKS, samplingDiffusion, checkSettingsFit, checkBaselineBurden, checkGuidance, checkGradientTemperature, checkGradientMarginPixels, guidanceSummary, RECORDED_SETTING_DEFAULTS, settingsForRecord, settingsFromRecord } from './settings.js';
+export { DEFAULT_SAMPLE_SETTINGS, DEMO_NETWORK_SETTINGS, BASELINE_BURDEN_SOURCES, GUIDANCE_NETWORKS, samplingDiffusion, checkSettingsFit, checkBaselineBurden, checkGuidance, checkGradientTemperature, checkGradientMarginPixels, guidanceSummary, gradientShaping, recordJson, RECORDED_SETTING_DEFAULTS, settingsForRecord, settingsFromRecord } from './settings.js';
 export type { SampleSettings } from './settings.js';
 export { segmenterOf } from './networks.js';
 export type { PredictionNetworks, DiffusionProcessConfig } from './networks.js';

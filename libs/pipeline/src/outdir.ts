@@ -9,7 +9,7 @@ import { removeStaleTempFiles, writeFileAtomicSync } from '@tumorcast/cli';
 import { OutputFolderError, PipelineDataError, apiOptionName } from './errors.js';
 import type { OptionNamer } from './errors.js';
 import type { ModelPaths } from './models.js';
-import { settingsFromRecord } from './settings.js';
+import { recordJson, settingsFromRecord } from './settings.js';
 import type { SampleSettings } from './settings.js';
 import type { RunProvenance, SliceInputs } from './provenance.js';
 import { provenanceDifferences, sliceDifferences } from './provenance.js';
@@ -132,9 +132,7 @@ export function readRunRecord(out: string, names: OptionNamer = apiOptionName): 
  * @param record - the record.
  */
 export function saveRunRecord(out: string, record: RunRecord): void {
-  // JSON has no Infinity (it would write null): the default gradient margin is left out, and readRunRecord reads it back.
-  const omitEverywhere = (key: string, v: unknown) => (key === 'gradientMarginPixels' && v === Infinity ? undefined : v);
-  writeFileAtomicSync(path.join(out, 'run.json'), `${JSON.stringify(record, omitEverywhere, 2)}\n`);
+  writeFileAtomicSync(path.join(out, 'run.json'), recordJson(record));
 }
 
 /**

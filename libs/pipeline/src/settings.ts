@@ -294,6 +294,35 @@ export function checkGradientMarginPixels(value: unknown, guidance: SampleSettin
 }
 
 /**
+ * The segmenter guidance's gradient settings in words ("gradient temperature
+ * 2, gradient within 4 pixels of the tumour"), each only where it is not its
+ * default (temperature 1, margin Infinity); '' when both are.
+ *
+ * @param settings - `gradientTemperature` (absent: 1) and `gradientMarginPixels` (absent: Infinity).
+ */
+export function gradientShaping(settings: Partial<Pick<SampleSettings, 'gradientTemperature' | 'gradientMarginPixels'>>): string {
+  const temperature = settings.gradientTemperature ?? 1;
+  const margin = settings.gradientMarginPixels ?? Infinity;
+  return [
+    ...(temperature !== 1 ? [`gradient temperature ${temperature}`] : []),
+    ...(margin !== Infinity ? [`gradient within ${margin} pixels of the tumour`] : []),
+  ].join(', ');
+}
+
+/**
+ * A record that holds settings (run.json, cohort.json) as JSON text, with
+ * `gradientMarginPixels` left out where it is Infinity: JSON has no Infinity
+ * (it would write null), and {@link settingsFromRecord} reads a missing
+ * margin back as Infinity.
+ *
+ * @param record - the record.
+ * @returns its JSON, indented by 2, with a final newline.
+ */
+export function recordJson(record: unknown): string {
+  return `${JSON.stringify(record, (key, v: unknown) => (key === 'gradientMarginPixels' && v === Infinity ? undefined : v), 2)}\n`;
+}
+
+/**
  * How a run was guided, in words for reports: the guiding network (with its
  * gradient temperature when it is not 1, and its gradient margin when it is
  * finite) and where the target's r0 came from.
@@ -304,14 +333,9 @@ export function checkGradientMarginPixels(value: unknown, guidance: SampleSettin
 export function guidanceSummary(
   settings: Pick<SampleSettings, 'guidance' | 'baselineBurden'> & Partial<Pick<SampleSettings, 'gradientTemperature' | 'gradientMarginPixels'>>,
 ): string {
-  const temperature = settings.gradientTemperature ?? 1;
-  const margin = settings.gradientMarginPixels ?? Infinity;
-  const shaping = [
-    ...(temperature !== 1 ? [`gradient temperature ${temperature}`] : []),
-    ...(margin !== Infinity ? [`gradient within ${margin} pixels of the tumour`] : []),
-  ];
+  const shaping = gradientShaping(settings);
   const guide = settings.guidance === 'segmenter'
-    ? `guided by the segmenter's burden of the denoised estimate${shaping.length ? ` (${shaping.join(', ')})` : ''}` : "guided by the regressor";
+    ? `guided by the segmenter's burden of the denoised estimate${shaping ? ` (${shaping})` : ''}` : "guided by the regressor";
   const own = settings.guidance === 'segmenter' ? "segmenter's" : "regressor's";
   return `${guide}, r0 from the ${settings.baselineBurden === 'regressor' ? `${own} reading of the baseline` : 'label'}`;
 }

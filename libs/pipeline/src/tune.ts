@@ -21,7 +21,7 @@ import { loadModels } from './models.js';
 import type { ModelPaths } from './models.js';
 import type { PredictionNetworks } from './networks.js';
 import { segmenterOf } from './networks.js';
-import { DEFAULT_SAMPLE_SETTINGS, GUIDANCE_NETWORKS, checkSettingsFit, samplingDiffusion } from './settings.js';
+import { DEFAULT_SAMPLE_SETTINGS, GUIDANCE_NETWORKS, checkSettingsFit, gradientShaping, samplingDiffusion } from './settings.js';
 import { learnedSegmenter, loadSegmenter } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
 import type { SampleSettings } from './settings.js';
@@ -519,12 +519,8 @@ export function tuneMarkdown(r: TuneResult): string {
 /** The guiding network in words, with the segmenter's gradient temperature when it is not 1 and its margin when it is finite. */
 function guideWords(s: Pick<TuneSettingSummary, 'guidance' | 'gradientTemperature'> & Partial<Pick<TuneSettingSummary, 'gradientMarginPixels'>>): string {
   if (s.guidance !== 'segmenter') return s.guidance;
-  const margin = s.gradientMarginPixels ?? Infinity;
-  const shaping = [
-    ...(s.gradientTemperature !== 1 ? [`gradient temperature ${s.gradientTemperature}`] : []),
-    ...(margin !== Infinity ? [`gradient within ${margin} pixels of the tumour`] : []),
-  ];
-  return shaping.length ? `segmenter (${shaping.join(', ')})` : 'segmenter';
+  const shaping = gradientShaping(s);
+  return shaping ? `segmenter (${shaping})` : 'segmenter';
 }
 
 interface TuneSlice {
