@@ -4,6 +4,7 @@ nibabel (the reference).
 
 Run with Debian's python (nibabel 5, numpy):   /usr/bin/python3 tools/nifti/make_fixtures.py
 (`--slices` writes only slices/, slices.json and slices-8.f32: no BraTS sample needed;
+`--label-fraction` only slices-8-fraction.f32, from the committed slices/;
 `--sample` only sample.json, from the BraTS sample.)
 Then, after `npx nx run @tumorcast/nifti:build`:
     node tools/nifti/write_with_ts.mjs            # files written by writeNifti
@@ -26,6 +27,9 @@ Outputs, for @tumorcast/dataset (libs/dataset/test/fixtures/):
                      the numpy tumour burdens, and one sample padded to 32 and
                      area-resized to 8 (slices-8.f32: 4 x 8 x 8 float32, little endian,
                      channel-major, row = j, column = i; then the 8 x 8 label).
+  slices-8-fraction.f32  that sample's 8 x 8 label block means before the 0.5
+                     threshold (float32, row = j, column = i): the fraction of each
+                     pixel that is tumour.
   brats-case/        a tiny 3-D BraTS case; brats-case.json: what converting it
                      into slices must give (numpy percentiles and normalisation).
 and for @tumorcast/nifti (libs/nifti/test/fixtures/):
@@ -614,6 +618,21 @@ def slices_fixture():
         json.dump(out, fh, indent=1)
 
 
+def label_fraction_fixture():
+    # The label of slices-8.f32's sample as 4 x 4 block means of (seg > 0), unthresholded.
+    sid = '00007000_4'
+    d = os.path.join(SLICES, 'training', sid)
+    f = [x for x in os.listdir(d) if '_seg_' in x][0]
+    a = (np.asanyarray(nib.load(os.path.join(d, f)).dataobj) > 0).astype(np.float64)
+    X, Y = a.shape[:2]
+    p = np.zeros((32, 32))
+    ox, oy = (32 - X) // 2, (32 - Y) // 2
+    p[ox:ox + X, oy:oy + Y] = a.reshape(X, Y)
+    r = p.reshape(8, 4, 8, 4).mean(axis=(1, 3))
+    with open(os.path.join(DFIX, 'slices-8-fraction.f32'), 'wb') as fh:
+        fh.write(r.T.astype('<f4').tobytes(order='C'))
+
+
 if __name__ == '__main__':
     os.makedirs(FIX, exist_ok=True)
     os.makedirs(DFIX, exist_ok=True)
@@ -624,11 +643,16 @@ if __name__ == '__main__':
         print('wrote', os.path.join(DFIX, 'sample.json'))
     elif '--slices' in sys.argv:
         slices_fixture()
+        label_fraction_fixture()
         print('wrote', SLICES)
+    elif '--label-fraction' in sys.argv:
+        label_fraction_fixture()
+        print('wrote', os.path.join(DFIX, 'slices-8-fraction.f32'))
     else:
         sample_fixtures()
         synthetic_fixtures()
         ts_cases()
         brats_case_fixture()
         slices_fixture()
+        label_fraction_fixture()
         print('wrote', FIX, 'and', DFIX)

@@ -243,6 +243,25 @@ function datasetTests(ds: DataSet): void {
       expectResizedLike(s.image, s.label as Uint8Array, r);
     });
 
+    if (ds.resized.file) {
+      it('labelFraction keeps the resized label before its threshold: the numpy 4x4 block means of seg > 0 (within 1e-7), and only when asked', async () => {
+        const r = ds.resized;
+        const info = (await listSamples(ds.root)).find((x) => x.id === r.id) as SliceSampleInfo;
+        const s = await loadSample(info, { size: r.size, resize: r.resize, labelFraction: true });
+        const ref = new Float32Array(new Uint8Array(readFileSync(path.join(FIXTURES, 'slices-8-fraction.f32'))).buffer);
+        expect(s.labelFraction).toHaveLength(r.resize * r.resize);
+        let maxDiff = 0;
+        for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.labelFraction![i]! - ref[i]!));
+        expect(maxDiff).toBeLessThanOrEqual(1e-7);
+        // Some pixels are partly tumour, and the binary label is their threshold at 0.5.
+        expect(Array.from(ref).some((v) => v > 0 && v < 1)).toBe(true);
+        expect(Array.from(s.label!)).toEqual(Array.from(ref, (v) => (v >= 0.5 ? 1 : 0)));
+        expect((await loadSample(info, { size: r.size, resize: r.resize })).labelFraction).toBeUndefined();
+        expect((await loadSample(info, { size: r.size, resize: r.resize, label: false, labelFraction: true })).labelFraction).toBeUndefined();
+        await expect(loadSample(info, { labelFraction: 'yes' as never })).rejects.toThrow(/'options.labelFraction' passed to 'loadSample' must be true or false/);
+      });
+    }
+
     it('readSampleFiles decodes once; sampleFromFiles builds both sizes from it (the numpy block means, and the native slice)', async () => {
       const r = ds.resized;
       const info = (await listSamples(ds.root)).find((x) => x.id === r.id) as SliceSampleInfo;

@@ -227,6 +227,14 @@ export interface LoadSampleOptions {
    */
   label?: boolean;
   /**
+   * Also keep {@link SliceSample.labelFraction}: the resized label before
+   * its 0.5 threshold, the fraction of each pixel that is tumour. A
+   * segmenter trained on it reads a tumour's border to a fraction of a
+   * pixel, which a binary label at 64x64 cannot teach.
+   * @defaultValue false
+   */
+  labelFraction?: boolean;
+  /**
    * Memory layout of `image`: `'chw'` (channel-major: channel c at
    * `[c*H*W, (c+1)*H*W)`) or `'hwc'` (channels interleaved, as tfjs's NHWC).
    * @defaultValue `'chw'`
@@ -249,6 +257,14 @@ export interface SliceSample {
   image: Float32Array;
   /** 1 where `seg > 0`, else 0 (`height * width`); undefined without a label. */
   label?: Uint8Array;
+  /**
+   * The fraction of each pixel that is tumour (`height * width`, in [0, 1]):
+   * the label resized as the image is (area average when resizing), before
+   * the 0.5 threshold that gives `label`. Only with
+   * {@link LoadSampleOptions.labelFraction} and a label; equal to `label`
+   * without resizing.
+   */
+  labelFraction?: Float32Array;
   /**
    * Tumour burden `count(seg > 0) / count(t2f != 0)` at native resolution
    * (0 when there is no tumour); undefined without a label.
@@ -393,6 +409,9 @@ function checkLoadOptions(options: LoadSampleOptions, fn: string): void {
   if (options.resize !== undefined) checkSide(options.resize, 'options.resize', fn);
   const layout = options.layout ?? 'chw';
   if (layout !== 'chw' && layout !== 'hwc') throw new RangeError(`'options.layout' passed to '${fn}' must be 'chw' or 'hwc', got ${JSON.stringify(layout)}`);
+  if (options.labelFraction !== undefined && typeof options.labelFraction !== 'boolean') {
+    throw new TypeError(`'options.labelFraction' passed to '${fn}' must be true or false, got ${JSON.stringify(options.labelFraction)}`);
+  }
 }
 
 /**
@@ -464,6 +483,7 @@ function buildSample(files: SliceSampleFiles, options: LoadSampleOptions): Slice
     const label = new Uint8Array(n);
     for (let i = 0; i < n; i++) label[i] = lf.v[i]! >= 0.5 ? 1 : 0;
     sample.label = label;
+    if (options.labelFraction) sample.labelFraction = Float32Array.from(lf.v, (v) => Math.min(1, Math.max(0, v)));
     sample.burden = seg.burden;
   }
   return sample;
