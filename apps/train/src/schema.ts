@@ -104,6 +104,11 @@ export const SEGMENTER_SCHEMA = defineConfigSchema({
   num_res_blocks: { type: 'integer', description: 'conv blocks per level', default: 1, min: 1 },
   dice_weight: { type: 'number', description: 'weight of the soft Dice loss', default: 1, min: 0 },
   bce_weight: { type: 'number', description: 'weight of the binary cross-entropy', default: 1, min: 0 },
+  soft_labels: {
+    type: 'boolean',
+    description: 'train on the fraction of each pixel that is tumour (the label resized as the image is, before its 0.5 threshold): borders to a fraction of a pixel when masks are brought back to the native grid',
+    default: false,
+  },
 });
 
 /** `tumorcast-train validate` keys. */

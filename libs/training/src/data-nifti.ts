@@ -17,7 +17,7 @@ import { CliError, ExitCode } from '@tumorcast/cli';
 import type { OpenSlicesOptions, SliceBatch, SliceSource } from './data.js';
 
 /** The defaults of {@link OpenSlicesOptions}. */
-export const OPEN_SLICES_DEFAULTS = { imageSize: 256, split: 'training', maxSlices: 0, requireLabels: false } as const;
+export const OPEN_SLICES_DEFAULTS = { imageSize: 256, split: 'training', maxSlices: 0, requireLabels: false, labelFraction: false } as const;
 
 /** {@link OpenSlicesOptions} after the defaults. */
 type Resolved = { [K in keyof OpenSlicesOptions]-?: Exclude<OpenSlicesOptions[K], undefined> };
@@ -155,7 +155,7 @@ export async function openSlices(roots: readonly string[], options: OpenSlicesOp
     if (!s) {
       const info = infos[i] as SliceSampleInfo;
       try {
-        s = await loadSample(info, { size: 256, resize: size === 256 ? undefined : size, layout: 'hwc', label: true });
+        s = await loadSample(info, { size: 256, resize: size === 256 ? undefined : size, layout: 'hwc', label: true, labelFraction: o.labelFraction });
       } catch (e) {
         throw new CliError(`slice ${info.dir}: ${(e as Error).message}`, 1);
       }
@@ -171,6 +171,7 @@ export async function openSlices(roots: readonly string[], options: OpenSlicesOp
       const n = indices.length;
       const images = new Float32Array(n * size * size * 4);
       const masks = new Float32Array(n * size * size);
+      const maskFractions = o.labelFraction ? new Float32Array(n * size * size) : undefined;
       const burden: number[] = [];
       const hasTumour: number[] = [];
       const ids: string[] = [];
@@ -178,11 +179,12 @@ export async function openSlices(roots: readonly string[], options: OpenSlicesOp
         const s = await load(indices[k] as number);
         images.set(s.image, k * size * size * 4);
         if (s.label) masks.set(s.label, k * size * size);
+        if (maskFractions && s.labelFraction) maskFractions.set(s.labelFraction, k * size * size);
         burden.push(s.burden ?? 0);
         hasTumour.push((s.burden ?? 0) > 0 ? 1 : 0);
         ids.push(s.info.id);
       }
-      return { images, masks, burden, hasTumour, ids };
+      return { images, masks, ...(maskFractions ? { maskFractions } : {}), burden, hasTumour, ids };
     },
   };
 }

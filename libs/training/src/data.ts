@@ -13,6 +13,12 @@ export interface SliceBatch {
   images: Float32Array;
   /** Binary tumour masks (seg > 0), NHW; zeros when the slice has no label. */
   masks: Float32Array;
+  /**
+   * The fraction of each pixel that is tumour (the resized label before its
+   * 0.5 threshold), NHW; only from a source opened with
+   * {@link OpenSlicesOptions.labelFraction}.
+   */
+  maskFractions?: Float32Array;
   /** Tumour burden per slice: count(seg>0)/count(t2f!=0). */
   burden: number[];
   /** 1 when the slice has tumour (the diffusion model's class label), else 0. */
@@ -41,6 +47,8 @@ export interface OpenSlicesOptions {
   maxSlices?: number;
   /** Refuse slices without a segmentation. @defaultValue false */
   requireLabels?: boolean;
+  /** Give each batch {@link SliceBatch.maskFractions} too. @defaultValue false */
+  labelFraction?: boolean;
 }
 
 /**

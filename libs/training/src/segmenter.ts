@@ -1,6 +1,7 @@
 /**
  * The segmenter's training: the learned tumour segmenter (a U-Net
- * without time embedding, @tumorcast/segmenter) on `seg > 0` with soft Dice +
+ * without time embedding, @tumorcast/segmenter) on `seg > 0` (or the fraction
+ * of each pixel that is tumour, `softLabels`) with soft Dice +
  * binary cross-entropy; validation Dice every `evalInterval` steps. The
  * checkpoint files load with `loadSegmenter` and plug into growth
  * probability maps.
@@ -28,6 +29,16 @@ export interface SegmenterTrainingOptions extends TrainingOptions {
   diceWeight?: number;
   /** Weight of the binary cross-entropy. @defaultValue 1 */
   bceWeight?: number;
+  /**
+   * Train on the fraction of each pixel that is tumour (the label resized
+   * as the image is, before its 0.5 threshold) instead of the binary label.
+   * At a grid coarser than the label (64x64 for 240x240 slices) the net
+   * then learns where the border lies within a pixel, and a probability map
+   * brought back to the native grid (bilinear, >= 0.5) places the border to
+   * a fraction of a pixel. Validation Dice still thresholds the targets.
+   * @defaultValue false
+   */
+  softLabels?: boolean;
 }
 
 /** The defaults of {@link SegmenterTrainingOptions}' own keys. */
@@ -37,6 +48,7 @@ export const SEGMENTER_TRAINING_DEFAULTS = {
   numResBlocks: 1,
   diceWeight: 1,
   bceWeight: 1,
+  softLabels: false,
 };
 
 /** {@link SegmenterTrainingOptions} after the defaults. */
@@ -55,6 +67,7 @@ export function resolveSegmenterTrainingOptions(options: SegmenterTrainingOption
   checkNumber('numResBlocks', o.numResBlocks, { integer: true, min: 1 });
   checkNumber('diceWeight', o.diceWeight, { min: 0 });
   checkNumber('bceWeight', o.bceWeight, { min: 0 });
+  if (typeof o.softLabels !== 'boolean') throw new RangeError(`'softLabels' must be true or false, got ${JSON.stringify(o.softLabels)}`);
   return o;
 }
 
@@ -94,6 +107,7 @@ export function segmenterHooks(options: SegmenterTrainingOptions): TrainHooks<Se
     kind: 'segmenter',
     title: 'segmenter',
     requireLabels: { training: true, validation: true },
+    labelFraction: c.softLabels,
     createNet: () => createSegmenterNet(
       { imageSize: c.imageSize, inChannels: 4, baseChannels: c.baseChannels, channelMult: [...c.channelMult], numResBlocks: c.numResBlocks },
       { seed: c.seed },
@@ -107,8 +121,10 @@ export function segmenterHooks(options: SegmenterTrainingOptions): TrainHooks<Se
     // the step's stream goes on as the dropout masks
     objective: (net, b, rng) => () => {
       const n = b.ids.length;
+      const targets = c.softLabels ? b.maskFractions : b.masks;
+      if (!targets) throw new Error('softLabels needs batches with maskFractions (a source opened with labelFraction)');
       const logits = net.apply(tf.tensor4d(b.images, [n, s, s, 4]), { training: true, rng });
-      return segmentationLoss(logits, tf.tensor4d(b.masks, [n, s, s, 1]), { diceWeight: c.diceWeight, bceWeight: c.bceWeight });
+      return segmentationLoss(logits, tf.tensor4d(targets, [n, s, s, 1]), { diceWeight: c.diceWeight, bceWeight: c.bceWeight });
     },
     evaluate: (net, val) => segmenterDice(net, val, c.batchSize).then((v) => ({ val_dice: v })),
     metadata: (net) => ({ [SEGMENTER_CONFIG_KEY]: JSON.stringify(net.config) }),

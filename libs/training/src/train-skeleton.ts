@@ -56,6 +56,11 @@ export interface TrainHooks<N extends Module> {
   title: string;
   /** Whether the training and the validation slices must have a segmentation. */
   requireLabels: { training: boolean; validation: boolean };
+  /**
+   * Whether the training batches carry {@link SliceBatch.maskFractions}.
+   * @defaultValue false
+   */
+  labelFraction?: boolean;
   /** Builds the network with fresh, seeded weights. */
   createNet(): N;
   /**
@@ -107,7 +112,7 @@ export async function runTraining<N extends Module>(options: TrainingOptions, ho
   const log = c.log ?? ((m: string) => void process.stderr.write(`${m}\n`));
   const config = c.config ?? recordedConfig(c);
   const common = { imageSize: c.imageSize, maxSlices: c.maxSlices };
-  const train = await openSlices(c.dataDir, { ...common, split: 'training', requireLabels: hooks.requireLabels.training });
+  const train = await openSlices(c.dataDir, { ...common, split: 'training', requireLabels: hooks.requireLabels.training, labelFraction: hooks.labelFraction ?? false });
   const val = c.dataDirVal ? await openSlices(c.dataDirVal, { ...common, split: 'any', requireLabels: hooks.requireLabels.validation }) : undefined;
   log(`training slices: ${train.size}${val ? `, validation slices: ${val.size}` : ''}`);
   const evaluate = hooks.evaluate;
