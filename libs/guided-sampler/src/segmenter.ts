@@ -25,6 +25,14 @@ export interface Segmenter {
   readonly name: string;
   /** Segments `input.image`. */
   segment(input: SegmenterInput): tf.Tensor4D | Promise<tf.Tensor4D>;
+  /**
+   * The tumour probability of each pixel of `input.image`, `[B, H, W, 1]`,
+   * before the threshold that `segment` applies; a segmenter that has none
+   * (a thresholding one) leaves this out. Brought to a finer grid (bilinear,
+   * then the threshold), it places a tumour's border between the pixels,
+   * where a mask can only place it on them.
+   */
+  probabilities?(input: SegmenterInput): tf.Tensor4D | Promise<tf.Tensor4D>;
 }
 
 /** How the FLAIR threshold is chosen. */

@@ -53,6 +53,29 @@ describe('learnedSegmenter', () => {
     tf.dispose([x01, image, baseline, m, p, m2]);
   });
 
+  it('probabilities: the net\'s probabilities of (image + 1) / 2 (within 1e-6), of which segment is the threshold; no leak; errors name the method', () => {
+    const seg = learnedSegmenter(net, { threshold: 0.5 });
+    const x01 = tf.randomUniform([2, 16, 16, 4], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const image = tf.sub(tf.mul(x01, 2), 1) as tf.Tensor4D;
+    const want = net.predictProbabilities(x01);
+    const before = tf.memory().numTensors;
+    const p = seg.probabilities({ image });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(p.shape).toEqual([2, 16, 16, 1]);
+    expect(maxDiff(p, want)).toBeLessThanOrEqual(1e-6);
+    const m = seg.segment({ image });
+    const pd = p.dataSync(), md = m.dataSync();
+    let agree = 0;
+    for (let i = 0; i < pd.length; i++) if (md[i] === (pd[i]! >= 0.5 ? 1 : 0)) agree++;
+    expect(agree).toBe(pd.length);
+    // Not binary: the probabilities keep what the threshold drops.
+    expect(Array.from(pd).some((v) => v > 0.01 && v < 0.99)).toBe(true);
+    const bad = tf.zeros([1, 16, 16, 2]) as tf.Tensor4D;
+    expect(() => seg.probabilities({ image: bad })).toThrow(/'input.image' passed to 'Segmenter.probabilities' must have 4 channels/);
+    expect(() => seg.probabilities(undefined as never)).toThrow(/'input' passed to 'Segmenter.probabilities' must be/);
+    tf.dispose([x01, image, want, p, m, bad]);
+  });
+
   it('leaks no tensors across repeated segment calls', () => {
     const seg = learnedSegmenter(net);
     const x = tf.randomUniform([1, 16, 16, 4], -1, 1, 'float32', 5) as tf.Tensor4D;

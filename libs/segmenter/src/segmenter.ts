@@ -68,6 +68,12 @@ export interface LearnedSegmenter {
    * not disposed.
    */
   segment(input: LearnedSegmenterInput): tf.Tensor4D;
+  /**
+   * The net's tumour probabilities of `input.image` (same input as
+   * {@link LearnedSegmenter.segment}), `[B, H, W, 1]` in (0, 1): `segment`'s
+   * mask is `probabilities >= threshold`. The caller disposes the result.
+   */
+  probabilities(input: LearnedSegmenterInput): tf.Tensor4D;
 }
 
 /**
@@ -95,19 +101,26 @@ export function learnedSegmenter(net: SegmenterNet, options: LearnedSegmenterOpt
   if (inputRange !== '[-1,1]' && inputRange !== '[0,1]') throw new RangeError(`'inputRange' passed to '${fn}' must be '[-1,1]' or '[0,1]', got ${String(inputRange)}`);
   const name = options.name ?? 'learned-unet';
   if (typeof name !== 'string' || name.length === 0) throw new TypeError(`'name' passed to '${fn}' must be a non-empty string`);
+  const checkedImage = (input: LearnedSegmenterInput, method: string): tf.Tensor4D => {
+    if (!input || typeof input !== 'object') throw new TypeError(`'input' passed to '${method}' must be { image, baseline, baselineMask? }`);
+    net.checkInput(input.image, method, 'input.image');
+    return input.image;
+  };
+  const probabilitiesOf = (image: tf.Tensor4D): tf.Tensor4D => tf.tidy(() => {
+    const x = inputRange === '[-1,1]' ? (tf.div(tf.add(image, 1), 2) as tf.Tensor4D) : image;
+    return net.predictProbabilities(x);
+  });
   return {
     name,
     net,
     threshold,
     inputRange,
     segment(input: LearnedSegmenterInput): tf.Tensor4D {
-      if (!input || typeof input !== 'object') throw new TypeError(`'input' passed to 'Segmenter.segment' must be { image, baseline, baselineMask? }`);
-      const image = input.image;
-      net.checkInput(image, 'Segmenter.segment', 'input.image');
-      return tf.tidy(() => {
-        const x = inputRange === '[-1,1]' ? (tf.div(tf.add(image, 1), 2) as tf.Tensor4D) : image;
-        return tf.cast(tf.greaterEqual(net.predictProbabilities(x), threshold), 'float32') as tf.Tensor4D;
-      });
+      const image = checkedImage(input, 'Segmenter.segment');
+      return tf.tidy(() => tf.cast(tf.greaterEqual(probabilitiesOf(image), threshold), 'float32') as tf.Tensor4D);
+    },
+    probabilities(input: LearnedSegmenterInput): tf.Tensor4D {
+      return probabilitiesOf(checkedImage(input, 'Segmenter.probabilities'));
     },
   };
 }
