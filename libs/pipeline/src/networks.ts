@@ -2,10 +2,11 @@
  * The networks a prediction runs with (however they were loaded), and the
  * segmenter it uses for maps and burdens.
  */
+import * as tf from '@tensorflow/tfjs';
 import { backgroundValue } from '@tumorcast/diffusion';
 import type { DataRange, DiffusionModel } from '@tumorcast/diffusion';
 import { createFlairSegmenter } from '@tumorcast/guided-sampler';
-import type { Segmenter } from '@tumorcast/guided-sampler';
+import type { Segmenter, SegmenterInput } from '@tumorcast/guided-sampler';
 import { learnedSegmenter } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
 import type { UNet } from '@tumorcast/unet';
@@ -55,4 +56,23 @@ export function segmenterOf(networks: Pick<PredictionNetworks, 'segmenter' | 'da
   return networks.segmenter
     ? learnedSegmenter(networks.segmenter, { inputRange: networks.dataRange })
     : createFlairSegmenter({ background: backgroundValue(networks.dataRange) });
+}
+
+/**
+ * What a segmenter's reading of `input.image` is brought to the native grid
+ * from (with `maskToNative`): its tumour probabilities where it has them (a
+ * learned segmenter), else its mask. A border then falls where the
+ * probability crosses 0.5 between the networks' pixels, not on them.
+ *
+ * @param segmenter - the segmenter.
+ * @param input - what it reads (one image: `[1, S, S, 4]`).
+ * @returns the `S * S` values (the tensor it made is disposed).
+ */
+export async function segmenterReading(segmenter: Segmenter, input: SegmenterInput): Promise<Float32Array> {
+  const t = (await (segmenter.probabilities ? segmenter.probabilities(input) : segmenter.segment(input))) as tf.Tensor4D;
+  try {
+    return Float32Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
 }

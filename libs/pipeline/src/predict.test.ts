@@ -135,18 +135,33 @@ describe('predictSlice', () => {
           regressor: segmenterBurden(seg, { brainPixels: brain, inputRange: networks.dataRange, ...burden }), guidanceInput: 'denoised',
           baselineBurden: slice.burden!, relativeChange: 0.5, noiseLevel: 12, scale: 2000, classLabel: 1, eta: 0, seed: 3, amplifyEarlyTarget: true, initialNoiseStd: 0.01,
         });
-        const out = { trajectory: ref.predictions.map((v) => v[0]), finalPrediction: ref.finalPrediction[0] };
+        // The segmenter's probabilities of the sample itself (before predictSlice clips it to [0, 1]).
+        const probabilities = tf.tidy(() => seg.predictProbabilities(networks.dataRange === '[-1,1]' ? tf.div(tf.add(ref.sample, 1), 2) as tf.Tensor4D : ref.sample));
+        const out = { trajectory: ref.predictions.map((v) => v[0]), finalPrediction: ref.finalPrediction[0], probabilities };
         tf.dispose([image, ref.sample, ref.latent, ref.differenceMap]);
         return out;
       };
 
       const n0 = tf.memory().numTensors;
-      const p = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter' } });
+      // Native 256x256 (the padded size, no crop): each model pixel covers 16x16 native ones.
+      const wide = { ...slice, width: 256, height: 256, native: new Float32Array(256 * 256 * 4), nativeLabel: new Uint8Array(256 * 256) };
+      const p = await predictSlice(guided, wide, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter' } });
       expect(tf.memory().numTensors).toBe(n0);
       // The reference: the sampler itself, given the segmenter's burden on the denoised estimate.
       const ref = await samplerWith();
       expect(p.trajectory).toEqual(ref.trajectory);
       expect(p.predictedBurden).toBe(ref.finalPrediction);
+      // The native mask comes from the segmenter's probabilities of the result, not its mask: tfjs's own bilinear
+      // resize (half-pixel centres) to 256, then >= 0.5, is the reference.
+      const { want, fromMask } = tf.tidy(() => {
+        const probs = ref.probabilities;
+        const native = (x: tf.Tensor4D) => Array.from(tf.image.resizeBilinear(x, [256, 256], false, true).dataSync(), (v) => (v >= 0.5 ? 1 : 0));
+        return { want: native(probs), fromMask: native(tf.cast(tf.greaterEqual(probs, 0.5), 'float32') as tf.Tensor4D) };
+      });
+      ref.probabilities.dispose();
+      const differing = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).filter((v, i) => v !== b[i]).length;
+      expect(differing(p.followupMaskNative, want)).toBeLessThanOrEqual(2); // float32 rounding at exactly 0.5
+      expect(differing(want, fromMask)).toBeGreaterThan(10); // the mask's reading is another one: this can fail
 
       // r0 from the guiding segmenter's own soft reading of the baseline: its probabilities summed over the brain pixels.
       const q = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', baselineBurden: 'regressor' } });
@@ -162,6 +177,7 @@ describe('predictSlice', () => {
       const hot = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2 } });
       expect(tf.memory().numTensors).toBe(n1);
       const ref2 = await samplerWith({ gradientTemperature: 2 });
+      ref2.probabilities.dispose();
       expect(hot.trajectory).toEqual(ref2.trajectory);
       expect(hot.predictedBurden).toBe(ref2.finalPrediction);
       // ... and it changes the decoding (the same target, another gradient)
@@ -173,6 +189,7 @@ describe('predictSlice', () => {
       const near = await predictSlice(guided, slice, 0.5, { settings: { ...settings, samples: 1, guidance: 'segmenter', gradientTemperature: 2, gradientMarginPixels: 0 } });
       expect(tf.memory().numTensors).toBe(n2);
       const ref3 = await samplerWith({ gradientTemperature: 2, gradientMarginPixels: 0 });
+      ref3.probabilities.dispose();
       expect(near.trajectory).toEqual(ref3.trajectory);
       expect(near.predictedBurden).toBe(ref3.finalPrediction);
       // ... and it changes the decoding (the same target, the gradient cut off the tumour)

@@ -9,7 +9,7 @@ import type { Diffusion } from '@tumorcast/diffusion';
 import { createFlairSegmenter, growthProbabilityMap, guidedSampleKnown, regressorPredict } from '@tumorcast/guided-sampler';
 import type { GuidedSampleKnownOptions, Segmenter } from '@tumorcast/guided-sampler';
 import type { PredictionNetworks } from './networks.js';
-import { segmenterOf } from './networks.js';
+import { segmenterOf, segmenterReading } from './networks.js';
 import { DEFAULT_SAMPLE_SETTINGS, checkBaselineBurden, checkGradientMarginPixels, checkGradientTemperature, checkGuidance, samplingDiffusion } from './settings.js';
 import { PipelineInputError } from './errors.js';
 import { segmenterBurden } from '@tumorcast/segmenter';
@@ -45,9 +45,13 @@ export interface SlicePrediction {
   probabilityModel: Float32Array;
   /** Growth probability in the input's geometry (HW). */
   probabilityNative: Float32Array;
-  /** Tumour mask of the generated follow-up in the input's geometry (HW, 0/1). */
+  /**
+   * Tumour mask of the generated follow-up in the input's geometry (HW, 0/1):
+   * the segmenter's probabilities (a learned segmenter's; else its mask)
+   * brought back bilinearly, then >= 0.5.
+   */
   followupMaskNative: Uint8Array;
-  /** Baseline tumour mask in the input's geometry (HW, 0/1): the label, or the segmenter's. */
+  /** Baseline tumour mask in the input's geometry (HW, 0/1): the label, or the segmenter's (brought back as the follow-up's). */
   baselineMaskNative: Uint8Array;
   /** Where the baseline mask came from: 'label', or the segmenter's name (whatever r0's source). */
   baselineMaskSource: string;
@@ -256,6 +260,8 @@ export async function predictSlice(
   let baselineMaskModel: tf.Tensor4D;
   let baselineBurden: number;
   let source: string;
+  // What the baseline's native mask is made from when it has no label (see segmenterReading).
+  let baselineReading: Float32Array | undefined;
   if (slice.modelLabel && slice.burden !== undefined) {
     baselineMaskModel = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
     baselineBurden = slice.burden;
@@ -265,6 +271,7 @@ export async function predictSlice(
     // so without a label it searches the whole brain).
     const seg = networks.segmenter ? segmenter : createFlairSegmenter({ neighbourhoodRadius: Infinity, background: backgroundValue(networks.dataRange) });
     baselineMaskModel = (await seg.segment({ image, baseline: image })) as tf.Tensor4D;
+    if (seg.probabilities) baselineReading = await segmenterReading(seg, { image, baseline: image });
     const m = await baselineMaskModel.data();
     let t = 0;
     for (const v of m) if (v > 0.5) t++;
@@ -291,6 +298,9 @@ export async function predictSlice(
       image: guided.sample, baseline: image, baselineMask: baselineMaskModel,
     })) as tf.Tensor4D;
     const followMask = (await followMaskModel.data()) as Float32Array;
+    const followReading = segmenter.probabilities
+      ? await segmenterReading(segmenter, { image: guided.sample, baseline: image, baselineMask: baselineMaskModel })
+      : followMask;
     tf.dispose([guided.sample, guided.latent, guided.differenceMap, followMaskModel]);
 
     let probabilityModel: Float32Array;
@@ -336,8 +346,8 @@ export async function predictSlice(
       }
     }
     const probabilityNative = toNative(probabilityModel, S, 1, W, H);
-    const followupMaskNative = maskToNative(followMask, S, W, H);
-    const baselineMaskNative = slice.nativeLabel ? slice.nativeLabel : maskToNative((await baselineMaskModel.data()) as Float32Array, S, W, H);
+    const followupMaskNative = maskToNative(followReading, S, W, H);
+    const baselineMaskNative = slice.nativeLabel ? slice.nativeLabel : maskToNative(baselineReading ?? ((await baselineMaskModel.data()) as Float32Array), S, W, H);
     return {
       relativeChange, baselineBurden, baselineBurdenSource: source, targetBurden: guided.targetBurden[0] as number,
       predictedBurden, trajectory, followupModel, followupNative, probabilityModel, probabilityNative, followupMaskNative, baselineMaskNative,

@@ -20,7 +20,7 @@ import type { OptionNamer } from './errors.js';
 import { loadModels } from './models.js';
 import type { ModelPaths } from './models.js';
 import type { PredictionNetworks } from './networks.js';
-import { segmenterOf } from './networks.js';
+import { segmenterOf, segmenterReading } from './networks.js';
 import { DEFAULT_SAMPLE_SETTINGS, GUIDANCE_NETWORKS, checkSettingsFit, gradientShaping, samplingDiffusion } from './settings.js';
 import { learnedSegmenter, loadSegmenter } from '@tumorcast/segmenter';
 import type { SegmenterNet } from '@tumorcast/segmenter';
@@ -670,10 +670,10 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
       // The segmenter's reading of the unchanged baseline: what the result's segmented burden moves from.
       const image = tf.tidy(() => toModelRange(tf.tensor4d(slice.model, [1, S, S, 4]), networks.dataRange));
       const mask = tf.tensor4d(Float32Array.from(slice.modelLabel), [1, S, S, 1]);
-      const seg = (await segmenter.segment({ image, baseline: image, baselineMask: mask })) as tf.Tensor4D;
+      const baselineReading = await segmenterReading(segmenter, { image, baseline: image, baselineMask: mask });
       // What predictSlice's r0 is with baselineBurden 'regressor' (clamped there): recorded for every setting.
       const regressorBaselineBurden = await regressorBaselineReading(networks, image);
-      const segmentedBaselineMask = maskToNative((await seg.data()) as Float32Array, S, slice.width, slice.height);
+      const segmentedBaselineMask = maskToNative(baselineReading, S, slice.width, slice.height);
       // The real follow-up scan segmented as a prediction is (same baseline and mask): the best a prediction can score.
       let segmentedFollowupMask: Uint8Array | undefined;
       let gridFollowupMask: Uint8Array | undefined;
@@ -684,15 +684,14 @@ export async function tuneGuidance(o: TuneOptions): Promise<TuneResult> {
           throw new PipelineDataError(`slice ${info.id}: the real follow-up is ${followup.width}x${followup.height} pixels but the baseline ${slice.width}x${slice.height}: give follow-ups on the baseline's grid`);
         }
         const fImage = tf.tidy(() => toModelRange(tf.tensor4d(followup.model, [1, S, S, 4]), networks.dataRange));
-        const fSeg = (await segmenter.segment({ image: fImage, baseline: image, baselineMask: mask })) as tf.Tensor4D;
-        segmentedFollowupMask = maskToNative((await fSeg.data()) as Float32Array, S, slice.width, slice.height);
-        tf.dispose([fImage, fSeg]);
+        segmentedFollowupMask = maskToNative(await segmenterReading(segmenter, { image: fImage, baseline: image, baselineMask: mask }), S, slice.width, slice.height);
+        fImage.dispose();
         // Its label as the networks' grid holds it, brought back as a prediction's mask is.
         if (followup.modelLabel) {
           gridFollowupMask = maskToNative(followup.modelLabel, S, slice.width, slice.height);
         }
       }
-      tf.dispose([image, mask, seg]);
+      tf.dispose([image, mask]);
       const brain = Math.max(1, brainCount(slice.native, 4));
       slices.push({
         slice, truth, relativeChange: d, trueBurden, segmentedBaselineMask, segmentedBaselineBurden: count(segmentedBaselineMask) / brain, regressorBaselineBurden,
