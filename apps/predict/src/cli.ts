@@ -2,7 +2,7 @@
  * `tumorcast-predict`: command dispatch, options and help.
  */
 import path from 'node:path';
-import { CliError, defineConfigSchema, describeSchema, parseArgs, resolveConfig } from '@tumorcast/cli';
+import { CliError, defineConfigSchema, describeSchema, parseArgs, resolveConfig, unexpectedArgumentError } from '@tumorcast/cli';
 import type { ConfigOf, ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
@@ -462,12 +462,14 @@ export async function predictCli(argv: readonly string[], log: (m: string) => vo
   const spec = commandSpec(command);
   if (!spec) throw unknownCommand(command);
   const booleans = new Set(Object.entries(spec.schema).filter(([, f]) => f.type === 'boolean').map(([k]) => k));
-  const { positionals, flags } = parseArgs(argv.slice(1), booleans);
+  const parsed = parseArgs(argv.slice(1), booleans);
+  const { flags } = parsed;
   if (flags.has('help')) {
     process.stdout.write(helpText(command));
     return 0;
   }
-  if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
+  const stray = unexpectedArgumentError(parsed);
+  if (stray) throw stray;
   const resolved = commandConfig(command, flags);
   const backend = flags.get('backend');
   if (backend === true) throw new CliError(`--backend needs a value: ${BACKENDS.join(', ')}`);

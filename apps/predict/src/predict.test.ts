@@ -219,6 +219,8 @@ describe('the demo\'s guided prediction beats the unchanged baseline (demo patie
 describe('bad input', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['predict'], /unknown command 'predict'/],
+    ['bad boolean value', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--amplify-early-target', 'maybe'], /^--amplify-early-target takes true or false \(or nothing, for true\), got 'maybe'$/],
+    ['stray argument', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), 'extra'], /^unexpected argument 'extra' \(options are --key value\)$/],
     ['bad shard', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--shard', '4/3'], /--shard must be i\/n/],
     ['no target', ['run', '--data', phantom, '--out', path.join(tmp, 'x')], /give exactly one of --series/],
     ['two targets', ['run', '--data', phantom, '--out', path.join(tmp, 'x'), '--relative-change', '0.1', '--targets', 't.json'], /got --targets and --relative-change|got --relative-change and --targets/],

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, ExitCode, describeFsError, describeSchema, parseArgs, resolveConfig, signalExitCode } from '@tumorcast/cli';
+import { CliError, ExitCode, describeFsError, describeSchema, parseArgs, resolveConfig, signalExitCode, unexpectedArgumentError } from '@tumorcast/cli';
 import type { ConfigOf, ConfigSchema } from '@tumorcast/cli';
 import { initBackend } from '@tumorcast/nn';
 import type { BackendRequest } from '@tumorcast/nn';
@@ -120,12 +120,14 @@ async function run(argv: readonly string[], log: (m: string) => void): Promise<n
   }
   if (!isCommand(command)) throw new CliError(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}`);
   const spec: { schema: ConfigSchema } = COMMANDS[command];
-  const { positionals, flags } = parseArgs(argv.slice(1), booleanKeys(spec.schema));
+  const parsed = parseArgs(argv.slice(1), booleanKeys(spec.schema));
+  const { flags } = parsed;
   if (flags.has('help')) {
     process.stdout.write(`${helpText(command)}\n`);
     return 0;
   }
-  if (positionals.length) throw new CliError(`unexpected argument '${positionals[0]}' (options are --key value)`);
+  const stray = unexpectedArgumentError(parsed);
+  if (stray) throw stray;
   const sources = { file: configFile(command, flags.get('config')), flags, ignoreFlags: ['config', 'backend'] };
   const backend = flags.get('backend');
   const backends: readonly BackendRequest[] = ['auto', 'wasm', 'tensorflow', 'webgpu', 'cpu'];

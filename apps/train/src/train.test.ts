@@ -212,6 +212,8 @@ describeWithSample('tumorcast-train on the BraTS sample', () => {
 describe('bad configs and commands', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown command', ['difusion'], /unknown command 'difusion'; commands: diffusion, regressor/],
+    ['bad boolean value', ['segmenter', '--data-dir', 'x', '--soft-labels', 'maybe'], /^--soft-labels takes true or false \(or nothing, for true\), got 'maybe'$/],
+    ['stray argument', ['segmenter', '--data-dir', 'x', 'extra'], /^unexpected argument 'extra' \(options are --key value\)$/],
     ['unknown option lists valid keys', ['diffusion', '--data-dir', 'x', '--learning-rate', '1'], /unknown option '--learning-rate'; valid config keys: .*\blr\b/],
     ['wrong type', ['diffusion', '--data-dir', 'x', '--batch-size', 'four'], /'batch_size' must be an integer, got "four"/],
     ['missing data_dir', ['diffusion'], /missing required config key\(s\): data_dir/],

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import {
-  CliError, Progress, decodePng, encodePng, encodePngUint8, lineChartSvg, overlay, parseArgs, resolveConfig, tileImages, writeFileAtomicSync,
+  CliError, Progress, decodePng, encodePng, encodePngUint8, lineChartSvg, overlay, parseArgs, resolveConfig, unexpectedArgumentError, tileImages, writeFileAtomicSync,
   type ConfigSchema,
 } from './index.js';
 
@@ -29,6 +29,21 @@ describe('parseArgs', () => {
     expect(flags.get('batch_size')).toBe('4');
     expect(flags.get('class_cond')).toBe(true);
     expect(flags.get('verbose')).toBe('false');
+  });
+
+  it('names a word after a bare boolean flag as that flag\'s bad value; other words as unexpected arguments', () => {
+    const bools = new Set(['soft_labels']);
+    const bad = parseArgs(['--soft-labels', 'maybe', '--lr', '1'], bools);
+    expect(bad.positionals).toEqual(['maybe']);
+    expect(bad.afterBoolean).toEqual(['soft_labels']);
+    const e = unexpectedArgumentError(bad);
+    expect(e).toBeInstanceOf(CliError);
+    expect(e?.exitCode).toBe(2);
+    expect(e?.message).toBe("--soft-labels takes true or false (or nothing, for true), got 'maybe'");
+    expect(unexpectedArgumentError(parseArgs(['--lr', '1', 'extra', '--soft-labels'], bools))?.message).toBe("unexpected argument 'extra' (options are --key value)");
+    // a value after a flag that takes one is its value; true/false after a boolean flag is its value
+    expect(unexpectedArgumentError(parseArgs(['--soft-labels', 'false', '--lr', '1'], bools))).toBeUndefined();
+    expect(parseArgs(['--soft-labels', '--', 'x'], bools).afterBoolean).toEqual([undefined]);
   });
 });
 

@@ -77,6 +77,12 @@ export interface ParsedArgs {
   positionals: string[];
   /** Flag values by key (dashes normalised to underscores); a bare flag is `true`. */
   flags: Map<string, string | true>;
+  /**
+   * For each positional, the boolean flag right before it (whose value it
+   * could not be), else undefined: `--soft-labels maybe` gives `soft_labels`
+   * for `maybe`.
+   */
+  afterBoolean: (string | undefined)[];
 }
 
 /** Normalises `--data-dir` and `--data_dir` to `data_dir`. */
@@ -91,15 +97,21 @@ export function flagKey(flag: string): string {
  */
 export function parseArgs(argv: readonly string[], booleanKeys: ReadonlySet<string> = new Set()): ParsedArgs {
   const positionals: string[] = [];
+  const afterBoolean: (string | undefined)[] = [];
   const flags = new Map<string, string | true>();
+  let bareBoolean: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    const previousBoolean = bareBoolean;
+    bareBoolean = undefined;
     if (a === '--') {
       positionals.push(...argv.slice(i + 1));
+      afterBoolean.push(...argv.slice(i + 1).map(() => undefined));
       break;
     }
     if (!a.startsWith('--') || a === '--') {
       positionals.push(a);
+      afterBoolean.push(previousBoolean);
       continue;
     }
     const eq = a.indexOf('=');
@@ -119,9 +131,26 @@ export function parseArgs(argv: readonly string[], booleanKeys: ReadonlySet<stri
       i++;
     } else {
       flags.set(key, true);
+      if (isBool) bareBoolean = key;
     }
   }
-  return { positionals, flags };
+  return { positionals, flags, afterBoolean };
+}
+
+/**
+ * The usage error (exit 2) for the first argument of `parsed` that is not an
+ * option, for commands that take only `--key value` options; undefined when
+ * there is none. A word right after a boolean flag is named as that flag's
+ * bad value.
+ *
+ * @param parsed - what {@link parseArgs} returned.
+ */
+export function unexpectedArgumentError(parsed: ParsedArgs): CliError | undefined {
+  const word = parsed.positionals[0];
+  if (word === undefined) return undefined;
+  const flag = parsed.afterBoolean[0];
+  if (flag !== undefined) return new CliError(`--${flag.replace(/_/g, '-')} takes true or false (or nothing, for true), got '${word}'`);
+  return new CliError(`unexpected argument '${word}' (options are --key value)`);
 }
 
 /** What a value of `type` looks like, for "needs a value" messages. */

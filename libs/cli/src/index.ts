@@ -11,7 +11,7 @@ export { Progress } from './progress.js';
 export type { ProgressOptions } from './progress.js';
 export { encodePng, encodePngUint8, decodePng, overlay, tileImages } from './png.js';
 export type { PngImage, Rgb } from './png.js';
-export { parseArgs, flagKey, resolveConfig, readYamlConfig, describeSchema, defineConfigSchema, MAX_CONFIG_BYTES } from './config.js';
+export { parseArgs, flagKey, unexpectedArgumentError, resolveConfig, readYamlConfig, describeSchema, defineConfigSchema, MAX_CONFIG_BYTES } from './config.js';
 export type { ConfigField, ConfigFieldType, ConfigOf, ConfigSchema, ConfigSources, ConfigValue, OptionalKeys, ParsedArgs } from './config.js';
 export { lineChartSvg } from './svg.js';
 export type { ChartSeries, LineChartOptions } from './svg.js';
