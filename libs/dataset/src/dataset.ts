@@ -483,7 +483,7 @@ function buildSample(files: SliceSampleFiles, options: LoadSampleOptions): Slice
     const label = new Uint8Array(n);
     for (let i = 0; i < n; i++) label[i] = lf.v[i]! >= 0.5 ? 1 : 0;
     sample.label = label;
-    if (options.labelFraction) sample.labelFraction = Float32Array.from(lf.v, (v) => Math.min(1, Math.max(0, v)));
+    if (options.labelFraction) sample.labelFraction = Float32Array.from(lf.v);
     sample.burden = seg.burden;
   }
   return sample;

@@ -209,13 +209,13 @@ export interface TuneRow {
   /** Area error of the segmenter's mask of the real follow-up scan. */
   segmentedFollowupAreaError?: number;
   /**
-   * Dice of the real follow-up's label brought to the networks' grid (as
-   * the networks' training labels are: padded, area-averaged, >= 0.5) and
-   * back (as a prediction's mask is: bilinear, >= 0.5) against itself: what
-   * a prediction that reproduces the follow-up's label at the networks'
-   * grid scores, the cost of the grid itself (1 when the grid is the native
-   * one, e.g. 256 for 240x240 slices). Not a strict bound: a segmenter's
-   * soft probabilities can place a border between grid pixels.
+   * Dice of the real follow-up's label brought to the networks' grid as a
+   * binary label (padded, area-averaged, >= 0.5) and back (bilinear,
+   * >= 0.5) against itself: what a prediction that reproduces that binary
+   * label scores, the cost of a binary grid (1 when the grid is the native
+   * one, e.g. 256 for 240x240 slices). Not a bound: a segmenter's
+   * probabilities (above all one trained on the fraction of each pixel that
+   * is tumour) can place a border between grid pixels and beat it.
    */
   gridFollowupDice?: number;
   /** Area error of that grid round trip of the real follow-up's label. */
@@ -492,7 +492,7 @@ export function tuneMarkdown(r: TuneResult): string {
         + `(the baseline row above uses its label): against that reading (the same segmenter on both) the area ratio is ${f4(b.sameScorerAreaRatio)} and the miss ratio ${f4(b.sameScorerMissRatio)}, `
         + `which ${b.meetsAcceptanceSameScorer ? 'meets' : 'does not meet'} the same bounds. The segmenter on the real follow-up scans scores Dice ${f4(b.segmentedFollowupDice)}, area error ${f4(b.segmentedFollowupAreaError)}: `
         + `a prediction identical to them would reach an area ratio of ${f4(b.followupScanAreaRatio)} and a miss ratio of ${f4(b.followupScanMissRatio)} against the labels. `
-        + `The networks' grid alone costs an area ratio of ${f4(b.followupGridAreaRatio)} and a miss ratio of ${f4(b.followupGridMissRatio)}: the real follow-up's own label, brought to the grid (as the networks' training labels are) and back, scores Dice ${f4(b.gridFollowupDice)}, area error ${f4(b.gridFollowupAreaError)}. `
+        + `A binary label at the networks' grid costs an area ratio of ${f4(b.followupGridAreaRatio)} and a miss ratio of ${f4(b.followupGridMissRatio)}: the real follow-up's own label, brought to the grid as a binary label (>= 0.5) and back, scores Dice ${f4(b.gridFollowupDice)}, area error ${f4(b.gridFollowupAreaError)}. `
         + `The label moved by the segmenter's change scores Dice ${f4(b.residualDice)}, area error ${f4(b.residualAreaError)}. `
         + `Predictions that hit their targets exactly would reach an area ratio of ${f4(b.targetAreaRatio)} (the targets' own error).`
       : `Without real follow-ups the ranking is by the segmented burden's relative error to the target: ${f4(b.targetError)}.`,
